@@ -1,0 +1,138 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseEnv } from 'node:util';
+import { z } from 'zod';
+
+const optionalString = z.string().trim().min(1).optional().catch(undefined);
+const booleanString = z
+  .string()
+  .optional()
+  .transform((value) => ['1', 'true', 'yes', 'on'].includes((value ?? '').toLowerCase()));
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const optionalPositiveInt = z.coerce.number().int().positive().optional();
+
+/** The environment, validated. Names and defaults are the table in API.md §1. */
+export const ConfigSchema = z.object({
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  SPOOL_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.{}-]+$/, 'letters, digits, _ . - { } only')
+    .default('spool'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('127.0.0.1'),
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: optionalString,
+  SPOOL_DEFAULT_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  SPOOL_API_KEYS: optionalString,
+  SPOOL_ADMIN_KEY: optionalString,
+  WORKER_CONCURRENCY: positiveInt(50),
+  SPOOL_UPSTREAM_RPM: optionalPositiveInt,
+  SPOOL_UPSTREAM_TPM: optionalPositiveInt,
+  SPOOL_MAX_ATTEMPTS: positiveInt(5),
+  SPOOL_BACKOFF_MS: positiveInt(1000),
+  SPOOL_UPSTREAM_TIMEOUT_MS: positiveInt(120_000),
+  SPOOL_STALL_TIMEOUT_MS: positiveInt(30_000),
+  SPOOL_WEBHOOK_SECRET: optionalString,
+  SPOOL_WEBHOOK_BACKOFF_MS: positiveInt(5000),
+  SPOOL_WEBHOOK_ALLOW_PRIVATE: booleanString,
+  SPOOL_STORE_URL: z.string().default('sqlite:./data/spool.db'),
+  SPOOL_CLIENT_RPM: positiveInt(600),
+  SPOOL_CONTEXT_TOKENS: optionalPositiveInt,
+  SPOOL_LOCK_MS: positiveInt(30_000),
+  SPOOL_EVENTS_TTL_S: positiveInt(24 * 3600),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  redisUrl: string;
+  prefix: string;
+  port: number;
+  host: string;
+  openaiApiKey?: string;
+  openaiBaseUrl?: string;
+  defaultModel: string;
+  /** tenant name by API key; empty when the API is open */
+  apiKeys: Map<string, string>;
+  adminKey?: string;
+  workerConcurrency: number;
+  upstreamRpm?: number;
+  upstreamTpm?: number;
+  maxAttempts: number;
+  backoffMs: number;
+  upstreamTimeoutMs: number;
+  /** no chunk for this long counts as a broken stream (SPOOL_STALL_TIMEOUT_MS, 30 s) */
+  stallTimeoutMs: number;
+  webhookSecret?: string;
+  webhookBackoffMs: number;
+  webhookAllowPrivate: boolean;
+  storeUrl: string;
+  clientRpm: number;
+  contextTokens?: number;
+  /** BullMQ lock duration: how soon a dead worker's job is taken over (SPOOL_LOCK_MS, 30 s) */
+  lockMs: number;
+  /** how long a job's events are kept after it ends (SPOOL_EVENTS_TTL_S, 24 h) */
+  eventsTtlSeconds: number;
+  logLevel: z.infer<typeof ConfigSchema>['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  readonly code = 'invalid_config';
+}
+
+function parseApiKeys(value: string | undefined): Map<string, string> {
+  const keys = new Map<string, string>();
+  if (!value) return keys;
+  for (const entry of value.split(',')) {
+    const pair = entry.trim();
+    if (!pair) continue;
+    const colon = pair.indexOf(':');
+    if (colon <= 0 || colon === pair.length - 1) {
+      throw new ConfigError('SPOOL_API_KEYS must be tenant:key pairs separated by commas');
+    }
+    keys.set(pair.slice(colon + 1), pair.slice(0, colon));
+  }
+  return keys;
+}
+
+/** Reads `.env` from the working directory; real environment variables win. */
+export function readDotEnv(env: NodeJS.ProcessEnv, cwd = process.cwd()): NodeJS.ProcessEnv {
+  const path = resolve(cwd, '.env');
+  if (!existsSync(path)) return env;
+  return { ...parseEnv(readFileSync(path, 'utf8')), ...env };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = readDotEnv(process.env)): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`${String(issue.path[0])}: ${issue.message}`);
+  }
+  const value = parsed.data;
+  return {
+    redisUrl: value.REDIS_URL,
+    prefix: value.SPOOL_PREFIX,
+    port: value.PORT,
+    host: value.HOST,
+    openaiApiKey: value.OPENAI_API_KEY,
+    openaiBaseUrl: value.OPENAI_BASE_URL,
+    defaultModel: value.SPOOL_DEFAULT_MODEL,
+    apiKeys: parseApiKeys(value.SPOOL_API_KEYS),
+    adminKey: value.SPOOL_ADMIN_KEY,
+    workerConcurrency: value.WORKER_CONCURRENCY,
+    upstreamRpm: value.SPOOL_UPSTREAM_RPM,
+    upstreamTpm: value.SPOOL_UPSTREAM_TPM,
+    maxAttempts: value.SPOOL_MAX_ATTEMPTS,
+    backoffMs: value.SPOOL_BACKOFF_MS,
+    upstreamTimeoutMs: value.SPOOL_UPSTREAM_TIMEOUT_MS,
+    stallTimeoutMs: value.SPOOL_STALL_TIMEOUT_MS,
+    webhookSecret: value.SPOOL_WEBHOOK_SECRET,
+    webhookBackoffMs: value.SPOOL_WEBHOOK_BACKOFF_MS,
+    webhookAllowPrivate: value.SPOOL_WEBHOOK_ALLOW_PRIVATE,
+    storeUrl: value.SPOOL_STORE_URL,
+    clientRpm: value.SPOOL_CLIENT_RPM,
+    contextTokens: value.SPOOL_CONTEXT_TOKENS,
+    lockMs: value.SPOOL_LOCK_MS,
+    eventsTtlSeconds: value.SPOOL_EVENTS_TTL_S,
+    logLevel: value.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,2 @@
+export { JobRepository, type NewJob, type StartResult, type Outcome, type FinishOptions, type FinishResult } from './job-repository.js';
+export { renderJob, nowSeconds, type JobFields } from './render-job.js';

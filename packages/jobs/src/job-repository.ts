@@ -1,0 +1,199 @@
+import type { Redis } from 'ioredis';
+import type { JobObject, JobStatus, JobResult, JobPartial, JobError, UpstreamRequest } from '@spool/contracts';
+
+import type { Keys } from '@spool/queue';
+import { encodeEntry } from '@spool/stream';
+import { CREATE, START, APPEND, REQUEUE, FINISH } from './scripts.js';
+import { renderJob, nowSeconds, type JobFields } from './render-job.js';
+
+const JOB_TTL_SECONDS = 7 * 24 * 3600;
+
+export interface NewJob {
+  id: string;
+  tenant: string;
+  request: UpstreamRequest;
+  priority: number;
+  metadata: Record<string, string>;
+  onInterrupt: 'continue' | 'restart';
+  sessionId?: string | null;
+  batchId?: string | null;
+  continues?: string | null;
+  webhookUrl?: string | null;
+}
+
+export type StartResult =
+  | { state: 'missing' | 'ended' }
+  | { state: 'started'; attempt: number; eventCount: number; fields: JobFields };
+
+export interface Outcome {
+  status: Extract<JobStatus, 'succeeded' | 'failed' | 'cancelled'>;
+  result?: JobResult;
+  partial?: JobPartial | null;
+  error?: JobError;
+}
+
+export interface FinishOptions {
+  /** only this attempt may finish it; omitted: whoever holds it (cancel) */
+  owner?: string;
+  /** the event count the caller based its outcome on; the log must not have moved since */
+  expectedEventCount?: number;
+}
+
+export type FinishResult = { state: 'finished'; job: JobObject } | { state: 'ended' | 'missing' | 'moved' };
+
+interface JobCommands {
+  spoolCreate(...args: (string | number)[]): Promise<number>;
+  spoolStart(...args: (string | number)[]): Promise<string[]>;
+  spoolAppend(...args: (string | number)[]): Promise<number>;
+  spoolRequeue(...args: (string | number)[]): Promise<number>;
+  spoolFinish(...args: (string | number)[]): Promise<number>;
+}
+
+function flatten(fields: Record<string, string | number | null | undefined>): string[] {
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(fields)) {
+    if (value !== undefined && value !== null) out.push(key, String(value));
+  }
+  return out;
+}
+
+/**
+ * A job's record and event log in Redis. Every state change is one script that also appends
+ * its event, guarded by the owner token of the attempt holding the job: a worker that lost the
+ * job (taken over after a stall, or cancelled) can no longer write, and a job ends once.
+ */
+export class JobRepository {
+  private readonly redis: Redis & JobCommands;
+
+  constructor(redis: Redis, private readonly keys: Keys, private readonly eventsTtlSeconds = 24 * 3600) {
+    if (!('spoolFinish' in redis)) {
+      redis.defineCommand('spoolCreate', { numberOfKeys: 3, lua: CREATE });
+      redis.defineCommand('spoolStart', { numberOfKeys: 3, lua: START });
+      redis.defineCommand('spoolAppend', { numberOfKeys: 3, lua: APPEND });
+      redis.defineCommand('spoolRequeue', { numberOfKeys: 3, lua: REQUEUE });
+      redis.defineCommand('spoolFinish', { numberOfKeys: 3, lua: FINISH });
+    }
+    this.redis = redis as Redis & JobCommands;
+  }
+
+  private jobKeys(id: string): [string, string, string] {
+    return [this.keys.job(id), this.keys.events(id), this.keys.eventsChannel(id)];
+  }
+
+  async create(job: NewJob): Promise<JobObject> {
+    const fields: JobFields = Object.fromEntries(
+      Object.entries({
+        tenant: job.tenant,
+        status: 'queued',
+        attempts: 0,
+        created_at: nowSeconds(),
+        model: job.request.model,
+        priority: job.priority,
+        metadata: JSON.stringify(job.metadata),
+        request: JSON.stringify(job.request),
+        on_interrupt: job.onInterrupt,
+        session_id: job.sessionId,
+        batch_id: job.batchId,
+        continues: job.continues,
+        webhook_url: job.webhookUrl,
+      })
+        .filter(([, value]) => value !== undefined && value !== null)
+        .map(([key, value]) => [key, String(value)]),
+    );
+    const queued = encodeEntry('status', '{"status":"queued","attempt":1}');
+    const seq = await this.redis.spoolCreate(
+      ...this.jobKeys(job.id),
+      this.keys.tenantJobs(job.tenant),
+      this.keys.submissionCounter(),
+      job.id,
+      queued,
+      ...flatten(fields),
+    );
+    if (seq < 0) throw new Error(`job ${job.id} exists`);
+    return renderJob(job.id, fields);
+  }
+
+  async get(id: string): Promise<JobFields | null> {
+    const fields = await this.redis.hgetall(this.keys.job(id));
+    return fields.status ? fields : null;
+  }
+
+  /** The job if it exists and belongs to `tenant`; another tenant's job is as absent as a missing one. */
+  async getForTenant(id: string, tenant: string): Promise<JobFields | null> {
+    const fields = await this.get(id);
+    return fields && fields.tenant === tenant ? fields : null;
+  }
+
+  async start(id: string, owner: string): Promise<StartResult> {
+    const reply = await this.redis.spoolStart(...this.jobKeys(id), owner, nowSeconds());
+    if (reply[0] !== 'started') return { state: reply[0] as 'missing' | 'ended' };
+    const fields: JobFields = {};
+    for (let i = 2; i < reply.length; i += 2) fields[reply[i]] = reply[i + 1];
+    return { state: 'started', attempt: Number(fields.attempts), eventCount: Number(reply[1]), fields };
+  }
+
+  /** Appends events as `owner`; false when the job is no longer this owner's to write. */
+  async append(id: string, owner: string, entries: string[]): Promise<boolean> {
+    return (await this.redis.spoolAppend(...this.jobKeys(id), owner, ...entries)) > 0;
+  }
+
+  /** Hands the job back for another attempt, announcing it with a `status: queued` event. */
+  async requeue(id: string, owner: string, nextAttempt: number): Promise<boolean> {
+    const entry = encodeEntry('status', JSON.stringify({ status: 'queued', attempt: nextAttempt }));
+    return (await this.redis.spoolRequeue(...this.jobKeys(id), owner, entry, 'status', 'queued')) > 0;
+  }
+
+  /** Ends the job with `outcome` and its `done` event, unless it already ended. */
+  async finish(id: string, fields: JobFields, outcome: Outcome, options: FinishOptions = {}): Promise<FinishResult> {
+    const changes: JobFields = {
+      status: outcome.status,
+      finished_at: String(nowSeconds()),
+      ...(outcome.result && { result: JSON.stringify(outcome.result) }),
+      ...(outcome.partial && { partial: JSON.stringify(outcome.partial) }),
+      ...(outcome.error && { error: JSON.stringify(outcome.error) }),
+    };
+    const job = renderJob(id, { ...fields, ...changes });
+    const reply = await this.redis.spoolFinish(
+      ...this.jobKeys(id),
+      options.owner ?? '',
+      options.expectedEventCount ?? '',
+      encodeEntry('done', JSON.stringify(job)),
+      this.eventsTtlSeconds,
+      Math.max(JOB_TTL_SECONDS, this.eventsTtlSeconds),
+      ...flatten(changes),
+    );
+    if (reply > 0) return { state: 'finished', job };
+    return { state: reply === -2 ? 'missing' : reply === -3 ? 'moved' : 'ended' };
+  }
+
+  /** A tenant's jobs, newest submission first. */
+  async list(tenant: string, options: { limit: number; after?: string; status?: JobStatus; batchId?: string }): Promise<{ data: JobObject[]; hasMore: boolean }> {
+    const key = this.keys.tenantJobs(tenant);
+    let max = '+inf';
+    if (options.after) {
+      const seq = await this.redis.zscore(key, options.after);
+      if (seq === null) return { data: [], hasMore: false };
+      max = `(${seq}`;
+    }
+    const data: JobObject[] = [];
+    const page = Math.max(options.limit + 1, options.status || options.batchId ? 200 : 0);
+    for (;;) {
+      const ids = await this.redis.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', 0, page);
+      if (ids.length === 0) return { data, hasMore: false };
+      const pipeline = this.redis.pipeline();
+      for (let i = 0; i < ids.length; i += 2) pipeline.hgetall(this.keys.job(ids[i]));
+      const replies = (await pipeline.exec()) ?? [];
+      for (let i = 0; i < replies.length; i++) {
+        const fields = replies[i][1] as JobFields;
+        if (!fields?.status) continue; // expired
+        if (options.status && fields.status !== options.status) continue;
+        if (options.batchId && fields.batch_id !== options.batchId) continue;
+        if (data.length === options.limit) return { data, hasMore: true };
+        data.push(renderJob(ids[i * 2], fields));
+      }
+      if (ids.length < page * 2) return { data, hasMore: false };
+      max = `(${ids[ids.length - 1]}`;
+    }
+  }
+}
+

@@ -1,0 +1,4 @@
+export { UpstreamClient, type UpstreamClientOptions, type StreamOptions, type Completion } from './upstream-client.js';
+export { UpstreamError, classifyUpstreamError, type UpstreamErrorCode } from './upstream-error.js';
+export { parseRetryAfterMs, parseDurationMs, parseRateLimitHeaders, type RateLimitSnapshot } from './rate-limit-headers.js';
+export { countTokens, countPromptTokens } from './tokens.js';

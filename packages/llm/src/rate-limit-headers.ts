@@ -1,0 +1,53 @@
+type HeaderSource = Headers | Record<string, string | null | undefined> | undefined;
+
+function header(headers: HeaderSource, name: string): string | undefined {
+  if (!headers) return undefined;
+  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
+  return (headers as Record<string, string | undefined>)[name] ?? undefined;
+}
+
+/** `retry-after-ms`, else `retry-after` in seconds or as an HTTP date; undefined when absent. */
+export function parseRetryAfterMs(headers: HeaderSource, now = Date.now()): number | undefined {
+  const ms = Number(header(headers, 'retry-after-ms'));
+  if (header(headers, 'retry-after-ms') && Number.isFinite(ms) && ms >= 0) return ms;
+  const value = header(headers, 'retry-after');
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** OpenAI's reset durations: "20ms", "1.5s", "6m0s", "1h2m3s". */
+export function parseDurationMs(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const pattern = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
+  let total = 0;
+  let matched = false;
+  for (const [, amount, unit] of value.matchAll(pattern)) {
+    matched = true;
+    total += Number(amount) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
+  }
+  return matched ? total : undefined;
+}
+
+export interface RateLimitSnapshot {
+  remainingRequests?: number;
+  remainingTokens?: number;
+  resetRequestsMs?: number;
+  resetTokensMs?: number;
+}
+
+/** The `x-ratelimit-*` headers an OpenAI-compatible upstream sends with every answer. */
+export function parseRateLimitHeaders(headers: HeaderSource): RateLimitSnapshot {
+  const number = (name: string) => {
+    const value = header(headers, name);
+    return value === undefined || value === '' || Number.isNaN(Number(value)) ? undefined : Number(value);
+  };
+  return {
+    remainingRequests: number('x-ratelimit-remaining-requests'),
+    remainingTokens: number('x-ratelimit-remaining-tokens'),
+    resetRequestsMs: parseDurationMs(header(headers, 'x-ratelimit-reset-requests')),
+    resetTokensMs: parseDurationMs(header(headers, 'x-ratelimit-reset-tokens')),
+  };
+}

@@ -1,0 +1,105 @@
+import OpenAI from 'openai';
+import type { FinishReason, Usage, UpstreamRequest } from '@spool/contracts';
+import { UpstreamError, classifyUpstreamError } from './upstream-error.js';
+import { parseRateLimitHeaders, type RateLimitSnapshot } from './rate-limit-headers.js';
+
+export interface UpstreamClientOptions {
+  /** OPENAI_BASE_URL */
+  baseURL?: string;
+  /** OPENAI_API_KEY */
+  apiKey?: string;
+  /** SPOOL_UPSTREAM_TIMEOUT_MS: one whole call, 120 s */
+  timeoutMs?: number;
+  /** SPOOL_STALL_TIMEOUT_MS: no chunk for this long breaks the stream, 30 s */
+  stallTimeoutMs?: number;
+}
+
+export interface StreamOptions {
+  /** aborts the upstream request (cancel, shutdown, lost ownership) */
+  signal?: AbortSignal;
+  onDelta(text: string): void;
+  /** called once the upstream answered, with its rate-limit headers */
+  onHeaders?(snapshot: RateLimitSnapshot): void;
+}
+
+export interface Completion {
+  content: string;
+  finishReason: FinishReason;
+  usage: Usage | null;
+}
+
+/**
+ * The upstream on the official `openai` SDK. The SDK's own retries are off: the queue holds
+ * the one retry policy (backoff in the worker), so a failure is never retried twice over.
+ */
+export class UpstreamClient {
+  readonly sdk: OpenAI;
+  private readonly timeoutMs: number;
+  private readonly stallTimeoutMs: number;
+
+  constructor(options: UpstreamClientOptions = {}) {
+    this.timeoutMs = options.timeoutMs ?? 120_000;
+    this.stallTimeoutMs = options.stallTimeoutMs ?? 30_000;
+    this.sdk = new OpenAI({
+      baseURL: options.baseURL,
+      apiKey: options.apiKey ?? 'spool-no-key',
+      maxRetries: 0,
+      timeout: this.timeoutMs,
+    });
+  }
+
+  /** Streams one completion; deltas go to `onDelta` as they arrive. Throws `UpstreamError`. */
+  async stream(request: UpstreamRequest, options: StreamOptions): Promise<Completion> {
+    const controller = new AbortController();
+    let timedOut: string | undefined;
+    const abortFor = (reason: string) => {
+      timedOut = reason;
+      controller.abort();
+    };
+    const onAbort = () => controller.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const total = setTimeout(() => abortFor(`Upstream call exceeded ${this.timeoutMs} ms`), this.timeoutMs);
+    const idle = setTimeout(() => abortFor(`No chunk from upstream for ${this.stallTimeoutMs} ms`), this.stallTimeoutMs);
+    const touch = () => {
+      idle.refresh();
+    };
+
+    let content = '';
+    let finishReason: FinishReason | null = null;
+    let usage: Usage | null = null;
+    try {
+      if (options.signal?.aborted) throw new UpstreamError('interrupted', 'Aborted before the call', true);
+      const { data: stream, response } = await this.sdk.chat.completions
+        .create(
+          { ...(request as unknown as OpenAI.ChatCompletionCreateParamsStreaming), stream: true, stream_options: { include_usage: true } },
+          { signal: controller.signal },
+        )
+        .withResponse();
+      options.onHeaders?.(parseRateLimitHeaders(response.headers));
+      touch();
+      for await (const chunk of stream) {
+        touch();
+        if (chunk.usage) usage = chunk.usage as Usage;
+        const choice = chunk.choices[0];
+        if (!choice) continue;
+        const text = choice.delta?.content;
+        if (text) {
+          content += text;
+          options.onDelta(text);
+        }
+        if (choice.finish_reason) finishReason = choice.finish_reason as FinishReason;
+      }
+      // An abort mid-stream ends the iterator without an error.
+      if (controller.signal.aborted) throw new UpstreamError('interrupted', 'Upstream request aborted', true);
+      if (!finishReason) throw new UpstreamError('upstream_error', 'Upstream stream ended without a finish_reason', true);
+      return { content, finishReason, usage };
+    } catch (error) {
+      if (timedOut) throw new UpstreamError('upstream_timeout', timedOut, true, { cause: error });
+      throw classifyUpstreamError(error);
+    } finally {
+      clearTimeout(total);
+      clearTimeout(idle);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}

@@ -1,0 +1,28 @@
+/** Every Redis key Spool writes outside BullMQ's own, built in one place. */
+export interface Keys {
+  prefix: string;
+  /** hash: the job's record and state */
+  job(id: string): string;
+  /** list: the job's event log; event n is at index n-1 */
+  events(id: string): string;
+  /** pub/sub channel announcing new events of one job */
+  eventsChannel(id: string): string;
+  /** sorted set of a tenant's job ids, scored by submission order */
+  tenantJobs(tenant: string): string;
+  /** counter giving every job its submission order */
+  submissionCounter(): string;
+  /** pub/sub channel asking whichever worker holds a job to abort it */
+  cancelChannel(): string;
+}
+
+export function createKeys(prefix: string): Keys {
+  return {
+    prefix,
+    job: (id) => `${prefix}:job:${id}`,
+    events: (id) => `${prefix}:events:${id}`,
+    eventsChannel: (id) => `${prefix}:events-channel:${id}`,
+    tenantJobs: (tenant) => `${prefix}:tenant:${tenant}:jobs`,
+    submissionCounter: () => `${prefix}:submission-counter`,
+    cancelChannel: () => `${prefix}:cancel`,
+  };
+}

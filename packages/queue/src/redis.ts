@@ -1,0 +1,62 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+export type { Redis };
+
+/**
+ * Connection presets from BullMQ's "going to production":
+ * - `command`: the API's connection; fails fast so requests answer 503 instead of hanging;
+ * - `worker`: blocking and long-lived; retries forever (`maxRetriesPerRequest: null`);
+ * - `subscriber`: pub/sub; retries forever and resubscribes on reconnect.
+ */
+export type ConnectionRole = 'command' | 'worker' | 'subscriber';
+
+export function createRedis(url: string, role: ConnectionRole, extra: RedisOptions = {}): Redis {
+  const options: RedisOptions = {
+    connectionName: `spool-${role}`,
+    retryStrategy: (times) => Math.min(times * 100, 2000),
+    ...(role === 'command'
+      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000 }
+      : { maxRetriesPerRequest: null }),
+    ...extra,
+  };
+  return new Redis(url, options);
+}
+
+/** Resolves once Redis answers PING, or rejects after `timeoutMs` with a message a person can act on. */
+export async function waitForRedis(redis: Redis, url: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      await redis.ping();
+      return;
+    } catch (error) {
+      lastError = error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  const reason = lastError instanceof Error ? lastError.message : String(lastError);
+  throw new Error(`Redis at ${redactUrl(url)} does not answer (${reason})`);
+}
+
+/** The URL with any password removed, fit for a log line. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '[unparseable url]';
+  }
+}
+
+/** BullMQ loses jobs under eviction; say so loudly at start. */
+export async function checkEvictionPolicy(redis: Redis): Promise<string | undefined> {
+  try {
+    const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
+    const policy = reply[1];
+    return policy && policy !== 'noeviction' ? policy : undefined;
+  } catch {
+    return undefined; // managed Redis may forbid CONFIG
+  }
+}

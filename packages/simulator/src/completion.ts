@@ -1,0 +1,192 @@
+import type { ServerResponse } from 'node:http';
+
+export const SYSTEM_FINGERPRINT = 'fp_spoolsim';
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+/** A fault that interrupts the body after `after` content chunks. */
+export type BodyFault =
+  | { kind: 'break'; after: number }
+  | { kind: 'truncate'; after: number }
+  | { kind: 'stall'; after: number; resumeAfterMs?: number };
+
+/** Everything needed to write one chat completion response. */
+export interface CompletionPlan {
+  id: string;
+  created: number;
+  model: string;
+  tokens: string[];
+  finishReason: 'stop' | 'length';
+  promptTokens: number;
+  stream: boolean;
+  includeUsage: boolean;
+  ttftMs: number;
+  tokensPerSecond: number;
+  fault?: BodyFault;
+}
+
+/**
+ * Writes a completion on its own schedule: one timer at a time, and when the timer fell
+ * behind, every token that is due goes out in one write.
+ */
+export class CompletionWriter {
+  private sent = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private epoch = 0;
+  private epochIndex = 0;
+  private faultDone = false;
+  private readonly interval: number;
+  private readonly head: string;
+  private readonly tail: string;
+
+  constructor(
+    private readonly response: ServerResponse,
+    private readonly plan: CompletionPlan,
+    /** Called once the writer ended the response itself: with the finish reason, or null for a fault. */
+    private readonly onEnd: (finishReason: string | null) => void,
+  ) {
+    this.interval = plan.tokensPerSecond > 0 ? 1000 / plan.tokensPerSecond : 0;
+    // Chunks differ only in their choice, so the JSON around it is built once per stream.
+    this.head =
+      `data: {"id":${JSON.stringify(plan.id)},"object":"chat.completion.chunk","created":${plan.created},` +
+      `"model":${JSON.stringify(plan.model)},"system_fingerprint":"${SYSTEM_FINGERPRINT}","choices":[`;
+    this.tail = plan.includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
+  }
+
+  /** Content chunks written so far. */
+  get chunksSent(): number {
+    return this.sent;
+  }
+
+  start(): void {
+    if (this.plan.stream) this.after(this.plan.ttftMs, () => this.beginStream());
+    else this.scheduleBody();
+  }
+
+  /** Stops every timer; the response is left as it is. */
+  cancel(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private after(ms: number, run: () => void): void {
+    if (ms <= 0) run();
+    else this.timer = setTimeout(run, ms);
+  }
+
+  private beginStream(): void {
+    this.response.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+    });
+    this.epoch = Date.now();
+    this.epochIndex = 0;
+    this.tick(`${this.head}{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}${this.tail}`);
+  }
+
+  private tick(batch = ''): void {
+    this.timer = undefined;
+    const { tokens, fault } = this.plan;
+    const now = Date.now();
+    const due =
+      this.interval === 0
+        ? tokens.length
+        : Math.min(tokens.length, this.epochIndex + Math.floor((now - this.epoch) / this.interval) + 1);
+    const stopAt = fault && !this.faultDone ? Math.min(fault.after, tokens.length) : tokens.length;
+    while (this.sent < Math.min(due, stopAt)) batch += this.contentChunk(tokens[this.sent++]);
+
+    if (fault && !this.faultDone && this.sent === fault.after) {
+      this.faultDone = true;
+      if (fault.kind === 'break') {
+        this.onEnd(null);
+        // Destroying in the same tick would drop the chunks still corked in the socket.
+        if (batch) this.response.write(batch, () => this.response.destroy());
+        else this.response.destroy();
+      } else if (fault.kind === 'truncate') {
+        this.onEnd(null);
+        this.response.end(`${batch}data: [DONE]\n\n`);
+      } else {
+        if (batch) this.response.write(batch);
+        if (fault.resumeAfterMs !== undefined) {
+          this.timer = setTimeout(() => {
+            this.epoch = Date.now();
+            this.epochIndex = this.sent;
+            this.tick();
+          }, fault.resumeAfterMs);
+        }
+      }
+      return;
+    }
+    if (this.sent === tokens.length) {
+      batch += `${this.head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${this.plan.finishReason}"}${this.tail}`;
+      if (this.plan.includeUsage) batch += `${this.head}],"usage":${JSON.stringify(this.usage())}}\n\n`;
+      this.onEnd(this.plan.finishReason);
+      this.response.end(`${batch}data: [DONE]\n\n`);
+      return;
+    }
+    if (batch) this.response.write(batch);
+    const next = this.epoch + (this.sent - this.epochIndex) * this.interval;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, next - now));
+  }
+
+  private contentChunk(token: string): string {
+    return `${this.head}{"index":0,"delta":{"content":${JSON.stringify(token)}},"logprobs":null,"finish_reason":null}${this.tail}`;
+  }
+
+  private scheduleBody(): void {
+    const { fault, ttftMs } = this.plan;
+    const pace = (count: number) => ttftMs + count * this.interval;
+    if (fault?.kind === 'break') {
+      this.after(pace(fault.after), () => {
+        this.onEnd(null);
+        this.response.destroy();
+      });
+    } else if (fault?.kind === 'stall') {
+      // A stalled body never comes unless the stall has an end.
+      if (fault.resumeAfterMs !== undefined) this.after(pace(this.plan.tokens.length) + fault.resumeAfterMs, () => this.sendBody());
+    } else {
+      this.after(pace(this.plan.tokens.length), () => this.sendBody());
+    }
+  }
+
+  private sendBody(): void {
+    const { plan } = this;
+    const content = plan.tokens.join('');
+    this.sent = plan.tokens.length;
+    const body = JSON.stringify({
+      id: plan.id,
+      object: 'chat.completion',
+      created: plan.created,
+      model: plan.model,
+      system_fingerprint: SYSTEM_FINGERPRINT,
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content, refusal: null },
+          logprobs: null,
+          finish_reason: plan.finishReason,
+        },
+      ],
+      usage: this.usage(),
+    });
+    this.onEnd(plan.finishReason);
+    this.response.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+    });
+    this.response.end(body);
+  }
+
+  private usage(): Usage {
+    const completion = this.plan.tokens.length;
+    return {
+      prompt_tokens: this.plan.promptTokens,
+      completion_tokens: completion,
+      total_tokens: this.plan.promptTokens + completion,
+    };
+  }
+}

@@ -1,0 +1,17 @@
+import { readSimulatorSettings } from './env.js';
+import { createSimulator } from './server.js';
+
+const settings = readSimulatorSettings(process.env);
+const simulator = createSimulator(settings.options);
+const url = await simulator.listen(settings.port, settings.host);
+// Other processes wait for this exact line to learn the address.
+console.log(`simulator listening on ${url}`);
+
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  simulator.close().then(() => process.exit(0));
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

@@ -1,0 +1,22 @@
+import type { Redis } from 'ioredis';
+import type { JobEvent } from '@spool/contracts';
+import type { Keys } from '@spool/queue';
+import { decodeEntry } from './event-format.js';
+
+/** Reads a job's event log. Writes go through the job repository, atomically with state. */
+export class EventLog {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  /** Events with id greater than `afterId`, in order. */
+  async readAfter(jobId: string, afterId = 0): Promise<JobEvent[]> {
+    const entries = await this.redis.lrange(this.keys.events(jobId), afterId, -1);
+    return entries.map((entry, index) => decodeEntry(afterId + index + 1, entry));
+  }
+
+  async count(jobId: string): Promise<number> {
+    return this.redis.llen(this.keys.events(jobId));
+  }
+}

@@ -1,0 +1,23 @@
+import express, { type Express } from 'express';
+import type { AppDeps } from './deps.js';
+import { requestId } from './request-id.js';
+import { authenticate } from './auth.js';
+import { errorHandler, notFound } from './error-handler.js';
+import { healthRouter } from './routes/health.js';
+import { jobsRouter } from './routes/jobs.js';
+import { eventsRouter } from './routes/events.js';
+
+/** Builds the API; it never listens (main.ts does), so tests drive it directly. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(requestId());
+  app.use(healthRouter(deps));
+  app.use('/v1', authenticate(deps.config.apiKeys));
+  app.use(jobsRouter(deps));
+  app.use(eventsRouter(deps));
+  app.use(notFound);
+  app.use(errorHandler(deps.logger, deps.redis));
+  return app;
+}

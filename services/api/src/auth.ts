@@ -1,0 +1,34 @@
+import { createHash } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { ApiError } from '@spool/contracts';
+
+export const OPEN_TENANT = 'default';
+
+const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+
+/**
+ * Resolves the caller's tenant from `Authorization: Bearer <key>`. Only hashes of the keys are
+ * kept, and a lookup by hash reveals nothing about a key through timing. With no keys configured
+ * the API is open and every caller is tenant `default`.
+ */
+export function authenticate(apiKeys: Map<string, string>): RequestHandler {
+  const tenants = new Map<string, string>();
+  for (const [key, tenant] of apiKeys) tenants.set(sha256(key), tenant);
+  return (req, res, next) => {
+    if (tenants.size === 0) {
+      res.locals.tenant = OPEN_TENANT;
+      next();
+      return;
+    }
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const tenant = match ? tenants.get(sha256(match[1])) : undefined;
+    if (!tenant) {
+      const message = match ? 'Invalid API key' : 'Missing API key: send Authorization: Bearer <key>';
+      next(new ApiError(401, 'authentication_error', 'invalid_api_key', message, null, { 'www-authenticate': 'Bearer' }));
+      return;
+    }
+    res.locals.tenant = tenant;
+    next();
+  };
+}

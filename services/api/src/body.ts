@@ -1,0 +1,48 @@
+import express, { type RequestHandler } from 'express';
+import { ApiError } from '@spool/contracts';
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function isJsonType(contentType: string | undefined): boolean {
+  if (!contentType) return true;
+  const type = contentType.split(';')[0].trim().toLowerCase();
+  return type === 'application/json' || type.endsWith('+json');
+}
+
+/**
+ * Parses a JSON body strictly: 415 for another content type, 413 over `limit`, 400 for bytes
+ * that are not UTF-8 or text that is not JSON. The parsed value lands on `req.body`.
+ */
+export function jsonBody(limit: string): RequestHandler[] {
+  const raw = express.raw({ type: () => true, limit });
+  return [
+    (req, _res, next) => {
+      if (!isJsonType(req.headers['content-type'])) {
+        next(new ApiError(415, 'invalid_request_error', 'unsupported_media_type', 'Content-Type must be application/json', 'Content-Type'));
+        return;
+      }
+      raw(req, _res, next);
+    },
+    (req, _res, next) => {
+      const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      let text: string;
+      try {
+        text = decoder.decode(bytes);
+      } catch {
+        next(ApiError.invalid('The request body is not valid UTF-8', null, 'invalid_encoding'));
+        return;
+      }
+      if (!text.trim()) {
+        next(ApiError.invalid('The request body is empty; send a JSON object', null, 'invalid_json'));
+        return;
+      }
+      try {
+        req.body = JSON.parse(text);
+      } catch (error) {
+        next(ApiError.invalid(`The request body is not valid JSON: ${(error as Error).message}`, null, 'invalid_json'));
+        return;
+      }
+      next();
+    },
+  ];
+}

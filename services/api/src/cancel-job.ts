@@ -1,0 +1,32 @@
+import { ApiError, isTerminal, type JobObject } from '@spool/contracts';
+import { streamedText } from '@spool/stream';
+import { countTokens } from '@spool/llm';
+import type { JobFields } from '@spool/jobs';
+import type { AppDeps } from './deps.js';
+
+/**
+ * Ends a job as cancelled, keeping what it streamed as `partial`, and tells whichever worker
+ * holds it to abort the upstream request. The outcome is written only if the log has not moved
+ * since it was read, so `partial` is exactly the deltas before `done`.
+ */
+export async function cancelJob(deps: AppDeps, jobId: string, initial: JobFields): Promise<JobObject> {
+  let fields: JobFields | null = initial;
+  for (let tries = 0; tries < 50 && fields; tries++) {
+    if (isTerminal(fields.status)) break;
+    const events = await deps.log.readAfter(jobId, 0);
+    const text = streamedText(events);
+    const outcome = {
+      status: 'cancelled' as const,
+      error: { code: 'cancelled', message: 'The job was cancelled' },
+      partial: text ? { content: text, completion_tokens: countTokens(text) } : null,
+    };
+    const finished = await deps.jobs.finish(jobId, fields, outcome, { expectedEventCount: events.length });
+    if (finished.state === 'finished') {
+      await deps.redis.publish(deps.keys.cancelChannel(), jobId);
+      await deps.queue.remove(jobId).catch(() => 0); // a job a worker holds is skipped when it starts
+      return finished.job;
+    }
+    fields = await deps.jobs.get(jobId);
+  }
+  throw ApiError.conflict('job_ended', 'The job has already ended');
+}

@@ -1,0 +1,65 @@
+import { Router } from 'express';
+import { ApiError } from '@spool/contracts';
+import { formatSse } from '@spool/stream';
+import type { AppDeps } from '../deps.js';
+import { findJob } from './jobs.js';
+
+/** `Last-Event-ID` wins over `?after`; both must be whole numbers. */
+function resumeAfter(header: string | undefined, query: unknown): number {
+  const [value, param] = header !== undefined ? [header, 'Last-Event-ID'] : [query, 'after'];
+  if (value === undefined || value === '') return 0;
+  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value.trim())) {
+    throw ApiError.invalid(`'${param}' must be a non-negative integer event id`, param);
+  }
+  return Number(value.trim());
+}
+
+/**
+ * Server-Sent Events of one job: every event after the cursor, then live ones, a `: ping`
+ * comment when nothing was sent for a heartbeat interval, and the end after `done`.
+ */
+export function eventsRouter(deps: AppDeps): Router {
+  const router = Router();
+  const heartbeatMs = deps.heartbeatMs ?? 15_000;
+
+  router.get('/v1/jobs/:id/events', async (req, res) => {
+    await findJob(deps, req.params.id, res.locals.tenant);
+    const after = resumeAfter(req.headers['last-event-id'] as string | undefined, req.query.after);
+
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.flushHeaders();
+
+    let closed = false;
+    let unwatch: (() => void) | undefined;
+    const heartbeat = setInterval(() => res.write(': ping\n\n'), heartbeatMs);
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(heartbeat);
+      unwatch?.();
+      res.end();
+    };
+    res.on('close', close);
+
+    try {
+      const stop = await deps.hub.watch(req.params.id, after, (event) => {
+        if (closed) return;
+        res.write(formatSse(event));
+        heartbeat.refresh();
+        if (event.event === 'done') close();
+      });
+      if (closed) stop();
+      else unwatch = stop;
+    } catch (error) {
+      deps.logger.warn({ err: error, job_id: req.params.id }, 'event stream failed');
+      close();
+    }
+  });
+
+  return router;
+}

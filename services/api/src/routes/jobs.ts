@@ -1,0 +1,69 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { ApiError, isId, parseOrThrow } from '@spool/contracts';
+import { renderJob, type JobFields } from '@spool/jobs';
+import type { AppDeps } from '../deps.js';
+import { jsonBody } from '../body.js';
+import { submitJob } from '../submit-job.js';
+import { waitForJob } from '../wait-for-job.js';
+import { cancelJob } from '../cancel-job.js';
+
+const WaitQuery = z.object({ wait: z.coerce.number().int().min(1).max(60).optional() });
+const ListQuery = z.object({
+  status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']).optional(),
+  batch_id: z.string().max(128).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  after: z.string().max(128).optional(),
+});
+
+/** The tenant's job, or the same 404 whether it is missing or another tenant's. */
+export async function findJob(deps: AppDeps, id: string, tenant: string): Promise<JobFields> {
+  const fields = isId(id, 'job') ? await deps.jobs.getForTenant(id, tenant) : null;
+  if (!fields) throw ApiError.notFound('job', 'id');
+  return fields;
+}
+
+export function jobsRouter(deps: AppDeps): Router {
+  const router = Router();
+
+  router.post('/v1/jobs', ...jsonBody('1mb'), async (req, res) => {
+    const { wait } = parseOrThrow(WaitQuery, req.query);
+    let job = await submitJob(deps, res.locals.tenant, req.body);
+    res.location(`/v1/jobs/${job.id}`);
+    if (wait) {
+      const controller = new AbortController();
+      res.on('close', () => controller.abort());
+      const finished = await waitForJob(deps.hub, job.id, wait * 1000, controller.signal);
+      if (finished) {
+        res.status(200).json(finished);
+        return;
+      }
+      const current = await deps.jobs.get(job.id);
+      if (current) job = renderJob(job.id, current);
+    }
+    res.status(202).json(job);
+  });
+
+  router.get('/v1/jobs', async (req, res) => {
+    const query = parseOrThrow(ListQuery, req.query);
+    const page = await deps.jobs.list(res.locals.tenant, {
+      limit: query.limit,
+      after: query.after,
+      status: query.status,
+      batchId: query.batch_id,
+    });
+    res.json({ object: 'list', data: page.data, has_more: page.hasMore });
+  });
+
+  router.get('/v1/jobs/:id', async (req, res) => {
+    const fields = await findJob(deps, req.params.id, res.locals.tenant);
+    res.json(renderJob(req.params.id, fields));
+  });
+
+  router.post('/v1/jobs/:id/cancel', async (req, res) => {
+    const fields = await findJob(deps, req.params.id, res.locals.tenant);
+    res.json(await cancelJob(deps, req.params.id, fields));
+  });
+
+  return router;
+}

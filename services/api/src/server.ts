@@ -1,0 +1,62 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Config } from '@spool/config';
+import { createChatQueue, createKeys, createRedis, type Redis } from '@spool/queue';
+import { JobRepository } from '@spool/jobs';
+import { EventHub, EventLog } from '@spool/stream';
+import { createApp } from './app.js';
+import type { AppDeps } from './deps.js';
+
+export interface ApiServerOptions {
+  config: Config;
+  logger: Logger;
+  heartbeatMs?: number;
+}
+
+/** The API with its connections: one command connection and one subscriber, however many watchers. */
+export class ApiServer {
+  readonly deps: AppDeps;
+  readonly server: Server;
+  private readonly subscriber: Redis;
+
+  constructor(options: ApiServerOptions) {
+    const { config, logger } = options;
+    const keys = createKeys(config.prefix);
+    const redis = createRedis(config.redisUrl, 'command');
+    this.subscriber = createRedis(config.redisUrl, 'subscriber');
+    this.deps = {
+      config,
+      logger,
+      redis,
+      keys,
+      queue: createChatQueue(redis, config.prefix),
+      jobs: new JobRepository(redis, keys, config.eventsTtlSeconds),
+      log: new EventLog(redis, keys),
+      hub: new EventHub(redis, this.subscriber, keys),
+      heartbeatMs: options.heartbeatMs,
+    };
+    this.server = createServer(createApp(this.deps));
+  }
+
+  /** Listens on `port` (0: a free one); resolves to the base URL. */
+  async listen(port = this.deps.config.port, host = this.deps.config.host): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    const address = this.server.address() as AddressInfo;
+    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${shownHost}:${address.port}`;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    await this.deps.queue.close();
+    this.subscriber.disconnect();
+    await this.deps.redis.quit().catch(() => undefined);
+  }
+}

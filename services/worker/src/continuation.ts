@@ -1,0 +1,23 @@
+import type { ChatMessage, UpstreamRequest } from '@spool/contracts';
+import { countTokens } from '@spool/llm';
+
+export const CONTINUE_PROMPT = 'Continue exactly where your previous message stopped. Do not repeat anything.';
+
+/**
+ * The request that picks up after `textSoFar`: the original messages, the text as an
+ * assistant message, and a request to go on. Token limits shrink by what was already written.
+ */
+export function continuationRequest(request: UpstreamRequest, textSoFar: string): UpstreamRequest {
+  const used = countTokens(textSoFar);
+  const messages: ChatMessage[] = [
+    ...request.messages,
+    { role: 'assistant', content: textSoFar },
+    { role: 'user', content: CONTINUE_PROMPT },
+  ];
+  const next: UpstreamRequest = { ...request, messages };
+  for (const field of ['max_tokens', 'max_completion_tokens'] as const) {
+    const limit = request[field];
+    if (typeof limit === 'number') next[field] = Math.max(1, limit - used);
+  }
+  return next;
+}

@@ -1,0 +1,87 @@
+import { encodeEntry } from '@spool/stream';
+import type { JobRepository } from '@spool/jobs';
+
+/** The attempt no longer owns the job: it was cancelled, or another worker took it over. */
+export class LostOwnershipError extends Error {
+  constructor(jobId: string) {
+    super(`job ${jobId} is no longer held by this attempt`);
+    this.name = 'LostOwnershipError';
+  }
+}
+
+/**
+ * Writes an attempt's deltas to the job's log, coalesced: the first delta goes out at once
+ * (time to first token is what users feel), later ones at most every `windowMs`, and never
+ * two writes in flight, so a fast stream costs a few Redis calls a second, not one a token.
+ */
+export class DeltaWriter {
+  /** everything pushed by this attempt */
+  text = '';
+  private pending = '';
+  private inFlight: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private lastWriteAt = 0;
+  private failure: Error | null = null;
+
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly jobId: string,
+    private readonly owner: string,
+    private readonly onFailure: (error: Error) => void,
+    private readonly windowMs = 30,
+  ) {}
+
+  get lostOwnership(): boolean {
+    return this.failure instanceof LostOwnershipError;
+  }
+
+  push(text: string): void {
+    this.text += text;
+    this.pending += text;
+    this.schedule();
+  }
+
+  /** Resolves when every pushed delta is in the log; throws if one could not be written. */
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    while (!this.failure && (this.inFlight || this.pending)) {
+      if (this.inFlight) await this.inFlight;
+      else this.write();
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  private schedule(): void {
+    if (this.inFlight || this.timer || this.failure) return;
+    const wait = this.lastWriteAt + this.windowMs - Date.now();
+    if (wait <= 0) this.write();
+    else this.timer = setTimeout(() => {
+      this.timer = null;
+      this.write();
+    }, wait);
+  }
+
+  private write(): void {
+    if (!this.pending || this.failure) return;
+    const entry = encodeEntry('delta', JSON.stringify({ content: this.pending }));
+    this.pending = '';
+    this.lastWriteAt = Date.now();
+    this.inFlight = this.jobs
+      .append(this.jobId, this.owner, [entry])
+      .then((written) => {
+        if (!written) this.fail(new LostOwnershipError(this.jobId));
+      })
+      .catch((error: Error) => this.fail(error))
+      .finally(() => {
+        this.inFlight = null;
+        if (this.pending) this.schedule();
+      });
+  }
+
+  private fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.onFailure(error);
+  }
+}
