@@ -10,9 +10,10 @@ export type { Redis };
  */
 export type ConnectionRole = 'command' | 'worker' | 'subscriber';
 
-export function createRedis(url: string, role: ConnectionRole, extra: RedisOptions = {}): Redis {
+/** `name` shows in CLIENT LIST as `<name>-<role>`; the key prefix makes a good one. */
+export function createRedis(url: string, role: ConnectionRole, name = 'spool', extra: RedisOptions = {}): Redis {
   const options: RedisOptions = {
-    connectionName: `spool-${role}`,
+    connectionName: `${name}-${role}`,
     retryStrategy: (times) => Math.min(times * 100, 2000),
     ...(role === 'command'
       ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000 }

@@ -29,6 +29,13 @@ export interface CompletionPlan {
   fault?: BodyFault;
 }
 
+export interface WriterHooks {
+  /** Called once the writer ended the response itself: with the finish reason, or null for a fault. */
+  onEnd(finishReason: string | null): void;
+  /** The shortest gap between two writes to this stream now; tokens due in between go out together. */
+  writeGapMs(): number;
+}
+
 /**
  * Writes a completion on its own schedule: one timer at a time, and when the timer fell
  * behind, every token that is due goes out in one write.
@@ -46,8 +53,7 @@ export class CompletionWriter {
   constructor(
     private readonly response: ServerResponse,
     private readonly plan: CompletionPlan,
-    /** Called once the writer ended the response itself: with the finish reason, or null for a fault. */
-    private readonly onEnd: (finishReason: string | null) => void,
+    private readonly hooks: WriterHooks,
   ) {
     this.interval = plan.tokensPerSecond > 0 ? 1000 / plan.tokensPerSecond : 0;
     // Chunks differ only in their choice, so the JSON around it is built once per stream.
@@ -102,12 +108,12 @@ export class CompletionWriter {
     if (fault && !this.faultDone && this.sent === fault.after) {
       this.faultDone = true;
       if (fault.kind === 'break') {
-        this.onEnd(null);
+        this.hooks.onEnd(null);
         // Destroying in the same tick would drop the chunks still corked in the socket.
         if (batch) this.response.write(batch, () => this.response.destroy());
         else this.response.destroy();
       } else if (fault.kind === 'truncate') {
-        this.onEnd(null);
+        this.hooks.onEnd(null);
         this.response.end(`${batch}data: [DONE]\n\n`);
       } else {
         if (batch) this.response.write(batch);
@@ -124,13 +130,13 @@ export class CompletionWriter {
     if (this.sent === tokens.length) {
       batch += `${this.head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${this.plan.finishReason}"}${this.tail}`;
       if (this.plan.includeUsage) batch += `${this.head}],"usage":${JSON.stringify(this.usage())}}\n\n`;
-      this.onEnd(this.plan.finishReason);
+      this.hooks.onEnd(this.plan.finishReason);
       this.response.end(`${batch}data: [DONE]\n\n`);
       return;
     }
     if (batch) this.response.write(batch);
-    const next = this.epoch + (this.sent - this.epochIndex) * this.interval;
-    this.timer = setTimeout(() => this.tick(), Math.max(0, next - now));
+    const next = Math.max(this.epoch + (this.sent - this.epochIndex) * this.interval, now + this.hooks.writeGapMs());
+    this.timer = setTimeout(() => this.tick(), next - now);
   }
 
   private contentChunk(token: string): string {
@@ -142,7 +148,7 @@ export class CompletionWriter {
     const pace = (count: number) => ttftMs + count * this.interval;
     if (fault?.kind === 'break') {
       this.after(pace(fault.after), () => {
-        this.onEnd(null);
+        this.hooks.onEnd(null);
         this.response.destroy();
       });
     } else if (fault?.kind === 'stall') {
@@ -173,7 +179,7 @@ export class CompletionWriter {
       ],
       usage: this.usage(),
     });
-    this.onEnd(plan.finishReason);
+    this.hooks.onEnd(plan.finishReason);
     this.response.writeHead(200, {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(body),

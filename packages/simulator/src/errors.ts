@@ -28,6 +28,8 @@ function typeFor(status: number, code: string | null): string {
       return 'permission_error';
     case 404:
       return 'not_found_error';
+    case 409:
+      return 'api_error';
     case 429:
       return 'requests';
     case 500:

@@ -1,7 +1,14 @@
-import { readSimulatorSettings } from './env.js';
+import { readSimulatorSettings, SimulatorEnvError, type SimulatorSettings } from './env.js';
 import { createSimulator } from './server.js';
 
-const settings = readSimulatorSettings(process.env);
+let settings: SimulatorSettings;
+try {
+  settings = readSimulatorSettings(process.env);
+} catch (error) {
+  if (!(error instanceof SimulatorEnvError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
 const simulator = createSimulator(settings.options);
 const url = await simulator.listen(settings.port, settings.host);
 // Other processes wait for this exact line to learn the address.

@@ -21,6 +21,12 @@ export interface SimulatorOptions {
   tpm?: number;
   /** When set, `/v1` requests must carry `Authorization: Bearer <apiKey>` or get 401. Default: none. */
   apiKey?: string;
+  /**
+   * Writes per second across all streams before tokens are batched: with more open streams than
+   * this allows at their pace, each stream writes less often, several tokens at a time, so a few
+   * thousand streams stay cheap. Default 20000.
+   */
+  maxWritesPerSecond?: number;
 }
 
 export interface SimulatorStats {
@@ -54,6 +60,7 @@ class SimulatorServer implements Simulator {
   private readonly counters: SimulatorStats = { requests: 0, completed: 0, rateLimited: 0, faulted: 0, aborted: 0, active: 0 };
   private readonly server: Server;
   private readonly writers = new Set<CompletionWriter>();
+  private readonly writeBudget: number;
   private readonly faultCounts = new Map<string, number>();
   private readonly requestLimiter?: SlidingWindowLimiter;
   private readonly tokenLimiter?: SlidingWindowLimiter;
@@ -62,6 +69,7 @@ class SimulatorServer implements Simulator {
   constructor(private readonly options: SimulatorOptions) {
     if (options.rpm !== undefined) this.requestLimiter = new SlidingWindowLimiter(options.rpm);
     if (options.tpm !== undefined) this.tokenLimiter = new SlidingWindowLimiter(options.tpm);
+    this.writeBudget = options.maxWritesPerSecond ?? 20_000;
     this.server = createServer((request, response) => this.route(request, response));
   }
 
@@ -192,11 +200,15 @@ class SimulatorServer implements Simulator {
     const bodyFault = fault && selectBodyFault(fault, reply.tokens.length, stream);
     if (bodyFault) this.counters.faulted++;
 
-    writer = new CompletionWriter(response, planFor(id, body, reply, promptTokens, stream, bodyFault, directive, this.options), (finishReason) => {
-      ended = true;
-      if (finishReason === null) return;
-      this.counters.completed++;
-      this.events.emit('completed', { id: requestId, finishReason });
+    writer = new CompletionWriter(response, planFor(id, body, reply, promptTokens, stream, bodyFault, directive, this.options), {
+      onEnd: (finishReason) => {
+        ended = true;
+        if (finishReason === null) return;
+        this.counters.completed++;
+        this.events.emit('completed', { id: requestId, finishReason });
+      },
+      // A write costs about the same for one token or ten; the budget caps writes, not tokens.
+      writeGapMs: () => (this.writers.size * 1000) / this.writeBudget,
     });
     this.writers.add(writer);
     writer.start();

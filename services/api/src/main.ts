@@ -1,5 +1,5 @@
 import { loadConfig, createLogger } from '@spool/config';
-import { redactUrl, waitForRedis, checkEvictionPolicy } from '@spool/queue';
+import { redactUrl, checkEvictionPolicy } from '@spool/queue';
 import { ApiServer } from './server.js';
 
 const config = loadConfig();
@@ -7,15 +7,15 @@ const logger = createLogger({ name: 'spool-api', level: config.logLevel });
 if (config.apiKeys.size === 0) logger.warn('SPOOL_API_KEYS is not set: the API is open and every caller is tenant "default"');
 
 const api = new ApiServer({ config, logger });
+let url: string;
 try {
-  await waitForRedis(api.deps.redis, config.redisUrl);
+  url = await api.listen();
 } catch (error) {
   logger.fatal((error as Error).message);
   process.exit(1);
 }
 const policy = await checkEvictionPolicy(api.deps.redis);
 if (policy) logger.warn(`Redis maxmemory-policy is ${policy}: set it to noeviction or queued jobs can be lost`);
-const url = await api.listen();
 logger.info({ redis: redactUrl(config.redisUrl) }, `api listening on ${url}`);
 
 let stopping = false;

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { createChatQueue, createKeys, createRedis, type Redis } from '@spool/queue';
+import { createChatQueue, createKeys, createRedis, waitForRedis, type Redis } from '@spool/queue';
 import { JobRepository } from '@spool/jobs';
 import { EventHub, EventLog } from '@spool/stream';
 import { createApp } from './app.js';
@@ -23,8 +23,8 @@ export class ApiServer {
   constructor(options: ApiServerOptions) {
     const { config, logger } = options;
     const keys = createKeys(config.prefix);
-    const redis = createRedis(config.redisUrl, 'command');
-    this.subscriber = createRedis(config.redisUrl, 'subscriber');
+    const redis = createRedis(config.redisUrl, 'command', config.prefix);
+    this.subscriber = createRedis(config.redisUrl, 'subscriber', config.prefix);
     this.deps = {
       config,
       logger,
@@ -39,8 +39,9 @@ export class ApiServer {
     this.server = createServer(createApp(this.deps));
   }
 
-  /** Listens on `port` (0: a free one); resolves to the base URL. */
+  /** Waits for Redis, then listens on `port` (0: a free one); resolves to the base URL. */
   async listen(port = this.deps.config.port, host = this.deps.config.host): Promise<string> {
+    await waitForRedis(this.deps.redis, this.deps.config.redisUrl);
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => resolve());

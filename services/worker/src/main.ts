@@ -5,7 +5,7 @@ import { SpoolWorker } from './worker.js';
 const config = loadConfig();
 const logger = createLogger({ name: 'spool-worker', level: config.logLevel });
 
-const redis = createRedis(config.redisUrl, 'worker');
+const redis = createRedis(config.redisUrl, 'worker', config.prefix);
 try {
   await waitForRedis(redis, config.redisUrl);
 } catch (error) {

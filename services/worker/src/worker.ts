@@ -31,8 +31,8 @@ export class SpoolWorker {
     const { config, logger } = options;
     const keys = createKeys(config.prefix);
     this.ownsRedis = !options.redis;
-    this.redis = options.redis ?? createRedis(config.redisUrl, 'worker');
-    this.subscriber = createRedis(config.redisUrl, 'subscriber');
+    this.redis = options.redis ?? createRedis(config.redisUrl, 'worker', config.prefix);
+    this.subscriber = createRedis(config.redisUrl, 'subscriber', config.prefix);
     this.jobs = new JobRepository(this.redis, keys, config.eventsTtlSeconds);
     const upstream =
       options.upstream ??
@@ -52,7 +52,7 @@ export class SpoolWorker {
       coalesceMs: options.coalesceMs,
     });
     this.worker = new Worker<ChatJobData>(CHAT_QUEUE, processor, {
-      connection: createRedis(config.redisUrl, 'worker'),
+      connection: createRedis(config.redisUrl, 'worker', config.prefix),
       prefix: config.prefix,
       concurrency: config.workerConcurrency,
       name: `${hostname()}:${process.pid}`,

@@ -1,0 +1,122 @@
+/**
+ * `npm start`: one API and one worker in the foreground, plus the simulator when no
+ * OPENAI_API_KEY is set, plus a private redis-server when none answers at REDIS_URL.
+ * Ctrl-C stops them all.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import { loadConfig, readDotEnv } from '@spool/config';
+import { redactUrl } from '@spool/queue';
+
+const env = readDotEnv(process.env);
+const config = loadConfig(env);
+const children: ChildProcess[] = [];
+
+function say(message: string): void {
+  console.log(`[spool] ${message}`);
+}
+
+async function redisAnswers(url: string): Promise<boolean> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000 });
+  try {
+    await redis.connect();
+    await redis.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+function run(name: string, command: string, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
+  const child = spawn(command, args, { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
+  child.stdout!.pipe(process.stdout);
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      say(`${name} exited (${signal ?? code}); stopping everything`);
+      void stop(1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+function runTs(name: string, entry: string, extraEnv: Record<string, string> = {}): ChildProcess {
+  return run(name, process.execPath, ['--import', 'tsx', entry], extraEnv);
+}
+
+/** Resolves with the first stdout line matching `pattern`. */
+function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const onData = (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const match = buffer.split('\n').find((line) => pattern.test(line));
+      if (match) {
+        child.stdout!.off('data', onData);
+        resolve(match);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', () => reject(new Error(`exited before printing ${pattern}`)));
+  });
+}
+
+async function ensureRedis(): Promise<string> {
+  if (await redisAnswers(config.redisUrl)) return config.redisUrl;
+  const hasRedisServer = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+  if (!hasRedisServer) {
+    console.error(
+      `[spool] No Redis answers at ${redactUrl(config.redisUrl)} and redis-server is not installed: install Redis (apt-get install redis-server, brew install redis) or set REDIS_URL.`,
+    );
+    process.exit(1);
+  }
+  const port = await freePort();
+  say(`no Redis at ${redactUrl(config.redisUrl)}; starting a private redis-server on 127.0.0.1:${port} (kept in memory only)`);
+  run('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction']);
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 50 && !(await redisAnswers(url)); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  return url;
+}
+
+let stopping = false;
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  const alive = children.filter((child) => child.exitCode === null && child.signalCode === null);
+  // Redis goes last, once the API and worker have let go of it.
+  const redis = alive.filter((child) => child.spawnfile === 'redis-server');
+  const others = alive.filter((child) => !redis.includes(child));
+  await Promise.all(others.map((child) => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM')))));
+  await Promise.all(redis.map((child) => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM')))));
+  process.exit(code);
+}
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+
+const redisUrl = await ensureRedis();
+const shared: Record<string, string> = { REDIS_URL: redisUrl };
+if (!config.openaiApiKey) {
+  const simulator = runTs('simulator', 'packages/simulator/src/main.ts', { SIMULATOR_PORT: '0' });
+  const line = await waitForLine(simulator, /simulator listening on/);
+  const url = /(http:\/\/\S+)/.exec(line)![1];
+  shared.OPENAI_BASE_URL = url;
+  say(`OPENAI_API_KEY is not set: the worker uses the built-in simulator at ${url}`);
+}
+const worker = runTs('worker', 'services/worker/src/main.ts', shared);
+const api = runTs('api', 'services/api/src/main.ts', shared);
+await Promise.all([waitForLine(worker, /worker ready/), waitForLine(api, /api listening on/)]);
+say(`ready: http://${config.host}:${config.port} — try: curl -s localhost:${config.port}/v1/jobs -H 'content-type: application/json' -d '{"messages":[{"role":"user","content":"Hello"}]}'`);

@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { Redis } from 'ioredis';
+import { loadConfig, type Config } from '@spool/config';
+import { ApiServer } from '@spool/api';
+import { SpoolWorker } from '@spool/worker';
+import { createSimulator, type Simulator, type SimulatorOptions } from '@spool/simulator';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A configuration isolated by a fresh key prefix. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({
+    REDIS_URL,
+    SPOOL_PREFIX: `test-${randomUUID().slice(0, 12)}`,
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    SPOOL_LOCK_MS: '2000',
+    SPOOL_BACKOFF_MS: '50',
+    ...env,
+  });
+}
+
+export const silentLogger = pino({ level: 'silent' });
+
+/** Deletes every key under the prefix. */
+export async function deletePrefix(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  await redis.quit();
+}
+
+export interface StackOptions {
+  env?: Record<string, string>;
+  simulator?: SimulatorOptions;
+  workers?: number;
+  heartbeatMs?: number;
+}
+
+export interface Stack {
+  config: Config;
+  url: string;
+  api: ApiServer;
+  workers: SpoolWorker[];
+  simulator: Simulator;
+  simulatorUrl: string;
+  close(): Promise<void>;
+}
+
+/** Simulator, API and workers in this process, on a private prefix of the real Redis. */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const simulator = createSimulator(options.simulator);
+  const simulatorUrl = await simulator.listen(0);
+  const config = testConfig({ OPENAI_BASE_URL: simulatorUrl, ...options.env });
+  const api = new ApiServer({ config, logger: silentLogger, heartbeatMs: options.heartbeatMs });
+  const url = await api.listen(0, '127.0.0.1');
+  const workers: SpoolWorker[] = [];
+  for (let i = 0; i < (options.workers ?? 1); i++) {
+    const worker = new SpoolWorker({ config, logger: silentLogger });
+    await worker.waitUntilReady();
+    workers.push(worker);
+  }
+  return {
+    config,
+    url,
+    api,
+    workers,
+    simulator,
+    simulatorUrl,
+    async close() {
+      await Promise.all(workers.map((worker) => worker.close()));
+      await api.close();
+      await simulator.close();
+      await deletePrefix(config.prefix);
+    },
+  };
+}
