@@ -3,14 +3,13 @@ import { countTokens } from 'gpt-tokenizer';
 /** A chat message as the simulator reads it: only the role and the text matter. */
 export interface ChatMessage {
   role: string;
-  content?: string | ContentPart[] | null;
-  [key: string]: unknown;
+  content?: string | readonly ContentPart[] | null;
 }
 
+/** A content part; only `{ type: 'text', text }` parts count as text. */
 export interface ContentPart {
   type: string;
   text?: string;
-  [key: string]: unknown;
 }
 
 /** The text of a message: the string content, or its text parts joined. */

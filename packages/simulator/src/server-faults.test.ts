@@ -1,12 +1,11 @@
 import { once } from 'node:events';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import type { ChatMessage } from './messages.js';
 import { simulateReply } from './reply.js';
 import { readContent, startSimulator } from './test-support.js';
 
 const model = 'gpt-4o-mini';
-const ask = (content: string): ChatMessage[] => [{ role: 'user', content }];
+const ask = (content: string): OpenAI.Chat.ChatCompletionMessageParam[] => [{ role: 'user', content }];
 
 describe('simulator: faults asked for in a message', () => {
   it.each([

@@ -1,11 +1,10 @@
 import { once } from 'node:events';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import type { ChatMessage } from './messages.js';
 import { startSimulator } from './test-support.js';
 
 const model = 'gpt-4o-mini';
-const ask = (content: string): ChatMessage[] => [{ role: 'user', content }];
+const ask = (content: string): OpenAI.Chat.ChatCompletionMessageParam[] => [{ role: 'user', content }];
 
 describe('simulator: rate limits', () => {
   it('allows floor(rpm / 12) + 1 requests in 5 s, then answers 429 with OpenAI headers', async () => {

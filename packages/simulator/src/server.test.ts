@@ -2,12 +2,11 @@ import { once } from 'node:events';
 import { countTokens } from 'gpt-tokenizer';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import type { ChatMessage } from './messages.js';
 import { simulateReply } from './reply.js';
 import { collect, readContent, startSimulator } from './test-support.js';
 
 const model = 'gpt-4o-mini';
-const ask = (content: string): ChatMessage[] => [{ role: 'user', content }];
+const ask = (content: string): OpenAI.Chat.ChatCompletionMessageParam[] => [{ role: 'user', content }];
 
 describe('simulator: replies', () => {
   it('answers the same request with the same text and a different one differently', async () => {

@@ -1,0 +1,51 @@
+import { summarize, type Summary } from './stats.js';
+import type { StreamRunner } from './stream-runner.js';
+
+export interface FirstTokenSettings {
+  /** jobs in flight at once, each loop starting the next when its reply ended */
+  concurrency: number;
+  /** measured jobs per runner, split into `rounds` that alternate between the runners */
+  jobs: number;
+  rounds: number;
+  /** unmeasured jobs per runner first (JIT, connection pools) */
+  warmupJobs: number;
+  /** message content; carries the simulator directive */
+  prompt: string;
+  timeoutMs: number;
+}
+
+export interface FirstTokenSide {
+  ttfd: Summary;
+  errors: string[];
+}
+
+/** `total` jobs through `runner`, `concurrency` at a time; time to first delta of each, in ms. */
+async function closedLoop(runner: StreamRunner, settings: FirstTokenSettings, total: number, samples: number[], errors: string[]): Promise<void> {
+  let issued = 0;
+  const loop = async () => {
+    while (issued < total) {
+      const index = issued++;
+      const result = await runner.run(`${settings.prompt} light #${index}`, { timeoutMs: settings.timeoutMs });
+      if (result.ok && result.firstDeltaAt !== undefined) samples.push(result.firstDeltaAt - result.startedAt);
+      else errors.push(result.error ?? 'no delta');
+    }
+  };
+  await Promise.all(Array.from({ length: settings.concurrency }, loop));
+}
+
+/**
+ * Figure (a): submit → first delta at light load. The runners take turns in rounds so that
+ * drift on the machine (another process waking up, GC) falls on both alike.
+ */
+export async function measureFirstToken(runners: StreamRunner[], settings: FirstTokenSettings): Promise<Map<string, FirstTokenSide>> {
+  const samples = new Map(runners.map((runner) => [runner.name, [] as number[]]));
+  const errors = new Map(runners.map((runner) => [runner.name, [] as string[]]));
+  for (const runner of runners) await closedLoop(runner, settings, settings.warmupJobs, [], []);
+  const perRound = Math.ceil(settings.jobs / settings.rounds);
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const runner of runners) {
+      await closedLoop(runner, settings, perRound, samples.get(runner.name)!, errors.get(runner.name)!);
+    }
+  }
+  return new Map(runners.map((runner) => [runner.name, { ttfd: summarize(samples.get(runner.name)!), errors: errors.get(runner.name)! }]));
+}

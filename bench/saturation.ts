@@ -1,0 +1,121 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { summarize, type Summary } from './stats.js';
+import type { StreamRunner } from './stream-runner.js';
+
+export interface SaturationSettings {
+  /** concurrent streams per step, rising */
+  steps: number[];
+  /** loops start spread over this long (about one reply), so steps do not begin with a stampede */
+  rampMs: number;
+  /** tokens and latencies are counted over this long after the ramp */
+  windowMs: number;
+  /** how long the replies in flight at the end of a step may take to finish before they are cut */
+  drainMs: number;
+  /** the step whose p50 time to first delta passes this is the last */
+  p50LimitMs: number;
+  /** a step with more failed jobs than this share is the last too */
+  maxErrorShare: number;
+  prompt: string;
+  timeoutMs: number;
+}
+
+export interface StepResult {
+  streams: number;
+  /** tokens received by clients per second during the window */
+  tokensPerSecond: number;
+  /** time to first delta of the jobs started during the window */
+  ttfd: Summary;
+  jobs: number;
+  errors: number;
+  firstError?: string;
+  /** jobs whose streamed token count differs from the server's completion_tokens */
+  tokenMismatches: number;
+  cpu?: string;
+}
+
+export interface SaturationResult {
+  steps: StepResult[];
+  /** the most tokens/s among steps within the latency limit */
+  best?: StepResult;
+}
+
+export interface CpuProbe {
+  begin(): Promise<void>;
+  end(): Promise<string>;
+}
+
+async function runStep(runner: StreamRunner, streams: number, settings: SaturationSettings, cpu?: CpuProbe): Promise<StepResult> {
+  const start = performance.now();
+  const windowStart = start + settings.rampMs;
+  const windowEnd = windowStart + settings.windowMs;
+  const abort = new AbortController();
+  const ttfd: number[] = [];
+  let tokens = 0;
+  let jobs = 0;
+  let errors = 0;
+  let tokenMismatches = 0;
+  let firstError: string | undefined;
+  const onTokens = (count: number, at: number) => {
+    if (at >= windowStart && at < windowEnd) tokens += count;
+  };
+
+  const loop = async (index: number) => {
+    await sleep((index * settings.rampMs) / streams);
+    let n = 0;
+    while (performance.now() < windowEnd && !abort.signal.aborted) {
+      const result = await runner.run(`${settings.prompt} stream ${index} #${n++}`, { onTokens, signal: abort.signal, timeoutMs: settings.timeoutMs });
+      if (result.startedAt < windowStart || result.startedAt >= windowEnd) continue;
+      jobs++;
+      if (result.reportedTokens !== undefined && result.reportedTokens !== result.tokens) tokenMismatches++;
+      if (result.ok && result.firstDeltaAt !== undefined) ttfd.push(result.firstDeltaAt - result.startedAt);
+      else if (!abort.signal.aborted) {
+        errors++;
+        firstError ??= result.error;
+      }
+    }
+  };
+
+  const loops = Promise.all(Array.from({ length: streams }, (_, index) => loop(index)));
+  await sleep(settings.rampMs);
+  await cpu?.begin();
+  await sleep(Math.max(0, windowEnd - performance.now()));
+  const cpuText = await cpu?.end();
+  const drained = await Promise.race([loops.then(() => true), sleep(settings.drainMs).then(() => false)]);
+  if (!drained) {
+    abort.abort();
+    await loops;
+  }
+  return {
+    streams,
+    tokensPerSecond: tokens / (settings.windowMs / 1000),
+    ttfd: summarize(ttfd),
+    jobs,
+    errors,
+    firstError,
+    tokenMismatches,
+    cpu: cpuText,
+  };
+}
+
+/**
+ * Figure (b): raise the number of concurrent streams step by step until the p50 time to first
+ * delta passes the limit; the figure is the best delivered tokens/s of a step within it.
+ */
+export async function saturate(
+  runner: StreamRunner,
+  settings: SaturationSettings,
+  options: { cpu?: CpuProbe; onStep?: (step: StepResult) => void } = {},
+): Promise<SaturationResult> {
+  const steps: StepResult[] = [];
+  for (const streams of settings.steps) {
+    const step = await runStep(runner, streams, settings, options.cpu);
+    steps.push(step);
+    options.onStep?.(step);
+    const tooSlow = !(step.ttfd.p50 <= settings.p50LimitMs);
+    const tooManyErrors = step.errors > step.jobs * settings.maxErrorShare;
+    if (tooSlow || tooManyErrors) break;
+  }
+  const within = steps.filter((step) => step.ttfd.p50 <= settings.p50LimitMs && step.errors <= step.jobs * settings.maxErrorShare);
+  const best = within.reduce<StepResult | undefined>((top, step) => (!top || step.tokensPerSecond > top.tokensPerSecond ? step : top), undefined);
+  return { steps, best };
+}

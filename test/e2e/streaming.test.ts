@@ -1,0 +1,97 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { SpoolWorker } from '@spool/worker';
+import { REDIS_URL, silentLogger, startStack, type Stack } from '../support/stack.js';
+import { getJson, postJson, readEvents } from '../support/http.js';
+
+const messages = (content: string) => [{ role: 'user', content }];
+
+describe('SSE delivery', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ heartbeatMs: 100, simulator: { tokensPerSecond: 200 } });
+  });
+  afterAll(async () => stack?.close());
+
+  it('sends a ": ping" comment while nothing else happens', async () => {
+    const comments: string[] = [];
+    const job = (await postJson(`${stack.url}/v1/jobs`, { messages: messages('[[sim ttft=600 tokens=3]] quiet start') })).body;
+    const events = await readEvents(`${stack.url}${job.stream_url}`, { onComment: (comment) => comments.push(comment) });
+    expect(comments.filter((comment) => comment.trim() === 'ping').length).toBeGreaterThanOrEqual(2);
+    expect(events.at(-1)!.event).toBe('done');
+  });
+
+  it('serves 1,000 watchers of one API process over a single subscriber connection', async () => {
+    const idle = await startStack({ workers: 0 });
+    try {
+      const job = (await postJson(`${idle.url}/v1/jobs`, { messages: messages('[[sim tokens=20]] crowd') })).body;
+      const watchers = Array.from({ length: 1000 }, () => readEvents(`${idle.url}${job.stream_url}`));
+      await vi.waitFor(() => expect(idle.api.deps.hub.watcherCount).toBe(1000), { timeout: 20_000, interval: 50 });
+      const redis = new Redis(REDIS_URL);
+      const clients = (await redis.client('LIST')) as string;
+      await redis.quit();
+      const subscribers = clients.split('\n').filter((line) => line.includes(`name=${idle.config.prefix}-subscriber`));
+      expect(subscribers).toHaveLength(1);
+
+      const worker = new SpoolWorker({ config: idle.config, logger: silentLogger });
+      idle.workers.push(worker);
+      const results = await Promise.all(watchers);
+      const reference = JSON.stringify(results[0]);
+      expect(results[0].at(-1)!.event).toBe('done');
+      for (const events of results) expect(JSON.stringify(events)).toBe(reference);
+      expect(idle.api.deps.hub.watcherCount).toBe(0);
+    } finally {
+      await idle.close();
+    }
+  });
+});
+
+describe('tenants', () => {
+  let stack: Stack;
+  const alice = { authorization: 'Bearer key-alice-0123456789' };
+  const bob = { authorization: 'Bearer key-bob-0123456789' };
+  beforeAll(async () => {
+    stack = await startStack({ env: { SPOOL_API_KEYS: 'alice:key-alice-0123456789,bob:key-bob-0123456789' } });
+  });
+  afterAll(async () => stack?.close());
+
+  it('answers 401 in the envelope without a valid key', async () => {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Basic abc' }]) {
+      const response = await getJson(`${stack.url}/v1/jobs`, headers);
+      expect(response.status).toBe(401);
+      expect(response.body.error.type).toBe('authentication_error');
+    }
+  });
+
+  it("hides one tenant's jobs and streams from another behind the same 404 as a missing id", async () => {
+    const job = (await postJson(`${stack.url}/v1/jobs?wait=20`, { messages: messages('secret') }, alice)).body;
+    expect(job.status).toBe('succeeded');
+    expect((await getJson(`${stack.url}/v1/jobs/${job.id}`, alice)).status).toBe(200);
+    const missing = await getJson(`${stack.url}/v1/jobs/job_0000000000000000000000000`, bob);
+    for (const path of [`/v1/jobs/${job.id}`, `/v1/jobs/${job.id}/events`]) {
+      const response = await getJson(`${stack.url}${path}`, bob);
+      expect(response.status).toBe(404);
+      expect(response.body.error).toEqual(missing.body.error);
+    }
+    expect((await postJson(`${stack.url}/v1/jobs/${job.id}/cancel`, {}, bob)).status).toBe(404);
+    expect((await getJson(`${stack.url}/v1/jobs`, bob)).body.data).toEqual([]);
+    expect((await getJson(`${stack.url}/v1/jobs`, alice)).body.data.map((j: { id: string }) => j.id)).toEqual([job.id]);
+  });
+});
+
+describe('health', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ workers: 0 });
+  });
+  afterAll(async () => stack?.close());
+
+  it('answers healthz and readyz with a request id', async () => {
+    const health = await getJson(`${stack.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(health.headers.get('x-request-id')).toBeTruthy();
+    const ready = await getJson(`${stack.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(ready.body.checks.redis).toBe('ok');
+  });
+});
