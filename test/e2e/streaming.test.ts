@@ -56,7 +56,8 @@ describe('tenants', () => {
   afterAll(async () => stack?.close());
 
   it('answers 401 in the envelope without a valid key', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Basic abc' }]) {
+    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong' }, { authorization: 'Basic abc' }];
+    for (const headers of attempts) {
       const response = await getJson(`${stack.url}/v1/jobs`, headers);
       expect(response.status).toBe(401);
       expect(response.body.error.type).toBe('authentication_error');

@@ -137,10 +137,14 @@ export class JobRepository {
     return (await this.redis.spoolAppend(...this.jobKeys(id), owner, ...entries)) > 0;
   }
 
-  /** Hands the job back for another attempt, announcing it with a `status: queued` event. */
-  async requeue(id: string, owner: string, nextAttempt: number): Promise<boolean> {
-    const entry = encodeEntry('status', JSON.stringify({ status: 'queued', attempt: nextAttempt }));
-    return (await this.redis.spoolRequeue(...this.jobKeys(id), owner, entry, 'status', 'queued')) > 0;
+  /**
+   * Hands the job back for another attempt, announcing it with a `status: queued` event.
+   * `refund` gives the attempt back when the job was not at fault (rate limit, shutdown).
+   */
+  async requeue(id: string, owner: string, attempt: number, refund = false): Promise<boolean> {
+    const next = refund ? attempt : attempt + 1;
+    const entry = encodeEntry('status', JSON.stringify({ status: 'queued', attempt: next }));
+    return (await this.redis.spoolRequeue(...this.jobKeys(id), owner, refund ? '1' : '0', entry)) > 0;
   }
 
   /** Ends the job with `outcome` and its `done` event, unless it already ended. */

@@ -47,13 +47,17 @@ for i = 2, #ARGV do n = append(ARGV[i]) end
 return n
 `;
 
-/** ARGV: 1 owner token, 2 entry, 3.. field/value pairs. Hands the job back to the queue for a retry. */
+/**
+ * ARGV: 1 owner token, 2 '1' to give the attempt back (it was not the job's fault), 3 entry.
+ * Hands the job back to the queue for another attempt.
+ */
 export const REQUEUE = `${appendEvent}
 local current = redis.call('HMGET', KEYS[1], 'owner', 'status')
 if current[1] ~= ARGV[1] or terminal(current[2]) then return -1 end
 redis.call('HDEL', KEYS[1], 'owner')
-if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
-return append(ARGV[2])
+redis.call('HSET', KEYS[1], 'status', 'queued')
+if ARGV[2] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', -1) end
+return append(ARGV[3])
 `;
 
 /**

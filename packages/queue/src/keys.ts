@@ -13,6 +13,8 @@ export interface Keys {
   submissionCounter(): string;
   /** pub/sub channel asking whichever worker holds a job to abort it */
   cancelChannel(): string;
+  /** hash: the shared upstream gate (next free request/token slot, pause) */
+  upstreamGate(): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -24,5 +26,6 @@ export function createKeys(prefix: string): Keys {
     tenantJobs: (tenant) => `${prefix}:tenant:${tenant}:jobs`,
     submissionCounter: () => `${prefix}:submission-counter`,
     cancelChannel: () => `${prefix}:cancel`,
+    upstreamGate: () => `${prefix}:upstream-gate`,
   };
 }

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { CompletionPlan } from './plan.js';
 
 export const SYSTEM_FINGERPRINT = 'fp_spoolsim';
 
@@ -6,27 +7,6 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
-}
-
-/** A fault that interrupts the body after `after` content chunks. */
-export type BodyFault =
-  | { kind: 'break'; after: number }
-  | { kind: 'truncate'; after: number }
-  | { kind: 'stall'; after: number; resumeAfterMs?: number };
-
-/** Everything needed to write one chat completion response. */
-export interface CompletionPlan {
-  id: string;
-  created: number;
-  model: string;
-  tokens: string[];
-  finishReason: 'stop' | 'length';
-  promptTokens: number;
-  stream: boolean;
-  includeUsage: boolean;
-  ttftMs: number;
-  tokensPerSecond: number;
-  fault?: BodyFault;
 }
 
 export interface WriterHooks {
@@ -37,8 +17,8 @@ export interface WriterHooks {
 }
 
 /**
- * Writes a completion on its own schedule: one timer at a time, and when the timer fell
- * behind, every token that is due goes out in one write.
+ * Writes a completion on its own schedule: one timer at a time, and every token that is due
+ * goes out in one write, whether the timer fell behind or the write budget spaced writes out.
  */
 export class CompletionWriter {
   private sent = 0;
@@ -49,6 +29,7 @@ export class CompletionWriter {
   private readonly interval: number;
   private readonly head: string;
   private readonly tail: string;
+  private readonly onTimer = () => this.tick();
 
   constructor(
     private readonly response: ServerResponse,
@@ -136,7 +117,7 @@ export class CompletionWriter {
     }
     if (batch) this.response.write(batch);
     const next = Math.max(this.epoch + (this.sent - this.epochIndex) * this.interval, now + this.hooks.writeGapMs());
-    this.timer = setTimeout(() => this.tick(), next - now);
+    this.timer = setTimeout(this.onTimer, next - now);
   }
 
   private contentChunk(token: string): string {

@@ -20,7 +20,7 @@ describe('simulateReply', () => {
   });
 
   it('writes 20 to 60 word tokens in sentences of 5 to 15 words', () => {
-    for (let index = 0; index < 200; index++) {
+    for (let index = 0; index < 100; index++) {
       const { tokens, content, finishReason } = simulateReply({ model, messages: ask(`prompt ${index}`) });
       expect(tokens.length).toBeGreaterThanOrEqual(20);
       expect(tokens.length).toBeLessThanOrEqual(60);

@@ -133,6 +133,30 @@ describe('simulator: replies', () => {
     expect(simulator.stats).toMatchObject({ requests: 2, completed: 2, active: 0 });
   });
 
+  it('spaces writes out past the write budget, several tokens a write, none lost or reordered', async () => {
+    const { baseURL } = await startSimulator({ tokensPerSecond: 400, maxWritesPerSecond: 20 });
+    const messages = ask('budget [[sim tokens=40]]');
+    const response = await fetch(`${baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages, stream: true }),
+    });
+    let text = '';
+    let reads = 0;
+    for await (const bytes of response.body!) {
+      text += Buffer.from(bytes).toString('utf8');
+      reads++;
+    }
+    // 40 tokens at 400/s take 100 ms; one stream on 20 writes/s writes every 50 ms.
+    expect(reads).toBeLessThanOrEqual(6);
+    const contents = text
+      .split('\n\n')
+      .filter((event) => event.startsWith('data: {'))
+      .map((event) => JSON.parse(event.slice(6)).choices[0]?.delta.content)
+      .filter(Boolean);
+    expect(contents).toEqual(simulateReply({ model, messages }).tokens);
+  });
+
   it('emits request and completed events', async () => {
     const { client, simulator } = await startSimulator();
     const requested = once(simulator.events, 'request');

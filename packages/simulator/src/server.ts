@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CompletionWriter, type BodyFault } from './completion.js';
+import { CompletionWriter } from './completion.js';
 import { DirectiveError, findDirective, hasFault, type Directive } from './directives.js';
 import { faultError, invalidRequest, type OpenAIErrorBody } from './errors.js';
 import { countPromptTokens } from './messages.js';
+import { planCompletion, selectBodyFault } from './plan.js';
 import { formatDuration, SlidingWindowLimiter, type RateDecision } from './rate-limit.js';
 import { simulateReply, type SimulatedReply } from './reply.js';
-import { BodyTooLargeError, parseCompletionBody, readBody, type CompletionBody } from './request-body.js';
+import { BodyTooLargeError, parseCompletionBody, readBody } from './request-body.js';
 
 export interface SimulatorOptions {
   /** Time to first token, ms. Default 0 (`npm run simulator`: 200, env SIMULATOR_TTFT_MS). */
@@ -139,8 +140,10 @@ class SimulatorServer implements Simulator {
     this.counters.requests++;
     this.counters.active++;
     let ended = false;
+    let closed = false;
     let writer: CompletionWriter | undefined;
     response.once('close', () => {
+      closed = true;
       this.counters.active--;
       if (writer) {
         writer.cancel();
@@ -163,6 +166,8 @@ class SimulatorServer implements Simulator {
       if (error instanceof BodyTooLargeError) fail(413, invalidRequest(error.message, null));
       return;
     }
+    // From here to writer.start() nothing awaits, so the close handler sees the writer or this return.
+    if (closed) return;
     const body = parseCompletionBody(text);
     if ('error' in body) return fail(400, body);
     let directive: Directive | undefined;
@@ -200,7 +205,7 @@ class SimulatorServer implements Simulator {
     const bodyFault = fault && selectBodyFault(fault, reply.tokens.length, stream);
     if (bodyFault) this.counters.faulted++;
 
-    writer = new CompletionWriter(response, planFor(id, body, reply, promptTokens, stream, bodyFault, directive, this.options), {
+    writer = new CompletionWriter(response, planCompletion({ id, body, reply, promptTokens, fault: bodyFault, directive, defaults: this.options }), {
       onEnd: (finishReason) => {
         ended = true;
         if (finishReason === null) return;
@@ -252,43 +257,6 @@ class SimulatorServer implements Simulator {
       },
     };
   }
-}
-
-// A break must leave a strict prefix, so that a continuation can always finish the reply.
-function selectBodyFault(directive: Directive, length: number, stream: boolean): BodyFault | undefined {
-  if (directive.breakAfter !== undefined && directive.breakAfter < length) return { kind: 'break', after: directive.breakAfter };
-  if (stream && directive.truncateAfter !== undefined && directive.truncateAfter <= length) {
-    return { kind: 'truncate', after: directive.truncateAfter };
-  }
-  if (directive.stallAfter !== undefined && (!stream || directive.stallAfter <= length)) {
-    return { kind: 'stall', after: Math.min(directive.stallAfter, length), resumeAfterMs: directive.stallMs };
-  }
-  return undefined;
-}
-
-function planFor(
-  id: string,
-  body: CompletionBody,
-  reply: SimulatedReply,
-  promptTokens: number,
-  stream: boolean,
-  fault: BodyFault | undefined,
-  directive: Directive | undefined,
-  options: SimulatorOptions,
-) {
-  return {
-    id: `chatcmpl-${id}`,
-    created: Math.floor(Date.now() / 1000),
-    model: body.model,
-    tokens: reply.tokens,
-    finishReason: reply.finishReason,
-    promptTokens,
-    stream,
-    includeUsage: stream && body.stream_options?.include_usage === true,
-    ttftMs: directive?.ttftMs ?? options.ttftMs ?? 0,
-    tokensPerSecond: directive?.tokensPerSecond ?? options.tokensPerSecond ?? 0,
-    fault,
-  };
 }
 
 function setRateHeaders(response: ServerResponse, kind: 'requests' | 'tokens', decision: RateDecision): void {

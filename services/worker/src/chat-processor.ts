@@ -1,22 +1,33 @@
 import { randomUUID } from 'node:crypto';
-import type { Job } from 'bullmq';
+import { RateLimitError, WaitingError, type Job, type Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { JobResult, UpstreamRequest, Usage } from '@spool/contracts';
 import type { JobRepository, JobFields } from '@spool/jobs';
 import { encodeEntry, streamedText, type EventLog } from '@spool/stream';
 import type { ChatJobData } from '@spool/queue';
-import { classifyUpstreamError, countPromptTokens, countTokens, type UpstreamClient } from '@spool/llm';
+import { classifyUpstreamError, countPromptTokens, countTokens, type UpstreamClient, type UpstreamError } from '@spool/llm';
 import { DeltaWriter, LostOwnershipError } from './delta-writer.js';
 import { continuationRequest } from './continuation.js';
+import type { UpstreamGate } from './upstream-gate.js';
+
+/** Why BullMQ aborted an attempt (`worker.cancelJob` / `cancelAllJobs`). */
+export const ABORT_CANCELLED = 'cancelled';
+export const ABORT_SHUTDOWN = 'shutdown';
+
+/** A 429 with no retry-after still pauses the queue this long. */
+const DEFAULT_RATE_LIMIT_PAUSE_MS = 1000;
+/** Tokens charged for a reply of unknown length until usage corrects it. */
+const DEFAULT_COMPLETION_ESTIMATE = 256;
 
 export interface ChatProcessorDeps {
   jobs: JobRepository;
   log: EventLog;
   upstream: UpstreamClient;
+  gate: UpstreamGate;
+  /** the chat queue, to pause it for every worker on a 429 */
+  queue: Queue<ChatJobData>;
   logger: Logger;
   maxAttempts: number;
-  /** abort handles of the attempts this process runs, by job id (cancel reaches them here) */
-  active: Map<string, AbortController>;
   /** delta coalescing window, ms */
   coalesceMs?: number;
 }
@@ -33,14 +44,20 @@ function finalUsage(usage: Usage | null, request: UpstreamRequest, content: stri
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
+function estimateTokens(request: UpstreamRequest): number {
+  const limit = request.max_completion_tokens ?? request.max_tokens;
+  return countPromptTokens(request.messages) + (typeof limit === 'number' ? limit : DEFAULT_COMPLETION_ESTIMATE);
+}
+
 /**
- * One attempt of a chat job: take ownership, stream from upstream into the job's log, and end
- * the job once. A retryable failure hands the job back and throws so BullMQ backs off.
+ * One attempt of a chat job: take ownership, wait for the shared upstream gate, stream into the
+ * job's log, and end the job once. A retryable failure hands the job back and throws so BullMQ
+ * backs off; a 429 pauses the whole queue instead and costs no attempt.
  */
 export function createChatProcessor(deps: ChatProcessorDeps) {
-  const { jobs, log, upstream, logger, maxAttempts, active } = deps;
+  const { jobs, log, upstream, gate, logger, maxAttempts } = deps;
 
-  return async function processChat(bullJob: Job<ChatJobData>, _token?: string, signal?: AbortSignal): Promise<void> {
+  return async function processChat(bullJob: Job<ChatJobData>, token?: string, signal?: AbortSignal): Promise<void> {
     const jobId = bullJob.data.jobId;
     const owner = randomUUID();
     const started = await jobs.start(jobId, owner);
@@ -55,40 +72,58 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
       if (!(await jobs.append(jobId, owner, [reset]))) return;
       prior = '';
     }
+    const upstreamRequest = prior ? continuationRequest(request, prior) : request;
 
     const controller = new AbortController();
-    active.set(jobId, controller);
-    const onShutdown = () => controller.abort();
-    signal?.addEventListener('abort', onShutdown, { once: true });
+    const onAbort = () => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
     const writer = new DeltaWriter(jobs, jobId, owner, () => controller.abort(), deps.coalesceMs);
     try {
-      const completion = await upstream.stream(prior ? continuationRequest(request, prior) : request, {
+      const estimated = estimateTokens(upstreamRequest);
+      await gate.acquire(estimated, controller.signal);
+      const completion = await upstream.stream(upstreamRequest, {
         signal: controller.signal,
         onDelta: (text) => writer.push(text),
+        onHeaders: (snapshot) => void gate.observe(snapshot).catch(() => undefined),
       });
       await writer.flush();
+      if (completion.usage) void gate.correct(estimated, completion.usage.total_tokens).catch(() => undefined);
       const content = prior + completion.content;
-      const result: JobResult = {
-        content,
-        finish_reason: completion.finishReason,
-        usage: finalUsage(completion.usage, request, content),
-      };
+      const result: JobResult = { content, finish_reason: completion.finishReason, usage: finalUsage(completion.usage, request, content) };
       await jobs.finish(jobId, fields, { status: 'succeeded', result }, { owner });
       jobLogger.info({ finish_reason: result.finish_reason, completion_tokens: result.usage.completion_tokens }, 'job succeeded');
     } catch (thrown) {
       await writer.flush().catch(() => undefined);
-      if (thrown instanceof LostOwnershipError || writer.lostOwnership) return;
-      await endOrRetry(thrown, writer.text);
+      if (thrown instanceof LostOwnershipError || writer.lostOwnership || signal?.reason === ABORT_CANCELLED) return;
+      if (signal?.reason === ABORT_SHUTDOWN) return handBack();
+      const error = classifyUpstreamError(thrown);
+      if (error.rateLimited) return pauseQueue(error);
+      await endOrRetry(error, writer.text);
     } finally {
-      active.delete(jobId);
-      signal?.removeEventListener('abort', onShutdown);
+      signal?.removeEventListener('abort', onAbort);
     }
 
-    async function endOrRetry(thrown: unknown, attemptText: string): Promise<void> {
-      const error = classifyUpstreamError(thrown);
+    /** The worker is stopping: the job goes back to the queue at once, its attempt not counted. */
+    async function handBack(): Promise<void> {
+      jobLogger.info('worker stopping; job handed back');
+      if (!(await jobs.requeue(jobId, owner, attempt, true))) return;
+      await bullJob.moveToWait(token);
+      throw new WaitingError();
+    }
+
+    /** A 429 pauses every worker for upstream's retry-after; the job waits without losing an attempt. */
+    async function pauseQueue(error: UpstreamError): Promise<void> {
+      const pauseMs = error.retryAfterMs ?? DEFAULT_RATE_LIMIT_PAUSE_MS;
+      jobLogger.warn({ pause_ms: pauseMs }, 'upstream rate limit: pausing the queue');
+      await Promise.all([gate.pause(pauseMs), deps.queue.rateLimit(pauseMs)]);
+      if (!(await jobs.requeue(jobId, owner, attempt, true))) return;
+      throw new RateLimitError();
+    }
+
+    async function endOrRetry(error: UpstreamError, attemptText: string): Promise<void> {
       if (error.retryable && attempt < maxAttempts) {
         jobLogger.warn({ code: error.code, status: error.status }, 'attempt failed; retrying');
-        if (await jobs.requeue(jobId, owner, attempt + 1)) throw error;
+        if (await jobs.requeue(jobId, owner, attempt)) throw error;
         return;
       }
       const text = prior + attemptText;

@@ -1,13 +1,14 @@
 import { hostname } from 'node:os';
-import { Worker, type Job } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
 import { CHAT_QUEUE, createKeys, createRedis, type ChatJobData, type Redis } from '@spool/queue';
 import { JobRepository } from '@spool/jobs';
 import { EventLog } from '@spool/stream';
 import { UpstreamClient } from '@spool/llm';
-import { createChatProcessor } from './chat-processor.js';
+import { ABORT_CANCELLED, ABORT_SHUTDOWN, createChatProcessor } from './chat-processor.js';
 import { retryDelayMs } from './backoff.js';
+import { UpstreamGate } from './upstream-gate.js';
 
 export interface SpoolWorkerOptions {
   config: Config;
@@ -18,12 +19,18 @@ export interface SpoolWorkerOptions {
   coalesceMs?: number;
 }
 
+/**
+ * BullMQ only honours a manual `queue.rateLimit` (our 429 pause) on workers that have a limiter;
+ * this one never binds on its own.
+ */
+const PAUSE_ONLY_LIMITER = { max: 1_000_000_000, duration: 60_000 };
+
 /** A worker process's moving parts: the BullMQ worker, its Redis connections, cancel listening. */
 export class SpoolWorker {
   readonly worker: Worker<ChatJobData>;
   private readonly redis: Redis;
   private readonly subscriber: Redis;
-  private readonly active = new Map<string, AbortController>();
+  private readonly queue: Queue<ChatJobData>;
   private readonly jobs: JobRepository;
   private readonly ownsRedis: boolean;
 
@@ -33,6 +40,7 @@ export class SpoolWorker {
     this.ownsRedis = !options.redis;
     this.redis = options.redis ?? createRedis(config.redisUrl, 'worker', config.prefix);
     this.subscriber = createRedis(config.redisUrl, 'subscriber', config.prefix);
+    this.queue = new Queue<ChatJobData>(CHAT_QUEUE, { connection: this.redis, prefix: config.prefix });
     this.jobs = new JobRepository(this.redis, keys, config.eventsTtlSeconds);
     const upstream =
       options.upstream ??
@@ -46,9 +54,10 @@ export class SpoolWorker {
       jobs: this.jobs,
       log: new EventLog(this.redis, keys),
       upstream,
+      gate: new UpstreamGate(this.redis, keys.upstreamGate(), { rpm: config.upstreamRpm, tpm: config.upstreamTpm }),
+      queue: this.queue,
       logger,
       maxAttempts: config.maxAttempts,
-      active: this.active,
       coalesceMs: options.coalesceMs,
     });
     this.worker = new Worker<ChatJobData>(CHAT_QUEUE, processor, {
@@ -60,15 +69,16 @@ export class SpoolWorker {
       stalledInterval: Math.max(1000, Math.floor(config.lockMs / 2)),
       // A takeover after a dead worker is an attempt of ours, counted by the processor.
       maxStalledCount: config.maxAttempts,
+      limiter: PAUSE_ONLY_LIMITER,
       settings: {
-        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
-          retryDelayMs(attemptsMade, config.backoffMs, error),
+        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => retryDelayMs(attemptsMade, config.backoffMs, error),
       },
     });
     this.worker.on('failed', (job, error) => void this.onFailed(job, error));
     this.worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
 
-    this.subscriber.on('message', (_channel: string, jobId: string) => this.active.get(jobId)?.abort());
+    // Whichever worker holds a cancelled job aborts its upstream request.
+    this.subscriber.on('message', (_channel: string, jobId: string) => this.worker.cancelJob(jobId, ABORT_CANCELLED));
     void this.subscriber.subscribe(keys.cancelChannel());
   }
 
@@ -86,9 +96,16 @@ export class SpoolWorker {
     await this.worker.waitUntilReady();
   }
 
-  /** Stops taking jobs and lets the ones in flight finish. */
-  async close(): Promise<void> {
-    await this.worker.close();
+  /**
+   * Stops taking jobs; lets the ones in flight finish for up to `graceMs`, then hands the rest
+   * back to the queue (their text so far stays, and the next worker continues it).
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    const closing = this.worker.close();
+    const grace = setTimeout(() => this.worker.cancelAllJobs(ABORT_SHUTDOWN), graceMs);
+    await closing;
+    clearTimeout(grace);
+    await this.queue.close();
     this.subscriber.disconnect();
     if (this.ownsRedis) await this.redis.quit().catch(() => undefined);
   }

@@ -1,0 +1,112 @@
+import type { Redis } from 'ioredis';
+import type { RateLimitSnapshot } from '@spool/llm';
+
+/**
+ * KEYS[1] the gate hash. ARGV: 1 ms between requests (0 = no RPM), 2 tokens of this call,
+ * 3 ms per token (0 = no TPM). Reserves the next free slot and returns how long to wait for it.
+ * Slots are spaced evenly, so any 5 s holds at most RPM/12 + 1 requests (and TPM/12 tokens plus
+ * one call's worth): the whole fleet, however many workers and jobs are waiting.
+ */
+const ACQUIRE = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local gate = redis.call('HMGET', KEYS[1], 'next_request', 'next_token', 'paused_until')
+local start = math.max(now, tonumber(gate[1]) or 0, tonumber(gate[2]) or 0, tonumber(gate[3]) or 0)
+local request_gap = tonumber(ARGV[1])
+local token_gap = tonumber(ARGV[2]) * tonumber(ARGV[3])
+if request_gap > 0 then redis.call('HSET', KEYS[1], 'next_request', start + request_gap) end
+if token_gap > 0 then redis.call('HSET', KEYS[1], 'next_token', start + token_gap) end
+redis.call('PEXPIRE', KEYS[1], math.max(120000, start - now + 120000))
+return start - now
+`;
+
+/** ARGV: 1 ms to hold every call back from now. */
+const PAUSE = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local until_ms = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('HGET', KEYS[1], 'paused_until')) or 0
+if until_ms > current then redis.call('HSET', KEYS[1], 'paused_until', until_ms) end
+redis.call('PEXPIRE', KEYS[1], math.max(120000, tonumber(ARGV[1]) + 120000))
+return until_ms
+`;
+
+/** ARGV: 1 ms to move the token slot by (negative gives back an overestimate). */
+const ADJUST_TOKENS = `
+local next_token = tonumber(redis.call('HGET', KEYS[1], 'next_token'))
+if next_token then redis.call('HSET', KEYS[1], 'next_token', next_token + tonumber(ARGV[1])) end
+return 0
+`;
+
+interface GateCommands {
+  spoolGateAcquire(key: string, requestGap: number, tokens: number, tokenGap: number): Promise<number>;
+  spoolGatePause(key: string, ms: number): Promise<number>;
+  spoolGateAdjust(key: string, ms: number): Promise<number>;
+}
+
+export interface UpstreamGateOptions {
+  /** SPOOL_UPSTREAM_RPM */
+  rpm?: number;
+  /** SPOOL_UPSTREAM_TPM */
+  tpm?: number;
+}
+
+function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * One gate in Redis in front of upstream, shared by every worker process: it spaces calls to
+ * fit SPOOL_UPSTREAM_RPM/TPM, holds every call back while upstream said 429, and learns from
+ * upstream's `x-ratelimit-*` headers and from the usage it reports.
+ */
+export class UpstreamGate {
+  private readonly redis: Redis & GateCommands;
+  private readonly requestGapMs: number;
+  private readonly msPerToken: number;
+
+  constructor(redis: Redis, private readonly key: string, options: UpstreamGateOptions = {}) {
+    if (!('spoolGateAcquire' in redis)) {
+      redis.defineCommand('spoolGateAcquire', { numberOfKeys: 1, lua: ACQUIRE });
+      redis.defineCommand('spoolGatePause', { numberOfKeys: 1, lua: PAUSE });
+      redis.defineCommand('spoolGateAdjust', { numberOfKeys: 1, lua: ADJUST_TOKENS });
+    }
+    this.redis = redis as Redis & GateCommands;
+    this.requestGapMs = options.rpm ? 60_000 / options.rpm : 0;
+    this.msPerToken = options.tpm ? 60_000 / options.tpm : 0;
+  }
+
+  /** Waits for this call's slot; `tokens` is the estimate the TPM budget is charged. */
+  async acquire(tokens: number, signal?: AbortSignal): Promise<void> {
+    const wait = await this.redis.spoolGateAcquire(this.key, this.requestGapMs, tokens, this.msPerToken);
+    await abortableDelay(wait, signal);
+  }
+
+  /** Holds every call back for `ms` (upstream answered 429). */
+  async pause(ms: number): Promise<void> {
+    await this.redis.spoolGatePause(this.key, Math.ceil(ms));
+  }
+
+  /** Charges the difference between the estimate and what upstream reports it used. */
+  async correct(estimatedTokens: number, actualTokens: number): Promise<void> {
+    if (!this.msPerToken || actualTokens === estimatedTokens) return;
+    await this.redis.spoolGateAdjust(this.key, (actualTokens - estimatedTokens) * this.msPerToken);
+  }
+
+  /** Upstream says its budget is spent: wait for its reset before the next call. */
+  async observe(snapshot: RateLimitSnapshot): Promise<void> {
+    const waits: number[] = [];
+    if (snapshot.remainingRequests === 0 && snapshot.resetRequestsMs) waits.push(snapshot.resetRequestsMs);
+    if (snapshot.remainingTokens === 0 && snapshot.resetTokensMs) waits.push(snapshot.resetTokensMs);
+    if (waits.length) await this.pause(Math.max(...waits));
+  }
+}
