@@ -1,5 +1,6 @@
 import { summarize, type Summary } from './stats.js';
 import type { StreamRunner } from './stream-runner.js';
+import { StageRecorder } from './stages.js';
 
 export interface FirstTokenSettings {
   /** jobs in flight at once, each loop starting the next when its reply ended */
@@ -17,17 +18,21 @@ export interface FirstTokenSettings {
 export interface FirstTokenSide {
   ttfd: Summary;
   errors: string[];
+  /** p50/p99 of each step of the way, for runners that report them */
+  stages: string;
 }
 
 /** `total` jobs through `runner`, `concurrency` at a time; time to first delta of each, in ms. */
-async function closedLoop(runner: StreamRunner, settings: FirstTokenSettings, total: number, samples: number[], errors: string[]): Promise<void> {
+async function closedLoop(runner: StreamRunner, settings: FirstTokenSettings, total: number, samples: number[], errors: string[], stages?: StageRecorder): Promise<void> {
   let issued = 0;
   const loop = async () => {
     while (issued < total) {
       const index = issued++;
       const result = await runner.run(`${settings.prompt} light #${index}`, { timeoutMs: settings.timeoutMs });
-      if (result.ok && result.firstDeltaAt !== undefined) samples.push(result.firstDeltaAt - result.startedAt);
-      else errors.push(result.error ?? 'no delta');
+      if (result.ok && result.firstDeltaAt !== undefined) {
+        samples.push(result.firstDeltaAt - result.startedAt);
+        stages?.add(result);
+      } else errors.push(result.error ?? 'no delta');
     }
   };
   await Promise.all(Array.from({ length: settings.concurrency }, loop));
@@ -40,12 +45,13 @@ async function closedLoop(runner: StreamRunner, settings: FirstTokenSettings, to
 export async function measureFirstToken(runners: StreamRunner[], settings: FirstTokenSettings): Promise<Map<string, FirstTokenSide>> {
   const samples = new Map(runners.map((runner) => [runner.name, [] as number[]]));
   const errors = new Map(runners.map((runner) => [runner.name, [] as string[]]));
+  const stages = new Map(runners.map((runner) => [runner.name, new StageRecorder()]));
   for (const runner of runners) await closedLoop(runner, settings, settings.warmupJobs, [], []);
   const perRound = Math.ceil(settings.jobs / settings.rounds);
   for (let round = 0; round < settings.rounds; round++) {
     for (const runner of runners) {
-      await closedLoop(runner, settings, perRound, samples.get(runner.name)!, errors.get(runner.name)!);
+      await closedLoop(runner, settings, perRound, samples.get(runner.name)!, errors.get(runner.name)!, stages.get(runner.name));
     }
   }
-  return new Map(runners.map((runner) => [runner.name, { ttfd: summarize(samples.get(runner.name)!), errors: errors.get(runner.name)! }]));
+  return new Map(runners.map((runner) => [runner.name, { ttfd: summarize(samples.get(runner.name)!), errors: errors.get(runner.name)!, stages: stages.get(runner.name)!.describe() }]));
 }

@@ -122,11 +122,20 @@ export class Child {
 
 const children = new Set<Child>();
 
+/** This process's environment without Spool's and the simulator's settings: the bench sets those itself. */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!/^(SPOOL_|OPENAI_|SIMULATOR_|WORKER_|REDIS_URL$|PORT$|HOST$|LOG_LEVEL$|BENCH_)/.test(name)) env[name] = value;
+  }
+  return env;
+}
+
 /** Starts `node --import tsx <script>` from the repository root. */
 export function startChild(options: ChildOptions): Child {
   const child = spawn(process.execPath, ['--import', 'tsx', options.script], {
     cwd: ROOT,
-    env: { ...process.env, ...options.env },
+    env: { ...inheritedEnv(), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const handle = new Child(options.name, child);

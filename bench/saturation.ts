@@ -1,6 +1,8 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { summarize, type Summary } from './stats.js';
 import type { StreamRunner } from './stream-runner.js';
+import { StageRecorder } from './stages.js';
 
 export interface SaturationSettings {
   /** concurrent streams per step, rising */
@@ -30,6 +32,8 @@ export interface StepResult {
   firstError?: string;
   /** jobs whose streamed token count differs from the server's completion_tokens */
   tokenMismatches: number;
+  /** p50/p99 of each step of the way, for runners that report them */
+  stages: string;
   cpu?: string;
 }
 
@@ -49,6 +53,8 @@ async function runStep(runner: StreamRunner, streams: number, settings: Saturati
   const windowStart = start + settings.rampMs;
   const windowEnd = windowStart + settings.windowMs;
   const abort = new AbortController();
+  setMaxListeners(0, abort.signal); // every request of the step listens to it
+  const stages = new StageRecorder();
   const ttfd: number[] = [];
   let tokens = 0;
   let jobs = 0;
@@ -67,8 +73,10 @@ async function runStep(runner: StreamRunner, streams: number, settings: Saturati
       if (result.startedAt < windowStart || result.startedAt >= windowEnd) continue;
       jobs++;
       if (result.reportedTokens !== undefined && result.reportedTokens !== result.tokens) tokenMismatches++;
-      if (result.ok && result.firstDeltaAt !== undefined) ttfd.push(result.firstDeltaAt - result.startedAt);
-      else if (!abort.signal.aborted) {
+      if (result.ok && result.firstDeltaAt !== undefined) {
+        ttfd.push(result.firstDeltaAt - result.startedAt);
+        stages.add(result);
+      } else if (!abort.signal.aborted) {
         errors++;
         firstError ??= result.error;
       }
@@ -93,6 +101,7 @@ async function runStep(runner: StreamRunner, streams: number, settings: Saturati
     errors,
     firstError,
     tokenMismatches,
+    stages: stages.describe(),
     cpu: cpuText,
   };
 }

@@ -35,17 +35,19 @@ export class SpoolStreamRunner implements StreamRunner {
     });
     const body = JSON.stringify({ model: this.model, messages: [{ role: 'user', content }] });
     let jobId: string;
+    let accepted: number;
     try {
       const answer = await postJson(`${this.baseUrl}/v1/jobs`, body, { agent: this.agent, signal: options.signal, timeoutMs: options.timeoutMs });
       if (answer.status !== 202) return fail(`POST /v1/jobs answered ${answer.status}: ${answer.text.slice(0, 200)}`);
+      accepted = performance.now();
       jobId = (JSON.parse(answer.text) as { id: string }).id;
     } catch (error) {
       return fail(`POST /v1/jobs: ${errorText(error)}`);
     }
-    return this.watch(jobId, startedAt, options);
+    return this.watch(jobId, startedAt, { accepted }, options);
   }
 
-  private watch(jobId: string, startedAt: number, options: StreamRunOptions): Promise<StreamResult> {
+  private watch(jobId: string, startedAt: number, marks: Record<string, number>, options: StreamRunOptions): Promise<StreamResult> {
     return new Promise((resolve) => {
       let firstDeltaAt: number | undefined;
       let tokens = 0;
@@ -59,7 +61,7 @@ export class SpoolStreamRunner implements StreamRunner {
         const reportedTokens = done?.result?.usage?.completion_tokens;
         if (!error && !done) error = 'the stream ended without a done event';
         if (!error && done?.status !== 'succeeded') error = `job ${done?.status}: ${done?.error?.code} ${done?.error?.message}`;
-        resolve({ ok: !error, startedAt, firstDeltaAt, endedAt, tokens, reportedTokens, error });
+        resolve({ ok: !error, startedAt, firstDeltaAt, endedAt, tokens, reportedTokens, error, marks });
       };
       const parser = createParser({
         onEvent: (event) => {
@@ -69,6 +71,8 @@ export class SpoolStreamRunner implements StreamRunner {
             const count = countWords((JSON.parse(event.data) as { content: string }).content);
             tokens += count;
             options.onTokens?.(count, at);
+          } else if (event.event === 'status') {
+            if (marks.running === undefined && event.data.includes('"running"')) marks.running = performance.now();
           } else if (event.event === 'done') {
             done = JSON.parse(event.data) as DoneJob;
           }
@@ -78,6 +82,7 @@ export class SpoolStreamRunner implements StreamRunner {
         `${this.baseUrl}/v1/jobs/${jobId}/events`,
         { agent: this.agent, signal: options.signal, headers: { accept: 'text/event-stream' } },
         (response) => {
+          marks.headers = performance.now();
           response.setEncoding('utf8');
           if (response.statusCode !== 200) {
             let text = '';

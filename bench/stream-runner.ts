@@ -10,6 +10,8 @@ export interface StreamResult {
   /** completion tokens the server reported, when it did */
   reportedTokens?: number;
   error?: string;
+  /** when intermediate steps happened (Spool: `accepted` = the 202, `running` = the running status event) */
+  marks?: Record<string, number>;
 }
 
 export interface StreamRunOptions {

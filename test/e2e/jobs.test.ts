@@ -55,6 +55,28 @@ describe('jobs end to end', () => {
     expect(response.body.result.usage.completion_tokens).toBe(7);
   });
 
+  it('continues a job cut off at max_tokens with a new job holding only the continuation', async () => {
+    const content = '[[sim tokens=30]] go on';
+    const first = (await postJson(`${stack.url}/v1/jobs?wait=30`, { messages: messages(content), max_tokens: 8 })).body;
+    expect(first.result.finish_reason).toBe('length');
+    const response = await postJson(`${stack.url}/v1/jobs/${first.id}/continue`, {});
+    expect(response.status).toBe(202);
+    expect(response.headers.get('location')).toBe(`/v1/jobs/${response.body.id}`);
+    expect(response.body.continues).toBe(first.id);
+    const events = await readEvents(`${stack.url}${response.body.stream_url}`);
+    const second = JSON.parse(events.at(-1)!.data);
+    expect(second.status).toBe('succeeded');
+    const whole = simulateReply({ model: 'gpt-4o-mini', messages: messages(content) }).content;
+    expect(whole.startsWith(first.result.content + second.result.content)).toBe(true);
+    expect(second.result.content.length).toBeGreaterThan(0);
+    expect(joinDeltas(events)).toBe(second.result.content);
+
+    const finished = (await postJson(`${stack.url}/v1/jobs?wait=30`, { messages: messages('[[sim tokens=3]] short') })).body;
+    const refused = await postJson(`${stack.url}/v1/jobs/${finished.id}/continue`, {});
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.type).toBe('invalid_request_error');
+  });
+
   it('?wait answers 202 with the current state when the job outlasts it', async () => {
     const response = await postJson(`${stack.url}/v1/jobs?wait=1`, { messages: messages('[[sim ttft=3000]] slow') });
     expect(response.status).toBe(202);

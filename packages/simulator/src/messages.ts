@@ -24,9 +24,12 @@ export function messageText(message: ChatMessage): string {
   return text;
 }
 
+// Users may write "<|endoftext|>"; OpenAI counts it as plain text, so must we (the default throws).
+const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
+
 /** OpenAI's chat accounting: the tokens of each message's text, 3 per message, 3 to prime the reply. */
 export function countPromptTokens(messages: readonly ChatMessage[]): number {
   let total = 3;
-  for (const message of messages) total += countTokens(messageText(message)) + 3;
+  for (const message of messages) total += countTokens(messageText(message), PLAIN_TEXT) + 3;
   return total;
 }

@@ -45,7 +45,11 @@ export interface Simulator {
   /** Closes the server and destroys every open connection and stream. */
   close(): Promise<void>;
   readonly stats: SimulatorStats;
-  /** Emits `request`, `completed`, `aborted` and `rate_limited`. */
+  /**
+   * `request` ({ id, model, messages, stream, directive }) for every parsed completion request,
+   * `completed` ({ id, finishReason }), `aborted` ({ id, chunksSent }) when the client left first,
+   * `rate_limited` ({ id }). `id` is the response's x-request-id.
+   */
   readonly events: EventEmitter;
 }
 

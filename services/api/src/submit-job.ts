@@ -1,6 +1,15 @@
-import { ApiError, JobRequest, newId, parseOrThrow, splitJobRequest, type JobObject } from '@spool/contracts';
+import { ApiError, JobRequest, newId, parseOrThrow, splitJobRequest, type JobObject, type UpstreamRequest } from '@spool/contracts';
 import { chatJobOptions } from '@spool/queue';
+import { continuationRequest } from '@spool/llm';
+import { renderJob, type JobFields, type NewJob } from '@spool/jobs';
 import type { AppDeps } from './deps.js';
+
+/** Records a job and puts it on the queue. */
+async function enqueue(deps: AppDeps, job: NewJob): Promise<JobObject> {
+  const created = await deps.jobs.create(job);
+  await deps.queue.add('chat', { jobId: job.id }, chatJobOptions(job.id, { priority: job.priority, attempts: deps.config.maxAttempts }));
+  return created;
+}
 
 /** Validates a job request, records it and enqueues it; the job object as created. */
 export async function submitJob(deps: AppDeps, tenant: string, body: unknown): Promise<JobObject> {
@@ -9,9 +18,8 @@ export async function submitJob(deps: AppDeps, tenant: string, body: unknown): P
   if (spool.webhook) {
     throw ApiError.invalid('Webhooks are not available yet', 'webhook', 'unsupported');
   }
-  const id = newId('job');
-  const job = await deps.jobs.create({
-    id,
+  return enqueue(deps, {
+    id: newId('job'),
     tenant,
     request: upstream,
     priority: spool.priority,
@@ -19,6 +27,30 @@ export async function submitJob(deps: AppDeps, tenant: string, body: unknown): P
     onInterrupt: spool.on_interrupt,
     sessionId: spool.session_id,
   });
-  await deps.queue.add('chat', { jobId: id }, chatJobOptions(id, { priority: spool.priority, attempts: deps.config.maxAttempts }));
-  return job;
+}
+
+/** The text a new job can pick up from: a reply cut at `length`, or what a failed or cancelled job streamed. */
+function continuableText(original: JobObject): string | null {
+  if (original.status === 'succeeded' && original.result?.finish_reason === 'length') return original.result.content;
+  if ((original.status === 'failed' || original.status === 'cancelled') && original.partial?.content) return original.partial.content;
+  return null;
+}
+
+/** A new job whose prompt is the original conversation plus the text so far, and whose result is only what comes next. */
+export async function continueJob(deps: AppDeps, tenant: string, id: string, fields: JobFields): Promise<JobObject> {
+  const original = renderJob(id, fields);
+  const text = continuableText(original);
+  if (text === null) {
+    throw ApiError.conflict('not_continuable', 'Only a job cut off by max tokens, or failed or cancelled with partial text, can be continued');
+  }
+  const request = JSON.parse(fields.request) as UpstreamRequest;
+  return enqueue(deps, {
+    id: newId('job'),
+    tenant,
+    request: continuationRequest(request, text, true),
+    priority: original.priority,
+    metadata: original.metadata,
+    onInterrupt: fields.on_interrupt === 'restart' ? 'restart' : 'continue',
+    continues: id,
+  });
 }

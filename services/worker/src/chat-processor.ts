@@ -5,9 +5,9 @@ import type { JobResult, UpstreamRequest, Usage } from '@spool/contracts';
 import type { JobRepository, JobFields } from '@spool/jobs';
 import { encodeEntry, streamedText, type EventLog } from '@spool/stream';
 import type { ChatJobData } from '@spool/queue';
-import { classifyUpstreamError, countPromptTokens, countTokens, type UpstreamClient, type UpstreamError } from '@spool/llm';
+import { classifyUpstreamError, continuationRequest, countPromptTokens, countTokens, type UpstreamClient, type UpstreamError } from '@spool/llm';
 import { DeltaWriter, LostOwnershipError } from './delta-writer.js';
-import { continuationRequest } from './continuation.js';
+
 import type { UpstreamGate } from './upstream-gate.js';
 
 /** Why BullMQ aborted an attempt (`worker.cancelJob` / `cancelAllJobs`). */

@@ -2,4 +2,3 @@ export { SpoolWorker, type SpoolWorkerOptions } from './worker.js';
 export { createChatProcessor, ABORT_CANCELLED, ABORT_SHUTDOWN, type ChatProcessorDeps } from './chat-processor.js';
 export { UpstreamGate, type UpstreamGateOptions } from './upstream-gate.js';
 export { retryDelayMs } from './backoff.js';
-export { continuationRequest, CONTINUE_PROMPT } from './continuation.js';

@@ -4,7 +4,7 @@ import { ApiError, isId, parseOrThrow } from '@spool/contracts';
 import { renderJob, type JobFields } from '@spool/jobs';
 import type { AppDeps } from '../deps.js';
 import { jsonBody } from '../body.js';
-import { submitJob } from '../submit-job.js';
+import { continueJob, submitJob } from '../submit-job.js';
 import { waitForJob } from '../wait-for-job.js';
 import { cancelJob } from '../cancel-job.js';
 
@@ -63,6 +63,12 @@ export function jobsRouter(deps: AppDeps): Router {
   router.post('/v1/jobs/:id/cancel', async (req, res) => {
     const fields = await findJob(deps, req.params.id, res.locals.tenant);
     res.json(await cancelJob(deps, req.params.id, fields));
+  });
+
+  router.post('/v1/jobs/:id/continue', async (req, res) => {
+    const fields = await findJob(deps, req.params.id, res.locals.tenant);
+    const job = await continueJob(deps, res.locals.tenant, req.params.id, fields);
+    res.status(202).location(`/v1/jobs/${job.id}`).json(job);
   });
 
   return router;

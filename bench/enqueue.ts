@@ -1,0 +1,94 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { keepAliveAgent, postJson } from './http.js';
+import { errorText } from './stream-runner.js';
+import { summarize, type Summary } from './stats.js';
+
+export interface EnqueueSettings {
+  /** keep-alive clients, each sending its next request when the last was answered */
+  clients: number;
+  durationMs: number;
+  warmupMs: number;
+}
+
+export interface EnqueueResult {
+  requestsPerSecond: number;
+  accepted: number;
+  /** answers other than 202, and transport errors, by kind */
+  failures: Record<string, number>;
+  latency: Summary;
+}
+
+interface Burst {
+  accepted: number;
+  elapsedMs: number;
+  failures: Record<string, number>;
+  latencies: number[];
+}
+
+/** `clients` keep-alive loops POSTing `body` to `url` for `durationMs`. */
+async function burst(url: string, body: string, clients: number, durationMs: number): Promise<Burst> {
+  const agent = keepAliveAgent(clients);
+  const failures: Record<string, number> = {};
+  const latencies: number[] = [];
+  let accepted = 0;
+  const started = performance.now();
+  const deadline = started + durationMs;
+  const loop = async () => {
+    while (performance.now() < deadline) {
+      const sent = performance.now();
+      try {
+        const answer = await postJson(url, body, { agent, timeoutMs: 10_000 });
+        if (answer.status === 202) {
+          accepted++;
+          latencies.push(performance.now() - sent);
+        } else {
+          const kind = `HTTP ${answer.status}`;
+          failures[kind] = (failures[kind] ?? 0) + 1;
+        }
+      } catch (error) {
+        const kind = errorText(error);
+        failures[kind] = (failures[kind] ?? 0) + 1;
+        await sleep(10);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, loop));
+  const elapsedMs = performance.now() - started;
+  agent.destroy();
+  return { accepted, elapsedMs, failures, latencies };
+}
+
+/**
+ * Figure (c): 202s per second from each target. Both are warmed, then measured in two halves in
+ * alternating order, so neither gets the quieter half of the run.
+ */
+export async function compareEnqueue(
+  targets: { name: string; url: string }[],
+  body: string,
+  settings: EnqueueSettings,
+  onHalf?: (name: string, requestsPerSecond: number) => void,
+): Promise<Map<string, EnqueueResult>> {
+  for (const target of targets) await burst(target.url, body, settings.clients, settings.warmupMs);
+  const bursts = new Map<string, Burst[]>(targets.map((target) => [target.name, []]));
+  for (const order of [targets, [...targets].reverse()]) {
+    for (const target of order) {
+      const result = await burst(target.url, body, settings.clients, settings.durationMs / 2);
+      bursts.get(target.name)!.push(result);
+      onHalf?.(target.name, result.accepted / (result.elapsedMs / 1000));
+    }
+  }
+  const results = new Map<string, EnqueueResult>();
+  for (const [name, halves] of bursts) {
+    const failures: Record<string, number> = {};
+    for (const half of halves) for (const [kind, count] of Object.entries(half.failures)) failures[kind] = (failures[kind] ?? 0) + count;
+    const accepted = halves.reduce((sum, half) => sum + half.accepted, 0);
+    const elapsedMs = halves.reduce((sum, half) => sum + half.elapsedMs, 0);
+    results.set(name, {
+      requestsPerSecond: accepted / (elapsedMs / 1000),
+      accepted,
+      failures,
+      latency: summarize(halves.flatMap((half) => half.latencies)),
+    });
+  }
+  return results;
+}

@@ -1,0 +1,238 @@
+/**
+ * `npm run bench`: Spool's figures beside baselines measured in the same run, on the same Redis
+ * and machine. Simulator, API, worker and the raw-BullMQ baseline run as child processes.
+ * BENCH_QUICK=1 runs a ~30 s smoke version. Prints a Markdown table and writes bench/results.md.
+ */
+import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
+import { Redis } from 'ioredis';
+import { benchSettings } from './settings.js';
+import { installExitHandlers, startChild, stopAllChildren, freePort, waitForHttp, ROOT, type Child } from './processes.js';
+import { deleteKeysWithPrefix } from './redis-keys.js';
+import { CpuMeter } from './cpu.js';
+import { SpoolStreamRunner } from './sse.js';
+import { SdkStreamRunner } from './sdk-runner.js';
+import { measureFirstToken } from './first-token.js';
+import { saturate, type SaturationResult, type StepResult } from './saturation.js';
+import { compareEnqueue } from './enqueue.js';
+import { ms, rate, ratio, signedMs } from './stats.js';
+import { renderTable, writeResults, type Row } from './report.js';
+
+const settings = benchSettings();
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+if (!['127.0.0.1', 'localhost', '[::1]'].includes(new URL(redisUrl).hostname)) {
+  console.error(`bench: REDIS_URL must point at this machine (127.0.0.1), got ${new URL(redisUrl).hostname}`);
+  process.exit(2);
+}
+const prefix = `bench-${randomBytes(6).toString('hex')}`;
+const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+const log = (line: string) => console.error(`bench: ${line}`);
+const started = Date.now();
+const running: Child[] = [];
+let cleaned: Promise<void> | undefined;
+
+function cleanup(): Promise<void> {
+  cleaned ??= (async () => {
+    await stopAllChildren();
+    const deleted = await deleteKeysWithPrefix(redis, prefix).catch((error: Error) => {
+      log(`could not delete keys ${prefix}*: ${error.message}`);
+      return 0;
+    });
+    log(`deleted ${deleted} keys under ${prefix}*`);
+    redis.disconnect();
+  })();
+  return cleaned;
+}
+installExitHandlers(cleanup);
+
+function spoolEnv(keyPrefix: string, port: number, simulatorUrl: string): Record<string, string> {
+  return {
+    REDIS_URL: redisUrl,
+    SPOOL_PREFIX: keyPrefix,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    OPENAI_BASE_URL: simulatorUrl,
+    OPENAI_API_KEY: 'bench',
+    SPOOL_API_KEYS: '',
+    LOG_LEVEL: 'warn',
+  };
+}
+
+function track(child: Child): Child {
+  running.push(child);
+  return child;
+}
+
+function describeStep(side: string, step: StepResult): string {
+  const errors = step.errors ? `, ${step.errors} failed (${step.firstError})` : '';
+  const mismatches = step.tokenMismatches ? `, ${step.tokenMismatches} token-count mismatches` : '';
+  return (
+    `${side} ${String(step.streams).padStart(4)} streams: ${rate(step.tokensPerSecond, 'tok/s')}, ` +
+    `ttfd p50 ${ms(step.ttfd.p50)} p99 ${ms(step.ttfd.p99)} (${step.jobs} jobs${errors}${mismatches}); cpu: ${step.cpu}` +
+    (step.stages ? `; stages p50/p99: ${step.stages}` : '')
+  );
+}
+
+function bestText(result: SaturationResult): string {
+  return result.best ? `${rate(result.best.tokensPerSecond, 'tok/s')} @ ${result.best.streams} streams` : 'n/a (no step within the limit)';
+}
+
+async function main(): Promise<void> {
+  await redis.connect();
+  const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
+  log(`${settings.quick ? 'quick' : 'full'} run, prefix ${prefix}, Redis ${redisVersion} at ${redisUrl}`);
+  const rows: Row[] = [];
+  const details: { title: string; lines: string[] }[] = [];
+
+  const simulator = track(
+    startChild({
+      name: 'simulator',
+      script: 'packages/simulator/src/main.ts',
+      env: {
+        SIMULATOR_PORT: '0',
+        SIMULATOR_HOST: '127.0.0.1',
+        SIMULATOR_TTFT_MS: String(settings.simulator.ttftMs),
+        SIMULATOR_TOKENS_PER_SECOND: String(settings.simulator.tokensPerSecond),
+      },
+    }),
+  );
+  const simulatorUrl = (await simulator.waitForLine(/simulator listening on (\S+)/))[1];
+
+  // (c) enqueue rate: an API with no worker against Express + queue.add, each on its own prefix.
+  {
+    const [apiPort, rawPort] = [await freePort(), await freePort()];
+    const api = track(startChild({ name: 'api (enqueue only)', script: 'services/api/src/main.ts', env: spoolEnv(`${prefix}-enqueue`, apiPort, simulatorUrl) }));
+    const raw = track(
+      startChild({ name: 'raw-bullmq', script: 'bench/raw-enqueue-server.ts', env: { REDIS_URL: redisUrl, SPOOL_PREFIX: `${prefix}-raw`, PORT: String(rawPort) } }),
+    );
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    const [, rawMatch] = await Promise.all([waitForHttp(api, `${apiUrl}/healthz`), raw.waitForLine(/raw enqueue listening on (\S+)/)]);
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: '[[sim tokens=20]] Say something about queues.' }] });
+    log(`(c) POST /v1/jobs, ${settings.enqueue.clients} keep-alive clients, ${settings.enqueue.durationMs / 1000} s each`);
+    const results = await compareEnqueue(
+      [
+        { name: 'spool', url: `${apiUrl}/v1/jobs` },
+        { name: 'raw', url: `${rawMatch[1]}/v1/jobs` },
+      ],
+      body,
+      settings.enqueue,
+      (name, perSecond) => log(`(c)   ${name}: ${rate(perSecond, 'req/s')}`),
+    );
+    await Promise.all([api.stop(), raw.stop()]);
+    const spool = results.get('spool')!;
+    const baseline = results.get('raw')!;
+    const value = spool.requestsPerSecond / baseline.requestsPerSecond;
+    rows.push({
+      figure: `(c) POST /v1/jobs req/s (${settings.enqueue.clients} keep-alive clients, no worker)`,
+      spool: rate(spool.requestsPerSecond, 'req/s'),
+      baseline: `${rate(baseline.requestsPerSecond, 'req/s')} (Express 5 + queue.add)`,
+      comparison: ratio(value),
+      goal: '≥ 0.80×',
+      met: Number.isFinite(value) ? value >= 0.8 : undefined,
+    });
+    const line = (name: string, result: typeof spool) =>
+      `- ${name}: ${result.accepted} accepted, latency p50 ${ms(result.latency.p50)} p99 ${ms(result.latency.p99)}` +
+      (Object.keys(result.failures).length ? `, failures ${JSON.stringify(result.failures)}` : '');
+    details.push({ title: '(c) enqueue', lines: [line('Spool API', spool), line('Express + queue.add', baseline)] });
+  }
+
+  // The real stack for (a) and (b): API and worker as deployed, on the run's prefix.
+  const apiPort = await freePort();
+  const maxStreams = Math.max(...settings.saturation.steps);
+  const api = track(startChild({ name: 'api', script: 'services/api/src/main.ts', env: spoolEnv(prefix, apiPort, simulatorUrl) }));
+  const worker = track(
+    startChild({
+      name: 'worker',
+      script: 'services/worker/src/main.ts',
+      env: { ...spoolEnv(prefix, 0, simulatorUrl), WORKER_CONCURRENCY: String(maxStreams) },
+    }),
+  );
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  await waitForHttp(api, `${apiUrl}/healthz`);
+  const spoolRunner = new SpoolStreamRunner(apiUrl);
+  const sdkRunner = new SdkStreamRunner(simulatorUrl);
+  // The worker only logs "worker ready" at info; a first job that finishes is the proof it is up.
+  const first = await spoolRunner.run('[[sim tokens=5]] are you there?', { timeoutMs: 30_000 });
+  if (!first.ok) throw worker.failure(`first job did not finish: ${first.error}`);
+
+  const meter = new CpuMeter(
+    () => [simulator, api, worker].filter((child) => child.alive).map((child) => ({ name: child.name, pid: child.pid })),
+    redis,
+  );
+
+  // (a) submit → first delta at light load.
+  {
+    const { concurrency, jobs } = settings.firstToken;
+    log(`(a) time to first delta, ${concurrency} concurrent, ${jobs} jobs per side`);
+    const results = await measureFirstToken([sdkRunner, spoolRunner], settings.firstToken);
+    const spool = results.get('spool')!;
+    const sdk = results.get('sdk')!;
+    for (const [name, side] of results) {
+      log(`(a)   ${name}: p50 ${ms(side.ttfd.p50)} p90 ${ms(side.ttfd.p90)} p99 ${ms(side.ttfd.p99)} max ${ms(side.ttfd.max)}, ${side.errors.length} errors${side.stages ? `; stages p50/p99: ${side.stages}` : ''}`);
+    }
+    const added50 = spool.ttfd.p50 - sdk.ttfd.p50;
+    const added99 = spool.ttfd.p99 - sdk.ttfd.p99;
+    const label = `${concurrency} concurrent, ttft ${settings.simulator.ttftMs} ms`;
+    rows.push(
+      { figure: `(a) submit → first delta p50 (${label})`, spool: ms(spool.ttfd.p50), baseline: `${ms(sdk.ttfd.p50)} (bare SDK)`, comparison: signedMs(added50), goal: '≤ +3 ms', met: Number.isFinite(added50) ? added50 <= 3 : undefined },
+      { figure: `(a) submit → first delta p99 (${label})`, spool: ms(spool.ttfd.p99), baseline: `${ms(sdk.ttfd.p99)} (bare SDK)`, comparison: signedMs(added99), goal: '≤ +10 ms', met: Number.isFinite(added99) ? added99 <= 10 : undefined },
+    );
+    const line = (name: string, side: typeof spool) =>
+      `- ${name}: ${side.ttfd.count} jobs, p50 ${ms(side.ttfd.p50)}, p90 ${ms(side.ttfd.p90)}, p99 ${ms(side.ttfd.p99)}, max ${ms(side.ttfd.max)}` +
+      (side.errors.length ? `, ${side.errors.length} errors (first: ${side.errors[0]})` : '') +
+      (side.stages ? `; stages p50/p99: ${side.stages}` : '');
+    details.push({ title: '(a) time to first delta', lines: [line('Spool (POST → first SSE delta)', spool), line('bare openai SDK (call → first content chunk)', sdk)] });
+  }
+
+  // (b) delivered tokens/s at saturation.
+  {
+    const { steps, p50LimitMs } = settings.saturation;
+    log(`(b) saturation, steps ${steps.join(', ')} streams, until p50 ttfd > ${p50LimitMs} ms`);
+    const sdk = await saturate(sdkRunner, settings.saturation, { cpu: meter, onStep: (step) => log(`(b)   ${describeStep('sdk  ', step)}`) });
+    const spool = await saturate(spoolRunner, settings.saturation, { cpu: meter, onStep: (step) => log(`(b)   ${describeStep('spool', step)}`) });
+    const value = (spool.best?.tokensPerSecond ?? Number.NaN) / (sdk.best?.tokensPerSecond ?? Number.NaN);
+    rows.push({
+      figure: `(b) delivered tokens/s at saturation (${settings.simulator.tokensPerSecond} tok/s streams, p50 ttfd ≤ ${p50LimitMs} ms)`,
+      spool: bestText(spool),
+      baseline: `${bestText(sdk)} (bare SDK)`,
+      comparison: ratio(value),
+      goal: '≥ 0.75×',
+      met: Number.isFinite(value) ? value >= 0.75 : undefined,
+    });
+    details.push({
+      title: '(b) saturation steps',
+      lines: [...sdk.steps.map((step) => `- ${describeStep('bare SDK', step)}`), ...spool.steps.map((step) => `- ${describeStep('Spool', step)}`)],
+    });
+  }
+
+  const warnings = running.flatMap((child) => child.logSummary.map((entry) => `- ${child.name}: ${entry.count}× ${entry.level} "${entry.msg}"`));
+  details.push({ title: 'warnings and errors logged by the children', lines: warnings });
+  await cleanup();
+
+  const table = renderTable(rows);
+  console.log(`\n${table}\n`);
+  const resultsPath = `${ROOT}bench/results.md`;
+  writeResults(resultsPath, {
+    title: `Spool bench (${settings.quick ? 'BENCH_QUICK' : 'full'})`,
+    about: [
+      `${new Date().toISOString()}, ${((Date.now() - started) / 1000).toFixed(0)} s`,
+      `${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, Redis ${redisVersion} on 127.0.0.1`,
+      `simulator: ttft ${settings.simulator.ttftMs} ms, ${settings.simulator.tokensPerSecond} tokens/s per stream; API, worker (WORKER_CONCURRENCY=${maxStreams}), simulator and baseline server are separate processes, LOG_LEVEL=warn`,
+      `(a) ${settings.firstToken.jobs} jobs per side of \`${settings.firstToken.prompt}\`, ${settings.firstToken.concurrency} at a time, sides alternating in ${settings.firstToken.rounds} rounds`,
+      `(b) \`${settings.saturation.prompt}\`, steps ${settings.saturation.steps.join('/')}, ${settings.saturation.windowMs / 1000} s window after a ${settings.saturation.rampMs / 1000} s ramp; tokens counted as they reach the client`,
+      `(c) ${settings.enqueue.clients} keep-alive clients, ${settings.enqueue.durationMs / 1000} s per side in two alternating halves, no worker running`,
+    ],
+    table,
+    details,
+  });
+  log(`table written to ${resultsPath}`);
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(error instanceof Error ? error.message : error);
+  await cleanup();
+  process.exit(1);
+}
+process.exit(0);

@@ -1,0 +1,39 @@
+import type { EnqueueSettings } from './enqueue.js';
+import type { FirstTokenSettings } from './first-token.js';
+import type { SaturationSettings } from './saturation.js';
+
+/** Every knob of one run; the full run fits in about three minutes on two cores, BENCH_QUICK in about 30 s. */
+export interface BenchSettings {
+  quick: boolean;
+  simulator: { ttftMs: number; tokensPerSecond: number };
+  enqueue: EnqueueSettings;
+  firstToken: FirstTokenSettings;
+  saturation: SaturationSettings;
+}
+
+export function benchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
+  const quick = ['1', 'true', 'yes'].includes((env.BENCH_QUICK ?? '').toLowerCase());
+  return {
+    quick,
+    simulator: { ttftMs: 50, tokensPerSecond: 50 },
+    enqueue: quick ? { clients: 64, durationMs: 2000, warmupMs: 500 } : { clients: 64, durationMs: 6000, warmupMs: 1500 },
+    firstToken: {
+      concurrency: 10,
+      jobs: quick ? 40 : 200,
+      rounds: quick ? 2 : 4,
+      warmupJobs: quick ? 10 : 30,
+      prompt: '[[sim tokens=20]]',
+      timeoutMs: 30_000,
+    },
+    saturation: {
+      steps: quick ? [100, 400] : [50, 100, 200, 400, 800, 1600],
+      rampMs: quick ? 1000 : 2000,
+      windowMs: quick ? 1500 : 4000,
+      drainMs: 4000,
+      p50LimitMs: 250,
+      maxErrorShare: 0.01,
+      prompt: '[[sim tokens=100]]',
+      timeoutMs: 60_000,
+    },
+  };
+}
