@@ -1,2 +1,3 @@
 export { JobRepository, type NewJob, type StartResult, type Outcome, type FinishOptions, type FinishResult } from './job-repository.js';
 export { renderJob, nowSeconds, type JobFields } from './render-job.js';
+export { JobOutbox, type JobEndedHandler, type OutboxOptions } from './outbox.js';

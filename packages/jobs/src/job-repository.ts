@@ -71,7 +71,7 @@ export class JobRepository {
       redis.defineCommand('spoolStart', { numberOfKeys: 3, lua: START });
       redis.defineCommand('spoolAppend', { numberOfKeys: 3, lua: APPEND });
       redis.defineCommand('spoolRequeue', { numberOfKeys: 3, lua: REQUEUE });
-      redis.defineCommand('spoolFinish', { numberOfKeys: 3, lua: FINISH });
+      redis.defineCommand('spoolFinish', { numberOfKeys: 4, lua: FINISH });
     }
     this.redis = redis as Redis & JobCommands;
   }
@@ -159,11 +159,13 @@ export class JobRepository {
     const job = renderJob(id, { ...fields, ...changes });
     const reply = await this.redis.spoolFinish(
       ...this.jobKeys(id),
+      this.keys.outbox(),
       options.owner ?? '',
       options.expectedEventCount ?? '',
       encodeEntry('done', JSON.stringify(job)),
       this.eventsTtlSeconds,
       Math.max(JOB_TTL_SECONDS, this.eventsTtlSeconds),
+      id,
       ...flatten(changes),
     );
     if (reply > 0) return { state: 'finished', job };

@@ -61,8 +61,9 @@ return append(ARGV[3])
 `;
 
 /**
- * ARGV: 1 owner token ('' = whoever holds it), 2 expected event count ('' = any),
- * 3 done entry, 4 events ttl s, 5 job ttl s, 6.. field/value pairs.
+ * KEYS[4] the outbox. ARGV: 1 owner token ('' = whoever holds it), 2 expected event count
+ * ('' = any), 3 done entry, 4 events ttl s, 5 job ttl s, 6 job id, 7.. field/value pairs.
+ * The job id goes to the outbox in the same step, so its side effects are never forgotten.
  * Returns the done event's id; -1 if it had already ended or the owner lost it; -2 if missing;
  * -3 if the log moved on since the caller read it (read again and retry).
  */
@@ -73,9 +74,10 @@ if terminal(current[2]) then return -1 end
 if ARGV[1] ~= '' and current[1] ~= ARGV[1] then return -1 end
 if ARGV[2] ~= '' and redis.call('LLEN', KEYS[2]) ~= tonumber(ARGV[2]) then return -3 end
 redis.call('HDEL', KEYS[1], 'owner')
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 local n = append(ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('LPUSH', KEYS[4], ARGV[6])
 return n
 `;

@@ -15,6 +15,11 @@ export interface Keys {
   cancelChannel(): string;
   /** hash: the shared upstream gate (next free request/token slot, pause) */
   upstreamGate(): string;
+  /** list of ended job ids whose side effects (record, session, webhook, batch) are pending */
+  outbox(): string;
+  /** list of outbox entries being handled, and the hash of when each was claimed */
+  outboxProcessing(): string;
+  outboxClaims(): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -27,5 +32,8 @@ export function createKeys(prefix: string): Keys {
     submissionCounter: () => `${prefix}:submission-counter`,
     cancelChannel: () => `${prefix}:cancel`,
     upstreamGate: () => `${prefix}:upstream-gate`,
+    outbox: () => `${prefix}:outbox`,
+    outboxProcessing: () => `${prefix}:outbox:processing`,
+    outboxClaims: () => `${prefix}:outbox:claims`,
   };
 }

@@ -3,7 +3,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
 import { CHAT_QUEUE, createKeys, createRedis, type ChatJobData, type Redis } from '@spool/queue';
-import { JobRepository } from '@spool/jobs';
+import { JobOutbox, JobRepository, type JobEndedHandler } from '@spool/jobs';
 import { EventLog } from '@spool/stream';
 import { UpstreamClient } from '@spool/llm';
 import { ABORT_CANCELLED, ABORT_SHUTDOWN, createChatProcessor } from './chat-processor.js';
@@ -17,6 +17,8 @@ export interface SpoolWorkerOptions {
   redis?: Redis;
   upstream?: UpstreamClient;
   coalesceMs?: number;
+  /** what runs, at least once, after every job ends (store record, session, webhook, batch) */
+  onJobEnded?: JobEndedHandler[];
 }
 
 /**
@@ -32,6 +34,7 @@ export class SpoolWorker {
   private readonly subscriber: Redis;
   private readonly queue: Queue<ChatJobData>;
   private readonly jobs: JobRepository;
+  private readonly outbox: JobOutbox;
   private readonly ownsRedis: boolean;
 
   constructor(private readonly options: SpoolWorkerOptions) {
@@ -77,6 +80,12 @@ export class SpoolWorker {
     this.worker.on('failed', (job, error) => void this.onFailed(job, error));
     this.worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
 
+    this.outbox = new JobOutbox(this.redis, createRedis(config.redisUrl, 'worker', config.prefix), keys, {
+      onError: (error, jobId) => logger.error({ err: error, job_id: jobId }, 'job-ended handler failed; will retry'),
+    });
+    for (const handler of options.onJobEnded ?? []) this.outbox.use(handler);
+    this.outbox.start();
+
     // Whichever worker holds a cancelled job aborts its upstream request.
     this.subscriber.on('message', (_channel: string, jobId: string) => this.worker.cancelJob(jobId, ABORT_CANCELLED));
     void this.subscriber.subscribe(keys.cancelChannel());
@@ -105,6 +114,7 @@ export class SpoolWorker {
     const grace = setTimeout(() => this.worker.cancelAllJobs(ABORT_SHUTDOWN), graceMs);
     await closing;
     clearTimeout(grace);
+    await this.outbox.stop();
     await this.queue.close();
     this.subscriber.disconnect();
     if (this.ownsRedis) await this.redis.quit().catch(() => undefined);
