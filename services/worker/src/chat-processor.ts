@@ -30,7 +30,11 @@ export interface ChatProcessorDeps {
   maxAttempts: number;
   /** delta coalescing window, ms */
   coalesceMs?: number;
+  /** turns the job's stored request into what goes upstream (session history goes in here) */
+  prepareRequest?: PrepareRequest;
 }
+
+export type PrepareRequest = (request: UpstreamRequest, fields: JobFields) => Promise<UpstreamRequest>;
 
 /** Text streamed by earlier attempts: a retry or a takeover continues from it. */
 async function textSoFar(log: EventLog, jobId: string, attempt: number): Promise<string> {
@@ -63,7 +67,8 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     const started = await jobs.start(jobId, owner);
     if (started.state !== 'started') return; // cancelled before it ran, or expired
     const { attempt, fields } = started;
-    const request = JSON.parse(fields.request) as UpstreamRequest;
+    const stored = JSON.parse(fields.request) as UpstreamRequest;
+    const request = deps.prepareRequest ? await deps.prepareRequest(stored, fields) : stored;
     const jobLogger = logger.child({ job_id: jobId, attempt });
 
     let prior = await textSoFar(log, jobId, attempt);

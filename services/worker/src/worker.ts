@@ -6,7 +6,7 @@ import { CHAT_QUEUE, createKeys, createRedis, type ChatJobData, type Redis } fro
 import { JobOutbox, JobRepository, type JobEndedHandler } from '@spool/jobs';
 import { EventLog } from '@spool/stream';
 import { UpstreamClient } from '@spool/llm';
-import { ABORT_CANCELLED, ABORT_SHUTDOWN, createChatProcessor } from './chat-processor.js';
+import { ABORT_CANCELLED, ABORT_SHUTDOWN, createChatProcessor, type PrepareRequest } from './chat-processor.js';
 import { retryDelayMs } from './backoff.js';
 import { UpstreamGate } from './upstream-gate.js';
 
@@ -19,6 +19,7 @@ export interface SpoolWorkerOptions {
   coalesceMs?: number;
   /** what runs, at least once, after every job ends (store record, session, webhook, batch) */
   onJobEnded?: JobEndedHandler[];
+  prepareRequest?: PrepareRequest;
 }
 
 /**
@@ -62,6 +63,7 @@ export class SpoolWorker {
       logger,
       maxAttempts: config.maxAttempts,
       coalesceMs: options.coalesceMs,
+      prepareRequest: options.prepareRequest,
     });
     this.worker = new Worker<ChatJobData>(CHAT_QUEUE, processor, {
       connection: createRedis(config.redisUrl, 'worker', config.prefix),
