@@ -30,6 +30,8 @@ export interface Outcome {
   result?: JobResult;
   partial?: JobPartial | null;
   error?: JobError;
+  /** upstream's HTTP status behind `error`, kept so the OpenAI door can answer with it */
+  upstreamStatus?: number;
 }
 
 export interface FinishOptions {
@@ -155,6 +157,7 @@ export class JobRepository {
       ...(outcome.result && { result: JSON.stringify(outcome.result) }),
       ...(outcome.partial && { partial: JSON.stringify(outcome.partial) }),
       ...(outcome.error && { error: JSON.stringify(outcome.error) }),
+      ...(outcome.upstreamStatus && { upstream_status: String(outcome.upstreamStatus) }),
     };
     const job = renderJob(id, { ...fields, ...changes });
     const reply = await this.redis.spoolFinish(

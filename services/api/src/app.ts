@@ -6,6 +6,7 @@ import { errorHandler, notFound } from './error-handler.js';
 import { healthRouter } from './routes/health.js';
 import { jobsRouter } from './routes/jobs.js';
 import { eventsRouter } from './routes/events.js';
+import { openaiRouter } from './routes/openai.js';
 
 /** Builds the API; it never listens (main.ts does), so tests drive it directly. */
 export function createApp(deps: AppDeps): Express {
@@ -17,6 +18,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/v1', authenticate(deps.config.apiKeys));
   app.use(jobsRouter(deps));
   app.use(eventsRouter(deps));
+  app.use(openaiRouter(deps));
   app.use(notFound);
   app.use(errorHandler(deps.logger, deps.redis));
   return app;

@@ -133,7 +133,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
       }
       const text = prior + attemptText;
       const partial = text ? { content: text, completion_tokens: countTokens(text) } : null;
-      const outcome = { status: 'failed' as const, error: { code: error.code, message: error.message }, partial };
+      const outcome = { status: 'failed' as const, error: { code: error.code, message: error.message }, partial, upstreamStatus: error.status };
       await jobs.finish(jobId, fields as JobFields, outcome, { owner });
       jobLogger.warn({ code: error.code, status: error.status }, 'job failed');
     }

@@ -1,0 +1,130 @@
+import { Router, type Response } from 'express';
+import { z } from 'zod';
+import OpenAI from 'openai';
+import { ApiError, parseOrThrow, type JobEvent, type JobObject } from '@spool/contracts';
+import type { AppDeps } from '../deps.js';
+import { jsonBody } from '../body.js';
+import { submitJob } from '../submit-job.js';
+import { cancelJob } from '../cancel-job.js';
+import { chatCompletion, chunk, jobFailure, usageChunk } from '../openai-format.js';
+
+/** The fields of OpenAI's request the queue changes the meaning of. */
+const DoorFields = z.looseObject({
+  stream: z.boolean().nullish(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
+  n: z.literal(1).nullish(),
+});
+
+/** How long a door request waits for its job at most; the job itself goes on regardless. */
+const MAX_WAIT_MS = 3_600_000;
+const MODELS_TTL_MS = 60_000;
+
+async function failureFor(deps: AppDeps, job: JobObject): Promise<ApiError> {
+  const fields = await deps.jobs.get(job.id).catch(() => null);
+  return jobFailure(job, fields?.upstream_status ? Number(fields.upstream_status) : undefined);
+}
+
+/**
+ * Follows a job's events for an OpenAI-style answer: `onEvent` until `done`; the job is cancelled
+ * if the client goes away first (nobody is left to read the reply).
+ */
+async function follow(deps: AppDeps, res: Response, job: JobObject, onEvent: (event: JobEvent) => Promise<void> | void): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    let finished = false;
+    let unwatch: (() => void) | undefined;
+    const end = (error?: unknown) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      unwatch?.();
+      if (error) reject(error);
+      else resolve();
+    };
+    const timer = setTimeout(() => end(), MAX_WAIT_MS);
+    res.on('close', () => {
+      if (finished) return;
+      end();
+      void deps.jobs.get(job.id).then((fields) => fields && cancelJob(deps, job.id, fields)).catch(() => undefined);
+    });
+    deps.hub
+      .watch(job.id, 0, (event) => {
+        if (finished) return;
+        Promise.resolve(onEvent(event)).then(() => event.event === 'done' && end(), end);
+      })
+      .then((stop) => {
+        unwatch = stop;
+        if (finished) stop();
+      }, end);
+  });
+}
+
+/** `POST /v1/chat/completions` and `GET /v1/models`: OpenAI's API, through the queue. */
+export function openaiRouter(deps: AppDeps): Router {
+  const router = Router();
+  const upstream = new OpenAI({ baseURL: deps.config.openaiBaseUrl, apiKey: deps.config.openaiApiKey ?? 'spool-no-key', maxRetries: 0, timeout: 5000 });
+  let models: { at: number; data: unknown[] } | null = null;
+
+  router.post('/v1/chat/completions', ...jsonBody('1mb'), async (req, res) => {
+    const door = parseOrThrow(DoorFields, req.body);
+    const job = await submitJob(deps, res.locals.tenant, req.body);
+    res.setHeader('x-spool-job-id', job.id);
+
+    if (!door.stream) {
+      let finished: JobObject | null = null;
+      await follow(deps, res, job, (event) => {
+        if (event.event === 'done') finished = JSON.parse(event.data) as JobObject;
+      });
+      if (!finished || res.writableEnded || res.destroyed) return;
+      const done = finished as JobObject;
+      if (done.status !== 'succeeded') throw await failureFor(deps, done);
+      res.json(chatCompletion(done));
+      return;
+    }
+
+    const includeUsage = door.stream_options?.include_usage === true;
+    let started = false;
+    const start = () => {
+      if (started) return;
+      started = true;
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      res.write(chunk(job, { role: 'assistant', content: '', refusal: null }));
+    };
+    await follow(deps, res, job, async (event) => {
+      if (event.event === 'delta') {
+        start();
+        res.write(chunk(job, { content: (JSON.parse(event.data) as { content: string }).content }));
+      } else if (event.event === 'done') {
+        const done = JSON.parse(event.data) as JobObject;
+        if (done.status !== 'succeeded') {
+          const failure = await failureFor(deps, done);
+          // Before any text the client gets a real HTTP error; after, the SDK's in-stream error.
+          if (!started) throw failure;
+          res.write(`data: ${JSON.stringify(failure.toEnvelope())}\n\n`);
+          res.end();
+          return;
+        }
+        start();
+        res.write(chunk(job, {}, done.result!.finish_reason));
+        if (includeUsage) res.write(usageChunk(done));
+        res.write('data: [DONE]\n\n');
+        res.end();
+      }
+    });
+  });
+
+  router.get('/v1/models', async (_req, res) => {
+    if (!models || Date.now() - models.at > MODELS_TTL_MS) {
+      try {
+        const page = await upstream.models.list();
+        models = { at: Date.now(), data: page.data };
+      } catch {
+        // Upstream does not list its models: answer with the one Spool defaults to.
+        const data = [{ id: deps.config.defaultModel, object: 'model', created: 0, owned_by: 'spool' }];
+        models = { at: Date.now(), data };
+      }
+    }
+    res.json({ object: 'list', data: models.data });
+  });
+
+  return router;
+}

@@ -1,0 +1,71 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { simulateReply } from '@spool/simulator';
+import { startStack, type Stack } from '../support/stack.js';
+import { getJson } from '../support/http.js';
+
+const user = (content: string) => [{ role: 'user' as const, content }];
+
+describe('the OpenAI-compatible door, driven by the openai SDK', () => {
+  let stack: Stack;
+  let client: OpenAI;
+  beforeAll(async () => {
+    stack = await startStack({ simulator: { tokensPerSecond: 1000 }, env: { SPOOL_MAX_ATTEMPTS: '2', SPOOL_BACKOFF_MS: '20' } });
+    client = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'unused-in-open-mode', maxRetries: 0 });
+  });
+  afterAll(async () => stack?.close());
+
+  it('answers chat.completions.create with a chat.completion and the job id header', async () => {
+    const { data, response } = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: user('door please') }).withResponse();
+    expect(data.object).toBe('chat.completion');
+    expect(data.choices[0].message.role).toBe('assistant');
+    expect(data.choices[0].message.content).toBe(simulateReply({ model: 'gpt-4o-mini', messages: user('door please') }).content);
+    expect(data.choices[0].finish_reason).toBe('stop');
+    expect(data.usage?.total_tokens).toBeGreaterThan(0);
+    const jobId = response.headers.get('x-spool-job-id');
+    expect(jobId).toMatch(/^job_/);
+    const job = await getJson(`${stack.url}/v1/jobs/${jobId}`);
+    expect(job.body.status).toBe('succeeded');
+    expect(job.body.result.content).toBe(data.choices[0].message.content);
+  });
+
+  it('streams chat.completion.chunk events ending in [DONE], with usage when asked', async () => {
+    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: user('[[sim tokens=25]] stream door'), stream: true, stream_options: { include_usage: true } });
+    let text = '';
+    let finish: string | null = null;
+    let usage: OpenAI.CompletionUsage | undefined;
+    let chunks = 0;
+    for await (const part of stream) {
+      chunks++;
+      expect(part.object).toBe('chat.completion.chunk');
+      if (part.usage) usage = part.usage;
+      const choice = part.choices[0];
+      if (!choice) continue;
+      text += choice.delta.content ?? '';
+      if (choice.finish_reason) finish = choice.finish_reason;
+    }
+    expect(chunks).toBeGreaterThan(2);
+    expect(text).toBe(simulateReply({ model: 'gpt-4o-mini', messages: user('[[sim tokens=25]] stream door') }).content);
+    expect(finish).toBe('stop');
+    expect(usage?.completion_tokens).toBeGreaterThan(0);
+  });
+
+  it('surfaces upstream errors as the SDK error classes with the upstream status', async () => {
+    await expect(client.chat.completions.create({ model: 'gpt-4o-mini', messages: user('[[sim status=400]] bad') })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    await expect(client.chat.completions.create({ model: 'gpt-4o-mini', messages: user('[[sim status=429 code=insufficient_quota]] broke') })).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+    await expect(client.chat.completions.create({ model: 'gpt-4o-mini', messages: user('[[sim status=500]] down') })).rejects.toBeInstanceOf(OpenAI.InternalServerError);
+    const streaming = client.chat.completions.create({ model: 'gpt-4o-mini', messages: user('[[sim status=400]] bad stream'), stream: true });
+    await expect(streaming).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+  });
+
+  it('rejects a bad request with the SDK BadRequestError naming the param', async () => {
+    const error = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [], temperature: 5 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as OpenAI.APIError).param).toBe('messages');
+  });
+
+  it('lists models', async () => {
+    const page = await client.models.list();
+    expect(page.data.map((model) => model.id)).toContain('gpt-4o-mini');
+  });
+});
