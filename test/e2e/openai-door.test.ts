@@ -61,7 +61,7 @@ describe('the OpenAI-compatible door, driven by the openai SDK', () => {
   it('rejects a bad request with the SDK BadRequestError naming the param', async () => {
     const error = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [], temperature: 5 }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((error as OpenAI.APIError).param).toBe('messages');
+    expect((error as InstanceType<typeof OpenAI.APIError>).param).toBe('messages');
   });
 
   it('lists models', async () => {

@@ -15,7 +15,7 @@ describe('real processes', () => {
   beforeAll(async () => {
     const simulator = await startSimulatorProcess({ SIMULATOR_TTFT_MS: '0', SIMULATOR_TOKENS_PER_SECOND: '100' });
     children.push(simulator.child);
-    env = { REDIS_URL, SPOOL_PREFIX: prefix, OPENAI_BASE_URL: simulator.url, SPOOL_LOCK_MS: '1500', SPOOL_BACKOFF_MS: '50' };
+    env = { REDIS_URL, SPOOL_PREFIX: prefix, OPENAI_BASE_URL: simulator.url, SPOOL_LOCK_MS: '1500', SPOOL_BACKOFF_MS: '50', SPOOL_CLIENT_RPM: '1000000' };
     const [a, b] = await Promise.all([startApiProcess(env), startApiProcess(env)]);
     children.push(a.child, b.child);
     apiA = a.url;

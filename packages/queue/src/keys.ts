@@ -20,6 +20,10 @@ export interface Keys {
   /** list of outbox entries being handled, and the hash of when each was claimed */
   outboxProcessing(): string;
   outboxClaims(): string;
+  /** the per-API-key request rate (GCRA theoretical arrival time) */
+  clientRate(keyId: string): string;
+  /** an Idempotency-Key of a tenant, by the key's hash */
+  idempotency(tenant: string, keyHash: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -35,5 +39,7 @@ export function createKeys(prefix: string): Keys {
     outbox: () => `${prefix}:outbox`,
     outboxProcessing: () => `${prefix}:outbox:processing`,
     outboxClaims: () => `${prefix}:outbox:claims`,
+    clientRate: (keyId) => `${prefix}:client-rate:${keyId}`,
+    idempotency: (tenant, keyHash) => `${prefix}:idempotency:${tenant}:${keyHash}`,
   };
 }

@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import type { AppDeps } from './deps.js';
 import { requestId } from './request-id.js';
 import { authenticate } from './auth.js';
+import { clientRateLimit } from './client-rate-limit.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { healthRouter } from './routes/health.js';
 import { jobsRouter } from './routes/jobs.js';
@@ -15,7 +16,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
   app.use(requestId());
   app.use(healthRouter(deps));
-  app.use('/v1', authenticate(deps.config.apiKeys));
+  app.use('/v1', authenticate(deps.config.apiKeys), clientRateLimit(deps.redis, deps.keys, deps.config.clientRpm));
   app.use(jobsRouter(deps));
   app.use(eventsRouter(deps));
   app.use(openaiRouter(deps));

@@ -17,18 +17,21 @@ export function authenticate(apiKeys: Map<string, string>): RequestHandler {
   return (req, res, next) => {
     if (tenants.size === 0) {
       res.locals.tenant = OPEN_TENANT;
+      res.locals.apiKeyId = OPEN_TENANT;
       next();
       return;
     }
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const tenant = match ? tenants.get(sha256(match[1])) : undefined;
+    const keyHash = match ? sha256(match[1]) : '';
+    const tenant = tenants.get(keyHash);
     if (!tenant) {
       const message = match ? 'Invalid API key' : 'Missing API key: send Authorization: Bearer <key>';
       next(new ApiError(401, 'authentication_error', 'invalid_api_key', message, null, { 'www-authenticate': 'Bearer' }));
       return;
     }
     res.locals.tenant = tenant;
+    res.locals.apiKeyId = keyHash.slice(0, 32);
     next();
   };
 }

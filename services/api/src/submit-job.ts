@@ -12,14 +12,14 @@ async function enqueue(deps: AppDeps, job: NewJob): Promise<JobObject> {
 }
 
 /** Validates a job request, records it and enqueues it; the job object as created. */
-export async function submitJob(deps: AppDeps, tenant: string, body: unknown): Promise<JobObject> {
+export async function submitJob(deps: AppDeps, tenant: string, body: unknown, id = newId('job')): Promise<JobObject> {
   const request = parseOrThrow(JobRequest, body);
   const { upstream, spool } = splitJobRequest(request, deps.config.defaultModel);
   if (spool.webhook) {
     throw ApiError.invalid('Webhooks are not available yet', 'webhook', 'unsupported');
   }
   return enqueue(deps, {
-    id: newId('job'),
+    id,
     tenant,
     request: upstream,
     priority: spool.priority,

@@ -5,6 +5,7 @@ import { renderJob, type JobFields } from '@spool/jobs';
 import type { AppDeps } from '../deps.js';
 import { jsonBody } from '../body.js';
 import { continueJob, submitJob } from '../submit-job.js';
+import { idempotent } from '../idempotency.js';
 import { waitForJob } from '../wait-for-job.js';
 import { cancelJob } from '../cancel-job.js';
 
@@ -28,8 +29,14 @@ export function jobsRouter(deps: AppDeps): Router {
 
   router.post('/v1/jobs', ...jsonBody('1mb'), async (req, res) => {
     const { wait } = parseOrThrow(WaitQuery, req.query);
-    let job = await submitJob(deps, res.locals.tenant, req.body);
+    const key = req.header('idempotency-key');
+    const submitted = await idempotent(deps, res.locals.tenant, key, req.body, (id) => submitJob(deps, res.locals.tenant, req.body, id));
+    let job = submitted.job;
     res.location(`/v1/jobs/${job.id}`);
+    if (submitted.replayed) {
+      res.status(200).json(job);
+      return;
+    }
     if (wait) {
       const controller = new AbortController();
       res.on('close', () => controller.abort());
