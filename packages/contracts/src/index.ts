@@ -15,13 +15,14 @@ export {
 export {
   TERMINAL_STATUSES,
   isTerminal,
-  type JobStatus,
-  type FinishReason,
-  type Usage,
-  type JobResult,
-  type JobPartial,
-  type JobError,
-  type JobObject,
+  JobStatus,
+  FinishReason,
+  Usage,
+  JobResult,
+  JobPartial,
+  JobError,
+  JobObject,
   type JobEvent,
   type JobEventName,
 } from './job.js';
+export { BATCH_MAX_REQUESTS, CustomId, BatchRequest, BatchRequestItem, BatchFileLine, BatchStatus, BatchObject, type BatchResultLine } from './batch.js';

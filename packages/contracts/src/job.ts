@@ -1,50 +1,49 @@
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+import { z } from 'zod';
+
+export const JobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
+export type JobStatus = z.infer<typeof JobStatus>;
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
 
-export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls';
+export const FinishReason = z.enum(['stop', 'length', 'content_filter', 'tool_calls']);
+export type FinishReason = z.infer<typeof FinishReason>;
 
-export interface Usage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-}
+export const Usage = z.object({
+  prompt_tokens: z.number().int(),
+  completion_tokens: z.number().int(),
+  total_tokens: z.number().int(),
+});
+export type Usage = z.infer<typeof Usage>;
 
-export interface JobResult {
-  content: string;
-  finish_reason: FinishReason;
-  usage: Usage;
-}
+export const JobResult = z.object({ content: z.string(), finish_reason: FinishReason, usage: Usage });
+export type JobResult = z.infer<typeof JobResult>;
 
-export interface JobPartial {
-  content: string;
-  completion_tokens: number;
-}
+export const JobPartial = z.object({ content: z.string(), completion_tokens: z.number().int() });
+export type JobPartial = z.infer<typeof JobPartial>;
 
-export interface JobError {
-  code: string;
-  message: string;
-}
+export const JobError = z.object({ code: z.string(), message: z.string() });
+export type JobError = z.infer<typeof JobError>;
 
 /** The public job object of API.md §3. */
-export interface JobObject {
-  id: string;
-  object: 'job';
-  status: JobStatus;
-  model: string;
-  created_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  attempts: number;
-  priority: number;
-  session_id: string | null;
-  batch_id: string | null;
-  continues: string | null;
-  metadata: Record<string, string>;
-  stream_url: string;
-  result: JobResult | null;
-  partial: JobPartial | null;
-  error: JobError | null;
-}
+export const JobObject = z.object({
+  id: z.string(),
+  object: z.literal('job'),
+  status: JobStatus,
+  model: z.string(),
+  created_at: z.number().int(),
+  started_at: z.number().int().nullable(),
+  finished_at: z.number().int().nullable(),
+  attempts: z.number().int(),
+  priority: z.number().int(),
+  session_id: z.string().nullable(),
+  batch_id: z.string().nullable(),
+  continues: z.string().nullable(),
+  metadata: z.record(z.string(), z.string()),
+  stream_url: z.string(),
+  result: JobResult.nullable(),
+  partial: JobPartial.nullable(),
+  error: JobError.nullable(),
+});
+export type JobObject = z.infer<typeof JobObject>;
 
 export type JobEventName = 'status' | 'delta' | 'reset' | 'done';
 

@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import type { AppDeps } from './deps.js';
 import { requestId } from './request-id.js';
+import { openApiDocument } from './openapi.js';
 import { authenticate } from './auth.js';
 import { clientRateLimit } from './client-rate-limit.js';
 import { errorHandler, notFound } from './error-handler.js';
@@ -16,6 +17,10 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
   app.use(requestId());
   app.use(healthRouter(deps));
+  const openApi = openApiDocument();
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApi);
+  });
   app.use('/v1', authenticate(deps.config.apiKeys), clientRateLimit(deps.redis, deps.keys, deps.config.clientRpm));
   app.use(jobsRouter(deps));
   app.use(eventsRouter(deps));
