@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '@spool/config';
 import { ApiServer } from '@spool/api';
@@ -38,6 +38,8 @@ export async function deletePrefix(prefix: string): Promise<void> {
 }
 
 export interface StackOptions {
+  /** where the API's and workers' logs go; silent by default */
+  logger?: Logger;
   env?: Record<string, string>;
   simulator?: SimulatorOptions;
   workers?: number;
@@ -59,11 +61,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const simulator = createSimulator(options.simulator);
   const simulatorUrl = await simulator.listen(0);
   const config = testConfig({ OPENAI_BASE_URL: simulatorUrl, ...options.env });
-  const api = new ApiServer({ config, logger: silentLogger, heartbeatMs: options.heartbeatMs });
+  const logger = options.logger ?? silentLogger;
+  const api = new ApiServer({ config, logger, heartbeatMs: options.heartbeatMs });
   const url = await api.listen(0, '127.0.0.1');
   const workers: SpoolWorker[] = [];
   for (let i = 0; i < (options.workers ?? 1); i++) {
-    const worker = new SpoolWorker({ config, logger: silentLogger });
+    const worker = new SpoolWorker({ config, logger });
     await worker.waitUntilReady();
     workers.push(worker);
   }
