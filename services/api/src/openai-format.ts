@@ -21,29 +21,20 @@ export function chatCompletion(job: JobObject) {
   };
 }
 
-export function chunk(job: Pick<JobObject, 'id' | 'created_at' | 'model'>, delta: Record<string, unknown>, finishReason: string | null = null): string {
-  const body = {
-    id: completionId(job),
-    object: 'chat.completion.chunk',
-    created: job.created_at,
-    model: job.model,
-    system_fingerprint: null,
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
-  };
+type ChunkJob = Pick<JobObject, 'id' | 'created_at' | 'model'>;
+
+function chunkEvent(job: ChunkJob, fields: Record<string, unknown>): string {
+  const body = { id: completionId(job), object: 'chat.completion.chunk', created: job.created_at, model: job.model, system_fingerprint: null, ...fields };
   return `data: ${JSON.stringify(body)}\n\n`;
 }
 
+export function chunk(job: ChunkJob, delta: Record<string, unknown>, finishReason: string | null = null): string {
+  return chunkEvent(job, { choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] });
+}
+
+/** The last chunk when `stream_options.include_usage` asked for it: no choices, the usage. */
 export function usageChunk(job: JobObject): string {
-  const body = {
-    id: completionId(job),
-    object: 'chat.completion.chunk',
-    created: job.created_at,
-    model: job.model,
-    system_fingerprint: null,
-    choices: [],
-    usage: job.result!.usage,
-  };
-  return `data: ${JSON.stringify(body)}\n\n`;
+  return chunkEvent(job, { choices: [], usage: job.result!.usage });
 }
 
 /** A job that did not succeed, as the HTTP error OpenAI would have answered. */
