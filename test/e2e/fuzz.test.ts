@@ -27,7 +27,7 @@ const jobLike = fc.record(
 );
 
 async function send(url: string, body: string | Uint8Array, contentType = 'application/json'): Promise<{ status: number; body: any }> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body });
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body: body as BodyInit });
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : null };
 }

@@ -1,3 +1,4 @@
 export { createKeys, type Keys } from './keys.js';
-export { createRedis, waitForRedis, redactUrl, checkEvictionPolicy, type ConnectionRole, type Redis } from './redis.js';
+export { createRedis, watchConnection, waitForRedis, redactUrl, checkEvictionPolicy, type ConnectionRole, type Redis } from './redis.js';
 export { CHAT_QUEUE, CHAT_BACKOFF, chatJobOptions, createChatQueue, type ChatJobData, type ChatJobOptions } from './queues.js';
+export { WEBHOOK_QUEUE, WEBHOOK_BACKOFF, WEBHOOK_MAX_ATTEMPTS, webhookJobId, webhookJobOptions, createWebhookQueue, type WebhookJobData } from './queues.js';

@@ -20,7 +20,26 @@ export function createRedis(url: string, role: ConnectionRole, name = 'spool', e
       : { maxRetriesPerRequest: null }),
     ...extra,
   };
-  return new Redis(url, options);
+  const redis = new Redis(url, options);
+  // Failures surface through the commands that hit them and through readiness checks;
+  // `watchConnection` logs the outage itself once.
+  redis.on('error', () => undefined);
+  return redis;
+}
+
+/** Logs a lost Redis connection once, and its return. */
+export function watchConnection(redis: Redis, logger: { warn(object: object, message: string): void; info(message: string): void }): void {
+  let lost = false;
+  redis.on('error', (error: Error) => {
+    if (lost) return;
+    lost = true;
+    logger.warn({ err: { message: error.message } }, 'Redis connection lost; reconnecting');
+  });
+  redis.on('ready', () => {
+    if (!lost) return;
+    lost = false;
+    logger.info('Redis connection back');
+  });
 }
 
 /** Resolves once Redis answers PING, or rejects after `timeoutMs` with a message a person can act on. */

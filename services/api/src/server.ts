@@ -2,9 +2,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { createChatQueue, createKeys, createRedis, waitForRedis, type Redis } from '@spool/queue';
-import { JobRepository } from '@spool/jobs';
+import { createChatQueue, createKeys, createRedis, watchConnection, waitForRedis, type Redis } from '@spool/queue';
+import { BatchRepository, JobRepository } from '@spool/jobs';
+import { DeliveryLog } from '@spool/webhooks';
 import { EventHub, EventLog } from '@spool/stream';
+import { createStore, type Store } from '@spool/store';
 import { createApp } from './app.js';
 import type { AppDeps } from './deps.js';
 
@@ -12,6 +14,8 @@ export interface ApiServerOptions {
   config: Config;
   logger: Logger;
   heartbeatMs?: number;
+  /** default: the one SPOOL_STORE_URL names, closed with the server */
+  store?: Store;
 }
 
 /** The API with its connections: one command connection and one subscriber, however many watchers. */
@@ -19,12 +23,15 @@ export class ApiServer {
   readonly deps: AppDeps;
   readonly server: Server;
   private readonly subscriber: Redis;
+  private readonly ownsStore: boolean;
 
   constructor(options: ApiServerOptions) {
     const { config, logger } = options;
     const keys = createKeys(config.prefix);
     const redis = createRedis(config.redisUrl, 'command', config.prefix);
     this.subscriber = createRedis(config.redisUrl, 'subscriber', config.prefix);
+    watchConnection(redis, logger);
+    this.ownsStore = !options.store;
     this.deps = {
       config,
       logger,
@@ -32,8 +39,11 @@ export class ApiServer {
       keys,
       queue: createChatQueue(redis, config.prefix),
       jobs: new JobRepository(redis, keys, config.eventsTtlSeconds),
+      batches: new BatchRepository(redis, keys),
+      deliveries: new DeliveryLog(redis, keys),
       log: new EventLog(redis, keys),
       hub: new EventHub(redis, this.subscriber, keys),
+      store: options.store ?? createStore(config.storeUrl, { onError: (error) => logger.warn({ err: error }, 'store connection lost') }),
       heartbeatMs: options.heartbeatMs,
     };
     this.server = createServer(createApp(this.deps));
@@ -42,6 +52,8 @@ export class ApiServer {
   /** Waits for Redis, then listens on `port` (0: a free one); resolves to the base URL. */
   async listen(port = this.deps.config.port, host = this.deps.config.host): Promise<string> {
     await waitForRedis(this.deps.redis, this.deps.config.redisUrl);
+    // Migrates the store; one that is down only makes /readyz say so, and is tried again on use.
+    await this.deps.store.ping().catch((error) => this.deps.logger.warn({ err: error }, 'store unavailable'));
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => resolve());
@@ -59,5 +71,6 @@ export class ApiServer {
     await this.deps.queue.close();
     this.subscriber.disconnect();
     await this.deps.redis.quit().catch(() => undefined);
+    if (this.ownsStore) await this.deps.store.close();
   }
 }

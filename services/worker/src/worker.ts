@@ -2,10 +2,11 @@ import { hostname } from 'node:os';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { CHAT_QUEUE, createKeys, createRedis, type ChatJobData, type Redis } from '@spool/queue';
+import { CHAT_QUEUE, createKeys, createRedis, watchConnection, type ChatJobData, type Redis } from '@spool/queue';
 import { JobOutbox, JobRepository, type JobEndedHandler } from '@spool/jobs';
 import { EventLog } from '@spool/stream';
 import { UpstreamClient } from '@spool/llm';
+import { createMetrics, type Metrics } from '@spool/metrics';
 import { ABORT_CANCELLED, ABORT_SHUTDOWN, createChatProcessor, type PrepareRequest } from './chat-processor.js';
 import { retryDelayMs } from './backoff.js';
 import { UpstreamGate } from './upstream-gate.js';
@@ -20,6 +21,8 @@ export interface SpoolWorkerOptions {
   /** what runs, at least once, after every job ends (store record, session, webhook, batch) */
   onJobEnded?: JobEndedHandler[];
   prepareRequest?: PrepareRequest;
+  /** this process's metrics; default: a fresh registry (main.ts serves it on SPOOL_METRICS_PORT) */
+  metrics?: Metrics;
 }
 
 /**
@@ -31,6 +34,7 @@ const PAUSE_ONLY_LIMITER = { max: 1_000_000_000, duration: 60_000 };
 /** A worker process's moving parts: the BullMQ worker, its Redis connections, cancel listening. */
 export class SpoolWorker {
   readonly worker: Worker<ChatJobData>;
+  readonly metrics: Metrics;
   private readonly redis: Redis;
   private readonly subscriber: Redis;
   private readonly queue: Queue<ChatJobData>;
@@ -42,8 +46,10 @@ export class SpoolWorker {
     const { config, logger } = options;
     const keys = createKeys(config.prefix);
     this.ownsRedis = !options.redis;
+    this.metrics = options.metrics ?? createMetrics({ service: 'worker' });
     this.redis = options.redis ?? createRedis(config.redisUrl, 'worker', config.prefix);
     this.subscriber = createRedis(config.redisUrl, 'subscriber', config.prefix);
+    watchConnection(this.redis, logger);
     this.queue = new Queue<ChatJobData>(CHAT_QUEUE, { connection: this.redis, prefix: config.prefix });
     this.jobs = new JobRepository(this.redis, keys, config.eventsTtlSeconds);
     const upstream =
@@ -64,6 +70,7 @@ export class SpoolWorker {
       maxAttempts: config.maxAttempts,
       coalesceMs: options.coalesceMs,
       prepareRequest: options.prepareRequest,
+      metrics: this.metrics,
     });
     this.worker = new Worker<ChatJobData>(CHAT_QUEUE, processor, {
       connection: createRedis(config.redisUrl, 'worker', config.prefix),
