@@ -40,3 +40,4 @@ export function postJson(url: string, body: string, options: PostOptions): Promi
     request.end(body);
   });
 }
+

@@ -39,8 +39,10 @@ export interface StepResult {
 
 export interface SaturationResult {
   steps: StepResult[];
-  /** the most tokens/s among steps within the latency limit */
+  /** the most tokens/s among steps within the latency limit; else the first step, marked */
   best?: StepResult;
+  /** no step stayed within the limit: `best` is the first step, reported for what it is */
+  overLimit: boolean;
 }
 
 export interface CpuProbe {
@@ -92,6 +94,7 @@ async function runStep(runner: StreamRunner, streams: number, settings: Saturati
   if (!drained) {
     abort.abort();
     await loops;
+    await runner.settle?.(15_000);
   }
   return {
     streams,
@@ -108,23 +111,30 @@ async function runStep(runner: StreamRunner, streams: number, settings: Saturati
 
 /**
  * Figure (b): raise the number of concurrent streams step by step until the p50 time to first
- * delta passes the limit; the figure is the best delivered tokens/s of a step within it.
+ * delta passes the limit; the figure is the best delivered tokens/s of a step within it. The
+ * runners take turns at each step, so drift on the machine falls on both alike.
  */
 export async function saturate(
-  runner: StreamRunner,
+  runners: StreamRunner[],
   settings: SaturationSettings,
-  options: { cpu?: CpuProbe; onStep?: (step: StepResult) => void } = {},
-): Promise<SaturationResult> {
-  const steps: StepResult[] = [];
+  options: { cpu?: CpuProbe; onStep?: (runner: string, step: StepResult) => void } = {},
+): Promise<Map<string, SaturationResult>> {
+  const steps = new Map<string, StepResult[]>(runners.map((runner) => [runner.name, []]));
+  const withinLimit = (step: StepResult) => step.ttfd.p50 <= settings.p50LimitMs && step.errors <= step.jobs * settings.maxErrorShare;
+  let active = runners;
   for (const streams of settings.steps) {
-    const step = await runStep(runner, streams, settings, options.cpu);
-    steps.push(step);
-    options.onStep?.(step);
-    const tooSlow = !(step.ttfd.p50 <= settings.p50LimitMs);
-    const tooManyErrors = step.errors > step.jobs * settings.maxErrorShare;
-    if (tooSlow || tooManyErrors) break;
+    for (const runner of active) {
+      const step = await runStep(runner, streams, settings, options.cpu);
+      steps.get(runner.name)!.push(step);
+      options.onStep?.(runner.name, step);
+    }
+    active = active.filter((runner) => withinLimit(steps.get(runner.name)!.at(-1)!));
+    if (active.length === 0) break;
   }
-  const within = steps.filter((step) => step.ttfd.p50 <= settings.p50LimitMs && step.errors <= step.jobs * settings.maxErrorShare);
-  const best = within.reduce<StepResult | undefined>((top, step) => (!top || step.tokensPerSecond > top.tokensPerSecond ? step : top), undefined);
-  return { steps, best };
+  const results = new Map<string, SaturationResult>();
+  for (const [name, list] of steps) {
+    const best = list.filter(withinLimit).reduce<StepResult | undefined>((top, step) => (!top || step.tokensPerSecond > top.tokensPerSecond ? step : top), undefined);
+    results.set(name, { steps: list, best: best ?? list[0], overLimit: !best });
+  }
+  return results;
 }

@@ -19,20 +19,22 @@ export function benchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettin
     enqueue: quick ? { clients: 64, durationMs: 2000, warmupMs: 500 } : { clients: 64, durationMs: 6000, warmupMs: 1500 },
     firstToken: {
       concurrency: 10,
-      jobs: quick ? 40 : 200,
-      rounds: quick ? 2 : 4,
-      warmupJobs: quick ? 10 : 30,
+      jobs: quick ? 30 : 200,
+      rounds: quick ? 1 : 4,
+      warmupJobs: quick ? 5 : 30,
       prompt: '[[sim tokens=20]]',
       timeoutMs: 30_000,
     },
     saturation: {
-      steps: quick ? [100, 400] : [50, 100, 200, 400, 800, 1600],
+      steps: quick ? [50, 200] : [50, 100, 200, 400, 800, 1600],
+      // about one reply long, so every stream is mid-reply when the window opens
       rampMs: quick ? 1000 : 2000,
       windowMs: quick ? 1500 : 4000,
-      drainMs: 4000,
+      drainMs: quick ? 2000 : 4000,
       p50LimitMs: 250,
       maxErrorShare: 0.01,
-      prompt: '[[sim tokens=100]]',
+      // quick: 1 s replies, so a step is shorter
+      prompt: quick ? '[[sim tokens=50]]' : '[[sim tokens=100]]',
       timeoutMs: 60_000,
     },
   };

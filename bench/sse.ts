@@ -19,6 +19,8 @@ export class SpoolStreamRunner implements StreamRunner {
 
   constructor(
     private readonly baseUrl: string,
+    /** jobs queued or running in Spool, for `settle` */
+    private readonly backlog?: () => Promise<number>,
     private readonly model = 'gpt-4o-mini',
     private readonly agent: Agent = keepAliveAgent(),
   ) {}
@@ -45,6 +47,13 @@ export class SpoolStreamRunner implements StreamRunner {
       return fail(`POST /v1/jobs: ${errorText(error)}`);
     }
     return this.watch(jobId, startedAt, { accepted }, options);
+  }
+
+  /** Waits until `backlog` (jobs queued or running) is zero. */
+  async settle(timeoutMs: number): Promise<void> {
+    if (!this.backlog) return;
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline && (await this.backlog()) > 0) await new Promise((resolve) => setTimeout(resolve, 250));
   }
 
   private watch(jobId: string, startedAt: number, marks: Record<string, number>, options: StreamRunOptions): Promise<StreamResult> {

@@ -25,6 +25,8 @@ export interface StreamRunOptions {
 export interface StreamRunner {
   readonly name: string;
   run(content: string, options?: StreamRunOptions): Promise<StreamResult>;
+  /** waits until work left behind by aborted clients has ended (Spool's jobs go on without a watcher) */
+  settle?(timeoutMs: number): Promise<void>;
 }
 
 export function errorText(error: unknown): string {

@@ -109,6 +109,8 @@ process.on('SIGTERM', () => void stop(0));
 
 const redisUrl = await ensureRedis();
 const shared: Record<string, string> = { REDIS_URL: redisUrl };
+// The children's stdout is a pipe to ours: they log pretty when ours is a terminal.
+if (process.stdout.isTTY && env.SPOOL_LOG_PRETTY === undefined) shared.SPOOL_LOG_PRETTY = '1';
 if (!config.openaiApiKey) {
   const simulator = runTs('simulator', 'packages/simulator/src/main.ts', { SIMULATOR_PORT: '0' });
   const line = await waitForLine(simulator, /simulator listening on/);

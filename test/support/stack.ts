@@ -1,9 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '@spool/config';
 import { ApiServer } from '@spool/api';
-import { SpoolWorker } from '@spool/worker';
+import { SpoolWorker, WebhookWorker, recordBatchResult, recordJob, appendSessionTurn, sessionHistory } from '@spool/worker';
+import { createStore, type Store } from '@spool/store';
+import { BatchRepository } from '@spool/jobs';
+import { createKeys } from '@spool/queue';
 import { createSimulator, type Simulator, type SimulatorOptions } from '@spool/simulator';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -44,6 +50,10 @@ export interface StackOptions {
   simulator?: SimulatorOptions;
   workers?: number;
   heartbeatMs?: number;
+  /** webhook attempt timeout, 15 s */
+  webhookTimeoutMs?: number;
+  /** the store the API and workers share, closed by its owner; default: what SPOOL_STORE_URL names, a temp SQLite file */
+  store?: Store;
 }
 
 export interface Stack {
@@ -51,6 +61,9 @@ export interface Stack {
   url: string;
   api: ApiServer;
   workers: SpoolWorker[];
+  /** one beside each chat worker, as in a worker process */
+  webhooks: WebhookWorker[];
+  store: Store;
   simulator: Simulator;
   simulatorUrl: string;
   close(): Promise<void>;
@@ -60,26 +73,42 @@ export interface Stack {
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const simulator = createSimulator(options.simulator);
   const simulatorUrl = await simulator.listen(0);
-  const config = testConfig({ OPENAI_BASE_URL: simulatorUrl, ...options.env });
+  const storeDir = mkdtempSync(join(tmpdir(), 'spool-stack-'));
+  const config = testConfig({ OPENAI_BASE_URL: simulatorUrl, SPOOL_STORE_URL: `sqlite:${join(storeDir, 'spool.db')}`, ...options.env });
   const logger = options.logger ?? silentLogger;
-  const api = new ApiServer({ config, logger, heartbeatMs: options.heartbeatMs });
+  const store = options.store ?? createStore(config.storeUrl);
+  const api = new ApiServer({ config, logger, heartbeatMs: options.heartbeatMs, store });
   const url = await api.listen(0, '127.0.0.1');
   const workers: SpoolWorker[] = [];
+  const webhooks: WebhookWorker[] = [];
   for (let i = 0; i < (options.workers ?? 1); i++) {
-    const worker = new SpoolWorker({ config, logger });
-    await worker.waitUntilReady();
+    const webhook = new WebhookWorker({ config, logger, timeoutMs: options.webhookTimeoutMs });
+    const batches = new BatchRepository(api.deps.redis, createKeys(config.prefix));
+    const worker = new SpoolWorker({
+      config,
+      logger,
+      prepareRequest: sessionHistory({ store, jobs: api.deps.jobs, contextTokens: config.contextTokens }),
+      onJobEnded: [recordBatchResult(batches, webhook), webhook.onJobEnded, recordJob(store), appendSessionTurn(store)],
+    });
+    await Promise.all([worker.waitUntilReady(), webhook.waitUntilReady()]);
     workers.push(worker);
+    webhooks.push(webhook);
   }
   return {
     config,
     url,
     api,
     workers,
+    webhooks,
+    store,
     simulator,
     simulatorUrl,
     async close() {
       await Promise.all(workers.map((worker) => worker.close()));
+      await Promise.all(webhooks.map((webhook) => webhook.close()));
       await api.close();
+      if (!options.store) await store.close();
+      rmSync(storeDir, { recursive: true, force: true });
       await simulator.close();
       await deletePrefix(config.prefix);
     },

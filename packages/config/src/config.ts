@@ -10,6 +10,11 @@ const booleanString = z
   .transform((value) => ['1', 'true', 'yes', 'on'].includes((value ?? '').toLowerCase()));
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const optionalPositiveInt = z.coerce.number().int().positive().optional();
+/** unset: decide elsewhere; otherwise a yes or a no */
+const optionalBoolean = z
+  .string()
+  .optional()
+  .transform((value) => (value?.trim() ? ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase()) : undefined));
 
 /** The environment, validated. Names and defaults are the table in API.md §1. */
 export const ConfigSchema = z.object({
@@ -41,6 +46,8 @@ export const ConfigSchema = z.object({
   SPOOL_LOCK_MS: positiveInt(30_000),
   SPOOL_EVENTS_TTL_S: positiveInt(24 * 3600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SPOOL_LOG_PRETTY: optionalBoolean,
+  SPOOL_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
 });
 
 export interface Config {
@@ -73,6 +80,10 @@ export interface Config {
   /** how long a job's events are kept after it ends (SPOOL_EVENTS_TTL_S, 24 h) */
   eventsTtlSeconds: number;
   logLevel: z.infer<typeof ConfigSchema>['LOG_LEVEL'];
+  /** pretty logs (SPOOL_LOG_PRETTY); unset: pretty when stdout is a terminal */
+  logPretty?: boolean;
+  /** the worker's own `/metrics` port (SPOOL_METRICS_PORT, 9464; 0 = none) */
+  metricsPort: number;
 }
 
 export class ConfigError extends Error {
@@ -134,5 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = readDotEnv(process.env)): Co
     lockMs: value.SPOOL_LOCK_MS,
     eventsTtlSeconds: value.SPOOL_EVENTS_TTL_S,
     logLevel: value.LOG_LEVEL,
+    logPretty: value.SPOOL_LOG_PRETTY,
+    metricsPort: value.SPOOL_METRICS_PORT,
   };
 }

@@ -16,12 +16,16 @@ export const REDACT_PATHS = [
   'config.adminKey',
   'config.webhookSecret',
   'config.apiKeys',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
 ];
 
 export interface LoggerOptions {
   name: string;
   level?: Config['logLevel'];
   destination?: DestinationStream;
+  /** pretty output (SPOOL_LOG_PRETTY); default: when stdout is a terminal */
+  pretty?: boolean;
 }
 
 /** JSON logs; pretty when a person is watching a terminal. */
@@ -32,7 +36,7 @@ export function createLogger(options: LoggerOptions): Logger {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
   };
   if (options.destination) return pino(base, options.destination);
-  if (process.stdout.isTTY) {
+  if (options.pretty ?? process.stdout.isTTY) {
     return pino({ ...base, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
   }
   return pino(base);

@@ -19,6 +19,8 @@ export interface NewJob {
   batchId?: string | null;
   continues?: string | null;
   webhookUrl?: string | null;
+  /** the request's `custom_id` in its batch */
+  customId?: string | null;
 }
 
 export type StartResult =
@@ -49,6 +51,38 @@ interface JobCommands {
   spoolAppend(...args: (string | number)[]): Promise<number>;
   spoolRequeue(...args: (string | number)[]): Promise<number>;
   spoolFinish(...args: (string | number)[]): Promise<number>;
+}
+
+/** ioredis queues a defined command on a pipeline like any other. */
+interface CreatePipeline {
+  spoolCreate(...args: (string | number)[]): CreatePipeline;
+  exec(): Promise<[Error | null, unknown][] | null>;
+}
+
+const QUEUED_ENTRY = encodeEntry('status', '{"status":"queued","attempt":1}');
+
+/** A new job's hash: every value a string, absent ones left out. */
+function newJobFields(job: NewJob): JobFields {
+  return Object.fromEntries(
+    Object.entries({
+      tenant: job.tenant,
+      status: 'queued',
+      attempts: 0,
+      created_at: nowSeconds(),
+      model: job.request.model,
+      priority: job.priority,
+      metadata: JSON.stringify(job.metadata),
+      request: JSON.stringify(job.request),
+      on_interrupt: job.onInterrupt,
+      session_id: job.sessionId,
+      batch_id: job.batchId,
+      continues: job.continues,
+      webhook_url: job.webhookUrl,
+      custom_id: job.customId,
+    })
+      .filter(([, value]) => value !== undefined && value !== null)
+      .map(([key, value]) => [key, String(value)]),
+  );
 }
 
 function flatten(fields: Record<string, string | number | null | undefined>): string[] {
@@ -83,25 +117,7 @@ export class JobRepository {
   }
 
   async create(job: NewJob): Promise<JobObject> {
-    const fields: JobFields = Object.fromEntries(
-      Object.entries({
-        tenant: job.tenant,
-        status: 'queued',
-        attempts: 0,
-        created_at: nowSeconds(),
-        model: job.request.model,
-        priority: job.priority,
-        metadata: JSON.stringify(job.metadata),
-        request: JSON.stringify(job.request),
-        on_interrupt: job.onInterrupt,
-        session_id: job.sessionId,
-        batch_id: job.batchId,
-        continues: job.continues,
-        webhook_url: job.webhookUrl,
-      })
-        .filter(([, value]) => value !== undefined && value !== null)
-        .map(([key, value]) => [key, String(value)]),
-    );
+    const fields = newJobFields(job);
     const queued = encodeEntry('status', '{"status":"queued","attempt":1}');
     const seq = await this.redis.spoolCreate(
       ...this.jobKeys(job.id),
@@ -113,6 +129,26 @@ export class JobRepository {
     );
     if (seq < 0) throw new Error(`job ${job.id} exists`);
     return renderJob(job.id, fields);
+  }
+
+  /** Creates many jobs in one pipeline (a batch); same records and events as `create`, one round trip. */
+  async createMany(jobs: NewJob[]): Promise<void> {
+    const pipeline = this.redis.pipeline() as unknown as CreatePipeline;
+    for (const job of jobs) {
+      pipeline.spoolCreate(
+        ...this.jobKeys(job.id),
+        this.keys.tenantJobs(job.tenant),
+        this.keys.submissionCounter(),
+        job.id,
+        QUEUED_ENTRY,
+        ...flatten(newJobFields(job)),
+      );
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    for (const [index, [error, seq]] of replies.entries()) {
+      if (error) throw error;
+      if ((seq as number) < 0) throw new Error(`job ${jobs[index].id} exists`);
+    }
   }
 
   async get(id: string): Promise<JobFields | null> {

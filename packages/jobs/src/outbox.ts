@@ -9,19 +9,44 @@ export type JobEndedHandler = (job: JobObject, fields: JobFields) => Promise<voi
 export interface OutboxOptions {
   /** a claim older than this is presumed dead and handed to another drainer */
   reclaimAfterMs?: number;
+  /**
+   * entries handled at once, default 32: a drain one at a time is bound by round trips, and a
+   * busy worker's round trips are slow. Entries of one session still go in the order they ended.
+   */
+  concurrency?: number;
   onError?: (error: unknown, jobId: string) => void;
+}
+
+/** KEYS: 1 outbox, 2 processing list, 3 claims hash. ARGV: 1 how many, 2 now. Claims up to that many entries in one step. */
+const CLAIM = `
+local claimed = {}
+for i = 1, tonumber(ARGV[1]) do
+  local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
+  if not id then break end
+  redis.call('HSET', KEYS[3], id, ARGV[2])
+  claimed[#claimed + 1] = id
+end
+return claimed
+`;
+
+interface ClaimCommand {
+  spoolOutboxClaim(outbox: string, processing: string, claims: string, count: number, now: number): Promise<string[]>;
 }
 
 /**
  * Drains the outbox the finish script fills: every ended job's side effects run at least once,
  * even when the process that ended it died a moment later. Handlers must be idempotent.
- * Reliable-queue pattern: BLMOVE to a processing list, handle, LREM; stale claims go back.
+ * Reliable-queue pattern: move to a processing list (up to `concurrency` at a time, BLMOVE when
+ * idle), handle, LREM; stale claims go back.
  */
 export class JobOutbox {
   private running = false;
   private loop: Promise<void> | null = null;
   private readonly handlers: JobEndedHandler[] = [];
   private readonly reclaimAfterMs: number;
+  private readonly concurrency: number;
+  /** the last handling of each session with entries in flight */
+  private readonly sessionChains = new Map<string, Promise<void>>();
 
   constructor(
     private readonly redis: Redis,
@@ -31,6 +56,8 @@ export class JobOutbox {
     private readonly options: OutboxOptions = {},
   ) {
     this.reclaimAfterMs = options.reclaimAfterMs ?? 60_000;
+    this.concurrency = Math.max(1, options.concurrency ?? 32);
+    if (!('spoolOutboxClaim' in redis)) redis.defineCommand('spoolOutboxClaim', { numberOfKeys: 3, lua: CLAIM });
   }
 
   use(handler: JobEndedHandler): this {
@@ -52,34 +79,68 @@ export class JobOutbox {
   /** Handles one entry now (tests, and the drain loop). */
   async handle(jobId: string): Promise<void> {
     const fields = await this.redis.hgetall(this.keys.job(jobId));
-    if (fields.status) {
-      const job = renderJob(jobId, fields);
+    if (!fields.status) return;
+    const job = renderJob(jobId, fields);
+    const run = async () => {
       for (const handler of this.handlers) await handler(job, fields);
+    };
+    const session = fields.session_id;
+    if (!session) return run();
+    // Entries are read in the order their jobs ended; a session's turns are appended in that order.
+    const current = (this.sessionChains.get(session) ?? Promise.resolve()).catch(() => undefined).then(run);
+    this.sessionChains.set(session, current);
+    try {
+      await current;
+    } finally {
+      if (this.sessionChains.get(session) === current) this.sessionChains.delete(session);
     }
   }
 
   private async run(): Promise<void> {
     let lastReclaim = 0;
+    const inFlight = new Set<Promise<void>>();
     while (this.running) {
       try {
         if (Date.now() - lastReclaim > this.reclaimAfterMs / 2) {
           lastReclaim = Date.now();
           await this.reclaim();
         }
-        const jobId = await this.blocking.blmove(this.keys.outbox(), this.keys.outboxProcessing(), 'RIGHT', 'LEFT', 1);
-        if (!jobId) continue;
-        await this.redis.hset(this.keys.outboxClaims(), jobId, Date.now());
-        try {
-          await this.handle(jobId);
-          await this.redis.multi().lrem(this.keys.outboxProcessing(), 1, jobId).hdel(this.keys.outboxClaims(), jobId).exec();
-        } catch (error) {
-          this.options.onError?.(error, jobId); // left claimed: reclaimed and retried later
+        const free = this.concurrency - inFlight.size;
+        if (free === 0) {
+          await Promise.race(inFlight);
+          continue;
+        }
+        const redis = this.redis as Redis & ClaimCommand;
+        let claimed = await redis.spoolOutboxClaim(this.keys.outbox(), this.keys.outboxProcessing(), this.keys.outboxClaims(), free, Date.now());
+        if (claimed.length === 0) {
+          if (inFlight.size > 0) {
+            await Promise.race([...inFlight, new Promise((resolve) => setTimeout(resolve, 50))]);
+            continue;
+          }
+          const jobId = await this.blocking.blmove(this.keys.outbox(), this.keys.outboxProcessing(), 'RIGHT', 'LEFT', 1);
+          if (!jobId) continue;
+          await this.redis.hset(this.keys.outboxClaims(), jobId, Date.now());
+          claimed = [jobId];
+        }
+        for (const jobId of claimed) {
+          const task: Promise<void> = this.process(jobId).finally(() => inFlight.delete(task));
+          inFlight.add(task);
         }
       } catch (error) {
         if (!this.running) break;
         this.options.onError?.(error, '');
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
+    }
+    await Promise.all(inFlight);
+  }
+
+  private async process(jobId: string): Promise<void> {
+    try {
+      await this.handle(jobId);
+      await this.redis.multi().lrem(this.keys.outboxProcessing(), 1, jobId).hdel(this.keys.outboxClaims(), jobId).exec();
+    } catch (error) {
+      this.options.onError?.(error, jobId); // left claimed: reclaimed and retried later
     }
   }
 

@@ -20,6 +20,18 @@ export interface Keys {
   /** list of outbox entries being handled, and the hash of when each was claimed */
   outboxProcessing(): string;
   outboxClaims(): string;
+  /** string: the generated webhook signing secret, when SPOOL_WEBHOOK_SECRET is unset */
+  webhookSecret(): string;
+  /** list: a job's or batch's webhook delivery attempts, oldest first */
+  deliveries(ownerId: string): string;
+  /** hash: a batch's record and counts */
+  batch(id: string): string;
+  /** list: a batch's job ids in request order */
+  batchJobs(id: string): string;
+  /** set: the batch's job ids whose result is recorded */
+  batchEnded(id: string): string;
+  /** list: one JSONL result line per ended request, in the order they ended */
+  batchResults(id: string): string;
   /** the per-API-key request rate (GCRA theoretical arrival time) */
   clientRate(keyId: string): string;
   /** an Idempotency-Key of a tenant, by the key's hash */
@@ -39,6 +51,12 @@ export function createKeys(prefix: string): Keys {
     outbox: () => `${prefix}:outbox`,
     outboxProcessing: () => `${prefix}:outbox:processing`,
     outboxClaims: () => `${prefix}:outbox:claims`,
+    webhookSecret: () => `${prefix}:webhook-secret`,
+    deliveries: (ownerId) => `${prefix}:deliveries:${ownerId}`,
+    batch: (id) => `${prefix}:batch:${id}`,
+    batchJobs: (id) => `${prefix}:batch:${id}:jobs`,
+    batchEnded: (id) => `${prefix}:batch:${id}:ended`,
+    batchResults: (id) => `${prefix}:batch:${id}:results`,
     clientRate: (keyId) => `${prefix}:client-rate:${keyId}`,
     idempotency: (tenant, keyHash) => `${prefix}:idempotency:${tenant}:${keyHash}`,
   };

@@ -35,3 +35,44 @@ export function chatJobOptions(jobId: string, options: ChatJobOptions): JobsOpti
 export function createChatQueue(connection: Redis, prefix: string): Queue<ChatJobData> {
   return new Queue<ChatJobData>(CHAT_QUEUE, { connection, prefix });
 }
+
+/** Webhook deliveries: a queue of their own, so a slow receiver never holds a chat worker. */
+export const WEBHOOK_QUEUE = 'webhooks';
+
+/** The backoff strategy's name; the webhook worker registers it (doubling from SPOOL_WEBHOOK_BACKOFF_MS, capped at 1 h). */
+export const WEBHOOK_BACKOFF = 'spool-webhook';
+
+export const WEBHOOK_MAX_ATTEMPTS = 8;
+
+/** One event to deliver; the body is built once so every retry sends the same bytes. */
+export interface WebhookJobData {
+  /** the `webhook-id` header, the same on every retry */
+  webhookId: string;
+  /** the job or batch the event is about: its delivery log */
+  ownerId: string;
+  url: string;
+  body: string;
+}
+
+/** The delivery's BullMQ id and `webhook-id`: one per job or batch, so a repeated outbox run adds nothing. */
+export function webhookJobId(ownerId: string): string {
+  return `wh_${ownerId}`;
+}
+
+/**
+ * Finished deliveries are kept a day: BullMQ ignores an `add` whose id exists, which is what
+ * makes the at-least-once outbox enqueue one delivery per event.
+ */
+export function webhookJobOptions(ownerId: string): JobsOptions {
+  return {
+    jobId: webhookJobId(ownerId),
+    attempts: WEBHOOK_MAX_ATTEMPTS,
+    backoff: { type: WEBHOOK_BACKOFF },
+    removeOnComplete: { age: 24 * 3600 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+}
+
+export function createWebhookQueue(connection: Redis, prefix: string): Queue<WebhookJobData> {
+  return new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection, prefix });
+}

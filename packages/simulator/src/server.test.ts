@@ -144,7 +144,7 @@ describe('simulator: replies', () => {
     });
     let text = '';
     let reads = 0;
-    for await (const bytes of response.body!) {
+    for await (const bytes of response.body as unknown as AsyncIterable<Uint8Array>) {
       text += Buffer.from(bytes).toString('utf8');
       reads++;
     }

@@ -1,4 +1,5 @@
 import express, { type Express } from 'express';
+import { createMetrics } from '@spool/metrics';
 import type { AppDeps } from './deps.js';
 import { requestId } from './request-id.js';
 import { openApiDocument } from './openapi.js';
@@ -7,8 +8,16 @@ import { clientRateLimit } from './client-rate-limit.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { healthRouter } from './routes/health.js';
 import { jobsRouter } from './routes/jobs.js';
+import { sessionsRouter } from './routes/sessions.js';
 import { eventsRouter } from './routes/events.js';
 import { openaiRouter } from './routes/openai.js';
+import { batchesRouter } from './routes/batches.js';
+import { deliveriesRouter } from './routes/deliveries.js';
+import { httpLogging } from './http-logging.js';
+import { httpMetrics } from './http-metrics.js';
+import { metricsRouter } from './routes/metrics.js';
+import { adminRouter } from './routes/admin.js';
+import { playgroundRouter } from './routes/playground.js';
 
 /** Builds the API; it never listens (main.ts does), so tests drive it directly. */
 export function createApp(deps: AppDeps): Express {
@@ -16,15 +25,21 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestId());
+  const metrics = deps.metrics ?? createMetrics({ service: 'api', queues: [deps.queue], watchers: () => deps.hub.watcherCount });
+  app.use(httpLogging(deps.logger), httpMetrics(metrics));
   app.use(healthRouter(deps));
+  app.use(metricsRouter(metrics), adminRouter(deps), playgroundRouter());
   const openApi = openApiDocument();
   app.get('/openapi.json', (_req, res) => {
     res.json(openApi);
   });
   app.use('/v1', authenticate(deps.config.apiKeys), clientRateLimit(deps.redis, deps.keys, deps.config.clientRpm));
   app.use(jobsRouter(deps));
+  app.use(sessionsRouter(deps));
   app.use(eventsRouter(deps));
   app.use(openaiRouter(deps));
+  app.use(batchesRouter(deps));
+  app.use(deliveriesRouter(deps));
   app.use(notFound);
   app.use(errorHandler(deps.logger, deps.redis));
   return app;

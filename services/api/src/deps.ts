@@ -3,8 +3,11 @@ import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { Config } from '@spool/config';
 import type { ChatJobData, Keys } from '@spool/queue';
-import type { JobRepository } from '@spool/jobs';
+import type { BatchRepository, JobRepository } from '@spool/jobs';
+import type { DeliveryLog } from '@spool/webhooks';
 import type { EventHub, EventLog } from '@spool/stream';
+import type { Store } from '@spool/store';
+import type { Metrics } from '@spool/metrics';
 
 /** What the API app is built from; main.ts wires real ones, tests their own. */
 export interface AppDeps {
@@ -14,8 +17,15 @@ export interface AppDeps {
   keys: Keys;
   queue: Queue<ChatJobData>;
   jobs: JobRepository;
+  batches: BatchRepository;
+  /** webhook delivery attempts, by job */
+  deliveries: DeliveryLog;
   log: EventLog;
   hub: EventHub;
+  /** sessions and job records (SPOOL_STORE_URL) */
+  store: Store;
+  /** this process's metrics; default: a fresh registry reading `queue` and `hub` */
+  metrics?: Metrics;
   /** SSE heartbeat interval, 15 s */
   heartbeatMs?: number;
 }

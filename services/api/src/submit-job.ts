@@ -1,8 +1,10 @@
-import { ApiError, JobRequest, newId, parseOrThrow, splitJobRequest, type JobObject, type UpstreamRequest } from '@spool/contracts';
+import { ApiError, JobRequest, isId, newId, parseOrThrow, splitJobRequest, type JobObject, type UpstreamRequest } from '@spool/contracts';
 import { chatJobOptions } from '@spool/queue';
 import { continuationRequest } from '@spool/llm';
 import { renderJob, type JobFields, type NewJob } from '@spool/jobs';
 import type { AppDeps } from './deps.js';
+import { acceptWebhookUrl } from './accept-webhook-url.js';
+import { fromStore } from './store-errors.js';
 
 /** Records a job and puts it on the queue. */
 async function enqueue(deps: AppDeps, job: NewJob): Promise<JobObject> {
@@ -11,13 +13,22 @@ async function enqueue(deps: AppDeps, job: NewJob): Promise<JobObject> {
   return created;
 }
 
+/**
+ * A job may name only a session of its tenant (another tenant's is as absent as a missing one);
+ * the session notes the job's turn as due, so readers see it as soon as the job ends.
+ */
+async function openSessionTurn(deps: AppDeps, tenant: string, sessionId: string, jobId: string): Promise<void> {
+  const session = isId(sessionId, 'sess') ? await fromStore(deps.store.getSession(sessionId, tenant)) : null;
+  if (!session) throw ApiError.notFound('session', 'session_id');
+  await fromStore(deps.store.expectTurn(sessionId, jobId));
+}
+
 /** Validates a job request, records it and enqueues it; the job object as created. */
 export async function submitJob(deps: AppDeps, tenant: string, body: unknown, id = newId('job')): Promise<JobObject> {
   const request = parseOrThrow(JobRequest, body);
   const { upstream, spool } = splitJobRequest(request, deps.config.defaultModel);
-  if (spool.webhook) {
-    throw ApiError.invalid('Webhooks are not available yet', 'webhook', 'unsupported');
-  }
+  const webhookUrl = spool.webhook ? await acceptWebhookUrl(deps, spool.webhook.url) : null;
+  if (spool.session_id) await openSessionTurn(deps, tenant, spool.session_id, id);
   return enqueue(deps, {
     id,
     tenant,
@@ -26,6 +37,7 @@ export async function submitJob(deps: AppDeps, tenant: string, body: unknown, id
     metadata: spool.metadata,
     onInterrupt: spool.on_interrupt,
     sessionId: spool.session_id,
+    webhookUrl,
   });
 }
 

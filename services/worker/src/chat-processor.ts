@@ -7,6 +7,8 @@ import { encodeEntry, streamedText, type EventLog } from '@spool/stream';
 import type { ChatJobData } from '@spool/queue';
 import { classifyUpstreamError, continuationRequest, countPromptTokens, countTokens, type UpstreamClient, type UpstreamError } from '@spool/llm';
 import { DeltaWriter, LostOwnershipError } from './delta-writer.js';
+import type { Metrics } from '@spool/metrics';
+import { AttemptMetrics } from './attempt-metrics.js';
 
 import type { UpstreamGate } from './upstream-gate.js';
 
@@ -32,6 +34,8 @@ export interface ChatProcessorDeps {
   coalesceMs?: number;
   /** turns the job's stored request into what goes upstream (session history goes in here) */
   prepareRequest?: PrepareRequest;
+  /** where durations, upstream calls, retries and tokens are counted */
+  metrics?: Metrics;
 }
 
 export type PrepareRequest = (request: UpstreamRequest, fields: JobFields) => Promise<UpstreamRequest>;
@@ -72,6 +76,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     const jobLogger = logger.child({ job_id: jobId, attempt });
 
     let prior = await textSoFar(log, jobId, attempt);
+    const measure = new AttemptMetrics(deps.metrics, bullJob, fields, prior !== '');
     if (prior && fields.on_interrupt === 'restart') {
       const reset = encodeEntry('reset', JSON.stringify({ attempt, reason: 'the previous attempt was interrupted' }));
       if (!(await jobs.append(jobId, owner, [reset]))) return;
@@ -86,18 +91,25 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     try {
       const estimated = estimateTokens(upstreamRequest);
       await gate.acquire(estimated, controller.signal);
+      measure.upstreamStarted();
       const completion = await upstream.stream(upstreamRequest, {
         signal: controller.signal,
-        onDelta: (text) => writer.push(text),
+        onDelta: (text) => {
+          measure.delta();
+          writer.push(text);
+        },
         onHeaders: (snapshot) => void gate.observe(snapshot).catch(() => undefined),
       });
+      measure.upstreamEnded();
       await writer.flush();
       if (completion.usage) void gate.correct(estimated, completion.usage.total_tokens).catch(() => undefined);
       const content = prior + completion.content;
       const result: JobResult = { content, finish_reason: completion.finishReason, usage: finalUsage(completion.usage, request, content) };
-      await jobs.finish(jobId, fields, { status: 'succeeded', result }, { owner });
+      const finished = await jobs.finish(jobId, fields, { status: 'succeeded', result }, { owner });
+      if (finished.state === 'finished') measure.succeeded(result);
       jobLogger.info({ finish_reason: result.finish_reason, completion_tokens: result.usage.completion_tokens }, 'job succeeded');
     } catch (thrown) {
+      measure.upstreamEnded(thrown);
       await writer.flush().catch(() => undefined);
       if (thrown instanceof LostOwnershipError || writer.lostOwnership || signal?.reason === ABORT_CANCELLED) return;
       if (signal?.reason === ABORT_SHUTDOWN) return handBack();
@@ -120,6 +132,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     async function pauseQueue(error: UpstreamError): Promise<void> {
       const pauseMs = error.retryAfterMs ?? DEFAULT_RATE_LIMIT_PAUSE_MS;
       jobLogger.warn({ pause_ms: pauseMs }, 'upstream rate limit: pausing the queue');
+      measure.rateLimited(pauseMs);
       await Promise.all([gate.pause(pauseMs), deps.queue.rateLimit(pauseMs)]);
       if (!(await jobs.requeue(jobId, owner, attempt, true))) return;
       throw new RateLimitError();
@@ -128,13 +141,15 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     async function endOrRetry(error: UpstreamError, attemptText: string): Promise<void> {
       if (error.retryable && attempt < maxAttempts) {
         jobLogger.warn({ code: error.code, status: error.status }, 'attempt failed; retrying');
+        measure.retried(error.code);
         if (await jobs.requeue(jobId, owner, attempt)) throw error;
         return;
       }
       const text = prior + attemptText;
       const partial = text ? { content: text, completion_tokens: countTokens(text) } : null;
       const outcome = { status: 'failed' as const, error: { code: error.code, message: error.message }, partial, upstreamStatus: error.status };
-      await jobs.finish(jobId, fields as JobFields, outcome, { owner });
+      const finished = await jobs.finish(jobId, fields as JobFields, outcome, { owner });
+      if (finished.state === 'finished') measure.failed();
       jobLogger.warn({ code: error.code, status: error.status }, 'job failed');
     }
   };

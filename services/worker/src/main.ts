@@ -1,9 +1,17 @@
 import { loadConfig, createLogger } from '@spool/config';
-import { checkEvictionPolicy, createRedis, redactUrl, waitForRedis } from '@spool/queue';
+import { checkEvictionPolicy, createKeys, createRedis, redactUrl, waitForRedis } from '@spool/queue';
+import { BatchRepository, JobRepository } from '@spool/jobs';
+import { createMetrics, serveMetrics } from '@spool/metrics';
+import { createStore, type Store } from '@spool/store';
 import { SpoolWorker } from './worker.js';
+import { WebhookWorker } from './webhook-worker.js';
+import { recordBatchResult } from './batch-results.js';
+import { recordJob } from './record-job.js';
+import { appendSessionTurn } from './append-session-turn.js';
+import { sessionHistory } from './session-history.js';
 
 const config = loadConfig();
-const logger = createLogger({ name: 'spool-worker', level: config.logLevel });
+const logger = createLogger({ name: 'spool-worker', level: config.logLevel, pretty: config.logPretty });
 
 const redis = createRedis(config.redisUrl, 'worker', config.prefix);
 try {
@@ -15,10 +23,41 @@ try {
 const policy = await checkEvictionPolicy(redis);
 if (policy) logger.warn(`Redis maxmemory-policy is ${policy}: set it to noeviction or queued jobs can be lost`);
 
-const worker = new SpoolWorker({ config, logger, redis });
-await worker.waitUntilReady();
+let store: Store;
+try {
+  store = createStore(config.storeUrl, { onError: (error) => logger.warn({ err: error }, 'store connection lost') });
+} catch (error) {
+  logger.fatal({ err: error }, 'cannot open the store (SPOOL_STORE_URL)');
+  process.exit(1);
+}
+await store.ping().catch((error) => logger.warn({ err: error }, 'store unavailable: job records and session turns are written once it answers'));
+const metrics = createMetrics({ service: 'worker' });
+const webhooks = new WebhookWorker({ config, logger, redis, metrics });
+const batches = new BatchRepository(redis, createKeys(config.prefix));
+const worker = new SpoolWorker({
+  config,
+  logger,
+  redis,
+  metrics,
+  prepareRequest: sessionHistory({ store, jobs: new JobRepository(redis, createKeys(config.prefix), config.eventsTtlSeconds), contextTokens: config.contextTokens }),
+  // The store's handlers come last: while it is down they fail (and are retried) without holding up webhooks.
+  onJobEnded: [recordBatchResult(batches, webhooks), webhooks.onJobEnded, recordJob(store), appendSessionTurn(store)],
+});
+await Promise.all([worker.waitUntilReady(), webhooks.waitUntilReady()]);
+// A second worker on the same machine finds the port taken: it works on, without /metrics.
+const metricsServer = config.metricsPort
+  ? await serveMetrics(metrics.registry, config.metricsPort, config.host).catch((error: Error) => {
+      logger.warn({ err: error, port: config.metricsPort }, 'metrics port unavailable: this worker serves no /metrics (set SPOOL_METRICS_PORT)');
+      return undefined;
+    })
+  : undefined;
 logger.info(
-  { redis: redactUrl(config.redisUrl), upstream: config.openaiBaseUrl ?? 'https://api.openai.com/v1', concurrency: config.workerConcurrency },
+  {
+    redis: redactUrl(config.redisUrl),
+    upstream: config.openaiBaseUrl ?? 'https://api.openai.com/v1',
+    concurrency: config.workerConcurrency,
+    metrics: metricsServer?.url,
+  },
   'worker ready',
 );
 
@@ -28,6 +67,9 @@ async function stop(signal: string): Promise<void> {
   stopping = true;
   logger.info({ signal }, 'worker stopping: finishing jobs in flight');
   await worker.close();
+  await webhooks.close();
+  await store.close();
+  metricsServer?.server.close();
   await redis.quit().catch(() => undefined);
   logger.info('worker stopped');
   process.exit(0);

@@ -3,13 +3,13 @@ import type { AppDeps } from '../deps.js';
 
 const PING_TIMEOUT_MS = 1000;
 
-async function redisAnswers(deps: AppDeps): Promise<boolean> {
+async function answers(probe: () => Promise<unknown>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
   });
   try {
-    return await Promise.race([deps.redis.ping().then(() => true, () => false), timeout]);
+    return await Promise.race([probe().then(() => true, () => false), timeout]);
   } finally {
     clearTimeout(timer);
   }
@@ -21,8 +21,10 @@ export function healthRouter(deps: AppDeps): Router {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
-    const redis = await redisAnswers(deps);
-    res.status(redis ? 200 : 503).json({ status: redis ? 'ok' : 'unavailable', checks: { redis: redis ? 'ok' : 'down' } });
+    const [redis, store] = await Promise.all([answers(() => deps.redis.ping()), answers(() => deps.store.ping())]);
+    const ready = redis && store;
+    const checks = { redis: redis ? 'ok' : 'down', store: store ? 'ok' : 'down' };
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', checks });
   });
   return router;
 }

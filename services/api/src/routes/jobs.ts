@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { ApiError, isId, parseOrThrow } from '@spool/contracts';
+import { ApiError, isId, parseOrThrow, type JobObject } from '@spool/contracts';
 import { renderJob, type JobFields } from '@spool/jobs';
 import type { AppDeps } from '../deps.js';
 import { jsonBody } from '../body.js';
@@ -8,6 +8,7 @@ import { continueJob, submitJob } from '../submit-job.js';
 import { idempotent } from '../idempotency.js';
 import { waitForJob } from '../wait-for-job.js';
 import { cancelJob } from '../cancel-job.js';
+import { fromStore } from '../store-errors.js';
 
 const WaitQuery = z.object({ wait: z.coerce.number().int().min(1).max(60).optional() });
 const ListQuery = z.object({
@@ -22,6 +23,16 @@ export async function findJob(deps: AppDeps, id: string, tenant: string): Promis
   const fields = isId(id, 'job') ? await deps.jobs.getForTenant(id, tenant) : null;
   if (!fields) throw ApiError.notFound('job', 'id');
   return fields;
+}
+
+/** The tenant's job object; once Redis has let the job go, its final record from the store. */
+async function findJobObject(deps: AppDeps, id: string, tenant: string): Promise<JobObject> {
+  if (!isId(id, 'job')) throw ApiError.notFound('job', 'id');
+  const fields = await deps.jobs.getForTenant(id, tenant);
+  if (fields) return renderJob(id, fields);
+  const stored = await fromStore(deps.store.getJob(id, tenant));
+  if (!stored) throw ApiError.notFound('job', 'id');
+  return stored;
 }
 
 export function jobsRouter(deps: AppDeps): Router {
@@ -63,8 +74,7 @@ export function jobsRouter(deps: AppDeps): Router {
   });
 
   router.get('/v1/jobs/:id', async (req, res) => {
-    const fields = await findJob(deps, req.params.id, res.locals.tenant);
-    res.json(renderJob(req.params.id, fields));
+    res.json(await findJobObject(deps, req.params.id, res.locals.tenant));
   });
 
   router.post('/v1/jobs/:id/cancel', async (req, res) => {

@@ -1,0 +1,153 @@
+import type { Redis } from 'ioredis';
+import type { BatchObject, BatchStatus } from '@spool/contracts';
+import type { Keys } from '@spool/queue';
+import { nowSeconds } from './render-job.js';
+
+/** A batch hash as Redis holds it. */
+export type BatchFields = Record<string, string>;
+
+const BATCH_TTL_SECONDS = 7 * 24 * 3600;
+
+/**
+ * KEYS: 1 batch hash, 2 ended set, 3 results list, 4 job list. ARGV: 1 job id, 2 result line,
+ * 3 '1' if it failed (or was cancelled), 4 now, 5 ttl s. Records an ended request once however
+ * often it is replayed (the SADD decides), and ends the batch when every request has ended.
+ * Returns the batch hash after the change, empty if there is no batch.
+ */
+const RECORD_ENDED = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
+  redis.call('RPUSH', KEYS[3], ARGV[2])
+  redis.call('HINCRBY', KEYS[1], ARGV[3] == '1' and 'failed' or 'completed', 1)
+  if redis.call('SCARD', KEYS[2]) >= tonumber(redis.call('HGET', KEYS[1], 'total')) then
+    local status = redis.call('HGET', KEYS[1], 'status')
+    redis.call('HSET', KEYS[1], 'status', status == 'cancelling' and 'cancelled' or 'completed', 'completed_at', ARGV[4])
+    for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
+  end
+end
+return redis.call('HGETALL', KEYS[1])
+`;
+
+/** KEYS[1] batch hash. Moves an in-progress batch to `cancelling`; returns the status after. */
+const REQUEST_CANCEL = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return '' end
+if status == 'in_progress' then
+  redis.call('HSET', KEYS[1], 'status', 'cancelling')
+  return 'cancelling'
+end
+return status
+`;
+
+interface BatchCommands {
+  spoolBatchRecordEnded(...args: (string | number)[]): Promise<string[]>;
+  spoolBatchRequestCancel(key: string): Promise<string>;
+}
+
+export interface NewBatch {
+  id: string;
+  tenant: string;
+  total: number;
+  metadata: Record<string, string>;
+  webhookUrl?: string | null;
+}
+
+export const isBatchEnded = (status: string | undefined) => status === 'completed' || status === 'cancelled';
+
+/** The public batch object of a batch hash. */
+export function renderBatch(id: string, fields: BatchFields): BatchObject {
+  return {
+    id,
+    object: 'batch',
+    status: fields.status as BatchStatus,
+    request_counts: { total: Number(fields.total), completed: Number(fields.completed ?? 0), failed: Number(fields.failed ?? 0) },
+    created_at: Number(fields.created_at),
+    completed_at: fields.completed_at ? Number(fields.completed_at) : null,
+    metadata: fields.metadata ? (JSON.parse(fields.metadata) as Record<string, string>) : {},
+  };
+}
+
+function toFields(flat: string[]): BatchFields {
+  const fields: BatchFields = {};
+  for (let i = 0; i < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
+  return fields;
+}
+
+/**
+ * A batch in Redis: its hash (status, counts), its job ids in request order, the set of ended
+ * ones and their result lines. Counts move only in `recordEnded`, once per job.
+ */
+export class BatchRepository {
+  private readonly redis: Redis & BatchCommands;
+
+  constructor(redis: Redis, private readonly keys: Keys) {
+    if (!('spoolBatchRecordEnded' in redis)) {
+      redis.defineCommand('spoolBatchRecordEnded', { numberOfKeys: 4, lua: RECORD_ENDED });
+      redis.defineCommand('spoolBatchRequestCancel', { numberOfKeys: 1, lua: REQUEST_CANCEL });
+    }
+    this.redis = redis as Redis & BatchCommands;
+  }
+
+  /** Records the batch; its jobs are added with `addJobs` before they are enqueued. */
+  async create(batch: NewBatch): Promise<BatchObject> {
+    const fields: BatchFields = {
+      tenant: batch.tenant,
+      status: 'in_progress',
+      total: String(batch.total),
+      completed: '0',
+      failed: '0',
+      created_at: String(nowSeconds()),
+      metadata: JSON.stringify(batch.metadata),
+      ...(batch.webhookUrl && { webhook_url: batch.webhookUrl }),
+    };
+    await this.redis.hset(this.keys.batch(batch.id), fields);
+    return renderBatch(batch.id, fields);
+  }
+
+  async addJobs(batchId: string, jobIds: string[]): Promise<void> {
+    if (jobIds.length) await this.redis.rpush(this.keys.batchJobs(batchId), ...jobIds);
+  }
+
+  async get(id: string): Promise<BatchFields | null> {
+    const fields = await this.redis.hgetall(this.keys.batch(id));
+    return fields.status ? fields : null;
+  }
+
+  /** The batch if it exists and belongs to `tenant`; another tenant's batch is as absent as a missing one. */
+  async getForTenant(id: string, tenant: string): Promise<BatchFields | null> {
+    const fields = await this.get(id);
+    return fields && fields.tenant === tenant ? fields : null;
+  }
+
+  /** Counts one ended request and keeps its result line (once, however often called); the batch after, or null. */
+  async recordEnded(batchId: string, jobId: string, line: string, failed: boolean): Promise<BatchFields | null> {
+    const reply = await this.redis.spoolBatchRecordEnded(
+      this.keys.batch(batchId),
+      this.keys.batchEnded(batchId),
+      this.keys.batchResults(batchId),
+      this.keys.batchJobs(batchId),
+      jobId,
+      line,
+      failed ? '1' : '0',
+      nowSeconds(),
+      BATCH_TTL_SECONDS,
+    );
+    return reply.length ? toFields(reply) : null;
+  }
+
+  /** Marks an in-progress batch `cancelling`; the status after (`completed`/`cancelled` if it had ended), null if missing. */
+  async requestCancel(id: string): Promise<BatchStatus | null> {
+    const status = await this.redis.spoolBatchRequestCancel(this.keys.batch(id));
+    return status ? (status as BatchStatus) : null;
+  }
+
+  /** Job ids in request order, `count` from `start`. */
+  async jobIds(id: string, start: number, count: number): Promise<string[]> {
+    return this.redis.lrange(this.keys.batchJobs(id), start, start + count - 1);
+  }
+
+  /** Result lines (JSON, no newline) in the order requests ended, `count` from `start`. */
+  async results(id: string, start: number, count: number): Promise<string[]> {
+    return this.redis.lrange(this.keys.batchResults(id), start, start + count - 1);
+  }
+}

@@ -1,0 +1,2 @@
+export { createMetrics, QUEUE_STATES, type Metrics, type MetricsOptions, type QueueCountsSource, type QueueState } from './metrics.js';
+export { serveMetrics } from './metrics-server.js';

@@ -1,0 +1,176 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** What the queue-depth gauge reads at scrape time; a BullMQ `Queue` is one. */
+export interface QueueCountsSource {
+  readonly name: string;
+  getJobCounts(...states: QueueState[]): Promise<Record<string, number>>;
+}
+
+export const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'waiting-children', 'failed', 'completed'] as const;
+export type QueueState = (typeof QUEUE_STATES)[number];
+
+export interface MetricsOptions {
+  /** the `service` label on every series (`api`, `worker`); none when omitted */
+  service?: string;
+  /** queues whose depth is read from Redis at each scrape (the same figure on every process: aggregate with `max`) */
+  queues?: QueueCountsSource[];
+  /** live SSE watchers of this process */
+  watchers?: () => number;
+  /** process and Node.js metrics (`spool_process_*`, `spool_nodejs_*`); default true */
+  defaultMetrics?: boolean;
+  /** a scrape gives up on Redis after this long and reports no queue depth; default 2000 ms */
+  queueTimeoutMs?: number;
+}
+
+/** Every metric of one process, and the registry that holds them. Counters are per process; Prometheus sums them. */
+export interface Metrics {
+  registry: Registry;
+  /** spool_queue_jobs{queue,state}: jobs in each BullMQ state, read from Redis at scrape time */
+  queueJobs: Gauge<'queue' | 'state'>;
+  /** spool_job_duration_seconds{status}: submission to end, for jobs a worker ended */
+  jobDuration: Histogram<'status'>;
+  /** spool_job_time_to_first_token_seconds: submission to the first streamed text */
+  timeToFirstToken: Histogram;
+  /** spool_upstream_request_duration_seconds{status}: one whole upstream call, streaming included */
+  upstreamDuration: Histogram<'status'>;
+  /** spool_upstream_requests_total{status}: upstream calls by HTTP status, or `timeout`, `aborted`, `error` */
+  upstreamRequests: Counter<'status'>;
+  /** spool_job_retries_total{code}: attempts that failed and were retried with backoff */
+  retries: Counter<'code'>;
+  /** spool_upstream_rate_limited_total: upstream 429s (rate, not quota) that paused the queue */
+  upstreamRateLimited: Counter;
+  /** spool_upstream_paused_seconds_total: queue pause asked for by upstream 429s */
+  upstreamPausedSeconds: Counter;
+  /** spool_tokens_total{tenant,model,type}: tokens of succeeded jobs, `type` prompt or completion */
+  tokens: Counter<'tenant' | 'model' | 'type'>;
+  /**
+   * spool_webhook_deliveries_total{outcome}: webhook delivery attempts by outcome, one `inc` per
+   * attempt: `delivered` (2xx), `retrying` (an answer or no answer that will be retried),
+   * `exhausted` (the last attempt failed), `gone` (410, stopped).
+   */
+  webhookDeliveries: Counter<'outcome'>;
+  /** spool_sse_watchers: SSE clients this process is streaming to */
+  sseWatchers: Gauge;
+  /** spool_http_requests_total{method,route,status} */
+  httpRequests: Counter<'method' | 'route' | 'status'>;
+  /** spool_http_request_duration_seconds{method,route,status}; an SSE stream counts until it closes */
+  httpDuration: Histogram<'method' | 'route' | 'status'>;
+}
+
+const DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+const FIRST_TOKEN_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
+const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60];
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A fresh registry with Spool's metrics; nothing is global, so several can live in one process. */
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const registry = new Registry();
+  if (options.service) registry.setDefaultLabels({ service: options.service });
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'spool_' });
+  const registers = [registry];
+  const queues = options.queues ?? [];
+  const queueTimeoutMs = options.queueTimeoutMs ?? 2000;
+  const watchers = options.watchers;
+
+  return {
+    registry,
+    queueJobs: new Gauge({
+      name: 'spool_queue_jobs',
+      help: 'Jobs in each BullMQ state, read from Redis at scrape time (every process reports the same figure)',
+      labelNames: ['queue', 'state'],
+      registers,
+      async collect() {
+        this.reset();
+        await Promise.all(
+          queues.map(async (queue) => {
+            // Redis down: the scrape still answers, without queue depth.
+            const counts = await withTimeout(queue.getJobCounts(...QUEUE_STATES), queueTimeoutMs).catch(() => null);
+            for (const state of QUEUE_STATES) if (counts) this.set({ queue: queue.name, state }, counts[state] ?? 0);
+          }),
+        );
+      },
+    }),
+    jobDuration: new Histogram({
+      name: 'spool_job_duration_seconds',
+      help: 'Time from submission to the end of a job, by final status',
+      labelNames: ['status'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    timeToFirstToken: new Histogram({
+      name: 'spool_job_time_to_first_token_seconds',
+      help: 'Time from submission to the first streamed text of a job',
+      buckets: FIRST_TOKEN_BUCKETS,
+      registers,
+    }),
+    upstreamDuration: new Histogram({
+      name: 'spool_upstream_request_duration_seconds',
+      help: 'Duration of one upstream chat completion call, streaming included, by status',
+      labelNames: ['status'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    upstreamRequests: new Counter({
+      name: 'spool_upstream_requests_total',
+      help: 'Upstream chat completion calls by HTTP status (or timeout, aborted, error when none came)',
+      labelNames: ['status'],
+      registers,
+    }),
+    retries: new Counter({
+      name: 'spool_job_retries_total',
+      help: 'Job attempts that failed and were retried with backoff, by error code',
+      labelNames: ['code'],
+      registers,
+    }),
+    upstreamRateLimited: new Counter({
+      name: 'spool_upstream_rate_limited_total',
+      help: 'Upstream 429 rate-limit answers; each pauses the whole queue',
+      registers,
+    }),
+    upstreamPausedSeconds: new Counter({
+      name: 'spool_upstream_paused_seconds_total',
+      help: 'Seconds of queue pause asked for by upstream 429s',
+      registers,
+    }),
+    tokens: new Counter({
+      name: 'spool_tokens_total',
+      help: 'Tokens of succeeded jobs by tenant, model and type (prompt or completion)',
+      labelNames: ['tenant', 'model', 'type'],
+      registers,
+    }),
+    webhookDeliveries: new Counter({
+      name: 'spool_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    sseWatchers: new Gauge({
+      name: 'spool_sse_watchers',
+      help: 'SSE clients this process is streaming job events to',
+      registers,
+      collect() {
+        if (watchers) this.set(watchers());
+      },
+    }),
+    httpRequests: new Counter({
+      name: 'spool_http_requests_total',
+      help: 'HTTP requests answered, by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: 'spool_http_request_duration_seconds',
+      help: 'HTTP request duration by method, route pattern and status; an SSE stream counts until it closes',
+      labelNames: ['method', 'route', 'status'],
+      buckets: HTTP_BUCKETS,
+      registers,
+    }),
+  };
+}

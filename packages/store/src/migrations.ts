@@ -1,0 +1,48 @@
+/**
+ * The schema, one entry per version, in SQL both SQLite and PostgreSQL take. `table` names a
+ * table as the backend wants it (PostgreSQL qualifies it with its schema). A version, once
+ * released, never changes: a change is a new entry.
+ */
+export function migrations(table: (name: string) => string): string[][] {
+  return [
+    [
+      `CREATE TABLE ${table('sessions')} (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      )`,
+      `CREATE TABLE ${table('session_messages')} (
+        session_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        job_id TEXT NOT NULL,
+        message TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (session_id, position)
+      )`,
+      `CREATE INDEX session_messages_job ON ${table('session_messages')} (session_id, job_id)`,
+      `CREATE TABLE ${table('session_pending')} (
+        session_id TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (session_id, job_id)
+      )`,
+      `CREATE TABLE ${table('jobs')} (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        job TEXT NOT NULL
+      )`,
+      `CREATE INDEX jobs_tenant ON ${table('jobs')} (tenant, created_at)`,
+      `CREATE TABLE ${table('usage')} (
+        job_id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        model TEXT NOT NULL,
+        prompt_tokens BIGINT NOT NULL,
+        completion_tokens BIGINT NOT NULL,
+        recorded_at BIGINT NOT NULL
+      )`,
+      `CREATE INDEX usage_tenant ON ${table('usage')} (tenant, model)`,
+    ],
+  ];
+}

@@ -1,0 +1,190 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { newId, type ChatMessage, type JobObject } from '@spool/contracts';
+import { migrations } from './migrations.js';
+import { StoreError, StoreUnavailableError, type Session, type SessionMessage, type Store, type TurnMessage, type UsageRecord, type UsageTotal } from './store.js';
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** Errors that say "not now" rather than "never": another process holds the lock, the disk is full... */
+const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|PROTOCOL)/;
+
+function translate(error: unknown): Error {
+  if (error instanceof StoreError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && UNAVAILABLE.test(code)) return new StoreUnavailableError('SQLite is unavailable', { cause: error });
+  return new StoreError('SQLite store operation failed', { cause: error });
+}
+
+export interface SqliteStoreOptions {
+  /** a file path (its folder is created), or `:memory:` */
+  path: string;
+  /** how long a write waits for another process's lock, ms (default 5000) */
+  busyTimeoutMs?: number;
+}
+
+interface MessageRow {
+  message: string;
+  created_at: number;
+  job_id: string;
+}
+
+/**
+ * The default store: one SQLite file in WAL mode, so the API and any number of worker processes
+ * on the machine read while one writes. better-sqlite3 is synchronous; every call is short.
+ */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+
+  constructor(options: SqliteStoreOptions) {
+    const memory = options.path === ':memory:';
+    if (!memory) mkdirSync(dirname(resolve(options.path)), { recursive: true });
+    try {
+      this.db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
+      if (!memory) this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.migrate();
+    } catch (error) {
+      throw translate(error);
+    }
+  }
+
+  private migrate(): void {
+    const steps = migrations((name) => name);
+    // IMMEDIATE: two processes starting at once take turns instead of both migrating.
+    this.db
+      .transaction(() => {
+        const version = this.db.pragma('user_version', { simple: true }) as number;
+        for (let index = version; index < steps.length; index++) {
+          for (const statement of steps[index]) this.db.exec(statement);
+        }
+        if (version < steps.length) this.db.pragma(`user_version = ${steps.length}`);
+      })
+      .immediate();
+  }
+
+  private run<T>(work: () => T): Promise<T> {
+    try {
+      return Promise.resolve(work());
+    } catch (error) {
+      return Promise.reject(translate(error));
+    }
+  }
+
+  createSession(tenant: string): Promise<Session> {
+    return this.run(() => {
+      const session = { id: newId('sess'), tenant, created_at: nowSeconds() };
+      this.db.prepare('INSERT INTO sessions (id, tenant, created_at) VALUES (?, ?, ?)').run(session.id, tenant, session.created_at);
+      return session;
+    });
+  }
+
+  getSession(id: string, tenant: string): Promise<Session | null> {
+    return this.run(() => {
+      const row = this.db.prepare('SELECT id, tenant, created_at FROM sessions WHERE id = ? AND tenant = ?').get(id, tenant) as Session | undefined;
+      return row ?? null;
+    });
+  }
+
+  deleteSession(id: string, tenant: string): Promise<boolean> {
+    return this.run(() =>
+      this.db
+        .transaction(() => {
+          const deleted = this.db.prepare('DELETE FROM sessions WHERE id = ? AND tenant = ?').run(id, tenant).changes > 0;
+          if (deleted) {
+            this.db.prepare('DELETE FROM session_messages WHERE session_id = ?').run(id);
+            this.db.prepare('DELETE FROM session_pending WHERE session_id = ?').run(id);
+          }
+          return deleted;
+        })
+        .immediate(),
+    );
+  }
+
+  expectTurn(sessionId: string, jobId: string): Promise<void> {
+    return this.run(() => {
+      this.db.prepare('INSERT INTO session_pending (session_id, job_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(sessionId, jobId, nowSeconds());
+    });
+  }
+
+  pendingTurns(sessionId: string): Promise<string[]> {
+    return this.run(() => this.db.prepare('SELECT job_id FROM session_pending WHERE session_id = ? ORDER BY created_at, job_id').pluck().all(sessionId) as string[]);
+  }
+
+  appendTurn(sessionId: string, jobId: string, messages: TurnMessage[]): Promise<boolean> {
+    return this.run(() =>
+      this.db
+        .transaction(() => {
+          this.db.prepare('DELETE FROM session_pending WHERE session_id = ? AND job_id = ?').run(sessionId, jobId);
+          if (messages.length === 0 || !this.db.prepare('SELECT 1 FROM sessions WHERE id = ?').get(sessionId)) return false;
+          if (this.db.prepare('SELECT 1 FROM session_messages WHERE session_id = ? AND job_id = ? LIMIT 1').get(sessionId, jobId)) return false;
+          const last = this.db.prepare('SELECT coalesce(max(position), 0) FROM session_messages WHERE session_id = ?').pluck().get(sessionId) as number;
+          const insert = this.db.prepare('INSERT INTO session_messages (session_id, position, job_id, message, created_at) VALUES (?, ?, ?, ?, ?)');
+          messages.forEach((turn, index) => insert.run(sessionId, last + index + 1, jobId, JSON.stringify(turn.message), turn.created_at));
+          return true;
+        })
+        .immediate(),
+    );
+  }
+
+  history(sessionId: string): Promise<SessionMessage[]> {
+    return this.run(() => {
+      const rows = this.db
+        .prepare('SELECT message, created_at, job_id FROM session_messages WHERE session_id = ? ORDER BY position')
+        .all(sessionId) as MessageRow[];
+      return rows.map((row) => ({ message: JSON.parse(row.message) as ChatMessage, created_at: row.created_at, job_id: row.job_id }));
+    });
+  }
+
+  putJob(tenant: string, job: JobObject): Promise<void> {
+    return this.run(() => {
+      this.db
+        .prepare(
+          `INSERT INTO jobs (id, tenant, status, created_at, job) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (id) DO UPDATE SET status = excluded.status, job = excluded.job`,
+        )
+        .run(job.id, tenant, job.status, job.created_at, JSON.stringify(job));
+    });
+  }
+
+  getJob(id: string, tenant: string): Promise<JobObject | null> {
+    return this.run(() => {
+      const json = this.db.prepare('SELECT job FROM jobs WHERE id = ? AND tenant = ?').pluck().get(id, tenant) as string | undefined;
+      return json ? (JSON.parse(json) as JobObject) : null;
+    });
+  }
+
+  recordUsage(usage: UsageRecord): Promise<void> {
+    return this.run(() => {
+      this.db
+        .prepare(
+          `INSERT INTO usage (job_id, tenant, model, prompt_tokens, completion_tokens, recorded_at) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (job_id) DO NOTHING`,
+        )
+        .run(usage.jobId, usage.tenant, usage.model, usage.promptTokens, usage.completionTokens, nowSeconds());
+    });
+  }
+
+  usage(tenant: string): Promise<UsageTotal[]> {
+    return this.run(
+      () =>
+        this.db
+          .prepare(
+            `SELECT model, count(*) AS jobs, sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens
+             FROM usage WHERE tenant = ? GROUP BY model ORDER BY model`,
+          )
+          .all(tenant) as UsageTotal[],
+    );
+  }
+
+  ping(): Promise<void> {
+    return this.run(() => {
+      this.db.prepare('SELECT 1').get();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

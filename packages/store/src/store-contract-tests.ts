@@ -1,0 +1,206 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { JobObject } from '@spool/contracts';
+import type { Store, TurnMessage } from './store.js';
+
+/** One database for one test: `open` gives a new store on it, `cleanup` removes it. */
+export interface StoreFixture {
+  open(): Store;
+  cleanup(): Promise<void>;
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+function turn(user: string, reply: string, at = now()): TurnMessage[] {
+  return [
+    { message: { role: 'user', content: user }, created_at: at },
+    { message: { role: 'assistant', content: reply }, created_at: at + 1 },
+  ];
+}
+
+function jobObject(id: string, overrides: Partial<JobObject> = {}): JobObject {
+  return {
+    id,
+    object: 'job',
+    status: 'succeeded',
+    model: 'gpt-4o-mini',
+    created_at: 1_700_000_000,
+    started_at: 1_700_000_001,
+    finished_at: 1_700_000_002,
+    attempts: 1,
+    priority: 5,
+    session_id: null,
+    batch_id: null,
+    continues: null,
+    metadata: { team: 'a' },
+    stream_url: `/v1/jobs/${id}/events`,
+    result: { content: 'hello', finish_reason: 'stop', usage: { prompt_tokens: 9, completion_tokens: 1, total_tokens: 10 } },
+    partial: null,
+    error: null,
+    ...overrides,
+  };
+}
+
+/** The behaviour every Store promises, run against each backend. */
+export function storeContractTests(name: string, setup: () => Promise<StoreFixture>): void {
+  describe(`${name} store contract`, () => {
+    let fixture: StoreFixture;
+    let store: Store;
+    const opened: Store[] = [];
+    const open = () => {
+      const next = fixture.open();
+      opened.push(next);
+      return next;
+    };
+
+    beforeEach(async () => {
+      fixture = await setup();
+      store = open();
+    });
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((each) => each.close()));
+      await fixture.cleanup();
+    });
+
+    it('answers ping', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
+    it('creates sessions with unguessable ids, visible only to their tenant', async () => {
+      const before = now();
+      const session = await store.createSession('acme');
+      expect(session.id).toMatch(/^sess_[0-9A-Za-z]{20,}$/);
+      expect(session.tenant).toBe('acme');
+      expect(session.created_at).toBeGreaterThanOrEqual(before);
+      expect(session.created_at).toBeLessThanOrEqual(now());
+      expect(await store.getSession(session.id, 'acme')).toEqual(session);
+      expect(await store.getSession(session.id, 'other')).toBeNull();
+      expect(await store.getSession('sess_missing000000000000000', 'acme')).toBeNull();
+      expect((await store.createSession('acme')).id).not.toBe(session.id);
+    });
+
+    it('appends turns in order and gives the history oldest first', async () => {
+      const session = await store.createSession('acme');
+      expect(await store.history(session.id)).toEqual([]);
+      expect(await store.appendTurn(session.id, 'job_1', turn('hi', 'hello', 100))).toBe(true);
+      expect(await store.appendTurn(session.id, 'job_2', turn('and then?', 'then this', 200))).toBe(true);
+      expect(await store.history(session.id)).toEqual([
+        { message: { role: 'user', content: 'hi' }, created_at: 100, job_id: 'job_1' },
+        { message: { role: 'assistant', content: 'hello' }, created_at: 101, job_id: 'job_1' },
+        { message: { role: 'user', content: 'and then?' }, created_at: 200, job_id: 'job_2' },
+        { message: { role: 'assistant', content: 'then this' }, created_at: 201, job_id: 'job_2' },
+      ]);
+    });
+
+    it('appends a job turn once however often it is asked (at-least-once handlers)', async () => {
+      const session = await store.createSession('acme');
+      expect(await store.appendTurn(session.id, 'job_1', turn('hi', 'hello'))).toBe(true);
+      expect(await store.appendTurn(session.id, 'job_1', turn('hi', 'hello'))).toBe(false);
+      await Promise.all([1, 2, 3].map(() => store.appendTurn(session.id, 'job_2', turn('again', 'once'))));
+      expect((await store.history(session.id)).map((entry) => entry.job_id)).toEqual(['job_1', 'job_1', 'job_2', 'job_2']);
+    });
+
+    it('keeps the turns that are due until each is written or settled without one', async () => {
+      const session = await store.createSession('acme');
+      await store.expectTurn(session.id, 'job_1');
+      await store.expectTurn(session.id, 'job_2');
+      await store.expectTurn(session.id, 'job_1');
+      expect(await store.pendingTurns(session.id)).toEqual(['job_1', 'job_2']);
+      expect(await store.appendTurn(session.id, 'job_2', turn('hi', 'hello'))).toBe(true);
+      expect(await store.pendingTurns(session.id)).toEqual(['job_1']);
+      expect(await store.appendTurn(session.id, 'job_1', [])).toBe(false);
+      expect(await store.pendingTurns(session.id)).toEqual([]);
+      expect((await store.history(session.id)).map((entry) => entry.job_id)).toEqual(['job_2', 'job_2']);
+      await store.expectTurn(session.id, 'job_3');
+      await store.deleteSession(session.id, 'acme');
+      expect(await store.pendingTurns(session.id)).toEqual([]);
+    });
+
+    it('lands every one of many racing turns whole, none interleaved', async () => {
+      const session = await store.createSession('acme');
+      const other = open();
+      const jobs = Array.from({ length: 20 }, (_, index) => `job_${index}`);
+      const results = await Promise.all(jobs.map((job, index) => (index % 2 ? other : store).appendTurn(session.id, job, turn(`q ${job}`, `a ${job}`))));
+      expect(results.every(Boolean)).toBe(true);
+      const history = await store.history(session.id);
+      expect(history).toHaveLength(40);
+      for (let index = 0; index < history.length; index += 2) {
+        expect(history[index].job_id).toBe(history[index + 1].job_id);
+        expect(history[index].message).toEqual({ role: 'user', content: `q ${history[index].job_id}` });
+        expect(history[index + 1].message).toEqual({ role: 'assistant', content: `a ${history[index].job_id}` });
+      }
+      expect(new Set(history.map((entry) => entry.job_id)).size).toBe(20);
+    });
+
+    it('keeps messages exactly as sent: content parts, names, null content', async () => {
+      const session = await store.createSession('acme');
+      const messages: TurnMessage[] = [
+        { message: { role: 'system', content: 'be brief' }, created_at: 1 },
+        { message: { role: 'user', content: [{ type: 'text', text: 'héllo ✓' }], name: 'ann' }, created_at: 1 },
+        { message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function' }] }, created_at: 2 },
+      ];
+      await store.appendTurn(session.id, 'job_1', messages);
+      expect((await store.history(session.id)).map((entry) => entry.message)).toEqual(messages.map((entry) => entry.message));
+    });
+
+    it('does not append to a session that is gone', async () => {
+      expect(await store.appendTurn('sess_missing000000000000000', 'job_1', turn('hi', 'hello'))).toBe(false);
+      const session = await store.createSession('acme');
+      await store.deleteSession(session.id, 'acme');
+      expect(await store.appendTurn(session.id, 'job_1', turn('hi', 'hello'))).toBe(false);
+      expect(await store.history(session.id)).toEqual([]);
+    });
+
+    it('deletes a session and its messages for its tenant only', async () => {
+      const session = await store.createSession('acme');
+      const kept = await store.createSession('acme');
+      await store.appendTurn(session.id, 'job_1', turn('hi', 'hello'));
+      await store.appendTurn(kept.id, 'job_2', turn('hi', 'hello'));
+      expect(await store.deleteSession(session.id, 'other')).toBe(false);
+      expect(await store.getSession(session.id, 'acme')).not.toBeNull();
+      expect(await store.deleteSession(session.id, 'acme')).toBe(true);
+      expect(await store.getSession(session.id, 'acme')).toBeNull();
+      expect(await store.history(session.id)).toEqual([]);
+      expect(await store.deleteSession(session.id, 'acme')).toBe(false);
+      expect(await store.history(kept.id)).toHaveLength(2);
+    });
+
+    it('keeps the last job object put, for its tenant only', async () => {
+      expect(await store.getJob('job_a', 'acme')).toBeNull();
+      const running = jobObject('job_a', { status: 'running', finished_at: null, result: null });
+      await store.putJob('acme', running);
+      expect(await store.getJob('job_a', 'acme')).toEqual(running);
+      const finished = jobObject('job_a', { session_id: 'sess_x', partial: { content: 'he', completion_tokens: 1 } });
+      await store.putJob('acme', finished);
+      await store.putJob('acme', finished);
+      expect(await store.getJob('job_a', 'acme')).toEqual(finished);
+      expect(JSON.stringify(await store.getJob('job_a', 'acme'))).toBe(JSON.stringify(finished));
+      expect(await store.getJob('job_a', 'other')).toBeNull();
+    });
+
+    it('counts usage once per job, totalled per tenant and model', async () => {
+      const record = { tenant: 'acme', model: 'gpt-4o-mini', promptTokens: 10, completionTokens: 5 };
+      await store.recordUsage({ ...record, jobId: 'job_1' });
+      await store.recordUsage({ ...record, jobId: 'job_1' });
+      await store.recordUsage({ ...record, jobId: 'job_2', promptTokens: 1, completionTokens: 2 });
+      await store.recordUsage({ ...record, jobId: 'job_3', model: 'gpt-4o' });
+      await store.recordUsage({ ...record, jobId: 'job_4', tenant: 'other' });
+      expect(await store.usage('acme')).toEqual([
+        { model: 'gpt-4o', jobs: 1, prompt_tokens: 10, completion_tokens: 5 },
+        { model: 'gpt-4o-mini', jobs: 2, prompt_tokens: 11, completion_tokens: 7 },
+      ]);
+      expect(await store.usage('nobody')).toEqual([]);
+    });
+
+    it('keeps everything across a reopen, and migrating again changes nothing', async () => {
+      const session = await store.createSession('acme');
+      await store.appendTurn(session.id, 'job_1', turn('hi', 'hello'));
+      await store.putJob('acme', jobObject('job_1'));
+      await store.close();
+      const [first, second] = [open(), open()];
+      await Promise.all([first.ping(), second.ping()]);
+      expect(await second.getSession(session.id, 'acme')).toEqual(session);
+      expect(await first.history(session.id)).toHaveLength(2);
+      expect(await second.getJob('job_1', 'acme')).toEqual(jobObject('job_1'));
+    });
+  });
+}

@@ -1,0 +1,87 @@
+import type { ChatMessage, JobObject } from '@spool/contracts';
+
+export interface Session {
+  id: string;
+  tenant: string;
+  created_at: number;
+}
+
+/** A message as a session keeps it: the message as sent (or replied), when, and by which job. */
+export interface SessionMessage {
+  message: ChatMessage;
+  created_at: number;
+  job_id: string;
+}
+
+/** One message of a turn to append; `created_at` in Unix seconds. */
+export interface TurnMessage {
+  message: ChatMessage;
+  created_at: number;
+}
+
+export interface UsageRecord {
+  tenant: string;
+  jobId: string;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface UsageTotal {
+  model: string;
+  jobs: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
+/**
+ * The durable store: sessions, the final record of every job, usage per tenant. Writes that
+ * come from the job-ended outbox run at least once, so each is idempotent by job id.
+ */
+export interface Store {
+  createSession(tenant: string): Promise<Session>;
+  /** The session if it exists and belongs to `tenant`; another tenant's is as absent as a missing one. */
+  getSession(id: string, tenant: string): Promise<Session | null>;
+  /** Removes the session and its messages; false when there was none for `tenant`. */
+  deleteSession(id: string, tenant: string): Promise<boolean>;
+  /** Notes that a job of the session was submitted: its turn is due when it ends. */
+  expectTurn(sessionId: string, jobId: string): Promise<void>;
+  /** The session's jobs whose turn is due and not yet written, oldest first. */
+  pendingTurns(sessionId: string): Promise<string[]>;
+  /**
+   * Appends a job's turn at the end of the session in one step, and settles it (no longer
+   * pending); no messages settles it without a turn. False (and nothing written) when the
+   * job's turn is already there, there was none to write, or the session is gone.
+   */
+  appendTurn(sessionId: string, jobId: string, messages: TurnMessage[]): Promise<boolean>;
+  /** The session's messages, oldest first. */
+  history(sessionId: string): Promise<SessionMessage[]>;
+  /** Writes a job's object as it is now, replacing an earlier one. */
+  putJob(tenant: string, job: JobObject): Promise<void>;
+  getJob(id: string, tenant: string): Promise<JobObject | null>;
+  /** Counts a job's tokens once, however often it is called for the same job. */
+  recordUsage(usage: UsageRecord): Promise<void>;
+  usage(tenant: string): Promise<UsageTotal[]>;
+  /** Resolves when the store answers; the schema is brought up to date on the way. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The root of the store's errors; `cause` is the driver's own error. */
+export class StoreError extends Error {
+  readonly code: string = 'store_error';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreError';
+  }
+}
+
+/** The store cannot be reached or is busy: the same call may succeed later. */
+export class StoreUnavailableError extends StoreError {
+  override readonly code = 'store_unavailable';
+  readonly isRetryable = true;
+  constructor(message = 'The store is unavailable', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}

@@ -1,0 +1,53 @@
+import { Router, type Response } from 'express';
+import { ApiError, isId } from '@spool/contracts';
+import { renderBatch, type BatchFields } from '@spool/jobs';
+import type { AppDeps } from '../deps.js';
+import { batchBody, type BatchBody } from '../batch-body.js';
+import { parseBatch } from '../parse-batch.js';
+import { submitBatch } from '../submit-batch.js';
+import { cancelBatch } from '../cancel-batch.js';
+
+const RESULTS_PAGE = 1000;
+
+/** The tenant's batch, or the same 404 whether it is missing or another tenant's. */
+async function findBatch(deps: AppDeps, id: string, tenant: string): Promise<BatchFields> {
+  const fields = isId(id, 'batch') ? await deps.batches.getForTenant(id, tenant) : null;
+  if (!fields) throw ApiError.notFound('batch', 'id');
+  return fields;
+}
+
+function write(res: Response, text: string): Promise<void> {
+  return res.write(text) ? Promise.resolve() : new Promise((resolve) => res.once('drain', resolve));
+}
+
+export function batchesRouter(deps: AppDeps): Router {
+  const router = Router();
+
+  router.post('/v1/batches', ...batchBody('50mb'), async (req, res) => {
+    const batch = await submitBatch(deps, res.locals.tenant, parseBatch(req.body as BatchBody));
+    res.status(202).location(`/v1/batches/${batch.id}`).json(batch);
+  });
+
+  router.get('/v1/batches/:id', async (req, res) => {
+    res.json(renderBatch(req.params.id, await findBatch(deps, req.params.id, res.locals.tenant)));
+  });
+
+  // One JSONL line per ended request, in the order they ended; readable while the batch runs.
+  router.get('/v1/batches/:id/results', async (req, res) => {
+    await findBatch(deps, req.params.id, res.locals.tenant);
+    res.status(200).type('application/jsonl; charset=utf-8');
+    for (let start = 0; !res.destroyed; start += RESULTS_PAGE) {
+      const lines = await deps.batches.results(req.params.id, start, RESULTS_PAGE);
+      if (lines.length) await write(res, `${lines.join('\n')}\n`);
+      if (lines.length < RESULTS_PAGE) break;
+    }
+    res.end();
+  });
+
+  router.post('/v1/batches/:id/cancel', async (req, res) => {
+    await findBatch(deps, req.params.id, res.locals.tenant);
+    res.json(await cancelBatch(deps, req.params.id));
+  });
+
+  return router;
+}

@@ -1,0 +1,73 @@
+import type { Job } from 'bullmq';
+import type { JobResult } from '@spool/contracts';
+import type { JobFields } from '@spool/jobs';
+import { classifyUpstreamError } from '@spool/llm';
+import type { Metrics } from '@spool/metrics';
+
+/** The `status` label of an upstream call: its HTTP status, else what kept it from having one. */
+export function upstreamStatus(error?: unknown): string {
+  if (error === undefined) return '200';
+  const classified = classifyUpstreamError(error);
+  if (classified.status) return String(classified.status);
+  if (classified.code === 'upstream_timeout') return 'timeout';
+  if (classified.code === 'interrupted') return 'aborted';
+  return 'error';
+}
+
+const seconds = (fromMs: number) => Math.max(0, Date.now() - fromMs) / 1000;
+
+/** What one attempt of a chat job adds to the worker's metrics; every call is a no-op without metrics. */
+export class AttemptMetrics {
+  private upstreamStartedAt: number | undefined;
+  private sawText: boolean;
+
+  /** `textShown`: earlier attempts already streamed text, so this one's first token is not the job's. */
+  constructor(
+    private readonly metrics: Metrics | undefined,
+    private readonly bullJob: Pick<Job, 'timestamp'>,
+    private readonly fields: JobFields,
+    textShown: boolean,
+  ) {
+    this.sawText = textShown;
+  }
+
+  upstreamStarted(): void {
+    this.upstreamStartedAt = Date.now();
+  }
+
+  /** Once per call, whichever comes first: the stream's end or the error that ended it. */
+  upstreamEnded(error?: unknown): void {
+    if (!this.metrics || this.upstreamStartedAt === undefined) return;
+    const status = upstreamStatus(error);
+    this.metrics.upstreamRequests.inc({ status });
+    this.metrics.upstreamDuration.observe({ status }, seconds(this.upstreamStartedAt));
+    this.upstreamStartedAt = undefined;
+  }
+
+  delta(): void {
+    if (this.sawText) return;
+    this.sawText = true;
+    this.metrics?.timeToFirstToken.observe(seconds(this.bullJob.timestamp));
+  }
+
+  succeeded(result: JobResult): void {
+    if (!this.metrics) return;
+    this.metrics.jobDuration.observe({ status: 'succeeded' }, seconds(this.bullJob.timestamp));
+    const labels = { tenant: this.fields.tenant ?? 'unknown', model: this.fields.model ?? 'unknown' };
+    this.metrics.tokens.inc({ ...labels, type: 'prompt' }, result.usage.prompt_tokens);
+    this.metrics.tokens.inc({ ...labels, type: 'completion' }, result.usage.completion_tokens);
+  }
+
+  failed(): void {
+    this.metrics?.jobDuration.observe({ status: 'failed' }, seconds(this.bullJob.timestamp));
+  }
+
+  retried(code: string): void {
+    this.metrics?.retries.inc({ code });
+  }
+
+  rateLimited(pauseMs: number): void {
+    this.metrics?.upstreamRateLimited.inc();
+    this.metrics?.upstreamPausedSeconds.inc(pauseMs / 1000);
+  }
+}

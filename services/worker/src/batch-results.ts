@@ -1,0 +1,19 @@
+import type { BatchResultLine } from '@spool/contracts';
+import { isBatchEnded, renderBatch, type BatchRepository, type JobEndedHandler } from '@spool/jobs';
+import type { WebhookWorker } from './webhook-worker.js';
+
+/**
+ * Outbox handler for jobs of a batch: counts the request and keeps its result line, once however
+ * often it runs; when that ended the batch, sends `batch.completed` (or `batch.cancelled`). A
+ * replay after the batch ended sends again, which the delivery's fixed id turns into nothing.
+ */
+export function recordBatchResult(batches: BatchRepository, webhooks: Pick<WebhookWorker, 'send'>): JobEndedHandler {
+  return async (job, fields) => {
+    if (!job.batch_id) return;
+    const line: BatchResultLine = { custom_id: fields.custom_id ?? '', job_id: job.id, status: job.status, result: job.result, error: job.error };
+    const batch = await batches.recordEnded(job.batch_id, job.id, JSON.stringify(line), job.status !== 'succeeded');
+    if (!batch || !isBatchEnded(batch.status) || !batch.webhook_url) return;
+    const object = renderBatch(job.batch_id, batch);
+    await webhooks.send({ ownerId: job.batch_id, url: batch.webhook_url, type: `batch.${object.status}`, timestamp: object.completed_at ?? 0, data: object });
+  };
+}

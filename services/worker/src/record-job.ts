@@ -1,0 +1,16 @@
+import type { JobEndedHandler } from '@spool/jobs';
+import type { Store } from '@spool/store';
+
+/**
+ * Keeps every ended job's final object in the store, so `GET /v1/jobs/{id}` answers after Redis
+ * has let the job go, and counts its tokens for its tenant. Both writes are idempotent by job id.
+ */
+export function recordJob(store: Store): JobEndedHandler {
+  return async (job, fields) => {
+    await store.putJob(fields.tenant, job);
+    if (job.result) {
+      const { prompt_tokens, completion_tokens } = job.result.usage;
+      await store.recordUsage({ tenant: fields.tenant, jobId: job.id, model: job.model, promptTokens: prompt_tokens, completionTokens: completion_tokens });
+    }
+  };
+}

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import type { ChatMessage } from '@spool/contracts';
+import { countPromptTokens } from '@spool/llm';
+import type { SessionMessage } from '@spool/store';
+import { contextWindow, DEFAULT_CONTEXT_TOKENS } from './context-window.js';
+import { promptBudget, withHistory } from './session-history.js';
+
+const message = (role: ChatMessage['role'], content: string): ChatMessage => ({ role, content });
+const entries = (jobId: string, messages: ChatMessage[]): SessionMessage[] => messages.map((each) => ({ message: each, created_at: 1, job_id: jobId }));
+
+describe('contextWindow', () => {
+  it('knows model families, dated variants included, and falls back to 128000', () => {
+    expect(contextWindow('gpt-4o-mini')).toBe(128_000);
+    expect(contextWindow('gpt-4o-2024-08-06')).toBe(128_000);
+    expect(contextWindow('gpt-4.1-mini-2025-04-14')).toBe(1_047_576);
+    expect(contextWindow('gpt-4-0613')).toBe(8_192);
+    expect(contextWindow('o4-mini')).toBe(200_000);
+    expect(contextWindow('llama3:8b')).toBe(DEFAULT_CONTEXT_TOKENS);
+  });
+});
+
+describe('promptBudget', () => {
+  it('is the context budget less the reply budget', () => {
+    const request = { model: 'gpt-4o', messages: [] };
+    expect(promptBudget({ ...request, max_tokens: 100, max_completion_tokens: 50 }, 1000)).toBe(950);
+    expect(promptBudget({ ...request, max_tokens: 100 }, 1000)).toBe(900);
+    expect(promptBudget(request, 1000)).toBe(750);
+    expect(promptBudget(request)).toBe(128_000 - 4096);
+  });
+});
+
+describe('withHistory', () => {
+  const lead = [message('system', 'be brief'), message('developer', 'no lists')];
+  const first = [message('user', 'q1'), message('assistant', 'a1'), message('user', 'q1b'), message('assistant', 'a1b')];
+  const toolTurn = [message('user', 'q2'), { role: 'assistant', content: null, tool_calls: [] } as ChatMessage, message('tool', 'result'), message('assistant', 'a2')];
+  const history = [...entries('job_1', [...lead, ...first]), ...entries('job_2', toolTurn)];
+  const own = [message('user', 'q3')];
+  const fits = (messages: ChatMessage[]) => countPromptTokens(messages);
+
+  it('keeps everything that fits, oldest first, before the job’s own messages', () => {
+    const all = [...lead, ...first, ...toolTurn, ...own];
+    expect(withHistory(history, own, fits(all))).toEqual(all);
+  });
+
+  it('drops the oldest turns first, a question with its answer, and never splits a tool exchange', () => {
+    const withoutFirst = [...lead, first[2], first[3], ...toolTurn, ...own];
+    expect(withHistory(history, own, fits(withoutFirst))).toEqual(withoutFirst);
+    expect(withHistory(history, own, fits(withoutFirst) - 1)).toEqual([...lead, ...toolTurn, ...own]);
+    expect(withHistory(history, own, fits([...lead, ...toolTurn, ...own]) - 1)).toEqual([...lead, ...own]);
+  });
+
+  it('always keeps the leading system and developer messages and the job’s own, whatever the budget', () => {
+    expect(withHistory(history, own, -10)).toEqual([...lead, ...own]);
+    const ownWithSystem = [message('system', 'new rules'), message('user', 'q3')];
+    expect(withHistory(history, ownWithSystem, 0)).toEqual([...lead, ...ownWithSystem]);
+  });
+});

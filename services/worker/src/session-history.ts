@@ -1,0 +1,83 @@
+import type { ChatMessage, UpstreamRequest } from '@spool/contracts';
+import { countPromptTokens } from '@spool/llm';
+import { settleSessionTurns, type JobRepository } from '@spool/jobs';
+import type { SessionMessage, Store } from '@spool/store';
+import type { PrepareRequest } from './chat-processor.js';
+import { contextWindow } from './context-window.js';
+
+/** Tokens kept for the reply when the request sets no limit, at most a quarter of the window. */
+const DEFAULT_REPLY_TOKENS = 4096;
+
+export interface SessionHistoryOptions {
+  store: Store;
+  /** to write the turns of jobs that ended a moment ago, before the outbox gets to them */
+  jobs: JobRepository;
+  /** the prompt's context budget (SPOOL_CONTEXT_TOKENS); default: the model's window, 128000 if unknown */
+  contextTokens?: number;
+}
+
+/** Tokens the prompt may take: the context budget less what the reply may take. */
+export function promptBudget(request: UpstreamRequest, contextTokens = contextWindow(request.model)): number {
+  const limit = request.max_completion_tokens ?? request.max_tokens;
+  const reply = typeof limit === 'number' ? limit : Math.min(DEFAULT_REPLY_TOKENS, Math.floor(contextTokens / 4));
+  return contextTokens - reply;
+}
+
+const isInstruction = (message: ChatMessage) => message.role === 'system' || message.role === 'developer';
+/** A message's share of `countPromptTokens`: its text plus its framing. */
+const cost = (message: ChatMessage) => countPromptTokens([message]) - countPromptTokens([]);
+
+interface Turn {
+  messages: ChatMessage[];
+  tokens: number;
+}
+
+/**
+ * Splits history into the units dropped together: one job's messages, cut before each further
+ * user message, so a question goes with its answer (and any tool messages between).
+ */
+function turnsOf(history: SessionMessage[]): Turn[] {
+  const turns: Turn[] = [];
+  let jobId: string | null = null;
+  let hasUser = false;
+  for (const entry of history) {
+    if (entry.job_id !== jobId || (entry.message.role === 'user' && hasUser)) {
+      turns.push({ messages: [], tokens: 0 });
+      jobId = entry.job_id;
+      hasUser = false;
+    }
+    const turn = turns[turns.length - 1];
+    turn.messages.push(entry.message);
+    turn.tokens += cost(entry.message);
+    hasUser ||= entry.message.role === 'user';
+  }
+  return turns;
+}
+
+/**
+ * The session's history put before the job's own messages, oldest turns dropped first until the
+ * whole fits `budget` tokens. Messages are never cut, the history's leading system or developer
+ * messages and all of the job's own are always kept.
+ */
+export function withHistory(history: SessionMessage[], own: ChatMessage[], budget: number): ChatMessage[] {
+  let pinned = 0;
+  while (pinned < history.length && isInstruction(history[pinned].message)) pinned++;
+  const lead = history.slice(0, pinned).map((entry) => entry.message);
+  const turns = turnsOf(history.slice(pinned));
+  let total = countPromptTokens([...lead, ...own]) + turns.reduce((sum, turn) => sum + turn.tokens, 0);
+  let first = 0;
+  while (total > budget && first < turns.length) total -= turns[first++].tokens;
+  return [...lead, ...turns.slice(first).flatMap((turn) => turn.messages), ...own];
+}
+
+/** The worker's `prepareRequest`: a job with a session gets the session's history before its messages. */
+export function sessionHistory(options: SessionHistoryOptions): PrepareRequest {
+  return async (request, fields) => {
+    // The API checked the session at submission; this keeps a job from reading another tenant's.
+    if (!fields.session_id || !(await options.store.getSession(fields.session_id, fields.tenant))) return request;
+    await settleSessionTurns(options.store, options.jobs, fields.session_id);
+    const history = await options.store.history(fields.session_id);
+    if (history.length === 0) return request;
+    return { ...request, messages: withHistory(history, request.messages, promptBudget(request, options.contextTokens)) };
+  };
+}

@@ -1,0 +1,113 @@
+import { Worker, type Queue } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Config } from '@spool/config';
+import { WEBHOOK_QUEUE, createKeys, createRedis, createWebhookQueue, webhookJobId, webhookJobOptions, type Redis, type WebhookJobData } from '@spool/queue';
+import type { JobEndedHandler } from '@spool/jobs';
+import type { Metrics } from '@spool/metrics';
+import { DeliveryLog, resolveWebhookSecret, type ResolveHost } from '@spool/webhooks';
+import { createWebhookProcessor, webhookRetryDelayMs } from './webhook-processor.js';
+
+export interface WebhookWorkerOptions {
+  config: Config;
+  logger: Logger;
+  /** command connection; default: a new one from REDIS_URL */
+  redis?: Redis;
+  /** an attempt with no answer for this long fails; default 15 s */
+  timeoutMs?: number;
+  /** deliveries in flight at once in this process; default 32 */
+  concurrency?: number;
+  /** how webhook hosts are resolved; default `dns.lookup` */
+  resolve?: ResolveHost;
+  /** this process's metrics (spool_webhook_deliveries_total); default: none counted */
+  metrics?: Metrics;
+}
+
+/** A webhook event: `job.succeeded|failed|cancelled` or `batch.completed|cancelled`. */
+export interface WebhookEvent {
+  /** the job or batch it is about; one delivery per owner */
+  ownerId: string;
+  url: string;
+  type: string;
+  /** when it happened, Unix seconds */
+  timestamp: number;
+  data: unknown;
+}
+
+/**
+ * Delivers webhooks from their own queue, beside (never inside) the chat workers, and enqueues
+ * them: `onJobEnded` is the outbox handler for jobs that have a webhook.
+ */
+export class WebhookWorker {
+  readonly worker: Worker<WebhookJobData>;
+  readonly queue: Queue<WebhookJobData>;
+  private readonly redis: Redis;
+  private readonly workerConnection: Redis;
+  private readonly ownsRedis: boolean;
+  private secret: Promise<string> | null = null;
+
+  constructor(private readonly options: WebhookWorkerOptions) {
+    const { config, logger } = options;
+    const keys = createKeys(config.prefix);
+    this.ownsRedis = !options.redis;
+    this.redis = options.redis ?? createRedis(config.redisUrl, 'worker', config.prefix);
+    this.queue = createWebhookQueue(this.redis, config.prefix);
+    const processor = createWebhookProcessor({
+      deliveries: new DeliveryLog(this.redis, keys),
+      secret: () => this.signingSecret(),
+      allowPrivate: config.webhookAllowPrivate,
+      timeoutMs: options.timeoutMs ?? 15_000,
+      resolve: options.resolve,
+      logger,
+      metrics: options.metrics,
+    });
+    this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
+    this.worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, processor, {
+      connection: this.workerConnection,
+      prefix: config.prefix,
+      concurrency: options.concurrency ?? 32,
+      settings: { backoffStrategy: (attemptsMade: number) => webhookRetryDelayMs(attemptsMade, config.webhookBackoffMs) },
+    });
+    this.worker.on('error', (error) => logger.error({ err: error }, 'webhook worker error'));
+  }
+
+  /** SPOOL_WEBHOOK_SECRET, or the one every process shares through Redis (made by the first). */
+  private signingSecret(): Promise<string> {
+    const { config, logger } = this.options;
+    this.secret ??= resolveWebhookSecret(this.redis, createKeys(config.prefix).webhookSecret(), config.webhookSecret).then(
+      ({ secret, source }) => {
+        if (source === 'generated') logger.info({ key: createKeys(config.prefix).webhookSecret() }, 'generated a webhook signing secret and stored it in Redis');
+        return secret;
+      },
+      (error: unknown) => {
+        this.secret = null;
+        throw error;
+      },
+    );
+    return this.secret;
+  }
+
+  /** Enqueues one delivery per owner: a repeated call for the same job or batch adds nothing. */
+  async send(event: WebhookEvent): Promise<void> {
+    const body = JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
+    const data: WebhookJobData = { webhookId: webhookJobId(event.ownerId), ownerId: event.ownerId, url: event.url, body };
+    await this.queue.add(event.type, data, webhookJobOptions(event.ownerId));
+  }
+
+  /** Outbox handler: a job with a webhook has ended. */
+  readonly onJobEnded: JobEndedHandler = async (job, fields) => {
+    if (!fields.webhook_url) return;
+    await this.send({ ownerId: job.id, url: fields.webhook_url, type: `job.${job.status}`, timestamp: job.finished_at ?? Math.floor(Date.now() / 1000), data: job });
+  };
+
+  async waitUntilReady(): Promise<void> {
+    await Promise.all([this.worker.waitUntilReady(), this.signingSecret()]);
+  }
+
+  /** Stops taking deliveries and waits for those in flight (each ends within its timeout). */
+  async close(): Promise<void> {
+    await this.worker.close();
+    await this.queue.close();
+    await this.workerConnection.quit().catch(() => undefined);
+    if (this.ownsRedis) await this.redis.quit().catch(() => undefined);
+  }
+}
