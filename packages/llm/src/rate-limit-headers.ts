@@ -32,6 +32,8 @@ export function parseDurationMs(value: string | undefined): number | undefined {
 }
 
 export interface RateLimitSnapshot {
+  limitRequests?: number;
+  limitTokens?: number;
   remainingRequests?: number;
   remainingTokens?: number;
   resetRequestsMs?: number;
@@ -45,6 +47,8 @@ export function parseRateLimitHeaders(headers: HeaderSource): RateLimitSnapshot 
     return value === undefined || value === '' || Number.isNaN(Number(value)) ? undefined : Number(value);
   };
   return {
+    limitRequests: number('x-ratelimit-limit-requests'),
+    limitTokens: number('x-ratelimit-limit-tokens'),
     remainingRequests: number('x-ratelimit-remaining-requests'),
     remainingTokens: number('x-ratelimit-remaining-tokens'),
     resetRequestsMs: parseDurationMs(header(headers, 'x-ratelimit-reset-requests')),

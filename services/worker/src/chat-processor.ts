@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { RateLimitError, WaitingError, type Job, type Queue } from 'bullmq';
+import { DelayedError, type Job, type Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { JobResult, UpstreamRequest, Usage } from '@spool/contracts';
 import type { JobRepository, JobFields } from '@spool/jobs';
@@ -40,9 +40,12 @@ export interface ChatProcessorDeps {
 
 export type PrepareRequest = (request: UpstreamRequest, fields: JobFields) => Promise<UpstreamRequest>;
 
-/** Text streamed by earlier attempts: a retry or a takeover continues from it. */
-async function textSoFar(log: EventLog, jobId: string, attempt: number): Promise<string> {
-  return attempt > 1 ? streamedText(await log.readAfter(jobId, 0)) : '';
+/** A fresh job's log holds `queued` and this attempt's `running`; anything more came before. */
+const FRESH_EVENT_COUNT = 2;
+
+/** Text streamed by earlier attempts (a retry, a takeover, a hand-back): the next one continues from it. */
+async function textSoFar(log: EventLog, jobId: string, eventCount: number): Promise<string> {
+  return eventCount > FRESH_EVENT_COUNT ? streamedText(await log.readAfter(jobId, 0)) : '';
 }
 
 /** The whole reply's tokens, across attempts; the prompt as upstream counted it, else estimated. */
@@ -75,7 +78,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     const request = deps.prepareRequest ? await deps.prepareRequest(stored, fields) : stored;
     const jobLogger = logger.child({ job_id: jobId, attempt });
 
-    let prior = await textSoFar(log, jobId, attempt);
+    let prior = await textSoFar(log, jobId, started.eventCount);
     const measure = new AttemptMetrics(deps.metrics, bullJob, fields, prior !== '');
     if (prior && fields.on_interrupt === 'restart') {
       const reset = encodeEntry('reset', JSON.stringify({ attempt, reason: 'the previous attempt was interrupted' }));
@@ -124,8 +127,9 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     async function handBack(): Promise<void> {
       jobLogger.info('worker stopping; job handed back');
       if (!(await jobs.requeue(jobId, owner, attempt, true))) return;
-      await bullJob.moveToWait(token);
-      throw new WaitingError();
+      // Delayed, not waiting: BullMQ wakes no blocked worker for a prioritized job moved back to wait.
+      await bullJob.moveToDelayed(Date.now(), token);
+      throw new DelayedError();
     }
 
     /** A 429 pauses every worker for upstream's retry-after; the job waits without losing an attempt. */
@@ -135,7 +139,8 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
       measure.rateLimited(pauseMs);
       await Promise.all([gate.pause(pauseMs), deps.queue.rateLimit(pauseMs)]);
       if (!(await jobs.requeue(jobId, owner, attempt, true))) return;
-      throw new RateLimitError();
+      await bullJob.moveToDelayed(Date.now() + pauseMs, token);
+      throw new DelayedError();
     }
 
     async function endOrRetry(error: UpstreamError, attemptText: string): Promise<void> {

@@ -38,7 +38,18 @@ if next_token then redis.call('HSET', KEYS[1], 'next_token', next_token + tonumb
 return 0
 `;
 
+/** Returns ms left of the current pause (<= 0: none). */
+const PAUSED_FOR = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+return (tonumber(redis.call('HGET', KEYS[1], 'paused_until')) or 0) - now
+`;
+
+/** Slots are spaced a little wider than the limit, so clock jitter between hosts does not tip calls over it. */
+const SPACING_MARGIN = 1.02;
+
 interface GateCommands {
+  spoolGatePausedFor(key: string): Promise<number>;
   spoolGateAcquire(key: string, requestGap: number, tokens: number, tokenGap: number): Promise<number>;
   spoolGatePause(key: string, ms: number): Promise<number>;
   spoolGateAdjust(key: string, ms: number): Promise<number>;
@@ -79,16 +90,23 @@ export class UpstreamGate {
       redis.defineCommand('spoolGateAcquire', { numberOfKeys: 1, lua: ACQUIRE });
       redis.defineCommand('spoolGatePause', { numberOfKeys: 1, lua: PAUSE });
       redis.defineCommand('spoolGateAdjust', { numberOfKeys: 1, lua: ADJUST_TOKENS });
+      redis.defineCommand('spoolGatePausedFor', { numberOfKeys: 1, lua: PAUSED_FOR });
     }
     this.redis = redis as Redis & GateCommands;
-    this.requestGapMs = options.rpm ? 60_000 / options.rpm : 0;
-    this.msPerToken = options.tpm ? 60_000 / options.tpm : 0;
+    this.requestGapMs = options.rpm ? (60_000 / options.rpm) * SPACING_MARGIN : 0;
+    this.msPerToken = options.tpm ? (60_000 / options.tpm) * SPACING_MARGIN : 0;
   }
 
   /** Waits for this call's slot; `tokens` is the estimate the TPM budget is charged. */
   async acquire(tokens: number, signal?: AbortSignal): Promise<void> {
-    const wait = await this.redis.spoolGateAcquire(this.key, this.requestGapMs, tokens, this.msPerToken);
-    await abortableDelay(wait, signal);
+    for (;;) {
+      const wait = await this.redis.spoolGateAcquire(this.key, this.requestGapMs, tokens, this.msPerToken);
+      if (wait <= 0) return;
+      await abortableDelay(wait, signal);
+      if (signal?.aborted) return;
+      // A 429 may have paused the gate while this call slept: then it takes a new slot after the pause.
+      if ((await this.redis.spoolGatePausedFor(this.key)) <= 0) return;
+    }
   }
 
   /** Holds every call back for `ms` (upstream answered 429). */
@@ -102,11 +120,18 @@ export class UpstreamGate {
     await this.redis.spoolGateAdjust(this.key, (actualTokens - estimatedTokens) * this.msPerToken);
   }
 
-  /** Upstream says its budget is spent: wait for its reset before the next call. */
+  /**
+   * Upstream says its budget is spent: hold calls until one more request (or the tokens of one)
+   * frees up, not until the whole window resets, which at a steady load at the limit never comes.
+   */
   async observe(snapshot: RateLimitSnapshot): Promise<void> {
     const waits: number[] = [];
-    if (snapshot.remainingRequests === 0 && snapshot.resetRequestsMs) waits.push(snapshot.resetRequestsMs);
-    if (snapshot.remainingTokens === 0 && snapshot.resetTokensMs) waits.push(snapshot.resetTokensMs);
+    if (snapshot.remainingRequests === 0 && snapshot.resetRequestsMs) {
+      waits.push(Math.min(snapshot.resetRequestsMs, snapshot.limitRequests ? 60_000 / snapshot.limitRequests : Infinity));
+    }
+    if (snapshot.remainingTokens === 0 && snapshot.resetTokensMs) {
+      waits.push(Math.min(snapshot.resetTokensMs, snapshot.limitTokens ? (60_000 / snapshot.limitTokens) * 1000 : Infinity));
+    }
     if (waits.length) await this.pause(Math.max(...waits));
   }
 }
