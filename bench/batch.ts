@@ -20,7 +20,7 @@ export interface BatchBenchOptions {
   workerConcurrency?: number;
   /** what each request asks the simulator for */
   prompt?: string;
-  /** enqueue rounds per side, alternating which goes first; 2 */
+  /** enqueue rounds per side, alternating which goes first; 3 */
   rounds?: number;
   log?: (line: string) => void;
 }
@@ -91,7 +91,7 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 export async function benchBatch(options: BatchBenchOptions): Promise<BatchBenchResult> {
   const requests = options.requests ?? 10_000;
   const prompt = options.prompt ?? '[[sim tokens=3]]';
-  const rounds = options.rounds ?? 2;
+  const rounds = options.rounds ?? 3;
   const log = options.log ?? (() => undefined);
   const prefix = `bench-batch-${randomBytes(6).toString('hex')}`;
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1 });
@@ -112,8 +112,10 @@ export async function benchBatch(options: BatchBenchOptions): Promise<BatchBench
     const enqueueApi = start(startChild({ name: 'api (enqueue only)', script: 'services/api/src/main.ts', env: spoolEnv(options.redisUrl, `${prefix}-enqueue`, enqueuePort, simulatorUrl) }));
     const enqueueUrl = `http://127.0.0.1:${enqueuePort}`;
     await waitForHttp(enqueueApi, `${enqueueUrl}/healthz`);
-    await postBatch(enqueueUrl, batchBody(200, prompt, 'warmup'));
-    await rawAddBulk(redis, `${prefix}-raw`, 200, prompt);
+    for (let i = 0; i < 3; i++) {
+      await postBatch(enqueueUrl, batchBody(2000, prompt, `warmup${i}`));
+      await rawAddBulk(redis, `${prefix}-raw`, 2000, prompt);
+    }
     const endpointSamples: number[] = [];
     const rawSamples: number[] = [];
     for (let round = 0; round < rounds; round++) {

@@ -20,6 +20,11 @@ async function redisCpuMs(redis: Redis): Promise<number> {
   return (value('used_cpu_user') + value('used_cpu_sys')) * 1000;
 }
 
+export interface CpuReading {
+  text: string;
+  totalPercent: number;
+}
+
 export interface CpuTarget {
   name: string;
   pid: number;
@@ -52,16 +57,15 @@ export class CpuMeter {
     this.startWall = performance.now();
   }
 
-  /** `bench 95% simulator 40% ... redis 30%` since `begin()`. */
-  async end(): Promise<string> {
+  /** `bench 95%, simulator 40%, ..., redis 30%` since `begin()`, and the sum (200% = both cores). */
+  async end(): Promise<CpuReading> {
     const end = await this.sample();
     const wall = performance.now() - this.startWall;
     const names = ['bench', ...this.targets().map((target) => target.name), 'redis'];
-    return names
-      .map((name, index) => {
-        const percent = ((end[index] - this.start[index]) / wall) * 100;
-        return `${name} ${Number.isFinite(percent) ? Math.round(percent) : '?'}%`;
-      })
-      .join(', ');
+    const percents = names.map((_, index) => ((end[index] - this.start[index]) / wall) * 100);
+    return {
+      text: names.map((name, index) => `${name} ${Number.isFinite(percents[index]) ? Math.round(percents[index]) : '?'}%`).join(', '),
+      totalPercent: percents.filter(Number.isFinite).reduce((sum, percent) => sum + percent, 0),
+    };
   }
 }

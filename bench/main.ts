@@ -69,10 +69,11 @@ function track(child: Child): Child {
 
 function describeStep(side: string, step: StepResult): string {
   const errors = step.errors ? `, ${step.errors} failed (${step.firstError})` : '';
-  const mismatches = step.tokenMismatches ? `, ${step.tokenMismatches} token-count mismatches` : '';
+  const mismatches = step.tokenMismatches ? `, ${step.tokenMismatches} with usage.completion_tokens ≠ tokens streamed` : '';
   return (
     `${side} ${String(step.streams).padStart(4)} streams: ${rate(step.tokensPerSecond, 'tok/s')}, ` +
-    `ttfd p50 ${ms(step.ttfd.p50)} p99 ${ms(step.ttfd.p99)} (${step.jobs} jobs${errors}${mismatches}); cpu: ${step.cpu}` +
+    `ttfd p50 ${ms(step.ttfd.p50)} p99 ${ms(step.ttfd.p99)} (${step.jobs} jobs${errors}${mismatches}); ` +
+    `cpu: ${step.cpu} = ${step.cpuMsPerKiloToken?.toFixed(0) ?? '?'} core-ms per 1k tokens` +
     (step.stages ? `; stages p50/p99: ${step.stages}` : '')
   );
 }

@@ -35,6 +35,8 @@ export interface StepResult {
   /** p50/p99 of each step of the way, for runners that report them */
   stages: string;
   cpu?: string;
+  /** CPU of every process (bench, simulator, API, worker, Redis) per 1,000 delivered tokens, core-ms */
+  cpuMsPerKiloToken?: number;
 }
 
 export interface SaturationResult {
@@ -47,7 +49,7 @@ export interface SaturationResult {
 
 export interface CpuProbe {
   begin(): Promise<void>;
-  end(): Promise<string>;
+  end(): Promise<{ text: string; totalPercent: number }>;
 }
 
 async function runStep(runner: StreamRunner, streams: number, settings: SaturationSettings, cpu?: CpuProbe): Promise<StepResult> {
@@ -89,23 +91,25 @@ async function runStep(runner: StreamRunner, streams: number, settings: Saturati
   await sleep(settings.rampMs);
   await cpu?.begin();
   await sleep(Math.max(0, windowEnd - performance.now()));
-  const cpuText = await cpu?.end();
+  const cpuReading = await cpu?.end();
   const drained = await Promise.race([loops.then(() => true), sleep(settings.drainMs).then(() => false)]);
   if (!drained) {
     abort.abort();
     await loops;
     await runner.settle?.(15_000);
   }
+  const tokensPerSecond = tokens / (settings.windowMs / 1000);
   return {
     streams,
-    tokensPerSecond: tokens / (settings.windowMs / 1000),
+    tokensPerSecond,
     ttfd: summarize(ttfd),
     jobs,
     errors,
     firstError,
     tokenMismatches,
     stages: stages.describe(),
-    cpu: cpuText,
+    cpu: cpuReading?.text,
+    cpuMsPerKiloToken: cpuReading && tokensPerSecond > 0 ? (cpuReading.totalPercent * 10) / (tokensPerSecond / 1000) : undefined,
   };
 }
 

@@ -362,6 +362,3 @@ describe('priority', () => {
     }
   });
 });
-
-describe('continuation after finish_reason "length"', () => {
-});

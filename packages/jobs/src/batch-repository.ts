@@ -74,7 +74,7 @@ function toFields(flat: string[]): BatchFields {
 }
 
 /**
- * A batch in Redis: its hash (status, counts), its job ids in request order, the set of ended
+ * A batch in Redis: its hash (status, counts), its job ids, the set of ended
  * ones and their result lines. Counts move only in `recordEnded`, once per job.
  */
 export class BatchRepository {
@@ -141,7 +141,7 @@ export class BatchRepository {
     return status ? (status as BatchStatus) : null;
   }
 
-  /** Job ids in request order, `count` from `start`. */
+  /** The batch's job ids, `count` from `start` (in chunks of request order). */
   async jobIds(id: string, start: number, count: number): Promise<string[]> {
     return this.redis.lrange(this.keys.batchJobs(id), start, start + count - 1);
   }

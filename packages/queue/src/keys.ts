@@ -26,7 +26,7 @@ export interface Keys {
   deliveries(ownerId: string): string;
   /** hash: a batch's record and counts */
   batch(id: string): string;
-  /** list: a batch's job ids in request order */
+  /** list: a batch's job ids (to cancel them) */
   batchJobs(id: string): string;
   /** set: the batch's job ids whose result is recorded */
   batchEnded(id: string): string;
