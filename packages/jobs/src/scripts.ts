@@ -56,7 +56,10 @@ local current = redis.call('HMGET', KEYS[1], 'owner', 'status')
 if current[1] ~= ARGV[1] or terminal(current[2]) then return -1 end
 redis.call('HDEL', KEYS[1], 'owner')
 redis.call('HSET', KEYS[1], 'status', 'queued')
-if ARGV[2] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', -1) end
+if ARGV[2] == '1' then
+  redis.call('HINCRBY', KEYS[1], 'attempts', -1)
+  redis.call('HINCRBY', KEYS[1], 'deferrals', 1)
+end
 return append(ARGV[3])
 `;
 

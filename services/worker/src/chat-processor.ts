@@ -16,6 +16,8 @@ import type { UpstreamGate } from './upstream-gate.js';
 export const ABORT_CANCELLED = 'cancelled';
 export const ABORT_SHUTDOWN = 'shutdown';
 
+/** Attempts given back (rate limits, hand-backs) before a 429 starts costing attempts. */
+const MAX_DEFERRALS = 50;
 /** A 429 with no retry-after still pauses the queue this long. */
 const DEFAULT_RATE_LIMIT_PAUSE_MS = 1000;
 /** Tokens charged for a reply of unknown length until usage corrects it. */
@@ -134,6 +136,8 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
 
     /** A 429 pauses every worker for upstream's retry-after; the job waits without losing an attempt. */
     async function pauseQueue(error: UpstreamError): Promise<void> {
+      // A 429 that never clears (a request larger than the whole TPM) must not defer the job forever.
+      if (Number(fields.deferrals ?? 0) >= MAX_DEFERRALS) return endOrRetry(error, writer.text);
       const pauseMs = error.retryAfterMs ?? DEFAULT_RATE_LIMIT_PAUSE_MS;
       jobLogger.warn({ pause_ms: pauseMs }, 'upstream rate limit: pausing the queue');
       measure.rateLimited(pauseMs);
