@@ -47,7 +47,9 @@ describe('secrets never reach a log', () => {
     const failed = await postJson(`${stack.url}/v1/jobs?wait=20`, { messages: [{ role: 'user', content: '[[sim status=500]] boom' }] }, auth);
     expect(failed.body.status).toBe('failed');
     expect((await getJson(`${stack.url}/v1/jobs`, { authorization: `Bearer ${SECRETS.wrong}` })).status).toBe(401);
-    expect((await getJson(`${stack.url}/admin/queues`, { authorization: `Bearer ${SECRETS.admin}` })).status).toBeLessThan(500);
+    const admin = await fetch(`${stack.url}/admin/queues`, { headers: { authorization: `Bearer ${SECRETS.admin}` } });
+    expect(admin.status).toBe(200);
+    await admin.text();
     expect((await postJson(`${stack.url}/v1/jobs`, '{broken', auth)).status).toBe(400);
     const client = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: SECRETS.tenant, maxRetries: 0 });
     await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'door' }] });
