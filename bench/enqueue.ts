@@ -16,6 +16,8 @@ export interface EnqueueResult {
   /** answers other than 202, and transport errors, by kind */
   failures: Record<string, number>;
   latency: Summary;
+  /** latency with one client, one request at a time: the submit cost a lone user feels */
+  soloLatency: Summary;
 }
 
 interface Burst {
@@ -77,6 +79,10 @@ export async function compareEnqueue(
       onHalf?.(target.name, result.accepted / (result.elapsedMs / 1000));
     }
   }
+  const solo = new Map<string, number[]>(targets.map((target) => [target.name, []]));
+  for (let round = 0; round < 4; round++) {
+    for (const target of targets) solo.get(target.name)!.push(...(await burst(target.url, body, 1, settings.durationMs / 12)).latencies);
+  }
   const results = new Map<string, EnqueueResult>();
   for (const [name, halves] of bursts) {
     const failures: Record<string, number> = {};
@@ -88,6 +94,7 @@ export async function compareEnqueue(
       accepted,
       failures,
       latency: summarize(halves.flatMap((half) => half.latencies)),
+      soloLatency: summarize(solo.get(name)!),
     });
   }
   return results;

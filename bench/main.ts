@@ -126,6 +126,7 @@ async function main(): Promise<void> {
       (name, perSecond) => log(`(c)   ${name}: ${rate(perSecond, 'req/s')}`),
     );
     await Promise.all([api.stop(), raw.stop()]);
+    for (const [name, result] of results) log(`(c)   ${name}: one client at a time, POST latency p50 ${ms(result.soloLatency.p50)} p99 ${ms(result.soloLatency.p99)}`);
     const spool = results.get('spool')!;
     const baseline = results.get('raw')!;
     const value = spool.requestsPerSecond / baseline.requestsPerSecond;
@@ -138,7 +139,8 @@ async function main(): Promise<void> {
       met: Number.isFinite(value) ? value >= 0.8 : undefined,
     });
     const line = (name: string, result: typeof spool) =>
-      `- ${name}: ${result.accepted} accepted, latency p50 ${ms(result.latency.p50)} p99 ${ms(result.latency.p99)}` +
+      `- ${name}: ${result.accepted} accepted, latency p50 ${ms(result.latency.p50)} p99 ${ms(result.latency.p99)}; ` +
+      `with a single client p50 ${ms(result.soloLatency.p50)} p99 ${ms(result.soloLatency.p99)}` +
       (Object.keys(result.failures).length ? `, failures ${JSON.stringify(result.failures)}` : '');
     details.push({ title: '(c) enqueue', lines: [line('Spool API', spool), line('Express + queue.add', baseline)] });
   }

@@ -5,7 +5,7 @@ import { countPromptTokens } from '@spool/llm';
 import { PostgresStore, type Store } from '@spool/store';
 import { dropSchema, postgresAnswers, POSTGRES_TEST_URL, testSchemaName } from '../../packages/store/src/test-support.js';
 import { startStack, type Stack } from '../support/stack.js';
-import { getJson, postJson } from '../support/http.js';
+import { getJson, postJson, readEvents } from '../support/http.js';
 
 const acme = { authorization: 'Bearer acme-key-00000000000000' };
 const umbrella = { authorization: 'Bearer umbrella-key-0000000000' };
@@ -183,13 +183,17 @@ for (const backend of backends) {
 
     it('lands both of two racing turns on one session, in the order they ended', async () => {
       const id = await createSession();
-      const slow = user('[[sim tokens=30 tps=100]] the slow one');
+      const slow = user('[[sim tokens=60 tps=20]] the slow one');
       const quick = user('[[sim tokens=3]] the quick one');
-      const slowJob = postJson(`${stack.url}/v1/jobs?wait=30`, { messages: [slow], session_id: id }, acme);
-      const quickJob = postJson(`${stack.url}/v1/jobs?wait=30`, { messages: [quick], session_id: id }, acme);
-      const [slowDone, quickDone] = (await Promise.all([slowJob, quickJob])).map((response) => response.body);
+      // The slow job is streaming before the quick one is even submitted, so the quick one ends first.
+      const slowJob = (await postJson(`${stack.url}/v1/jobs`, { messages: [slow], session_id: id }, acme)).body;
+      const firstDelta = await readEvents(`${stack.url}${slowJob.stream_url}`, { headers: acme, limit: 3 });
+      expect(firstDelta.at(-1)!.event).toBe('delta');
+      const quickDone = (await postJson(`${stack.url}/v1/jobs?wait=30`, { messages: [quick], session_id: id }, acme)).body;
+      const slowEvents = await readEvents(`${stack.url}${slowJob.stream_url}`, { headers: acme });
+      const slowDone = JSON.parse(slowEvents.at(-1)!.data);
       expect([slowDone.status, quickDone.status]).toEqual(['succeeded', 'succeeded']);
-      // Both ran on the same (empty) history.
+      // Both ran on the same (empty) history: neither had ended when the other started.
       expect(prompts.get(slow.content)).toEqual([slow]);
       expect(prompts.get(quick.content)).toEqual([quick]);
 
