@@ -8,9 +8,12 @@ import { fromStore } from './store-errors.js';
 
 /** Records a job and puts it on the queue. */
 async function enqueue(deps: AppDeps, job: NewJob): Promise<JobObject> {
-  const created = await deps.jobs.create(job);
-  await deps.queue.add('chat', { jobId: job.id }, chatJobOptions(job.id, { priority: job.priority, attempts: deps.config.maxAttempts }));
-  return created;
+  // Both go out on one connection without waiting in between: Redis runs them in order, so the
+  // record is there before a worker can take the job (and the worker retries if it is not).
+  const created = deps.jobs.create(job);
+  const added = deps.queue.add('chat', { jobId: job.id }, chatJobOptions(job.id, { priority: job.priority, attempts: deps.config.maxAttempts }));
+  const [record] = await Promise.all([created, added]);
+  return record;
 }
 
 /**

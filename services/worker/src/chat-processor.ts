@@ -50,10 +50,13 @@ async function textSoFar(log: EventLog, jobId: string, eventCount: number): Prom
   return eventCount > FRESH_EVENT_COUNT ? streamedText(await log.readAfter(jobId, 0)) : '';
 }
 
-/** The whole reply's tokens, across attempts; the prompt as upstream counted it, else estimated. */
-function finalUsage(usage: Usage | null, request: UpstreamRequest, content: string): Usage {
-  const completion = countTokens(content);
-  const prompt = usage?.prompt_tokens ?? countPromptTokens(request.messages);
+/**
+ * The reply's usage as upstream counted it. A reply continued after an interruption adds the
+ * text of earlier attempts (counted here) to the last call's, whose prompt held that text.
+ */
+function finalUsage(usage: Usage | null, request: UpstreamRequest, prior: string, content: string): Usage {
+  const completion = usage ? usage.completion_tokens + countTokens(prior) : countTokens(content);
+  const prompt = usage && !prior ? usage.prompt_tokens : countPromptTokens(request.messages);
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
@@ -74,7 +77,11 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     const jobId = bullJob.data.jobId;
     const owner = randomUUID();
     const started = await jobs.start(jobId, owner);
-    if (started.state !== 'started') return; // cancelled before it ran, or expired
+    if (started.state !== 'started') {
+      // The API writes the record and enqueues in one pipelined step; a retry finds the record.
+      if (started.state === 'missing') throw new Error(`job ${jobId} has no record yet`);
+      return; // cancelled before it ran
+    }
     const { attempt, fields } = started;
     const stored = JSON.parse(fields.request) as UpstreamRequest;
     const request = deps.prepareRequest ? await deps.prepareRequest(stored, fields) : stored;
@@ -109,7 +116,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
       await writer.flush();
       if (completion.usage) void gate.correct(estimated, completion.usage.total_tokens).catch(() => undefined);
       const content = prior + completion.content;
-      const result: JobResult = { content, finish_reason: completion.finishReason, usage: finalUsage(completion.usage, request, content) };
+      const result: JobResult = { content, finish_reason: completion.finishReason, usage: finalUsage(completion.usage, request, prior, content) };
       const finished = await jobs.finish(jobId, fields, { status: 'succeeded', result }, { owner });
       if (finished.state === 'finished') measure.succeeded(result);
       jobLogger.info({ finish_reason: result.finish_reason, completion_tokens: result.usage.completion_tokens }, 'job succeeded');

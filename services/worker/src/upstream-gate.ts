@@ -84,6 +84,8 @@ export class UpstreamGate {
   private readonly redis: Redis & GateCommands;
   private readonly requestGapMs: number;
   private readonly msPerToken: number;
+  /** the latest pause this process set (other processes' pauses reach it through BullMQ) */
+  private pausedUntil = 0;
 
   constructor(redis: Redis, private readonly key: string, options: UpstreamGateOptions = {}) {
     if (!('spoolGateAcquire' in redis)) {
@@ -99,6 +101,9 @@ export class UpstreamGate {
 
   /** Waits for this call's slot; `tokens` is the estimate the TPM budget is charged. */
   async acquire(tokens: number, signal?: AbortSignal): Promise<void> {
+    // With no RPM/TPM there is nothing to space: only a 429 pause holds calls, and BullMQ's queue
+    // rate limit already keeps other workers from taking jobs during one.
+    if (!this.requestGapMs && !this.msPerToken && Date.now() >= this.pausedUntil) return;
     for (;;) {
       const wait = await this.redis.spoolGateAcquire(this.key, this.requestGapMs, tokens, this.msPerToken);
       if (wait <= 0) return;
@@ -111,6 +116,7 @@ export class UpstreamGate {
 
   /** Holds every call back for `ms` (upstream answered 429). */
   async pause(ms: number): Promise<void> {
+    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
     await this.redis.spoolGatePause(this.key, Math.ceil(ms));
   }
 
