@@ -18,6 +18,8 @@ import { saturate, type SaturationResult, type StepResult } from './saturation.j
 import { compareEnqueue } from './enqueue.js';
 import { ms, rate, ratio, signedMs } from './stats.js';
 import { renderTable, writeResults, type Row } from './report.js';
+import { rateLimitRows, runRateLimitBench } from './rate-limit.js';
+import { batchRows, benchBatch } from './batch.js';
 
 const settings = benchSettings();
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -221,6 +223,19 @@ async function main(): Promise<void> {
       title: '(b) saturation steps',
       lines: [...sdk.steps.map((step) => `- ${describeStep('bare SDK', step)}`), ...spool.steps.map((step) => `- ${describeStep('Spool', step)}`)],
     });
+  }
+
+  // Issue 3: 1,000 jobs against an upstream limited to 600 RPM, beside a naive worker.
+  {
+    log('rate limit: Spool vs a naive worker against a 600 RPM upstream');
+    const figures = await runRateLimitBench({ redisUrl, log });
+    rows.push(...rateLimitRows(figures));
+  }
+
+  // Issue 4: a 10,000-request batch (2,000 in BENCH_QUICK).
+  {
+    const result = await benchBatch({ redisUrl, requests: settings.quick ? 2000 : 10_000, rounds: settings.quick ? 1 : 3, log });
+    rows.push(...batchRows(result));
   }
 
   const warnings = running.flatMap((child) => child.logSummary.map((entry) => `- ${child.name}: ${entry.count}× ${entry.level} "${entry.msg}"`));

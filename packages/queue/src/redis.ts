@@ -4,8 +4,8 @@ export type { Redis };
 
 /**
  * Connection presets from BullMQ's "going to production":
- * - `command`: the API's connection; fails fast so requests answer 503 instead of hanging, and
- *   pipelines the commands of concurrent requests into one write;
+ * - `command`: the API's connection; fails fast so requests answer 503 instead of hanging (no
+ *   auto-pipelining: ioredis copies every loaded script, BullMQ's dozens, into each pipeline);
  * - `worker`: blocking and long-lived; retries forever (`maxRetriesPerRequest: null`);
  * - `subscriber`: pub/sub; retries forever and resubscribes on reconnect.
  */
@@ -17,7 +17,7 @@ export function createRedis(url: string, role: ConnectionRole, name = 'spool', e
     connectionName: `${name}-${role}`,
     retryStrategy: (times) => Math.min(times * 100, 2000),
     ...(role === 'command'
-      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000, enableAutoPipelining: true }
+      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000 }
       : { maxRetriesPerRequest: null }),
     ...extra,
   };

@@ -64,6 +64,18 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Prepared once per SQL text: preparing costs more than running these small statements. */
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   private run<T>(work: () => T): Promise<T> {
     try {
       return Promise.resolve(work());
@@ -75,14 +87,14 @@ export class SqliteStore implements Store {
   createSession(tenant: string): Promise<Session> {
     return this.run(() => {
       const session = { id: newId('sess'), tenant, created_at: nowSeconds() };
-      this.db.prepare('INSERT INTO sessions (id, tenant, created_at) VALUES (?, ?, ?)').run(session.id, tenant, session.created_at);
+      this.statement('INSERT INTO sessions (id, tenant, created_at) VALUES (?, ?, ?)').run(session.id, tenant, session.created_at);
       return session;
     });
   }
 
   getSession(id: string, tenant: string): Promise<Session | null> {
     return this.run(() => {
-      const row = this.db.prepare('SELECT id, tenant, created_at FROM sessions WHERE id = ? AND tenant = ?').get(id, tenant) as Session | undefined;
+      const row = this.statement('SELECT id, tenant, created_at FROM sessions WHERE id = ? AND tenant = ?').get(id, tenant) as Session | undefined;
       return row ?? null;
     });
   }
@@ -91,10 +103,10 @@ export class SqliteStore implements Store {
     return this.run(() =>
       this.db
         .transaction(() => {
-          const deleted = this.db.prepare('DELETE FROM sessions WHERE id = ? AND tenant = ?').run(id, tenant).changes > 0;
+          const deleted = this.statement('DELETE FROM sessions WHERE id = ? AND tenant = ?').run(id, tenant).changes > 0;
           if (deleted) {
-            this.db.prepare('DELETE FROM session_messages WHERE session_id = ?').run(id);
-            this.db.prepare('DELETE FROM session_pending WHERE session_id = ?').run(id);
+            this.statement('DELETE FROM session_messages WHERE session_id = ?').run(id);
+            this.statement('DELETE FROM session_pending WHERE session_id = ?').run(id);
           }
           return deleted;
         })
@@ -104,23 +116,23 @@ export class SqliteStore implements Store {
 
   expectTurn(sessionId: string, jobId: string): Promise<void> {
     return this.run(() => {
-      this.db.prepare('INSERT INTO session_pending (session_id, job_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(sessionId, jobId, nowSeconds());
+      this.statement('INSERT INTO session_pending (session_id, job_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(sessionId, jobId, nowSeconds());
     });
   }
 
   pendingTurns(sessionId: string): Promise<string[]> {
-    return this.run(() => this.db.prepare('SELECT job_id FROM session_pending WHERE session_id = ? ORDER BY created_at, job_id').pluck().all(sessionId) as string[]);
+    return this.run(() => this.statement('SELECT job_id FROM session_pending WHERE session_id = ? ORDER BY created_at, job_id').pluck().all(sessionId) as string[]);
   }
 
   appendTurn(sessionId: string, jobId: string, messages: TurnMessage[]): Promise<boolean> {
     return this.run(() =>
       this.db
         .transaction(() => {
-          this.db.prepare('DELETE FROM session_pending WHERE session_id = ? AND job_id = ?').run(sessionId, jobId);
-          if (messages.length === 0 || !this.db.prepare('SELECT 1 FROM sessions WHERE id = ?').get(sessionId)) return false;
-          if (this.db.prepare('SELECT 1 FROM session_messages WHERE session_id = ? AND job_id = ? LIMIT 1').get(sessionId, jobId)) return false;
-          const last = this.db.prepare('SELECT coalesce(max(position), 0) FROM session_messages WHERE session_id = ?').pluck().get(sessionId) as number;
-          const insert = this.db.prepare('INSERT INTO session_messages (session_id, position, job_id, message, created_at) VALUES (?, ?, ?, ?, ?)');
+          this.statement('DELETE FROM session_pending WHERE session_id = ? AND job_id = ?').run(sessionId, jobId);
+          if (messages.length === 0 || !this.statement('SELECT 1 FROM sessions WHERE id = ?').get(sessionId)) return false;
+          if (this.statement('SELECT 1 FROM session_messages WHERE session_id = ? AND job_id = ? LIMIT 1').get(sessionId, jobId)) return false;
+          const last = this.statement('SELECT coalesce(max(position), 0) FROM session_messages WHERE session_id = ?').pluck().get(sessionId) as number;
+          const insert = this.statement('INSERT INTO session_messages (session_id, position, job_id, message, created_at) VALUES (?, ?, ?, ?, ?)');
           messages.forEach((turn, index) => insert.run(sessionId, last + index + 1, jobId, JSON.stringify(turn.message), turn.created_at));
           return true;
         })
@@ -130,8 +142,7 @@ export class SqliteStore implements Store {
 
   history(sessionId: string): Promise<SessionMessage[]> {
     return this.run(() => {
-      const rows = this.db
-        .prepare('SELECT message, created_at, job_id FROM session_messages WHERE session_id = ? ORDER BY position')
+      const rows = this.statement('SELECT message, created_at, job_id FROM session_messages WHERE session_id = ? ORDER BY position')
         .all(sessionId) as MessageRow[];
       return rows.map((row) => ({ message: JSON.parse(row.message) as ChatMessage, created_at: row.created_at, job_id: row.job_id }));
     });
@@ -139,8 +150,7 @@ export class SqliteStore implements Store {
 
   putJob(tenant: string, job: JobObject): Promise<void> {
     return this.run(() => {
-      this.db
-        .prepare(
+      this.statement(
           `INSERT INTO jobs (id, tenant, status, created_at, job) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (id) DO UPDATE SET status = excluded.status, job = excluded.job`,
         )
@@ -150,15 +160,14 @@ export class SqliteStore implements Store {
 
   getJob(id: string, tenant: string): Promise<JobObject | null> {
     return this.run(() => {
-      const json = this.db.prepare('SELECT job FROM jobs WHERE id = ? AND tenant = ?').pluck().get(id, tenant) as string | undefined;
+      const json = this.statement('SELECT job FROM jobs WHERE id = ? AND tenant = ?').pluck().get(id, tenant) as string | undefined;
       return json ? (JSON.parse(json) as JobObject) : null;
     });
   }
 
   recordUsage(usage: UsageRecord): Promise<void> {
     return this.run(() => {
-      this.db
-        .prepare(
+      this.statement(
           `INSERT INTO usage (job_id, tenant, model, prompt_tokens, completion_tokens, recorded_at) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (job_id) DO NOTHING`,
         )
@@ -169,8 +178,7 @@ export class SqliteStore implements Store {
   usage(tenant: string): Promise<UsageTotal[]> {
     return this.run(
       () =>
-        this.db
-          .prepare(
+        this.statement(
             `SELECT model, count(*) AS jobs, sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens
              FROM usage WHERE tenant = ? GROUP BY model ORDER BY model`,
           )
@@ -180,7 +188,7 @@ export class SqliteStore implements Store {
 
   ping(): Promise<void> {
     return this.run(() => {
-      this.db.prepare('SELECT 1').get();
+      this.statement('SELECT 1').get();
     });
   }
 

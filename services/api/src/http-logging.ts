@@ -35,6 +35,8 @@ function jobIdOf(req: IncomingMessage, res: ServerResponse): string | undefined 
  * are left out altogether and secret query parameters blanked, so no key reaches the log.
  */
 export function httpLogging(logger: Logger): RequestHandler {
+  // Request lines are logged at info; below that level pino-http would only cost a child logger per request.
+  if (!logger.isLevelEnabled('info')) return (_req, _res, next) => next();
   return pinoHttp({
     logger,
     genReqId: (_req, res) => (res as unknown as Response).locals.requestId as string,

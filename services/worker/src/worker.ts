@@ -38,6 +38,7 @@ export class SpoolWorker {
   private readonly redis: Redis;
   private readonly subscriber: Redis;
   private readonly queue: Queue<ChatJobData>;
+  private readonly queueConnection: Redis;
   private readonly jobs: JobRepository;
   private readonly outbox: JobOutbox;
   private readonly ownsRedis: boolean;
@@ -50,7 +51,10 @@ export class SpoolWorker {
     this.redis = options.redis ?? createRedis(config.redisUrl, 'worker', config.prefix);
     this.subscriber = createRedis(config.redisUrl, 'subscriber', config.prefix);
     watchConnection(this.redis, logger);
-    this.queue = new Queue<ChatJobData>(CHAT_QUEUE, { connection: this.redis, prefix: config.prefix });
+    // A connection of its own: ioredis copies every script loaded on a connection (BullMQ's dozens)
+    // into each pipeline, and the job repository and outbox pipeline on `this.redis`.
+    this.queueConnection = createRedis(config.redisUrl, 'worker', config.prefix);
+    this.queue = new Queue<ChatJobData>(CHAT_QUEUE, { connection: this.queueConnection, prefix: config.prefix });
     this.jobs = new JobRepository(this.redis, keys, config.eventsTtlSeconds);
     const upstream =
       options.upstream ??
@@ -125,6 +129,7 @@ export class SpoolWorker {
     clearTimeout(grace);
     await this.outbox.stop();
     await this.queue.close();
+    this.queueConnection.disconnect();
     this.subscriber.disconnect();
     if (this.ownsRedis) await this.redis.quit().catch(() => undefined);
   }
