@@ -20,6 +20,7 @@ import { ms, rate, ratio, signedMs } from './stats.js';
 import { renderTable, writeResults, type Row } from './report.js';
 import { rateLimitRows, runRateLimitBench } from './rate-limit.js';
 import { batchRows, benchBatch } from './batch.js';
+import { benchDoor, doorRows } from './door.js';
 
 const settings = benchSettings();
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -151,13 +152,18 @@ async function main(): Promise<void> {
   const apiPort = await freePort();
   const maxStreams = Math.max(...settings.saturation.steps);
   const api = track(startChild({ name: 'api', script: 'services/api/src/main.ts', env: spoolEnv(prefix, apiPort, simulatorUrl) }));
-  const worker = track(
-    startChild({
-      name: 'worker',
-      script: 'services/worker/src/main.ts',
-      env: { ...spoolEnv(prefix, 0, simulatorUrl), WORKER_CONCURRENCY: String(maxStreams) },
-    }),
+  // One worker process per core, as a deployment on this machine would run (BENCH_WORKERS).
+  const workerCount = Number(process.env.BENCH_WORKERS ?? cpus().length);
+  const workers = Array.from({ length: workerCount }, (_, index) =>
+    track(
+      startChild({
+        name: workerCount > 1 ? `worker ${index + 1}` : 'worker',
+        script: 'services/worker/src/main.ts',
+        env: { ...spoolEnv(prefix, 0, simulatorUrl), WORKER_CONCURRENCY: String(Math.ceil(maxStreams / workerCount)) },
+      }),
+    ),
   );
+  const worker = workers[0];
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   await waitForHttp(api, `${apiUrl}/healthz`);
   const chatQueue = createChatQueue(redis, prefix);
@@ -172,7 +178,7 @@ async function main(): Promise<void> {
   if (!first.ok) throw worker.failure(`first job did not finish: ${first.error}`);
 
   const meter = new CpuMeter(
-    () => [simulator, api, worker].filter((child) => child.alive).map((child) => ({ name: child.name, pid: child.pid })),
+    () => [simulator, api, ...workers].filter((child) => child.alive).map((child) => ({ name: child.name, pid: child.pid })),
     redis,
   );
 
@@ -225,6 +231,17 @@ async function main(): Promise<void> {
     });
   }
 
+  // Issue 5: the OpenAI door's added latency, on the same API and worker.
+  {
+    const figures = await benchDoor(
+      apiUrl,
+      simulatorUrl,
+      { concurrency: [1, 100], streams: (concurrency) => (settings.quick ? Math.max(10, concurrency) : Math.max(40, concurrency * 2)), prompt: '[[sim tokens=20]]' },
+      log,
+    );
+    rows.push(...doorRows(figures));
+  }
+
   // Issue 3: 1,000 jobs against an upstream limited to 600 RPM, beside a naive worker.
   {
     log('rate limit: Spool vs a naive worker against a 600 RPM upstream');
@@ -251,7 +268,7 @@ async function main(): Promise<void> {
     about: [
       `${new Date().toISOString()}, ${((Date.now() - started) / 1000).toFixed(0)} s`,
       `${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, Redis ${redisVersion} on 127.0.0.1; 1-min load average ${loadAtStart.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end (anything above ~0.5 at start means other work shared the cores)`,
-      `simulator: ttft ${settings.simulator.ttftMs} ms, ${settings.simulator.tokensPerSecond} tokens/s per stream; API, worker (WORKER_CONCURRENCY=${maxStreams}), simulator and baseline server are separate processes, LOG_LEVEL=warn`,
+      `simulator: ttft ${settings.simulator.ttftMs} ms, ${settings.simulator.tokensPerSecond} tokens/s per stream; API, ${workerCount} worker process(es) (WORKER_CONCURRENCY=${Math.ceil(maxStreams / workerCount)} each), simulator and baseline server are separate processes, LOG_LEVEL=warn`,
       `(a) ${settings.firstToken.jobs} jobs per side of \`${settings.firstToken.prompt}\`, ${settings.firstToken.concurrency} at a time, sides alternating in ${settings.firstToken.rounds} rounds`,
       `(b) \`${settings.saturation.prompt}\`, steps ${settings.saturation.steps.join('/')}, ${settings.saturation.windowMs / 1000} s window after a ${settings.saturation.rampMs / 1000} s ramp; tokens counted as they reach the client`,
       `(c) ${settings.enqueue.clients} keep-alive clients, ${settings.enqueue.durationMs / 1000} s per side in two alternating halves, no worker running`,
