@@ -1,11 +1,11 @@
 import express, { type RequestHandler } from 'express';
 import { ApiError } from '@spool/contracts';
+import { bodyText } from './body.js';
 
 /** A batch upload as read: a JSON value, or the text of a JSONL batch file. */
 export type BatchBody = { format: 'json'; value: unknown } | { format: 'jsonl'; text: string };
 
 const JSONL_TYPES = new Set(['application/jsonl', 'application/x-ndjson', 'application/x-jsonl', 'application/jsonlines', 'application/x-jsonlines']);
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function formatOf(contentType: string | undefined): BatchBody['format'] | null {
   if (!contentType) return 'json';
@@ -32,16 +32,11 @@ export function batchBody(limit: string): RequestHandler[] {
       raw(req, res, next);
     },
     (req, res, next) => {
-      const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       let text: string;
       try {
-        text = decoder.decode(bytes);
-      } catch {
-        next(ApiError.invalid('The request body is not valid UTF-8', null, 'invalid_encoding'));
-        return;
-      }
-      if (!text.trim()) {
-        next(ApiError.invalid('The request body is empty; send the batch', null, 'invalid_json'));
+        text = bodyText(req.body, 'the batch');
+      } catch (error) {
+        next(error);
         return;
       }
       if (res.locals.batchFormat === 'jsonl') {

@@ -9,6 +9,19 @@ function isJsonType(contentType: string | undefined): boolean {
   return type === 'application/json' || type.endsWith('+json');
 }
 
+/** The raw body as text: 400 when it is not UTF-8 or is empty (`expected` says what to send). */
+export function bodyText(body: unknown, expected: string): string {
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    throw ApiError.invalid('The request body is not valid UTF-8', null, 'invalid_encoding');
+  }
+  if (!text.trim()) throw ApiError.invalid(`The request body is empty; send ${expected}`, null, 'invalid_json');
+  return text;
+}
+
 /**
  * Parses a JSON body strictly: 415 for another content type, 413 over `limit`, 400 for bytes
  * that are not UTF-8 or text that is not JSON. The parsed value lands on `req.body`.
@@ -24,16 +37,11 @@ export function jsonBody(limit: string): RequestHandler[] {
       raw(req, _res, next);
     },
     (req, _res, next) => {
-      const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       let text: string;
       try {
-        text = decoder.decode(bytes);
-      } catch {
-        next(ApiError.invalid('The request body is not valid UTF-8', null, 'invalid_encoding'));
-        return;
-      }
-      if (!text.trim()) {
-        next(ApiError.invalid('The request body is empty; send a JSON object', null, 'invalid_json'));
+        text = bodyText(req.body, 'a JSON object');
+      } catch (error) {
+        next(error);
         return;
       }
       try {
