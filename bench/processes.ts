@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+export { freePort } from '../scripts/free-port.js';
 
 /** The repository root: children run from here so their imports and `.env` resolve as in deployment. */
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -165,19 +165,6 @@ export function installExitHandlers(cleanup: () => Promise<void>): void {
   process.on('SIGTERM', stop);
   process.on('exit', () => {
     for (const child of children) if (child.alive) child.process.kill('SIGKILL');
-  });
-}
-
-/** A port that was free a moment ago on 127.0.0.1 (the API only reports its port at log level info). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
   });
 }
 

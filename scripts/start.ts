@@ -4,10 +4,10 @@
  * Ctrl-C stops them all.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { loadConfig, readDotEnv } from '@spool/config';
 import { redactUrl } from '@spool/queue';
+import { freePort } from './free-port.js';
 
 const env = readDotEnv(process.env);
 const config = loadConfig(env);
@@ -28,17 +28,6 @@ async function redisAnswers(url: string): Promise<boolean> {
   } finally {
     redis.disconnect();
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 function run(name: string, command: string, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {

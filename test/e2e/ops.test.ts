@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
@@ -12,6 +11,7 @@ import { createKeys } from '@spool/queue';
 import { deletePrefix, startStack, testConfig, silentLogger, REDIS_URL, type Stack } from '../support/stack.js';
 import { getJson, postJson, readEvents } from '../support/http.js';
 import { ROOT, startWorkerProcess, type Child } from '../support/processes.js';
+import { freePort } from '../../scripts/free-port.js';
 
 interface Sample {
   name: string;
@@ -48,17 +48,6 @@ async function scrape(url: string): Promise<{ text: string; samples: Sample[]; c
 }
 
 const messages = (content: string) => [{ role: 'user', content }];
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 /** An API alone (no worker), on its own prefix and a throwaway SQLite store. */
 function apiOnly(env: Record<string, string>, logger = silentLogger): { server: ApiServer; cleanup: () => Promise<void> } {

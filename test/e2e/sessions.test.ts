@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ChatMessage } from '@spool/contracts';
 import { countPromptTokens } from '@spool/llm';
@@ -6,6 +5,7 @@ import { PostgresStore, type Store } from '@spool/store';
 import { dropSchema, postgresAnswers, POSTGRES_TEST_URL, testSchemaName } from '../../packages/store/src/test-support.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { getJson, postJson, readEvents } from '../support/http.js';
+import { freePort } from '../../scripts/free-port.js';
 
 const acme = { authorization: 'Bearer acme-key-00000000000000' };
 const umbrella = { authorization: 'Bearer umbrella-key-0000000000' };
@@ -19,17 +19,6 @@ const promptTokens = (messages: Message[]) => countPromptTokens(messages as Chat
 async function deleteJson(url: string, headers: Record<string, string>): Promise<{ status: number; body: any }> {
   const response = await fetch(url, { method: 'DELETE', headers });
   return { status: response.status, body: await response.json() };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 const postgresUp = await postgresAnswers();
