@@ -26,7 +26,8 @@ export function benchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettin
       timeoutMs: 30_000,
     },
     saturation: {
-      steps: quick ? [50, 200] : [50, 100, 200, 400, 800, 1600],
+      // ×√2 apart: the best step is within 30% of the true saturation point on either side
+      steps: quick ? [50, 200] : [50, 70, 100, 140, 200, 280, 400, 560, 800, 1130, 1600],
       // about one reply long, so every stream is mid-reply when the window opens
       rampMs: quick ? 1000 : 2000,
       windowMs: quick ? 1500 : 4000,

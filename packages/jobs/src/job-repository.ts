@@ -54,9 +54,16 @@ interface JobCommands {
 }
 
 /** ioredis queues a defined command on a pipeline like any other. */
-interface CreatePipeline {
-  spoolCreate(...args: (string | number)[]): CreatePipeline;
+interface ScriptPipeline {
+  spoolCreate(...args: (string | number)[]): ScriptPipeline;
+  spoolAppend(...args: (string | number)[]): ScriptPipeline;
   exec(): Promise<[Error | null, unknown][] | null>;
+}
+
+interface PendingAppend {
+  args: string[];
+  resolve(written: boolean): void;
+  reject(error: Error): void;
 }
 
 const QUEUED_ENTRY = encodeEntry('status', '{"status":"queued","attempt":1}');
@@ -100,6 +107,7 @@ function flatten(fields: Record<string, string | number | null | undefined>): st
  */
 export class JobRepository {
   private readonly redis: Redis & JobCommands;
+  private appends: PendingAppend[] = [];
 
   constructor(redis: Redis, private readonly keys: Keys, private readonly eventsTtlSeconds = 24 * 3600) {
     if (!('spoolFinish' in redis)) {
@@ -133,7 +141,7 @@ export class JobRepository {
 
   /** Creates many jobs in one pipeline (a batch); same records and events as `create`, one round trip. */
   async createMany(jobs: NewJob[]): Promise<void> {
-    const pipeline = this.redis.pipeline() as unknown as CreatePipeline;
+    const pipeline = this.redis.pipeline() as unknown as ScriptPipeline;
     for (const job of jobs) {
       pipeline.spoolCreate(
         ...this.jobKeys(job.id),
@@ -170,9 +178,32 @@ export class JobRepository {
     return { state: 'started', attempt: Number(fields.attempts), eventCount: Number(reply[1]), fields };
   }
 
-  /** Appends events as `owner`; false when the job is no longer this owner's to write. */
-  async append(id: string, owner: string, entries: string[]): Promise<boolean> {
-    return (await this.redis.spoolAppend(...this.jobKeys(id), owner, ...entries)) > 0;
+  /**
+   * Appends events as `owner`; false when the job is no longer this owner's to write. Appends
+   * made in one turn of the event loop (the deltas of many streams) share one pipeline.
+   */
+  append(id: string, owner: string, entries: string[]): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      if (this.appends.length === 0) setImmediate(() => void this.sendAppends());
+      this.appends.push({ args: [...this.jobKeys(id), owner, ...entries], resolve, reject });
+    });
+  }
+
+  private async sendAppends(): Promise<void> {
+    const batch = this.appends;
+    this.appends = [];
+    const pipeline = this.redis.pipeline() as unknown as ScriptPipeline;
+    for (const { args } of batch) pipeline.spoolAppend(...args);
+    try {
+      const replies = (await pipeline.exec()) ?? [];
+      batch.forEach(({ resolve, reject }, index) => {
+        const [error, written] = replies[index] ?? [new Error('no reply to an append')];
+        if (error) reject(error);
+        else resolve(Number(written) > 0);
+      });
+    } catch (error) {
+      for (const { reject } of batch) reject(error as Error);
+    }
   }
 
   /**

@@ -2,6 +2,8 @@ import OpenAI from 'openai';
 import type { FinishReason, Usage, UpstreamRequest } from '@spool/contracts';
 import { UpstreamError, classifyUpstreamError } from './upstream-error.js';
 import { parseRateLimitHeaders, type RateLimitSnapshot } from './rate-limit-headers.js';
+import { createNodeFetch, type NodeFetch } from './node-fetch.js';
+import { readChatStream } from './chat-stream.js';
 
 export interface UpstreamClientOptions {
   /** OPENAI_BASE_URL */
@@ -31,9 +33,12 @@ export interface Completion {
 /**
  * The upstream on the official `openai` SDK. The SDK's own retries are off: the queue holds
  * the one retry policy (backoff in the worker), so a failure is never retried twice over.
+ * The SDK builds, authenticates and sends each call over node:http (`createNodeFetch`); the
+ * reply's events are read straight from the socket, at half the CPU per token of web streams.
  */
 export class UpstreamClient {
   readonly sdk: OpenAI;
+  private readonly http: NodeFetch = createNodeFetch();
   private readonly timeoutMs: number;
   private readonly stallTimeoutMs: number;
 
@@ -45,7 +50,13 @@ export class UpstreamClient {
       apiKey: options.apiKey ?? 'spool-no-key',
       maxRetries: 0,
       timeout: this.timeoutMs,
+      fetch: this.http.fetch,
     });
+  }
+
+  /** Closes the kept-alive upstream connections. */
+  close(): void {
+    this.http.close();
   }
 
   /** Streams one completion; deltas go to `onDelta` as they arrive. Throws `UpstreamError`. */
@@ -69,32 +80,34 @@ export class UpstreamClient {
     let usage: Usage | null = null;
     try {
       if (options.signal?.aborted) throw new UpstreamError('interrupted', 'Aborted before the call', true);
-      const { data: stream, response } = await this.sdk.chat.completions
+      const response = await this.sdk.chat.completions
         .create(
           { ...(request as unknown as OpenAI.ChatCompletionCreateParamsStreaming), stream: true, stream_options: { include_usage: true } },
           { signal: controller.signal },
         )
-        .withResponse();
+        .asResponse();
       options.onHeaders?.(parseRateLimitHeaders(response.headers));
       touch();
-      for await (const chunk of stream) {
+      const body = this.http.successBody(response);
+      if (!body) throw new UpstreamError('upstream_error', 'Upstream answered without a body', true);
+      await readChatStream(body, response.headers, (chunk) => {
         touch();
         if (chunk.usage) usage = chunk.usage as Usage;
-        const choice = chunk.choices[0];
-        if (!choice) continue;
+        const choice = chunk.choices?.[0];
+        if (!choice) return;
         const text = choice.delta?.content;
         if (text) {
           content += text;
           options.onDelta(text);
         }
         if (choice.finish_reason) finishReason = choice.finish_reason as FinishReason;
-      }
-      // An abort mid-stream ends the iterator without an error.
+      });
       if (controller.signal.aborted) throw new UpstreamError('interrupted', 'Upstream request aborted', true);
       if (!finishReason) throw new UpstreamError('upstream_error', 'Upstream stream ended without a finish_reason', true);
       return { content, finishReason, usage };
     } catch (error) {
       if (timedOut) throw new UpstreamError('upstream_timeout', timedOut, true, { cause: error });
+      if (controller.signal.aborted) throw new UpstreamError('interrupted', 'Upstream request aborted', true, { cause: error });
       throw classifyUpstreamError(error);
     } finally {
       clearTimeout(total);

@@ -9,6 +9,7 @@ import { classifyUpstreamError, continuationRequest, countPromptTokens, countTok
 import { DeltaWriter, LostOwnershipError } from './delta-writer.js';
 import type { Metrics } from '@spool/metrics';
 import { AttemptMetrics } from './attempt-metrics.js';
+import { FlushClock } from './flush-clock.js';
 
 import type { UpstreamGate } from './upstream-gate.js';
 
@@ -72,6 +73,7 @@ function estimateTokens(request: UpstreamRequest): number {
  */
 export function createChatProcessor(deps: ChatProcessorDeps) {
   const { jobs, log, upstream, gate, logger, maxAttempts } = deps;
+  const clock = new FlushClock(deps.coalesceMs ?? 80);
 
   return async function processChat(bullJob: Job<ChatJobData>, token?: string, signal?: AbortSignal): Promise<void> {
     const jobId = bullJob.data.jobId;
@@ -99,7 +101,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     const controller = new AbortController();
     const onAbort = () => controller.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
-    const writer = new DeltaWriter(jobs, jobId, owner, () => controller.abort(), deps.coalesceMs);
+    const writer = new DeltaWriter(jobs, jobId, owner, () => controller.abort(), clock);
     try {
       const estimated = estimateTokens(upstreamRequest);
       await gate.acquire(estimated, controller.signal);

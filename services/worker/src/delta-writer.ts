@@ -1,5 +1,6 @@
 import { encodeEntry } from '@spool/stream';
 import type { JobRepository } from '@spool/jobs';
+import type { FlushClock } from './flush-clock.js';
 
 /** The attempt no longer owns the job: it was cancelled, or another worker took it over. */
 export class LostOwnershipError extends Error {
@@ -11,16 +12,17 @@ export class LostOwnershipError extends Error {
 
 /**
  * Writes an attempt's deltas to the job's log, coalesced: the first delta goes out at once
- * (time to first token is what users feel), later ones at most every `windowMs` (80 ms: a few
- * tokens of a typical stream, too short for a reader to notice), and never
- * two writes in flight, so a fast stream costs a few Redis calls a second, not one a token.
+ * (time to first token is what users feel), later ones at the next tick of the process's
+ * `FlushClock` (80 ms: a few tokens of a typical stream, too short for a reader to notice),
+ * and never two writes in flight, so a fast stream costs a few Redis calls a second, not one
+ * a token, and the writes of all streams share a pipeline.
  */
 export class DeltaWriter {
   /** everything pushed by this attempt */
   text = '';
   private pending = '';
   private inFlight: Promise<void> | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private cancelScheduled: (() => void) | null = null;
   private lastWriteAt = 0;
   private failure: Error | null = null;
 
@@ -29,7 +31,7 @@ export class DeltaWriter {
     private readonly jobId: string,
     private readonly owner: string,
     private readonly onFailure: (error: Error) => void,
-    private readonly windowMs = 80,
+    private readonly clock: FlushClock,
   ) {}
 
   get lostOwnership(): boolean {
@@ -44,8 +46,8 @@ export class DeltaWriter {
 
   /** Resolves when every pushed delta is in the log; throws if one could not be written. */
   async flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.cancelScheduled?.();
+    this.cancelScheduled = null;
     while (!this.failure && (this.inFlight || this.pending)) {
       if (this.inFlight) await this.inFlight;
       else this.write();
@@ -54,13 +56,12 @@ export class DeltaWriter {
   }
 
   private schedule(): void {
-    if (this.inFlight || this.timer || this.failure) return;
-    const wait = this.lastWriteAt + this.windowMs - Date.now();
-    if (wait <= 0) this.write();
-    else this.timer = setTimeout(() => {
-      this.timer = null;
+    if (this.inFlight || this.cancelScheduled || this.failure) return;
+    if (Date.now() - this.lastWriteAt >= this.clock.windowMs) this.write();
+    else this.cancelScheduled = this.clock.schedule(() => {
+      this.cancelScheduled = null;
       this.write();
-    }, wait);
+    });
   }
 
   private write(): void {

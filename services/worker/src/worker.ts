@@ -42,6 +42,7 @@ export class SpoolWorker {
   private readonly jobs: JobRepository;
   private readonly outbox: JobOutbox;
   private readonly ownsRedis: boolean;
+  private readonly closeUpstream: () => void = () => undefined;
 
   constructor(private readonly options: SpoolWorkerOptions) {
     const { config, logger } = options;
@@ -64,6 +65,7 @@ export class SpoolWorker {
         timeoutMs: config.upstreamTimeoutMs,
         stallTimeoutMs: config.stallTimeoutMs,
       });
+    if (!options.upstream) this.closeUpstream = () => upstream.close();
     const processor = createChatProcessor({
       jobs: this.jobs,
       log: new EventLog(this.redis, keys),
@@ -131,6 +133,7 @@ export class SpoolWorker {
     await this.queue.close();
     this.queueConnection.disconnect();
     this.subscriber.disconnect();
+    this.closeUpstream();
     if (this.ownsRedis) await this.redis.quit().catch(() => undefined);
   }
 }

@@ -1,0 +1,96 @@
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { UpstreamClient } from './upstream-client.js';
+import { UpstreamError } from './upstream-error.js';
+
+type Handler = (response: ServerResponse) => void;
+
+const chunk = (content: string | null, finish: string | null = null) =>
+  `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: content === null ? {} : { content }, finish_reason: finish }] })}\n\n`;
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()));
+});
+
+/** An upstream on 127.0.0.1 answering every call with `handler`; counts the connections it accepted. */
+async function upstream(handler: Handler) {
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => handler(response));
+  });
+  let connections = 0;
+  server.on('connection', () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = new UpstreamClient({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, apiKey: 'sk-test', stallTimeoutMs: 500 });
+  closers.push(async () => {
+    client.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { client, connections: () => connections };
+}
+
+const request = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
+
+function sse(response: ServerResponse, ...events: string[]) {
+  response.writeHead(200, { 'content-type': 'text/event-stream' });
+  for (const event of events) response.write(event);
+  response.end();
+}
+
+describe('UpstreamClient.stream', () => {
+  it('reads deltas, finish_reason and usage until [DONE], and reuses one kept-alive connection', async () => {
+    const usage = `data: ${JSON.stringify({ id: 'c', choices: [], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } })}\n\n`;
+    const { client, connections } = await upstream((response) => sse(response, chunk('Hel'), chunk('lo'), chunk(null, 'stop'), usage, 'data: [DONE]\n\n', chunk('ignored')));
+    for (let call = 0; call < 3; call++) {
+      const deltas: string[] = [];
+      const completion = await client.stream(request, { onDelta: (text) => deltas.push(text) });
+      expect(deltas).toEqual(['Hel', 'lo']);
+      expect(completion).toEqual({ content: 'Hello', finishReason: 'stop', usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } });
+    }
+    expect(connections()).toBe(1);
+  });
+
+  it('turns an error event mid-stream into a classified upstream error', async () => {
+    const error = `data: ${JSON.stringify({ error: { message: 'The server had an error', type: 'server_error' } })}\n\n`;
+    const { client } = await upstream((response) => sse(response, chunk('Hel'), error));
+    const failure = await client.stream(request, { onDelta: () => undefined }).catch((thrown: unknown) => thrown);
+    expect(failure).toBeInstanceOf(UpstreamError);
+    expect((failure as UpstreamError).message).toContain('The server had an error');
+    expect((failure as UpstreamError).retryable).toBe(true);
+  });
+
+  it('fails retryably when the connection breaks mid-stream', async () => {
+    const { client } = await upstream((response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write(chunk('Hel'), () => response.socket?.destroy());
+    });
+    const deltas: string[] = [];
+    const failure = await client.stream(request, { onDelta: (text) => deltas.push(text) }).catch((thrown: unknown) => thrown);
+    expect(deltas).toEqual(['Hel']);
+    expect(failure).toMatchObject({ code: 'upstream_error', retryable: true });
+  });
+
+  it('answers an error status with the status, the body message and retry-after', async () => {
+    const { client } = await upstream((response) => {
+      response.writeHead(503, { 'content-type': 'application/json', 'retry-after-ms': '700' });
+      response.end(JSON.stringify({ error: { message: 'overloaded', type: 'server_error' } }));
+    });
+    const failure = await client.stream(request, { onDelta: () => undefined }).catch((thrown: unknown) => thrown);
+    expect(failure).toMatchObject({ code: 'upstream_error', status: 503, retryAfterMs: 700, retryable: true });
+    expect((failure as Error).message).toContain('overloaded');
+  });
+
+  it('times out a stream that stalls, and is interrupted, not failed, when the caller aborts', async () => {
+    const { client } = await upstream((response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write(chunk('Hel'));
+    });
+    await expect(client.stream(request, { onDelta: () => undefined })).rejects.toMatchObject({ code: 'upstream_timeout' });
+    const controller = new AbortController();
+    const aborted = client.stream(request, { signal: controller.signal, onDelta: () => controller.abort() });
+    await expect(aborted).rejects.toMatchObject({ code: 'interrupted' });
+  });
+});

@@ -1,0 +1,25 @@
+/**
+ * One timer per window boundary for every delta writer of a worker process: their writes come
+ * due in the same turn of the event loop and leave for Redis in one pipeline, instead of one
+ * round trip per job at scattered times.
+ */
+export class FlushClock {
+  private due = new Set<() => void>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(readonly windowMs: number) {}
+
+  /** Calls `callback` at the next window boundary; the returned function cancels it. */
+  schedule(callback: () => void): () => void {
+    this.due.add(callback);
+    this.timer ??= setTimeout(() => this.tick(), this.windowMs - (Date.now() % this.windowMs));
+    return () => this.due.delete(callback);
+  }
+
+  private tick(): void {
+    this.timer = null;
+    const due = this.due;
+    this.due = new Set();
+    for (const callback of due) callback();
+  }
+}
