@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import { ApiError } from '@spool/contracts';
-import type { Keys } from '@spool/queue';
+import { coalesceWrites, type Keys } from '@spool/queue';
 
 /**
  * GCRA over Redis time, shared by every API process. KEYS[1] the key's theoretical arrival time.
@@ -40,6 +40,7 @@ export function clientRateLimit(redis: Redis, keys: Keys, rpm: number): RequestH
   const tolerance = 60_000 - interval;
   return async (_req, res, next) => {
     try {
+      coalesceWrites(redis);
       const [allowed, remaining, retryMs, resetMs] = await commands.spoolClientRate(keys.clientRate(res.locals.apiKeyId), interval, tolerance);
       res.setHeader('x-ratelimit-limit-requests', String(rpm));
       res.setHeader('x-ratelimit-remaining-requests', String(remaining));

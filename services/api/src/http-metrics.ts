@@ -10,17 +10,13 @@ function routeOf(req: Request): string {
 /** Counts and times every request once it is answered, or once the client went away (SSE). */
 export function httpMetrics(metrics: Metrics): RequestHandler {
   return (req, res, next) => {
-    const stop = metrics.httpDuration.startTimer();
-    let counted = false;
-    const count = () => {
-      if (counted) return;
-      counted = true;
+    const started = performance.now();
+    // `close` follows every answer's `finish`, and comes alone when the client leaves first.
+    res.once('close', () => {
       const labels = { method: req.method, route: routeOf(req), status: String(res.statusCode) };
       metrics.httpRequests.inc(labels);
-      stop(labels);
-    };
-    res.once('finish', count);
-    res.once('close', count);
+      metrics.httpDuration.observe(labels, (performance.now() - started) / 1000);
+    });
     next();
   };
 }

@@ -1,5 +1,5 @@
 import { ApiError, JobRequest, isId, newId, parseOrThrow, splitJobRequest, type JobObject, type UpstreamRequest } from '@spool/contracts';
-import { chatJobOptions } from '@spool/queue';
+import { chatJobOptions, coalesceWrites } from '@spool/queue';
 import { continuationRequest } from '@spool/llm';
 import { renderJob, type JobFields, type NewJob } from '@spool/jobs';
 import type { AppDeps } from './deps.js';
@@ -8,8 +8,9 @@ import { fromStore } from './store-errors.js';
 
 /** Records a job and puts it on the queue. */
 async function enqueue(deps: AppDeps, job: NewJob): Promise<JobObject> {
-  // Both go out on one connection without waiting in between: Redis runs them in order, so the
-  // record is there before a worker can take the job (and the worker retries if it is not).
+  // Both go out in one write: Redis runs them in order, so the record is there before a worker
+  // can take the job (and the worker retries if it is not).
+  coalesceWrites(deps.redis);
   const created = deps.jobs.create(job);
   const added = deps.queue.add('chat', { jobId: job.id }, chatJobOptions(job.id, { priority: job.priority, attempts: deps.config.maxAttempts }));
   const [record] = await Promise.all([created, added]);

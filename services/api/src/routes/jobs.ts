@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { ApiError, isId, parseOrThrow, type JobObject } from '@spool/contracts';
 import { renderJob, type JobFields } from '@spool/jobs';
@@ -35,6 +35,20 @@ async function findJobObject(deps: AppDeps, id: string, tenant: string): Promise
   return stored;
 }
 
+/**
+ * A submission's answer: the job and its `Location`. Written without `res.json`, whose ETag (a
+ * hash of the body) no one can use: a POST's answer is never conditional.
+ */
+function sendJob(res: Response, status: number, job: JobObject): void {
+  const body = JSON.stringify(job);
+  res.writeHead(status, {
+    location: `/v1/jobs/${job.id}`,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
 export function jobsRouter(deps: AppDeps): Router {
   const router = Router();
 
@@ -43,9 +57,8 @@ export function jobsRouter(deps: AppDeps): Router {
     const key = req.header('idempotency-key');
     const submitted = await idempotent(deps, res.locals.tenant, key, req.body, (id) => submitJob(deps, res.locals.tenant, req.body, id));
     let job = submitted.job;
-    res.location(`/v1/jobs/${job.id}`);
     if (submitted.replayed) {
-      res.status(200).json(job);
+      sendJob(res, 200, job);
       return;
     }
     if (wait) {
@@ -53,13 +66,13 @@ export function jobsRouter(deps: AppDeps): Router {
       res.on('close', () => controller.abort());
       const finished = await waitForJob(deps.hub, job.id, wait * 1000, controller.signal);
       if (finished) {
-        res.status(200).json(finished);
+        sendJob(res, 200, finished);
         return;
       }
       const current = await deps.jobs.get(job.id);
       if (current) job = renderJob(job.id, current);
     }
-    res.status(202).json(job);
+    sendJob(res, 202, job);
   });
 
   router.get('/v1/jobs', async (req, res) => {
@@ -84,8 +97,7 @@ export function jobsRouter(deps: AppDeps): Router {
 
   router.post('/v1/jobs/:id/continue', async (req, res) => {
     const fields = await findJob(deps, req.params.id, res.locals.tenant);
-    const job = await continueJob(deps, res.locals.tenant, req.params.id, fields);
-    res.status(202).location(`/v1/jobs/${job.id}`).json(job);
+    sendJob(res, 202, await continueJob(deps, res.locals.tenant, req.params.id, fields));
   });
 
   return router;

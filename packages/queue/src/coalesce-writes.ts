@@ -1,0 +1,23 @@
+import type { Redis } from 'ioredis';
+
+type Stream = Redis['stream'];
+
+const held = new WeakSet<Stream>();
+
+/**
+ * Holds the connection's writes until the current turn of the event loop has run: the commands
+ * sent meanwhile, by this request and by the others being served, leave in one system call
+ * instead of one each. Order is kept and nothing waits on a timer: the writes go out before the
+ * loop polls again. (ioredis' auto-pipelining batches too, but builds a pipeline per batch and
+ * copies every loaded script, BullMQ's dozens, into it.)
+ */
+export function coalesceWrites(redis: Redis): void {
+  const stream = redis.stream;
+  if (!stream || held.has(stream)) return;
+  held.add(stream);
+  stream.cork();
+  setImmediate(() => {
+    held.delete(stream);
+    stream.uncork();
+  });
+}
