@@ -14,11 +14,15 @@ export interface NodeFetch {
   close(): void;
 }
 
+/**
+ * An idle pooled connection is closed after this long: under the 5 s keep-alive of common
+ * servers (Node's default), so a call never goes out on a connection the server is closing.
+ */
+const IDLE_CONNECTION_MS = 4000;
+
 export function createNodeFetch(): NodeFetch {
-  const agents = {
-    'http:': new http.Agent({ keepAlive: true, maxSockets: Infinity }),
-    'https:': new https.Agent({ keepAlive: true, maxSockets: Infinity }),
-  };
+  const options = { keepAlive: true, maxSockets: Infinity, timeout: IDLE_CONNECTION_MS };
+  const agents = { 'http:': new http.Agent(options), 'https:': new https.Agent(options) };
   const bodies = new WeakMap<Response, IncomingMessage>();
 
   const nodeFetch = (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
