@@ -31,7 +31,7 @@ export class DeltaWriter {
     private readonly jobId: string,
     private readonly owner: string,
     private readonly onFailure: (error: Error) => void,
-    private readonly clock: FlushClock,
+    private readonly clock: Pick<FlushClock, 'windowMs' | 'schedule'>,
   ) {}
 
   get lostOwnership(): boolean {

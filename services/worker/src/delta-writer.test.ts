@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Redis } from 'ioredis';
+import { newId } from '@spool/contracts';
+import { createKeys } from '@spool/queue';
+import { EventLog, streamedText } from '@spool/stream';
+import { JobRepository } from '@spool/jobs';
+import { DeltaWriter } from './delta-writer.js';
+import type { FlushClock } from './flush-clock.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A FlushClock whose ticks the test gives. */
+class ManualClock implements Pick<FlushClock, 'windowMs' | 'schedule'> {
+  readonly windowMs = 60_000;
+  private readonly due = new Set<() => void>();
+
+  schedule(callback: () => void): () => void {
+    this.due.add(callback);
+    return () => this.due.delete(callback);
+  }
+
+  tick(): void {
+    const due = [...this.due];
+    this.due.clear();
+    for (const callback of due) callback();
+  }
+}
+
+describe('DeltaWriter on a shared FlushClock', () => {
+  const keys = createKeys(`test-${randomUUID().slice(0, 12)}`);
+  let redis: Redis;
+  let reader: Redis;
+  let jobs: JobRepository;
+  let log: EventLog;
+
+  beforeAll(() => {
+    redis = new Redis(REDIS_URL);
+    reader = new Redis(REDIS_URL);
+    jobs = new JobRepository(redis, keys);
+    log = new EventLog(reader, keys);
+  });
+  afterAll(async () => {
+    const found = await redis.keys(`${keys.prefix}:*`);
+    if (found.length) await redis.unlink(...found);
+    await Promise.all([redis.quit(), reader.quit()]);
+  });
+
+  async function runningJob(): Promise<{ id: string; owner: string }> {
+    const id = newId('job');
+    await jobs.create({ id, tenant: 't', request: { model: 'm', messages: [{ role: 'user', content: 'x' }] }, priority: 5, metadata: {}, onInterrupt: 'continue' });
+    const owner = randomUUID();
+    expect((await jobs.start(id, owner)).state).toBe('started');
+    return { id, owner };
+  }
+
+  const text = async (id: string) => streamedText(await log.readAfter(id, 0));
+
+  it('writes each stream\'s first delta at once, and the rest of every stream on one tick in one write', async () => {
+    const clock = new ManualClock();
+    const streams = await Promise.all([runningJob(), runningJob(), runningJob()]);
+    const writers = streams.map(({ id, owner }) => new DeltaWriter(jobs, id, owner, (error) => expect.fail(error.message), clock));
+    writers.forEach((writer, index) => writer.push(`first ${index}.`));
+    await vi.waitFor(async () => expect(await Promise.all(streams.map(({ id }) => text(id)))).toEqual(['first 0.', 'first 1.', 'first 2.']));
+
+    const write = vi.spyOn(redis.stream, 'write');
+    writers.forEach((writer, index) => writer.push(` second ${index}.`));
+    writers.forEach((writer, index) => writer.push(` third ${index}.`));
+    await new Promise(setImmediate);
+    expect(await text(streams[0].id)).toBe('first 0.');
+    expect(write).not.toHaveBeenCalled();
+    clock.tick();
+    await vi.waitFor(async () => expect(await text(streams[2].id)).toBe('first 2. second 2. third 2.'));
+    expect(write).toHaveBeenCalledTimes(1);
+    write.mockRestore();
+    expect(await Promise.all(streams.map(({ id }) => text(id)))).toEqual(['first 0. second 0. third 0.', 'first 1. second 1. third 1.', 'first 2. second 2. third 2.']);
+  });
+
+  it('flush writes what is pending without waiting for the tick', async () => {
+    const clock = new ManualClock();
+    const { id, owner } = await runningJob();
+    const writer = new DeltaWriter(jobs, id, owner, (error) => expect.fail(error.message), clock);
+    writer.push('a');
+    writer.push('b');
+    await writer.flush();
+    expect(await text(id)).toBe('ab');
+  });
+});
