@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { JobEvent } from '@spool/contracts';
-import type { Keys } from '@spool/queue';
+import { coalesceWrites, type Keys } from '@spool/queue';
 import { decodeMessage } from './event-format.js';
 import { EventLog } from './event-log.js';
 
@@ -48,6 +48,7 @@ export class EventHub {
     const channel = this.keys.eventsChannel(jobId);
     let entry = this.channels.get(channel);
     if (!entry) {
+      coalesceWrites(this.subscriber);
       entry = { watchers: new Set(), subscribed: this.subscriber.subscribe(channel) };
       this.channels.set(channel, entry);
     }
@@ -71,11 +72,13 @@ export class EventHub {
     entry.watchers.delete(watcher);
     if (entry.watchers.size === 0) {
       this.channels.delete(channel);
+      coalesceWrites(this.subscriber);
       this.subscriber.unsubscribe(channel).catch(() => undefined);
     }
   }
 
   private async catchUp(watcher: Watcher): Promise<void> {
+    coalesceWrites(this.redis);
     const events = await this.log.readAfter(watcher.jobId, watcher.lastId);
     for (const event of events) this.deliver(watcher, event);
   }

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { ApiError } from '@spool/contracts';
+import { coalesceWrites } from '@spool/queue';
 import { formatSse } from '@spool/stream';
 import type { AppDeps } from '../deps.js';
 import { findJob } from './jobs.js';
@@ -23,6 +24,7 @@ export function eventsRouter(deps: AppDeps): Router {
   const heartbeatMs = deps.heartbeatMs ?? 15_000;
 
   router.get('/v1/jobs/:id/events', async (req, res) => {
+    coalesceWrites(deps.redis);
     await findJob(deps, req.params.id, res.locals.tenant);
     const after = resumeAfter(req.headers['last-event-id'] as string | undefined, req.query.after);
 
@@ -32,7 +34,6 @@ export function eventsRouter(deps: AppDeps): Router {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    res.flushHeaders();
 
     let closed = false;
     let unwatch: (() => void) | undefined;
@@ -55,6 +56,8 @@ export function eventsRouter(deps: AppDeps): Router {
       });
       if (closed) stop();
       else unwatch = stop;
+      // The head leaves with the first events; a resumed stream with nothing new yet gets it now.
+      if (!res.headersSent) res.flushHeaders();
     } catch (error) {
       deps.logger.warn({ err: error, job_id: req.params.id }, 'event stream failed');
       close();

@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { JobEvent } from '@spool/contracts';
+import { createKeys, createRedis, waitForRedis, type Redis } from '@spool/queue';
+import { EventHub } from './event-hub.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+describe('EventHub', () => {
+  const keys = createKeys(`test-${randomUUID().slice(0, 12)}`);
+  const jobs = ['job_a', 'job_b', 'job_c'];
+  let redis: Redis;
+  let subscriber: Redis;
+  let hub: EventHub;
+
+  beforeAll(async () => {
+    redis = createRedis(REDIS_URL, 'command', keys.prefix);
+    subscriber = createRedis(REDIS_URL, 'subscriber', keys.prefix);
+    await waitForRedis(redis, REDIS_URL);
+    hub = new EventHub(redis, subscriber, keys);
+    for (const job of jobs) await redis.rpush(keys.events(job), 'status\n{"status":"queued","attempt":1}');
+  });
+  afterAll(async () => {
+    await redis.unlink(...jobs.map((job) => keys.events(job)));
+    subscriber.disconnect();
+    await redis.quit();
+  });
+
+  it('subscribes the watchers of one turn in one write, and unsubscribes them in one', async () => {
+    await subscriber.ping();
+    const write = vi.spyOn(subscriber.stream, '_write');
+    const writev = vi.spyOn(subscriber.stream, '_writev');
+    const seen = new Map<string, JobEvent[]>(jobs.map((job) => [job, []]));
+    const stops = await Promise.all(jobs.map((job) => hub.watch(job, 0, (event) => seen.get(job)?.push(event))));
+    expect(write).not.toHaveBeenCalled();
+    expect(writev).toHaveBeenCalledTimes(1);
+
+    for (const job of jobs) expect(seen.get(job)).toEqual([{ id: 1, event: 'status', data: '{"status":"queued","attempt":1}' }]);
+    await redis.publish(keys.eventsChannel('job_b'), '2\ndelta\n{"content":"hi"}');
+    await vi.waitFor(() => expect(seen.get('job_b')).toHaveLength(2));
+
+    writev.mockClear();
+    for (const stop of stops) stop();
+    expect(hub.watcherCount).toBe(0);
+    await new Promise(setImmediate);
+    expect(write).not.toHaveBeenCalled();
+    expect(writev).toHaveBeenCalledTimes(1);
+    await vi.waitFor(async () => expect(await redis.pubsub('NUMSUB', keys.eventsChannel('job_a'))).toEqual([keys.eventsChannel('job_a'), 0]));
+    write.mockRestore();
+    writev.mockRestore();
+  });
+});
