@@ -12,6 +12,8 @@ export interface FirstTokenSettings {
   warmupJobs: number;
   /** message content; carries the simulator directive */
   prompt: string;
+  /** about one reply's length: the loops start this far apart in all, so jobs are in flight evenly spaced, not in bursts of `concurrency` */
+  spreadMs: number;
   timeoutMs: number;
 }
 
@@ -35,7 +37,8 @@ async function closedLoop(runner: StreamRunner, settings: FirstTokenSettings, to
       } else errors.push(result.error ?? 'no delta');
     }
   };
-  await Promise.all(Array.from({ length: settings.concurrency }, loop));
+  const stagger = settings.spreadMs / settings.concurrency;
+  await Promise.all(Array.from({ length: settings.concurrency }, (_, index) => new Promise((resolve) => setTimeout(resolve, index * stagger)).then(loop)));
 }
 
 /**

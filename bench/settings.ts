@@ -23,6 +23,8 @@ export function benchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettin
       rounds: quick ? 1 : 4,
       warmupJobs: quick ? 5 : 30,
       prompt: '[[sim tokens=20]]',
+      // ttft 50 ms + 20 tokens at 50/s
+      spreadMs: 450,
       timeoutMs: 30_000,
     },
     saturation: {
