@@ -21,6 +21,22 @@ describe('SSE delivery', () => {
     expect(events.at(-1)!.event).toBe('done');
   });
 
+  it('answers a resumed stream with nothing new yet at once, not at the next heartbeat', async () => {
+    const idle = await startStack({ workers: 0 });
+    try {
+      const job = (await postJson(`${idle.url}/v1/jobs`, { messages: messages('[[sim tokens=3]] resumed') })).body;
+      const controller = new AbortController();
+      const timeout = setTimeout(() => controller.abort(), 5000); // the heartbeat is 15 s away
+      const response = await fetch(`${idle.url}${job.stream_url}`, { headers: { 'last-event-id': '1' }, signal: controller.signal });
+      clearTimeout(timeout);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      controller.abort();
+    } finally {
+      await idle.close();
+    }
+  });
+
   it('serves 1,000 watchers of one API process over a single subscriber connection', async () => {
     const idle = await startStack({ workers: 0 });
     try {

@@ -6,7 +6,7 @@ const POOL_BYTES = 4096;
 let pool = Buffer.alloc(0);
 let used = 0;
 
-/** A byte from the CSPRNG, taken from a pool so a few hundred ids share one `randomBytes` call. */
+/** A byte from the CSPRNG, taken from a pool so about 160 ids share one `randomBytes` call. */
 function randomByte(): number {
   if (used === pool.length) {
     pool = randomBytes(POOL_BYTES);

@@ -192,9 +192,9 @@ export class JobRepository {
   private async sendAppends(): Promise<void> {
     const batch = this.appends;
     this.appends = [];
-    const pipeline = this.redis.pipeline() as unknown as ScriptPipeline;
-    for (const { args } of batch) pipeline.spoolAppend(...args);
     try {
+      const pipeline = this.redis.pipeline() as unknown as ScriptPipeline;
+      for (const { args } of batch) pipeline.spoolAppend(...args);
       const replies = (await pipeline.exec()) ?? [];
       batch.forEach(({ resolve, reject }, index) => {
         const [error, written] = replies[index] ?? [new Error('no reply to an append')];

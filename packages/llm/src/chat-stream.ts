@@ -45,5 +45,6 @@ export function readChatStream(body: IncomingMessage, headers: Headers, onChunk:
       resolve();
     });
     body.on('close', () => fail(new Error('Upstream connection closed mid-stream')));
+    if (body.destroyed) fail(new Error('Upstream connection closed before the stream was read'));
   });
 }

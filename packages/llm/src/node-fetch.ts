@@ -6,6 +6,7 @@ import https from 'node:https';
  * stays a Node stream, read through `successBody`: undici's web streams cost the worker about
  * twice the CPU per streamed token (measured with 100 streams against the simulator).
  * An error answer is buffered into a regular `Response` so the SDK builds its `APIError` as usual.
+ * Redirects are not followed: a 3xx reaches the caller as an error.
  */
 export interface NodeFetch {
   fetch: typeof fetch;
@@ -20,18 +21,26 @@ export interface NodeFetch {
  */
 const IDLE_CONNECTION_MS = 4000;
 
+function responseHeaders(answer: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (let index = 0; index < answer.rawHeaders.length; index += 2) headers.append(answer.rawHeaders[index], answer.rawHeaders[index + 1]);
+  return headers;
+}
+
 export function createNodeFetch(): NodeFetch {
   const options = { keepAlive: true, maxSockets: Infinity, timeout: IDLE_CONNECTION_MS };
   const agents = { 'http:': new http.Agent(options), 'https:': new https.Agent(options) };
   const bodies = new WeakMap<Response, IncomingMessage>();
 
-  const nodeFetch = (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
-    const url = new URL(input instanceof Request ? input.url : input);
-    const body = init.body;
-    const transport = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
-    if (!transport || (body != null && typeof body !== 'string' && !(body instanceof Uint8Array))) return fetch(input, init);
+  // The SDK calls with a string URL and a string body; anything else is a misuse, not a case to serve.
+  const nodeFetch = (input: string | URL, init: RequestInit = {}): Promise<Response> =>
+    new Promise<Response>((resolve, reject) => {
+      const url = new URL(input);
+      const transport = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
+      const body = init.body;
+      if (!transport) throw new TypeError(`unsupported protocol ${url.protocol}`);
+      if (body != null && typeof body !== 'string' && !(body instanceof Uint8Array)) throw new TypeError('the request body must be a string');
 
-    return new Promise<Response>((resolve, reject) => {
       const headers: Record<string, string> = {};
       new Headers(init.headers).forEach((value, name) => (headers[name] = value));
       const request = transport.request(url, {
@@ -42,31 +51,34 @@ export function createNodeFetch(): NodeFetch {
       });
       request.on('error', reject);
       request.on('response', (answer) => {
-        const status = answer.statusCode ?? 0;
-        const responseHeaders = new Headers();
-        for (let index = 0; index < answer.rawHeaders.length; index += 2) {
-          responseHeaders.append(answer.rawHeaders[index], answer.rawHeaders[index + 1]);
-        }
-        if (status >= 200 && status < 300) {
-          const response = new Response(null, { status, headers: responseHeaders });
-          bodies.set(response, answer);
-          resolve(response);
-          return;
-        }
-        const chunks: Buffer[] = [];
-        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-        answer.on('error', reject);
-        answer.on('end', () => {
-          try {
-            resolve(new Response(Buffer.concat(chunks), { status, headers: responseHeaders }));
-          } catch (error) {
-            reject(error); // a status `Response` refuses, such as 1xx
+        const fail = (error: unknown) => {
+          answer.destroy();
+          reject(error);
+        };
+        try {
+          const status = answer.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            const response = new Response(null, { status, headers: responseHeaders(answer) });
+            bodies.set(response, answer);
+            resolve(response);
+            return;
           }
-        });
+          const chunks: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+          answer.on('error', fail);
+          answer.on('end', () => {
+            try {
+              resolve(new Response(chunks.length ? Buffer.concat(chunks) : null, { status, headers: responseHeaders(answer) }));
+            } catch (error) {
+              fail(error); // a status `Response` refuses, such as 1xx
+            }
+          });
+        } catch (error) {
+          fail(error);
+        }
       });
       request.end(body ?? undefined);
     });
-  };
 
   return {
     fetch: nodeFetch as typeof fetch,

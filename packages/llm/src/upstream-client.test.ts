@@ -83,6 +83,16 @@ describe('UpstreamClient.stream', () => {
     expect((failure as Error).message).toContain('overloaded');
   });
 
+  it('fails a redirect at once, naming the base URL to fix, instead of retrying it', async () => {
+    const { client } = await upstream((response) => {
+      response.writeHead(307, { location: 'https://example.invalid/v1/chat/completions' });
+      response.end();
+    });
+    const failure = await client.stream(request, { onDelta: () => undefined }).catch((thrown: unknown) => thrown);
+    expect(failure).toMatchObject({ code: 'invalid_upstream_request', status: 307, retryable: false });
+    expect((failure as Error).message).toContain('OPENAI_BASE_URL');
+  });
+
   it('times out a stream that stalls, and is interrupted, not failed, when the caller aborts', async () => {
     const { client } = await upstream((response) => {
       response.writeHead(200, { 'content-type': 'text/event-stream' });

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import OpenAI from 'openai';
 import type { FinishReason, Usage, UpstreamRequest } from '@spool/contracts';
 import { UpstreamError, classifyUpstreamError } from './upstream-error.js';
@@ -37,7 +38,7 @@ export interface Completion {
  * reply's events are read straight from the socket, at half the CPU per token of web streams.
  */
 export class UpstreamClient {
-  readonly sdk: OpenAI;
+  private readonly sdk: OpenAI;
   private readonly http: NodeFetch = createNodeFetch();
   private readonly timeoutMs: number;
   private readonly stallTimeoutMs: number;
@@ -78,6 +79,7 @@ export class UpstreamClient {
     let content = '';
     let finishReason: FinishReason | null = null;
     let usage: Usage | null = null;
+    let body: IncomingMessage | undefined;
     try {
       if (options.signal?.aborted) throw new UpstreamError('interrupted', 'Aborted before the call', true);
       const response = await this.sdk.chat.completions
@@ -86,9 +88,9 @@ export class UpstreamClient {
           { signal: controller.signal },
         )
         .asResponse();
+      body = this.http.successBody(response);
       options.onHeaders?.(parseRateLimitHeaders(response.headers));
       touch();
-      const body = this.http.successBody(response);
       if (!body) throw new UpstreamError('upstream_error', 'Upstream answered without a body', true);
       await readChatStream(body, response.headers, (chunk) => {
         touch();
@@ -110,6 +112,8 @@ export class UpstreamClient {
       if (controller.signal.aborted) throw new UpstreamError('interrupted', 'Upstream request aborted', true, { cause: error });
       throw classifyUpstreamError(error);
     } finally {
+      // A body left unread (a failure before or while reading it) must not hold its connection.
+      if (body && !body.readableEnded) body.destroy();
       clearTimeout(total);
       clearTimeout(idle);
       options.signal?.removeEventListener('abort', onAbort);

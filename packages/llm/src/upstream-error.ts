@@ -61,6 +61,10 @@ export function classifyUpstreamError(error: unknown): UpstreamError {
     }
     if (status === 429) return new UpstreamError('upstream_rate_limited', message, true, { status, retryAfterMs, cause: error });
     if (FAIL_FAST.has(status)) return new UpstreamError('invalid_upstream_request', message, false, { status, cause: error });
+    if (status >= 300 && status < 400) {
+      const hint = `${message} (redirects are not followed: set OPENAI_BASE_URL to the address it points to)`;
+      return new UpstreamError('invalid_upstream_request', hint, false, { status, cause: error });
+    }
     return new UpstreamError('upstream_error', message, true, { status, retryAfterMs, cause: error });
   }
   const message = error instanceof Error ? error.message : String(error);

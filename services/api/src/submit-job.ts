@@ -8,8 +8,8 @@ import { fromStore } from './store-errors.js';
 
 /** Records a job and puts it on the queue. */
 async function enqueue(deps: AppDeps, job: NewJob): Promise<JobObject> {
-  // Both go out in one write: Redis runs them in order, so the record is there before a worker
-  // can take the job (and the worker retries if it is not).
+  // Both go out on one connection, in order (and in one write): Redis runs them in order, so the
+  // record is there before a worker can take the job (and the worker retries if it is not).
   coalesceWrites(deps.redis);
   const created = deps.jobs.create(job);
   const added = deps.queue.add('chat', { jobId: job.id }, chatJobOptions(job.id, { priority: job.priority, attempts: deps.config.maxAttempts }));

@@ -6,12 +6,12 @@ import { createKeys } from '@spool/queue';
 import { EventLog, streamedText } from '@spool/stream';
 import { JobRepository } from '@spool/jobs';
 import { DeltaWriter } from './delta-writer.js';
-import type { FlushClock } from './flush-clock.js';
+import type { FlushSchedule } from './flush-clock.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** A FlushClock whose ticks the test gives. */
-class ManualClock implements Pick<FlushClock, 'windowMs' | 'schedule'> {
+/** A flush schedule whose ticks the test gives. */
+class ManualClock implements FlushSchedule {
   readonly windowMs = 60_000;
   private readonly due = new Set<() => void>();
 

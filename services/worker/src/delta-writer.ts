@@ -1,6 +1,6 @@
 import { encodeEntry } from '@spool/stream';
 import type { JobRepository } from '@spool/jobs';
-import type { FlushClock } from './flush-clock.js';
+import type { FlushSchedule } from './flush-clock.js';
 
 /** The attempt no longer owns the job: it was cancelled, or another worker took it over. */
 export class LostOwnershipError extends Error {
@@ -31,7 +31,7 @@ export class DeltaWriter {
     private readonly jobId: string,
     private readonly owner: string,
     private readonly onFailure: (error: Error) => void,
-    private readonly clock: Pick<FlushClock, 'windowMs' | 'schedule'>,
+    private readonly clock: FlushSchedule,
   ) {}
 
   get lostOwnership(): boolean {
@@ -65,7 +65,7 @@ export class DeltaWriter {
   }
 
   private write(): void {
-    if (!this.pending || this.failure) return;
+    if (!this.pending || this.failure || this.inFlight) return;
     const entry = encodeEntry('delta', JSON.stringify({ content: this.pending }));
     this.pending = '';
     this.lastWriteAt = Date.now();

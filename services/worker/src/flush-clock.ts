@@ -1,9 +1,15 @@
+/** When a delta writer's next write may go: the window, and a call at its next boundary. */
+export interface FlushSchedule {
+  readonly windowMs: number;
+  schedule(callback: () => void): () => void;
+}
+
 /**
  * One timer per window boundary for every delta writer of a worker process: their writes come
  * due in the same turn of the event loop and leave for Redis in one pipeline, instead of one
  * round trip per job at scattered times.
  */
-export class FlushClock {
+export class FlushClock implements FlushSchedule {
   private due = new Set<() => void>();
   private timer: NodeJS.Timeout | null = null;
 

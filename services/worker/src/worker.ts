@@ -42,7 +42,8 @@ export class SpoolWorker {
   private readonly jobs: JobRepository;
   private readonly outbox: JobOutbox;
   private readonly ownsRedis: boolean;
-  private readonly closeUpstream: () => void = () => undefined;
+  private readonly upstream: UpstreamClient;
+  private readonly ownsUpstream: boolean;
 
   constructor(private readonly options: SpoolWorkerOptions) {
     const { config, logger } = options;
@@ -57,7 +58,8 @@ export class SpoolWorker {
     this.queueConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.queue = new Queue<ChatJobData>(CHAT_QUEUE, { connection: this.queueConnection, prefix: config.prefix });
     this.jobs = new JobRepository(this.redis, keys, config.eventsTtlSeconds);
-    const upstream =
+    this.ownsUpstream = !options.upstream;
+    this.upstream =
       options.upstream ??
       new UpstreamClient({
         baseURL: config.openaiBaseUrl,
@@ -65,11 +67,10 @@ export class SpoolWorker {
         timeoutMs: config.upstreamTimeoutMs,
         stallTimeoutMs: config.stallTimeoutMs,
       });
-    if (!options.upstream) this.closeUpstream = () => upstream.close();
     const processor = createChatProcessor({
       jobs: this.jobs,
       log: new EventLog(this.redis, keys),
-      upstream,
+      upstream: this.upstream,
       gate: new UpstreamGate(this.redis, keys.upstreamGate(), { rpm: config.upstreamRpm, tpm: config.upstreamTpm }),
       queue: this.queue,
       logger,
@@ -133,7 +134,7 @@ export class SpoolWorker {
     await this.queue.close();
     this.queueConnection.disconnect();
     this.subscriber.disconnect();
-    this.closeUpstream();
+    if (this.ownsUpstream) this.upstream.close();
     if (this.ownsRedis) await this.redis.quit().catch(() => undefined);
   }
 }

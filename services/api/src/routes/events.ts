@@ -47,9 +47,11 @@ export function eventsRouter(deps: AppDeps): Router {
     };
     res.on('close', close);
 
+    let wrote = false;
     try {
       const stop = await deps.hub.watch(req.params.id, after, (event) => {
         if (closed) return;
+        wrote = true;
         res.write(formatSse(event));
         heartbeat.refresh();
         if (event.event === 'done') close();
@@ -57,7 +59,7 @@ export function eventsRouter(deps: AppDeps): Router {
       if (closed) stop();
       else unwatch = stop;
       // The head leaves with the first events; a resumed stream with nothing new yet gets it now.
-      if (!res.headersSent) res.flushHeaders();
+      if (!wrote && !closed) res.flushHeaders();
     } catch (error) {
       deps.logger.warn({ err: error, job_id: req.params.id }, 'event stream failed');
       close();
