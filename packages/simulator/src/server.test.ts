@@ -125,7 +125,8 @@ describe('simulator: replies', () => {
     for await (const chunk of stream) if (chunk.choices[0]?.delta.content) times.push(Date.now() - started);
     expect(times).toHaveLength(10);
     expect(times[0]).toBeGreaterThanOrEqual(95);
-    expect(times[9] - times[0]).toBeGreaterThanOrEqual(85);
+    // Against the start, not the first token: a first token read late on a busy machine shortens the gap after it.
+    expect(times[9]).toBeGreaterThanOrEqual(185);
 
     const fast = Date.now();
     await client.chat.completions.create({ model, messages: ask('quick [[sim tokens=50 ttft=0 tps=0]]') });
