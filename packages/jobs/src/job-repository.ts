@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { JobObject, JobStatus, JobResult, JobPartial, JobError, UpstreamRequest } from '@spool/contracts';
 
-import type { Keys } from '@spool/queue';
+import { coalesceWrites, type Keys } from '@spool/queue';
 import { encodeEntry } from '@spool/stream';
 import { CREATE, START, APPEND, REQUEUE, FINISH } from './scripts.js';
 import { renderJob, nowSeconds, type JobFields } from './render-job.js';
@@ -54,16 +54,9 @@ interface JobCommands {
 }
 
 /** ioredis queues a defined command on a pipeline like any other. */
-interface ScriptPipeline {
-  spoolCreate(...args: (string | number)[]): ScriptPipeline;
-  spoolAppend(...args: (string | number)[]): ScriptPipeline;
+interface CreatePipeline {
+  spoolCreate(...args: (string | number)[]): CreatePipeline;
   exec(): Promise<[Error | null, unknown][] | null>;
-}
-
-interface PendingAppend {
-  args: string[];
-  resolve(written: boolean): void;
-  reject(error: Error): void;
 }
 
 const QUEUED_ENTRY = encodeEntry('status', '{"status":"queued","attempt":1}');
@@ -107,7 +100,6 @@ function flatten(fields: Record<string, string | number | null | undefined>): st
  */
 export class JobRepository {
   private readonly redis: Redis & JobCommands;
-  private appends: PendingAppend[] = [];
 
   constructor(redis: Redis, private readonly keys: Keys, private readonly eventsTtlSeconds = 24 * 3600) {
     if (!('spoolFinish' in redis)) {
@@ -141,7 +133,7 @@ export class JobRepository {
 
   /** Creates many jobs in one pipeline (a batch); same records and events as `create`, one round trip. */
   async createMany(jobs: NewJob[]): Promise<void> {
-    const pipeline = this.redis.pipeline() as unknown as ScriptPipeline;
+    const pipeline = this.redis.pipeline() as unknown as CreatePipeline;
     for (const job of jobs) {
       pipeline.spoolCreate(
         ...this.jobKeys(job.id),
@@ -180,30 +172,12 @@ export class JobRepository {
 
   /**
    * Appends events as `owner`; false when the job is no longer this owner's to write. Appends
-   * made in one turn of the event loop (the deltas of many streams) share one pipeline.
+   * made in one turn of the event loop (the deltas of many streams) leave in one socket write,
+   * in order with the connection's other commands.
    */
-  append(id: string, owner: string, entries: string[]): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      if (this.appends.length === 0) setImmediate(() => void this.sendAppends());
-      this.appends.push({ args: [...this.jobKeys(id), owner, ...entries], resolve, reject });
-    });
-  }
-
-  private async sendAppends(): Promise<void> {
-    const batch = this.appends;
-    this.appends = [];
-    try {
-      const pipeline = this.redis.pipeline() as unknown as ScriptPipeline;
-      for (const { args } of batch) pipeline.spoolAppend(...args);
-      const replies = (await pipeline.exec()) ?? [];
-      batch.forEach(({ resolve, reject }, index) => {
-        const [error, written] = replies[index] ?? [new Error('no reply to an append')];
-        if (error) reject(error);
-        else resolve(Number(written) > 0);
-      });
-    } catch (error) {
-      for (const { reject } of batch) reject(error as Error);
-    }
+  async append(id: string, owner: string, entries: string[]): Promise<boolean> {
+    coalesceWrites(this.redis);
+    return (await this.redis.spoolAppend(...this.jobKeys(id), owner, ...entries)) > 0;
   }
 
   /**

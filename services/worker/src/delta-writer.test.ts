@@ -63,7 +63,8 @@ describe('DeltaWriter on a shared FlushClock', () => {
     writers.forEach((writer, index) => writer.push(`first ${index}.`));
     await vi.waitFor(async () => expect(await Promise.all(streams.map(({ id }) => text(id)))).toEqual(['first 0.', 'first 1.', 'first 2.']));
 
-    const write = vi.spyOn(redis.stream, 'write');
+    const write = vi.spyOn(redis.stream, '_writev');
+    const single = vi.spyOn(redis.stream, '_write');
     writers.forEach((writer, index) => writer.push(` second ${index}.`));
     writers.forEach((writer, index) => writer.push(` third ${index}.`));
     await new Promise(setImmediate);
@@ -72,7 +73,9 @@ describe('DeltaWriter on a shared FlushClock', () => {
     clock.tick();
     await vi.waitFor(async () => expect(await text(streams[2].id)).toBe('first 2. second 2. third 2.'));
     expect(write).toHaveBeenCalledTimes(1);
+    expect(single).not.toHaveBeenCalled();
     write.mockRestore();
+    single.mockRestore();
     expect(await Promise.all(streams.map(({ id }) => text(id)))).toEqual(['first 0. second 0. third 0.', 'first 1. second 1. third 1.', 'first 2. second 2. third 2.']);
   });
 
