@@ -4,7 +4,7 @@
  * `request` events, one per call, matched to a job by a unique marker in its prompt.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { messageText, simulateReply, type ChatMessage, type Simulator } from '@spool/simulator';
 import { SpoolWorker } from '@spool/worker';
 import { silentLogger, startStack, type Stack } from '../support/stack.js';
@@ -298,6 +298,30 @@ describe('cancel', () => {
     const events = await readEvents(`${stack.url}${queued.stream_url}`);
     expect(named(events, 'done')).toHaveLength(1);
     expect(runningAttempts(events)).toEqual([]);
+  });
+
+  it('a worker that takes a job cancelled a moment before writes nothing, and aborts the call it began early', async () => {
+    const racing = await startStack({ workers: 0 });
+    try {
+      const calls = watchRequests(racing.simulator);
+      const aborted: string[] = [];
+      racing.simulator.events.on('aborted', (event: { id: string }) => aborted.push(event.id));
+      const content = `[[sim ttft=500 tokens=5]] ${marker('cancel race')}`;
+      const job = (await postJson(`${racing.url}/v1/jobs`, { messages: messages(content) })).body;
+      // The cancel as it lands when a worker has just taken the job: recorded, but the queue entry is still there.
+      const { jobs, queue } = racing.api.deps;
+      const outcome = { status: 'cancelled' as const, error: { code: 'cancelled', message: 'The job was cancelled' } };
+      expect((await jobs.finish(job.id, (await jobs.get(job.id))!, outcome)).state).toBe('finished');
+
+      racing.workers.push(new SpoolWorker({ config: racing.config, logger: silentLogger }));
+      await vi.waitFor(async () => expect(await queue.getJob(job.id)).toBeUndefined(), { timeout: 10_000, interval: 20 });
+      const events = await readEvents(`${racing.url}${job.stream_url}`);
+      expect(events.map((event) => event.event)).toEqual(['status', 'done']);
+      expect(JSON.parse(events[1].data)).toMatchObject({ status: 'cancelled' });
+      for (const call of calls.for(content)) await vi.waitFor(() => expect(aborted).toContain(call.id), { timeout: 2000, interval: 20 });
+    } finally {
+      await racing.close();
+    }
   });
 
   it('cancels a running job: upstream aborted within 1 s, partial is what streamed, a second cancel is 409', async () => {

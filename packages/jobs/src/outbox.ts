@@ -29,8 +29,16 @@ end
 return claimed
 `;
 
-interface ClaimCommand {
+/** KEYS: 1 processing list, 2 claims hash. ARGV: 1 job id. An entry handled: unclaimed and gone. */
+const ACK = `
+redis.call('LREM', KEYS[1], 1, ARGV[1])
+return redis.call('HDEL', KEYS[2], ARGV[1])
+`;
+
+interface OutboxCommands {
   spoolOutboxClaim(outbox: string, processing: string, claims: string, count: number, now: number): Promise<string[]>;
+  // A script, not MULTI: an ioredis MULTI builds a pipeline that copies every script defined on the connection.
+  spoolOutboxAck(processing: string, claims: string, jobId: string): Promise<number>;
 }
 
 /**
@@ -57,7 +65,10 @@ export class JobOutbox {
   ) {
     this.reclaimAfterMs = options.reclaimAfterMs ?? 60_000;
     this.concurrency = Math.max(1, options.concurrency ?? 32);
-    if (!('spoolOutboxClaim' in redis)) redis.defineCommand('spoolOutboxClaim', { numberOfKeys: 3, lua: CLAIM });
+    if (!('spoolOutboxClaim' in redis)) {
+      redis.defineCommand('spoolOutboxClaim', { numberOfKeys: 3, lua: CLAIM });
+      redis.defineCommand('spoolOutboxAck', { numberOfKeys: 2, lua: ACK });
+    }
   }
 
   use(handler: JobEndedHandler): this {
@@ -69,6 +80,10 @@ export class JobOutbox {
     if (this.running) return;
     this.running = true;
     this.loop = this.run();
+  }
+
+  private get commands(): OutboxCommands {
+    return this.redis as Redis & OutboxCommands;
   }
 
   async stop(): Promise<void> {
@@ -110,8 +125,7 @@ export class JobOutbox {
           await Promise.race(inFlight);
           continue;
         }
-        const redis = this.redis as Redis & ClaimCommand;
-        let claimed = await redis.spoolOutboxClaim(this.keys.outbox(), this.keys.outboxProcessing(), this.keys.outboxClaims(), free, Date.now());
+        let claimed = await this.commands.spoolOutboxClaim(this.keys.outbox(), this.keys.outboxProcessing(), this.keys.outboxClaims(), free, Date.now());
         if (claimed.length === 0) {
           if (inFlight.size > 0) {
             await Promise.race([...inFlight, new Promise((resolve) => setTimeout(resolve, 50))]);
@@ -138,7 +152,7 @@ export class JobOutbox {
   private async process(jobId: string): Promise<void> {
     try {
       await this.handle(jobId);
-      await this.redis.multi().lrem(this.keys.outboxProcessing(), 1, jobId).hdel(this.keys.outboxClaims(), jobId).exec();
+      await this.commands.spoolOutboxAck(this.keys.outboxProcessing(), this.keys.outboxClaims(), jobId);
     } catch (error) {
       this.options.onError?.(error, jobId); // left claimed: reclaimed and retried later
     }

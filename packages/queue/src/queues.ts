@@ -1,11 +1,17 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { UpstreamRequest } from '@spool/contracts';
 
 export const CHAT_QUEUE = 'chat';
 
 /** What a chat job carries through BullMQ; the request itself lives in the job hash. */
 export interface ChatJobData {
   jobId: string;
+  /**
+   * A copy of a small request that needs nothing from the job hash (no session): its first
+   * attempt calls upstream while the worker's START is still on its way.
+   */
+  request?: UpstreamRequest;
 }
 
 export interface ChatJobOptions {

@@ -1,10 +1,25 @@
 import { ApiError, JobRequest, isId, newId, parseOrThrow, splitJobRequest, type JobObject, type UpstreamRequest } from '@spool/contracts';
-import { chatJobOptions, coalesceWrites } from '@spool/queue';
+import { chatJobOptions, coalesceWrites, type ChatJobData } from '@spool/queue';
 import { continuationRequest } from '@spool/llm';
 import { renderJob, type JobFields, type NewJob } from '@spool/jobs';
 import type { AppDeps } from './deps.js';
 import { acceptWebhookUrl } from './accept-webhook-url.js';
 import { fromStore } from './store-errors.js';
+
+/** Message text up to this many characters rides along in the queue entry too (a second copy in Redis until the job ends). */
+const HEAD_START_MAX_CHARS = 32 * 1024;
+
+/**
+ * The queue entry of a job. A small job with no session carries its request, so that its worker
+ * can call upstream before the job hash is read: the record's request is the one that counts,
+ * and it is the same until the job ends.
+ */
+function chatJobData(job: NewJob): ChatJobData {
+  if (job.sessionId) return { jobId: job.id };
+  let size = 0;
+  for (const message of job.request.messages) size += typeof message.content === 'string' ? message.content.length : HEAD_START_MAX_CHARS;
+  return size <= HEAD_START_MAX_CHARS ? { jobId: job.id, request: job.request } : { jobId: job.id };
+}
 
 /** Records a job and puts it on the queue. */
 async function enqueue(deps: AppDeps, job: NewJob): Promise<JobObject> {
@@ -12,7 +27,7 @@ async function enqueue(deps: AppDeps, job: NewJob): Promise<JobObject> {
   // record is there before a worker can take the job (and the worker retries if it is not).
   coalesceWrites(deps.redis);
   const created = deps.jobs.create(job);
-  const added = deps.queue.add('chat', { jobId: job.id }, chatJobOptions(job.id, { priority: job.priority, attempts: deps.config.maxAttempts }));
+  const added = deps.queue.add('chat', chatJobData(job), chatJobOptions(job.id, { priority: job.priority, attempts: deps.config.maxAttempts }));
   const [record] = await Promise.all([created, added]);
   return record;
 }

@@ -19,16 +19,16 @@ const seconds = (fromMs: number) => Math.max(0, Date.now() - fromMs) / 1000;
 /** What one attempt of a chat job adds to the worker's metrics; every call is a no-op without metrics. */
 export class AttemptMetrics {
   private upstreamStartedAt: number | undefined;
-  private sawText: boolean;
+  private sawText = false;
 
-  /** `textShown`: earlier attempts already streamed text, so this one's first token is not the job's. */
   constructor(
     private readonly metrics: Metrics | undefined,
     private readonly bullJob: Pick<Job, 'timestamp'>,
-    private readonly fields: JobFields,
-    textShown: boolean,
-  ) {
-    this.sawText = textShown;
+  ) {}
+
+  /** Earlier attempts already streamed text: this one's first token is not the job's. */
+  continuing(): void {
+    this.sawText = true;
   }
 
   upstreamStarted(): void {
@@ -50,10 +50,10 @@ export class AttemptMetrics {
     this.metrics?.timeToFirstToken.observe(seconds(this.bullJob.timestamp));
   }
 
-  succeeded(result: JobResult): void {
+  succeeded(result: JobResult, fields: JobFields): void {
     if (!this.metrics) return;
     this.metrics.jobDuration.observe({ status: 'succeeded' }, seconds(this.bullJob.timestamp));
-    const labels = { tenant: this.fields.tenant ?? 'unknown', model: this.fields.model ?? 'unknown' };
+    const labels = { tenant: fields.tenant ?? 'unknown', model: fields.model ?? 'unknown' };
     this.metrics.tokens.inc({ ...labels, type: 'prompt' }, result.usage.prompt_tokens);
     this.metrics.tokens.inc({ ...labels, type: 'completion' }, result.usage.completion_tokens);
   }

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { DelayedError, type Job, type Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { JobResult, UpstreamRequest, Usage } from '@spool/contracts';
-import type { JobRepository, JobFields } from '@spool/jobs';
+import type { JobRepository, JobFields, StartResult } from '@spool/jobs';
 import { encodeEntry, streamedText, type EventLog } from '@spool/stream';
 import type { ChatJobData } from '@spool/queue';
-import { classifyUpstreamError, continuationRequest, countPromptTokens, countTokens, type UpstreamClient, type UpstreamError } from '@spool/llm';
+import { classifyUpstreamError, continuationRequest, countPromptTokens, countTokens, type Completion, type UpstreamClient, type UpstreamError } from '@spool/llm';
 import { DeltaWriter, LostOwnershipError } from './delta-writer.js';
 import type { Metrics } from '@spool/metrics';
 import { AttemptMetrics } from './attempt-metrics.js';
@@ -43,6 +43,22 @@ export interface ChatProcessorDeps {
 
 export type PrepareRequest = (request: UpstreamRequest, fields: JobFields) => Promise<UpstreamRequest>;
 
+/** Deltas of a call that began before its attempt was confirmed: held until `attach`, then passed straight on. */
+class HeldDeltas {
+  private held: string[] = [];
+  private sink: ((text: string) => void) | null = null;
+
+  readonly push = (text: string): void => {
+    if (this.sink) this.sink(text);
+    else this.held.push(text);
+  };
+
+  attach(sink: (text: string) => void): void {
+    this.sink = sink;
+    for (const text of this.held.splice(0)) sink(text);
+  }
+}
+
 /** A fresh job's log holds `queued` and this attempt's `running`; anything more came before. */
 const FRESH_EVENT_COUNT = 2;
 
@@ -75,100 +91,130 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
   const { jobs, log, upstream, gate, logger, maxAttempts } = deps;
   const clock = new FlushClock(deps.coalesceMs ?? 80);
 
+  /** One upstream call: the shared gate, then the stream, its deltas to `onDelta`. */
+  async function callUpstream(request: UpstreamRequest, measure: AttemptMetrics, onDelta: (text: string) => void, signal: AbortSignal): Promise<Completion> {
+    const estimated = estimateTokens(request);
+    await gate.acquire(estimated, signal);
+    measure.upstreamStarted();
+    const completion = await upstream.stream(request, {
+      signal,
+      onDelta,
+      onHeaders: (snapshot) => void gate.observe(snapshot).catch(() => undefined),
+    });
+    measure.upstreamEnded();
+    if (completion.usage) void gate.correct(estimated, completion.usage.total_tokens).catch(() => undefined);
+    return completion;
+  }
+
   return async function processChat(bullJob: Job<ChatJobData>, token?: string, signal?: AbortSignal): Promise<void> {
     const jobId = bullJob.data.jobId;
     const owner = randomUUID();
-    const started = await jobs.start(jobId, owner);
-    if (started.state !== 'started') {
-      // The API writes the record and enqueues in one pipelined step; a retry finds the record.
-      if (started.state === 'missing') throw new Error(`job ${jobId} has no record yet`);
-      return; // cancelled before it ran
-    }
-    const { attempt, fields } = started;
-    const stored = JSON.parse(fields.request) as UpstreamRequest;
-    const request = deps.prepareRequest ? await deps.prepareRequest(stored, fields) : stored;
-    const jobLogger = logger.child({ job_id: jobId, attempt });
-
-    let prior = await textSoFar(log, jobId, started.eventCount);
-    const measure = new AttemptMetrics(deps.metrics, bullJob, fields, prior !== '');
-    if (prior && fields.on_interrupt === 'restart') {
-      const reset = encodeEntry('reset', JSON.stringify({ attempt, reason: 'the previous attempt was interrupted' }));
-      if (!(await jobs.append(jobId, owner, [reset]))) return;
-      prior = '';
-    }
-    const upstreamRequest = prior ? continuationRequest(request, prior) : request;
-
     const controller = new AbortController();
     const onAbort = () => controller.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
-    const writer = new DeltaWriter(jobs, jobId, owner, () => controller.abort(), clock);
+    const measure = new AttemptMetrics(deps.metrics, bullJob);
+    const deltas = new HeldDeltas();
+    const starting = jobs.start(jobId, owner);
+    // A first attempt that carries its request calls upstream while START is on its way: a round
+    // trip less before the first token. Its deltas are held until START confirms the attempt.
+    const early = bullJob.attemptsStarted <= 1 ? bullJob.data.request : undefined;
+    const headStart = early ? callUpstream(early, measure, deltas.push, controller.signal) : undefined;
+    headStart?.catch(() => undefined); // awaited once the attempt is confirmed
     try {
-      const estimated = estimateTokens(upstreamRequest);
-      await gate.acquire(estimated, controller.signal);
-      measure.upstreamStarted();
-      const completion = await upstream.stream(upstreamRequest, {
-        signal: controller.signal,
-        onDelta: (text) => {
-          measure.delta();
-          writer.push(text);
-        },
-        onHeaders: (snapshot) => void gate.observe(snapshot).catch(() => undefined),
-      });
-      measure.upstreamEnded();
-      await writer.flush();
-      if (completion.usage) void gate.correct(estimated, completion.usage.total_tokens).catch(() => undefined);
-      const content = prior + completion.content;
-      const result: JobResult = { content, finish_reason: completion.finishReason, usage: finalUsage(completion.usage, request, prior, content) };
-      const finished = await jobs.finish(jobId, fields, { status: 'succeeded', result }, { owner });
-      if (finished.state === 'finished') measure.succeeded(result);
-      jobLogger.info({ finish_reason: result.finish_reason, completion_tokens: result.usage.completion_tokens }, 'job succeeded');
-    } catch (thrown) {
-      measure.upstreamEnded(thrown);
-      await writer.flush().catch(() => undefined);
-      if (thrown instanceof LostOwnershipError || writer.lostOwnership || signal?.reason === ABORT_CANCELLED) return;
-      if (signal?.reason === ABORT_SHUTDOWN) return handBack();
-      const error = classifyUpstreamError(thrown);
-      if (error.rateLimited) return pauseQueue(error);
-      await endOrRetry(error, writer.text);
+      const started = await starting;
+      if (started.state !== 'started') {
+        // The API writes the record and enqueues in one pipelined step; a retry finds the record.
+        if (started.state === 'missing') throw new Error(`job ${jobId} has no record yet`);
+        return; // cancelled before it ran
+      }
+      if (headStart && started.eventCount !== FRESH_EVENT_COUNT) {
+        // Not a first attempt after all: this one steps aside for one that continues the text so far.
+        controller.abort();
+        if (await jobs.requeue(jobId, owner, started.attempt, true)) throw new Error(`job ${jobId} had events before its first attempt`);
+        return;
+      }
+      await runAttempt(started);
     } finally {
+      controller.abort(); // a call still open (an attempt that ended early) is not left running
       signal?.removeEventListener('abort', onAbort);
     }
 
-    /** The worker is stopping: the job goes back to the queue at once, its attempt not counted. */
-    async function handBack(): Promise<void> {
-      jobLogger.info('worker stopping; job handed back');
-      if (!(await jobs.requeue(jobId, owner, attempt, true))) return;
-      // Delayed, not waiting: BullMQ wakes no blocked worker for a prioritized job moved back to wait.
-      await bullJob.moveToDelayed(Date.now(), token);
-      throw new DelayedError();
-    }
-
-    /** A 429 pauses every worker for upstream's retry-after; the job waits without losing an attempt. */
-    async function pauseQueue(error: UpstreamError): Promise<void> {
-      // A 429 that never clears (a request larger than the whole TPM) must not defer the job forever.
-      if (Number(fields.deferrals ?? 0) >= MAX_DEFERRALS) return endOrRetry(error, writer.text);
-      const pauseMs = error.retryAfterMs ?? DEFAULT_RATE_LIMIT_PAUSE_MS;
-      jobLogger.warn({ pause_ms: pauseMs }, 'upstream rate limit: pausing the queue');
-      measure.rateLimited(pauseMs);
-      await Promise.all([gate.pause(pauseMs), deps.queue.rateLimit(pauseMs)]);
-      if (!(await jobs.requeue(jobId, owner, attempt, true))) return;
-      await bullJob.moveToDelayed(Date.now() + pauseMs, token);
-      throw new DelayedError();
-    }
-
-    async function endOrRetry(error: UpstreamError, attemptText: string): Promise<void> {
-      if (error.retryable && attempt < maxAttempts) {
-        jobLogger.warn({ code: error.code, status: error.status }, 'attempt failed; retrying');
-        measure.retried(error.code);
-        if (await jobs.requeue(jobId, owner, attempt)) throw error;
-        return;
+    async function runAttempt({ attempt, fields, eventCount }: Extract<StartResult, { state: 'started' }>): Promise<void> {
+      const jobLogger = logger.child({ job_id: jobId, attempt });
+      let request: UpstreamRequest;
+      let prior = '';
+      if (early) request = early;
+      else {
+        const stored = JSON.parse(fields.request) as UpstreamRequest;
+        request = deps.prepareRequest ? await deps.prepareRequest(stored, fields) : stored;
+        prior = await textSoFar(log, jobId, eventCount);
+        if (prior) measure.continuing();
+        if (prior && fields.on_interrupt === 'restart') {
+          const reset = encodeEntry('reset', JSON.stringify({ attempt, reason: 'the previous attempt was interrupted' }));
+          if (!(await jobs.append(jobId, owner, [reset]))) return;
+          prior = '';
+        }
       }
-      const text = prior + attemptText;
-      const partial = text ? { content: text, completion_tokens: countTokens(text) } : null;
-      const outcome = { status: 'failed' as const, error: { code: error.code, message: error.message }, partial, upstreamStatus: error.status };
-      const finished = await jobs.finish(jobId, fields as JobFields, outcome, { owner });
-      if (finished.state === 'finished') measure.failed();
-      jobLogger.warn({ code: error.code, status: error.status }, 'job failed');
+
+      const writer = new DeltaWriter(jobs, jobId, owner, () => controller.abort(), clock);
+      deltas.attach((text) => {
+        measure.delta();
+        writer.push(text);
+      });
+      try {
+        const completion = await (headStart ?? callUpstream(prior ? continuationRequest(request, prior) : request, measure, deltas.push, controller.signal));
+        await writer.flush();
+        const content = prior + completion.content;
+        const result: JobResult = { content, finish_reason: completion.finishReason, usage: finalUsage(completion.usage, request, prior, content) };
+        const finished = await jobs.finish(jobId, fields, { status: 'succeeded', result }, { owner });
+        if (finished.state === 'finished') measure.succeeded(result, fields);
+        jobLogger.info({ finish_reason: result.finish_reason, completion_tokens: result.usage.completion_tokens }, 'job succeeded');
+      } catch (thrown) {
+        measure.upstreamEnded(thrown);
+        await writer.flush().catch(() => undefined);
+        if (thrown instanceof LostOwnershipError || writer.lostOwnership || signal?.reason === ABORT_CANCELLED) return;
+        if (signal?.reason === ABORT_SHUTDOWN) return handBack();
+        const error = classifyUpstreamError(thrown);
+        if (error.rateLimited) return pauseQueue(error);
+        await endOrRetry(error, writer.text);
+      }
+
+      /** The worker is stopping: the job goes back to the queue at once, its attempt not counted. */
+      async function handBack(): Promise<void> {
+        jobLogger.info('worker stopping; job handed back');
+        if (!(await jobs.requeue(jobId, owner, attempt, true))) return;
+        // Delayed, not waiting: BullMQ wakes no blocked worker for a prioritized job moved back to wait.
+        await bullJob.moveToDelayed(Date.now(), token);
+        throw new DelayedError();
+      }
+
+      /** A 429 pauses every worker for upstream's retry-after; the job waits without losing an attempt. */
+      async function pauseQueue(error: UpstreamError): Promise<void> {
+        // A 429 that never clears (a request larger than the whole TPM) must not defer the job forever.
+        if (Number(fields.deferrals ?? 0) >= MAX_DEFERRALS) return endOrRetry(error, writer.text);
+        const pauseMs = error.retryAfterMs ?? DEFAULT_RATE_LIMIT_PAUSE_MS;
+        jobLogger.warn({ pause_ms: pauseMs }, 'upstream rate limit: pausing the queue');
+        measure.rateLimited(pauseMs);
+        await Promise.all([gate.pause(pauseMs), deps.queue.rateLimit(pauseMs)]);
+        if (!(await jobs.requeue(jobId, owner, attempt, true))) return;
+        await bullJob.moveToDelayed(Date.now() + pauseMs, token);
+        throw new DelayedError();
+      }
+
+      async function endOrRetry(error: UpstreamError, attemptText: string): Promise<void> {
+        if (error.retryable && attempt < maxAttempts) {
+          jobLogger.warn({ code: error.code, status: error.status }, 'attempt failed; retrying');
+          measure.retried(error.code);
+          if (await jobs.requeue(jobId, owner, attempt)) throw error;
+          return;
+        }
+        const text = prior + attemptText;
+        const partial = text ? { content: text, completion_tokens: countTokens(text) } : null;
+        const outcome = { status: 'failed' as const, error: { code: error.code, message: error.message }, partial, upstreamStatus: error.status };
+        const finished = await jobs.finish(jobId, fields as JobFields, outcome, { owner });
+        if (finished.state === 'finished') measure.failed();
+        jobLogger.warn({ code: error.code, status: error.status }, 'job failed');
+      }
     }
   };
 }
