@@ -6,19 +6,25 @@ import type { AppDeps } from './deps.js';
 import { acceptWebhookUrl } from './accept-webhook-url.js';
 import { fromStore } from './store-errors.js';
 
-/** Message text up to this many characters rides along in the queue entry too (a second copy in Redis until the job ends). */
+/** A request up to this many characters of JSON rides along in the queue entry too: a second copy in Redis while the entry lives. */
 const HEAD_START_MAX_CHARS = 32 * 1024;
+
+/** Whether a request is small enough to carry: text messages, and within the limit once serialized. */
+function carriable(request: UpstreamRequest): boolean {
+  let text = 0;
+  for (const message of request.messages) {
+    if (typeof message.content !== 'string') return false; // images and other parts can be large
+    text += message.content.length;
+  }
+  return text <= HEAD_START_MAX_CHARS && JSON.stringify(request).length <= HEAD_START_MAX_CHARS;
+}
 
 /**
  * The queue entry of a job. A small job with no session carries its request, so that its worker
- * can call upstream before the job hash is read: the record's request is the one that counts,
- * and it is the same until the job ends.
+ * can call upstream before the job hash is read; the hash's request is the same (it never changes).
  */
 function chatJobData(job: NewJob): ChatJobData {
-  if (job.sessionId) return { jobId: job.id };
-  let size = 0;
-  for (const message of job.request.messages) size += typeof message.content === 'string' ? message.content.length : HEAD_START_MAX_CHARS;
-  return size <= HEAD_START_MAX_CHARS ? { jobId: job.id, request: job.request } : { jobId: job.id };
+  return !job.sessionId && carriable(job.request) ? { jobId: job.id, request: job.request } : { jobId: job.id };
 }
 
 /** Records a job and puts it on the queue. */

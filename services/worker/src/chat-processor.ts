@@ -35,12 +35,16 @@ export interface ChatProcessorDeps {
   maxAttempts: number;
   /** delta coalescing window, ms */
   coalesceMs?: number;
-  /** turns the job's stored request into what goes upstream (session history goes in here) */
+  /** session history goes in here */
   prepareRequest?: PrepareRequest;
   /** where durations, upstream calls, retries and tokens are counted */
   metrics?: Metrics;
 }
 
+/**
+ * Turns a job's stored request into what goes upstream. A job without a session must come out
+ * as it went in: a first attempt that carries its request (no session) skips this.
+ */
 export type PrepareRequest = (request: UpstreamRequest, fields: JobFields) => Promise<UpstreamRequest>;
 
 /** Deltas of a call that began before its attempt was confirmed: held until `attach`, then passed straight on. */
@@ -96,14 +100,19 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     const estimated = estimateTokens(request);
     await gate.acquire(estimated, signal);
     measure.upstreamStarted();
-    const completion = await upstream.stream(request, {
-      signal,
-      onDelta,
-      onHeaders: (snapshot) => void gate.observe(snapshot).catch(() => undefined),
-    });
-    measure.upstreamEnded();
-    if (completion.usage) void gate.correct(estimated, completion.usage.total_tokens).catch(() => undefined);
-    return completion;
+    try {
+      const completion = await upstream.stream(request, {
+        signal,
+        onDelta,
+        onHeaders: (snapshot) => void gate.observe(snapshot).catch(() => undefined),
+      });
+      measure.upstreamEnded();
+      if (completion.usage) void gate.correct(estimated, completion.usage.total_tokens).catch(() => undefined);
+      return completion;
+    } catch (error) {
+      measure.upstreamEnded(error);
+      throw error;
+    }
   }
 
   return async function processChat(bullJob: Job<ChatJobData>, token?: string, signal?: AbortSignal): Promise<void> {
@@ -116,9 +125,10 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     const deltas = new HeldDeltas();
     const starting = jobs.start(jobId, owner);
     // A first attempt that carries its request calls upstream while START is on its way: a round
-    // trip less before the first token. Its deltas are held until START confirms the attempt.
-    const early = bullJob.attemptsStarted <= 1 ? bullJob.data.request : undefined;
-    const headStart = early ? callUpstream(early, measure, deltas.push, controller.signal) : undefined;
+    // trip less before the first token. Its deltas are held until START confirms the attempt. (A
+    // cancel that lands between pickup and START costs an upstream call, aborted at once.)
+    const carried = bullJob.attemptsStarted <= 1 ? bullJob.data.request : undefined;
+    const headStart = carried ? callUpstream(carried, measure, deltas.push, controller.signal) : undefined;
     headStart?.catch(() => undefined); // awaited once the attempt is confirmed
     try {
       const started = await starting;
@@ -128,14 +138,16 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
         return; // cancelled before it ran
       }
       if (headStart && started.eventCount !== FRESH_EVENT_COUNT) {
-        // Not a first attempt after all: this one steps aside for one that continues the text so far.
+        // Defensive (BullMQ counts every pickup): not a first attempt after all, so this one steps
+        // aside, uncounted, for one that continues the text so far.
         controller.abort();
-        if (await jobs.requeue(jobId, owner, started.attempt, true)) throw new Error(`job ${jobId} had events before its first attempt`);
-        return;
+        if (!(await jobs.requeue(jobId, owner, started.attempt, true))) return;
+        await bullJob.moveToDelayed(Date.now(), token);
+        throw new DelayedError();
       }
       await runAttempt(started);
     } finally {
-      controller.abort(); // a call still open (an attempt that ended early) is not left running
+      controller.abort(); // no call outlives its attempt
       signal?.removeEventListener('abort', onAbort);
     }
 
@@ -143,7 +155,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
       const jobLogger = logger.child({ job_id: jobId, attempt });
       let request: UpstreamRequest;
       let prior = '';
-      if (early) request = early;
+      if (carried) request = carried;
       else {
         const stored = JSON.parse(fields.request) as UpstreamRequest;
         request = deps.prepareRequest ? await deps.prepareRequest(stored, fields) : stored;
@@ -170,7 +182,6 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
         if (finished.state === 'finished') measure.succeeded(result, fields);
         jobLogger.info({ finish_reason: result.finish_reason, completion_tokens: result.usage.completion_tokens }, 'job succeeded');
       } catch (thrown) {
-        measure.upstreamEnded(thrown);
         await writer.flush().catch(() => undefined);
         if (thrown instanceof LostOwnershipError || writer.lostOwnership || signal?.reason === ABORT_CANCELLED) return;
         if (signal?.reason === ABORT_SHUTDOWN) return handBack();
