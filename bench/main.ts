@@ -209,8 +209,8 @@ async function main(): Promise<void> {
 
   // (b) delivered tokens/s at saturation.
   {
-    const { steps, p50LimitMs } = settings.saturation;
-    log(`(b) saturation, steps ${steps.join(', ')} streams, until p50 ttfd > ${p50LimitMs} ms`);
+    const { steps, p50LimitMs, refinements } = settings.saturation;
+    log(`(b) saturation, steps ${steps.join(', ')} streams, until p50 ttfd > ${p50LimitMs} ms, then ${refinements} bisections`);
     const results = await saturate([sdkRunner, spoolRunner], settings.saturation, {
       cpu: meter,
       onStep: (name, step) => log(`(b)   ${describeStep(name.padEnd(5), step)}`),
@@ -271,7 +271,7 @@ async function main(): Promise<void> {
       `${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, Redis ${redisVersion} on 127.0.0.1; 1-min load average ${loadAtStart.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end (anything above ~0.5 at start means other work shared the cores)`,
       `simulator: ttft ${settings.simulator.ttftMs} ms, ${settings.simulator.tokensPerSecond} tokens/s per stream; API, ${workerCount} worker process(es) (WORKER_CONCURRENCY=${Math.ceil(maxStreams / workerCount)} each), simulator and baseline server are separate processes, LOG_LEVEL=warn`,
       `(a) ${settings.firstToken.jobs} jobs per side of \`${settings.firstToken.prompt}\`, ${settings.firstToken.concurrency} at a time, sides alternating in ${settings.firstToken.rounds} rounds`,
-      `(b) \`${settings.saturation.prompt}\`, steps ${settings.saturation.steps.join('/')}, ${settings.saturation.windowMs / 1000} s window after a ${settings.saturation.rampMs / 1000} s ramp; tokens counted as they reach the client`,
+      `(b) \`${settings.saturation.prompt}\`, steps ${settings.saturation.steps.join('/')} then ${settings.saturation.refinements} bisections around each side's crossing, ${settings.saturation.windowMs / 1000} s window after a ${settings.saturation.rampMs / 1000} s ramp; tokens counted as they reach the client`,
       `(c) ${settings.enqueue.clients} keep-alive clients, ${settings.enqueue.durationMs / 1000} s per side in two alternating halves, no worker running`,
     ],
     table,

@@ -15,6 +15,8 @@ export interface SaturationSettings {
   drainMs: number;
   /** the step whose p50 time to first delta passes this is the last */
   p50LimitMs: number;
+  /** bisections between each side's last step within the limit and its first past it */
+  refinements: number;
   /** a step with more failed jobs than this share is the last too */
   maxErrorShare: number;
   prompt: string;
@@ -115,8 +117,9 @@ async function runStep(runner: StreamRunner, streams: number, settings: Saturati
 
 /**
  * Figure (b): raise the number of concurrent streams step by step until the p50 time to first
- * delta passes the limit; the figure is the best delivered tokens/s of a step within it. The
- * runners take turns at each step, so drift on the machine falls on both alike.
+ * delta passes the limit, then bisect around the crossing; the figure is the best delivered
+ * tokens/s of a step within it. The runners take turns at each step, so drift on the machine
+ * falls on both alike.
  */
 export async function saturate(
   runners: StreamRunner[],
@@ -135,8 +138,23 @@ export async function saturate(
     active = active.filter((runner) => withinLimit(steps.get(runner.name)!.at(-1)!));
     if (active.length === 0) break;
   }
+  // The steps are √2 apart, so two sides a little apart in truth can land a whole step apart.
+  // Bisect (geometrically) between each side's last step within the limit and its first past it.
+  for (let round = 0; round < settings.refinements; round++) {
+    for (const runner of runners) {
+      const list = steps.get(runner.name)!;
+      const below = list.filter(withinLimit).reduce((top, step) => Math.max(top, step.streams), 0);
+      const above = list.filter((step) => !withinLimit(step)).reduce((low, step) => Math.min(low, step.streams), Number.POSITIVE_INFINITY);
+      const middle = Math.round(Math.sqrt(below * above));
+      if (!below || !Number.isFinite(above) || middle <= below || middle >= above) continue;
+      const step = await runStep(runner, middle, settings, options.cpu);
+      list.push(step);
+      options.onStep?.(runner.name, step);
+    }
+  }
   const results = new Map<string, SaturationResult>();
   for (const [name, list] of steps) {
+    list.sort((a, b) => a.streams - b.streams);
     const best = list.filter(withinLimit).reduce<StepResult | undefined>((top, step) => (!top || step.tokensPerSecond > top.tokensPerSecond ? step : top), undefined);
     results.set(name, { steps: list, best: best ?? list[0], overLimit: !best });
   }
