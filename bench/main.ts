@@ -153,7 +153,8 @@ async function main(): Promise<void> {
   const maxStreams = Math.max(...settings.saturation.steps);
   const api = track(startChild({ name: 'api', script: 'services/api/src/main.ts', env: spoolEnv(prefix, apiPort, simulatorUrl) }));
   // One worker process (BENCH_WORKERS to change it): on two cores shared with the API, Redis, the
-  // simulator and the bench, a second worker measured slower (7.3k against 7.9k tok/s at 200 streams).
+  // simulator and the bench, a second one moved (b)'s crossing up about 10% but added about 1 ms
+  // to (a)'s p50.
   const workerCount = Number(process.env.BENCH_WORKERS ?? 1);
   const workers = Array.from({ length: workerCount }, (_, index) =>
     track(
