@@ -10,6 +10,7 @@ import { DeltaWriter, LostOwnershipError } from './delta-writer.js';
 import type { Metrics } from '@spool/metrics';
 import { AttemptMetrics } from './attempt-metrics.js';
 import { FlushClock } from './flush-clock.js';
+import { HeldDeltas } from './held-deltas.js';
 
 import type { UpstreamGate } from './upstream-gate.js';
 
@@ -46,22 +47,6 @@ export interface ChatProcessorDeps {
  * as it went in: a first attempt that carries its request (no session) skips this.
  */
 export type PrepareRequest = (request: UpstreamRequest, fields: JobFields) => Promise<UpstreamRequest>;
-
-/** Deltas of a call that began before its attempt was confirmed: held until `attach`, then passed straight on. */
-class HeldDeltas {
-  private held: string[] = [];
-  private sink: ((text: string) => void) | null = null;
-
-  readonly push = (text: string): void => {
-    if (this.sink) this.sink(text);
-    else this.held.push(text);
-  };
-
-  attach(sink: (text: string) => void): void {
-    this.sink = sink;
-    for (const text of this.held.splice(0)) sink(text);
-  }
-}
 
 /** A fresh job's log holds `queued` and this attempt's `running`; anything more came before. */
 const FRESH_EVENT_COUNT = 2;
