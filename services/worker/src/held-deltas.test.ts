@@ -12,5 +12,4 @@ describe('HeldDeltas', () => {
     deltas.push(', world');
     expect(seen).toEqual(['Hel', 'lo', ', world']);
   });
-
 });
