@@ -11,9 +11,12 @@ import type { AppDeps } from './deps.js';
  */
 export async function cancelJob(deps: AppDeps, jobId: string, initial: JobFields): Promise<JobObject> {
   let fields: JobFields | null = initial;
-  for (let tries = 0; tries < 50 && fields; tries++) {
-    if (isTerminal(fields.status)) break;
+  for (let tries = 0; tries < 50 && fields && !isTerminal(fields.status); tries++) {
+    // The log first, then the record: every change to the record appends to the log, so a record
+    // newer than the log as read makes the finish below refuse, and the loop reads both again.
     const events = await deps.log.readAfter(jobId, 0);
+    fields = await deps.jobs.get(jobId);
+    if (!fields || isTerminal(fields.status)) break;
     const text = streamedText(events);
     const outcome = {
       status: 'cancelled' as const,
@@ -26,7 +29,6 @@ export async function cancelJob(deps: AppDeps, jobId: string, initial: JobFields
       await deps.queue.remove(jobId).catch(() => 0); // a job a worker holds is skipped when it starts
       return finished.job;
     }
-    fields = await deps.jobs.get(jobId);
   }
   throw ApiError.conflict('job_ended', 'The job has already ended');
 }

@@ -1,0 +1,25 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderJob } from '@spool/jobs';
+import { startStack, type Stack } from '../../../test/support/stack.js';
+import { postJson } from '../../../test/support/http.js';
+import { cancelJob } from './cancel-job.js';
+
+describe('cancelJob', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ workers: 0 });
+  });
+  afterAll(async () => stack?.close());
+
+  it('answers the job as recorded when a worker started it after the caller read it', async () => {
+    const job = (await postJson(`${stack.url}/v1/jobs`, { messages: [{ role: 'user', content: 'raced' }] })).body;
+    const { jobs } = stack.api.deps;
+    const readBeforeStart = (await jobs.get(job.id))!;
+    expect((await jobs.start(job.id, 'a-worker')).state).toBe('started');
+
+    const cancelled = await cancelJob(stack.api.deps, job.id, readBeforeStart);
+    expect(cancelled).toMatchObject({ status: 'cancelled', attempts: 1 });
+    expect(cancelled.started_at).not.toBeNull();
+    expect(cancelled).toEqual(renderJob(job.id, (await jobs.get(job.id))!));
+  });
+});
