@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
-import type { JobObject, JobStatus, JobResult, JobPartial, JobError, UpstreamRequest } from '@spool/contracts';
+import type { JobEvent, JobObject, JobStatus, JobResult, JobPartial, JobError, UpstreamRequest } from '@spool/contracts';
 
 import { coalesceWrites, type Keys } from '@spool/queue';
-import { encodeEntry } from '@spool/stream';
-import { CREATE, START, APPEND, REQUEUE, FINISH } from './scripts.js';
+import { decodeEntry, encodeEntry } from '@spool/stream';
+import { CREATE, START, APPEND, REQUEUE, FINISH, SNAPSHOT } from './scripts.js';
 import { renderJob, nowSeconds, type JobFields } from './render-job.js';
 
 const JOB_TTL_SECONDS = 7 * 24 * 3600;
@@ -51,6 +51,7 @@ interface JobCommands {
   spoolAppend(...args: (string | number)[]): Promise<number>;
   spoolRequeue(...args: (string | number)[]): Promise<number>;
   spoolFinish(...args: (string | number)[]): Promise<number>;
+  spoolSnapshot(...keys: string[]): Promise<[string[], ...string[]]>;
 }
 
 /** ioredis queues a defined command on a pipeline like any other. */
@@ -108,6 +109,7 @@ export class JobRepository {
       redis.defineCommand('spoolAppend', { numberOfKeys: 3, lua: APPEND });
       redis.defineCommand('spoolRequeue', { numberOfKeys: 3, lua: REQUEUE });
       redis.defineCommand('spoolFinish', { numberOfKeys: 4, lua: FINISH });
+      redis.defineCommand('spoolSnapshot', { numberOfKeys: 2, lua: SNAPSHOT });
     }
     this.redis = redis as Redis & JobCommands;
   }
@@ -154,6 +156,14 @@ export class JobRepository {
   async get(id: string): Promise<JobFields | null> {
     const fields = await this.redis.hgetall(this.keys.job(id));
     return fields.status ? fields : null;
+  }
+
+  /** The record and the log as they were at one moment; `fields` null when the job is gone. */
+  async snapshot(id: string): Promise<{ fields: JobFields | null; events: JobEvent[] }> {
+    const [entries, ...pairs] = await this.redis.spoolSnapshot(this.keys.job(id), this.keys.events(id));
+    const fields: JobFields = {};
+    for (let i = 0; i < pairs.length; i += 2) fields[pairs[i]] = pairs[i + 1];
+    return { fields: fields.status ? fields : null, events: entries.map((entry, index) => decodeEntry(index + 1, entry)) };
   }
 
   /** The job if it exists and belongs to `tenant`; another tenant's job is as absent as a missing one. */

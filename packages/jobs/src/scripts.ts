@@ -84,3 +84,8 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('LPUSH', KEYS[4], ARGV[6])
 return n
 `;
+
+/** No ARGV. The record and the whole log in one step: {log entries, field, value, ...}. */
+export const SNAPSHOT = `
+return {redis.call('LRANGE', KEYS[2], 0, -1), unpack(redis.call('HGETALL', KEYS[1]))}
+`;

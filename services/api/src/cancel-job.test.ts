@@ -11,7 +11,7 @@ describe('cancelJob', () => {
   });
   afterAll(async () => stack?.close());
 
-  it('answers the job as recorded when a worker started it after the caller read it', async () => {
+  it('answers, and ends the log with, the job as recorded when a worker started it after the caller read it', async () => {
     const job = (await postJson(`${stack.url}/v1/jobs`, { messages: [{ role: 'user', content: 'raced' }] })).body;
     const { jobs } = stack.api.deps;
     const readBeforeStart = (await jobs.get(job.id))!;
@@ -21,5 +21,8 @@ describe('cancelJob', () => {
     expect(cancelled).toMatchObject({ status: 'cancelled', attempts: 1 });
     expect(cancelled.started_at).not.toBeNull();
     expect(cancelled).toEqual(renderJob(job.id, (await jobs.get(job.id))!));
+    const done = (await stack.api.deps.log.readAfter(job.id, 0)).at(-1)!;
+    expect(done.event).toBe('done');
+    expect(JSON.parse(done.data)).toEqual(cancelled);
   });
 });

@@ -6,16 +6,17 @@ import type { AppDeps } from './deps.js';
 
 /**
  * Ends a job as cancelled, keeping what it streamed as `partial`, and tells whichever worker
- * holds it to abort the upstream request. The outcome is written only if the log has not moved
- * since it was read, so `partial` is exactly the deltas before `done`.
+ * holds it to abort the upstream request. The record and the log are read in one step, and the
+ * outcome is written only if the log has not moved since (every change to the record appends to
+ * it), so the answer is the record as it ended and `partial` is exactly the deltas before `done`.
+ * `initial`, the caller's read, only spares the work for a job already ended.
  */
 export async function cancelJob(deps: AppDeps, jobId: string, initial: JobFields): Promise<JobObject> {
   let fields: JobFields | null = initial;
   for (let tries = 0; tries < 50 && fields && !isTerminal(fields.status); tries++) {
-    // The log first, then the record: every change to the record appends to the log, so a record
-    // newer than the log as read makes the finish below refuse, and the loop reads both again.
-    const events = await deps.log.readAfter(jobId, 0);
-    fields = await deps.jobs.get(jobId);
+    const snapshot = await deps.jobs.snapshot(jobId);
+    const events = snapshot.events;
+    fields = snapshot.fields;
     if (!fields || isTerminal(fields.status)) break;
     const text = streamedText(events);
     const outcome = {
