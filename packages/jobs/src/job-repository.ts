@@ -62,6 +62,13 @@ interface CreatePipeline {
 
 const QUEUED_ENTRY = encodeEntry('status', '{"status":"queued","attempt":1}');
 
+/** A hash from a script's reply of field, value, ... pairs starting at `from`. */
+function fieldsFrom(reply: string[], from: number): JobFields {
+  const fields: JobFields = {};
+  for (let i = from; i < reply.length; i += 2) fields[reply[i]] = reply[i + 1];
+  return fields;
+}
+
 /** A new job's hash: every value a string, absent ones left out. */
 function newJobFields(job: NewJob): JobFields {
   return Object.fromEntries(
@@ -161,8 +168,7 @@ export class JobRepository {
   /** The record and the log as they were at one moment; `fields` null when the job is gone. */
   async snapshot(id: string): Promise<{ fields: JobFields | null; events: JobEvent[] }> {
     const [entries, ...pairs] = await this.redis.spoolSnapshot(this.keys.job(id), this.keys.events(id));
-    const fields: JobFields = {};
-    for (let i = 0; i < pairs.length; i += 2) fields[pairs[i]] = pairs[i + 1];
+    const fields = fieldsFrom(pairs, 0);
     return { fields: fields.status ? fields : null, events: entries.map((entry, index) => decodeEntry(index + 1, entry)) };
   }
 
@@ -175,8 +181,7 @@ export class JobRepository {
   async start(id: string, owner: string): Promise<StartResult> {
     const reply = await this.redis.spoolStart(...this.jobKeys(id), owner, nowSeconds());
     if (reply[0] !== 'started') return { state: reply[0] as 'missing' | 'ended' };
-    const fields: JobFields = {};
-    for (let i = 2; i < reply.length; i += 2) fields[reply[i]] = reply[i + 1];
+    const fields = fieldsFrom(reply, 2);
     return { state: 'started', attempt: Number(fields.attempts), eventCount: Number(reply[1]), fields };
   }
 

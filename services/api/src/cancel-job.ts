@@ -14,9 +14,8 @@ import type { AppDeps } from './deps.js';
 export async function cancelJob(deps: AppDeps, jobId: string, initial: JobFields): Promise<JobObject> {
   let fields: JobFields | null = initial;
   for (let tries = 0; tries < 50 && fields && !isTerminal(fields.status); tries++) {
-    const snapshot = await deps.jobs.snapshot(jobId);
-    const events = snapshot.events;
-    fields = snapshot.fields;
+    const { events, fields: current } = await deps.jobs.snapshot(jobId);
+    fields = current;
     if (!fields || isTerminal(fields.status)) break;
     const text = streamedText(events);
     const outcome = {

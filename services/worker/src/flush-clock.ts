@@ -6,7 +6,7 @@ export interface FlushSchedule {
 
 /**
  * One timer per window boundary for every delta writer of a worker process: their writes come
- * due in the same turn of the event loop and leave for Redis in one pipeline, instead of one
+ * due in the same turn of the event loop and leave for Redis in one socket write, instead of one
  * round trip per job at scattered times.
  */
 export class FlushClock implements FlushSchedule {
