@@ -108,6 +108,11 @@ export class BatchRepository {
     if (jobIds.length) await this.redis.rpush(this.keys.batchJobs(batchId), ...jobIds);
   }
 
+  /** Deletes a batch that could not be submitted whole, before any of its jobs could end. */
+  async remove(id: string): Promise<void> {
+    await this.redis.unlink(this.keys.batch(id), this.keys.batchJobs(id), this.keys.batchEnded(id), this.keys.batchResults(id));
+  }
+
   async get(id: string): Promise<BatchFields | null> {
     const fields = await this.redis.hgetall(this.keys.batch(id));
     return fields.status ? fields : null;

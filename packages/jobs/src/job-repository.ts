@@ -160,6 +160,18 @@ export class JobRepository {
     }
   }
 
+  /** Undoes `createMany` (a batch that could not be submitted whole): records, logs and index entries. */
+  async removeMany(jobs: Pick<NewJob, 'id' | 'tenant'>[]): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const job of jobs) {
+      pipeline.unlink(this.keys.job(job.id), this.keys.events(job.id));
+      pipeline.zrem(this.keys.tenantJobs(job.tenant), job.id);
+    }
+    for (const [error] of (await pipeline.exec()) ?? []) {
+      if (error) throw error;
+    }
+  }
+
   async get(id: string): Promise<JobFields | null> {
     const fields = await this.redis.hgetall(this.keys.job(id));
     return fields.status ? fields : null;

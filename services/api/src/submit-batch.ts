@@ -1,22 +1,61 @@
-import { newId, splitJobRequest, type BatchObject } from '@spool/contracts';
+import { ApiError, newId, splitJobRequest, type BatchObject } from '@spool/contracts';
 import { chatJobOptions } from '@spool/queue';
 import type { NewJob } from '@spool/jobs';
 import type { AppDeps } from './deps.js';
 import type { BatchItem, ParsedBatch } from './parse-batch.js';
 import { acceptWebhookUrl } from './accept-webhook-url.js';
 
-/** Jobs recorded and enqueued per round trip: one pipeline of creates, one `addBulk`. */
+/** Jobs recorded or enqueued per round trip: one pipeline of creates, one `addBulk`. */
 const CHUNK = 1000;
 const CHUNKS_IN_FLIGHT = 3;
 
+/** Runs `work` a chunk of jobs at a time, a few chunks in flight; every chunk started has settled before the first error is thrown. */
+async function inChunks(jobs: NewJob[], work: (chunk: NewJob[]) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  let failure = null as { error: unknown } | null;
+  const lane = async () => {
+    while (!failure && next < jobs.length) {
+      const chunk = jobs.slice(next, (next += CHUNK));
+      try {
+        await work(chunk);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CHUNKS_IN_FLIGHT }, lane));
+  if (failure) throw failure.error;
+}
+
+/** Redis refusing writes at `maxmemory` (`noeviction`): ours to fix, and gone once memory is freed. */
+function isOutOfMemory(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError' && /\bOOM\b/.test(error.message);
+}
+
 /**
- * Records a validated batch and enqueues its requests as jobs carrying `batch_id`. The batch
- * record exists before any job can run, so every ending is counted.
+ * Undoes a batch whose writes failed part-way: records first, since a job without its record
+ * never runs (its worker finds nothing to start), then the batch, then the queue entries.
+ * Only deletions, which Redis allows even when it is out of memory.
+ */
+async function rollBack(deps: AppDeps, batchId: string, jobs: NewJob[]): Promise<void> {
+  try {
+    await inChunks(jobs, (chunk) => deps.jobs.removeMany(chunk));
+    await deps.batches.remove(batchId);
+    await inChunks(jobs, (chunk) => Promise.all(chunk.map((job) => deps.queue.remove(job.id))));
+  } catch (error) {
+    deps.logger.error({ err: error, batch_id: batchId }, 'a failed batch submission could not be rolled back');
+  }
+}
+
+/**
+ * Records a validated batch and enqueues its requests as jobs carrying `batch_id`: the batch and
+ * every job record first, then the queue entries, so no job runs before its batch is complete.
+ * If a write fails (Redis down or out of memory) everything written is undone, and the client
+ * gets a 503 to retry: a batch is submitted whole or not at all.
  */
 export async function submitBatch(deps: AppDeps, tenant: string, batch: ParsedBatch): Promise<BatchObject> {
   const webhookUrl = batch.webhook ? await acceptWebhookUrl(deps, batch.webhook.url) : null;
   const batchId = newId('batch');
-  const created = await deps.batches.create({ id: batchId, tenant, total: batch.items.length, metadata: batch.metadata, webhookUrl });
   const toJob = ({ customId, request }: BatchItem): NewJob => {
     const { upstream, spool } = splitJobRequest(request, deps.config.defaultModel);
     return {
@@ -26,32 +65,26 @@ export async function submitBatch(deps: AppDeps, tenant: string, batch: ParsedBa
       priority: spool.priority,
       metadata: spool.metadata,
       onInterrupt: spool.on_interrupt,
-      sessionId: spool.session_id,
       batchId,
       customId,
     };
   };
-  // A chunk's jobs are recorded before they are enqueued; chunks overlap, so Redis is never idle.
-  let next = 0;
-  let failed = false;
-  const enqueueChunks = async () => {
-    while (!failed && next < batch.items.length) {
-      const jobs = batch.items.slice(next, (next += CHUNK)).map(toJob);
-      try {
-        await deps.jobs.createMany(jobs);
-        await deps.batches.addJobs(
-          batchId,
-          jobs.map((job) => job.id),
-        );
-        await deps.queue.addBulk(
-          jobs.map((job) => ({ name: 'chat', data: { jobId: job.id }, opts: chatJobOptions(job.id, { priority: job.priority, attempts: deps.config.maxAttempts }) })),
-        );
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: CHUNKS_IN_FLIGHT }, enqueueChunks));
-  return created;
+  const jobs = batch.items.map(toJob);
+  try {
+    const created = await deps.batches.create({ id: batchId, tenant, total: jobs.length, metadata: batch.metadata, webhookUrl });
+    await inChunks(jobs, async (chunk) => {
+      await deps.jobs.createMany(chunk);
+      await deps.batches.addJobs(
+        batchId,
+        chunk.map((job) => job.id),
+      );
+    });
+    await inChunks(jobs, (chunk) =>
+      deps.queue.addBulk(chunk.map((job) => ({ name: 'chat', data: { jobId: job.id }, opts: chatJobOptions(job.id, { priority: job.priority, attempts: deps.config.maxAttempts }) }))),
+    );
+    return created;
+  } catch (error) {
+    await rollBack(deps, batchId, jobs);
+    throw isOutOfMemory(error) ? ApiError.unavailable('Redis is out of memory; try again shortly') : error;
+  }
 }
