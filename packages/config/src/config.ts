@@ -42,6 +42,7 @@ export const ConfigSchema = z.object({
   SPOOL_WEBHOOK_ALLOW_PRIVATE: booleanString,
   SPOOL_STORE_URL: z.string().default('sqlite:./data/spool.db'),
   SPOOL_CLIENT_RPM: positiveInt(600),
+  SPOOL_BATCH_UPLOADS_PER_TENANT: positiveInt(2),
   SPOOL_CONTEXT_TOKENS: optionalPositiveInt,
   SPOOL_LOCK_MS: positiveInt(30_000),
   SPOOL_EVENTS_TTL_S: positiveInt(24 * 3600),
@@ -74,6 +75,8 @@ export interface Config {
   webhookAllowPrivate: boolean;
   storeUrl: string;
   clientRpm: number;
+  /** batch uploads a tenant may have in progress on one API process; more is a 429 (SPOOL_BATCH_UPLOADS_PER_TENANT, 2) */
+  batchUploadsPerTenant: number;
   contextTokens?: number;
   /** BullMQ lock duration: how soon a dead worker's job is taken over (SPOOL_LOCK_MS, 30 s) */
   lockMs: number;
@@ -141,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = readDotEnv(process.env)): Co
     webhookAllowPrivate: value.SPOOL_WEBHOOK_ALLOW_PRIVATE,
     storeUrl: value.SPOOL_STORE_URL,
     clientRpm: value.SPOOL_CLIENT_RPM,
+    batchUploadsPerTenant: value.SPOOL_BATCH_UPLOADS_PER_TENANT,
     contextTokens: value.SPOOL_CONTEXT_TOKENS,
     lockMs: value.SPOOL_LOCK_MS,
     eventsTtlSeconds: value.SPOOL_EVENTS_TTL_S,

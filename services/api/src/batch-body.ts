@@ -1,56 +1,61 @@
-import express, { type RequestHandler } from 'express';
+import type { Request } from 'express';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ApiError } from '@spool/contracts';
-import { bodyText } from './body.js';
+import { createBatchParser, type ParsedBatch } from './parse-batch.js';
 
-/** A batch upload as read: a JSON value, or the text of a JSONL batch file. */
-export type BatchBody = { format: 'json'; value: unknown } | { format: 'jsonl'; text: string };
+/** The largest batch upload (API.md §2). */
+export const BATCH_BODY_MAX_BYTES = 50 * 1024 * 1024;
 
 const JSONL_TYPES = new Set(['application/jsonl', 'application/x-ndjson', 'application/x-jsonl', 'application/jsonlines', 'application/x-jsonlines']);
 
-function formatOf(contentType: string | undefined): BatchBody['format'] | null {
+function formatOf(contentType: string | undefined): 'json' | 'jsonl' | null {
   if (!contentType) return 'json';
   const type = contentType.split(';')[0].trim().toLowerCase();
   if (type === 'application/json' || type.endsWith('+json')) return 'json';
   return JSONL_TYPES.has(type) ? 'jsonl' : null;
 }
 
+const tooLarge = () => new ApiError(413, 'invalid_request_error', 'request_too_large', 'The request body is too large');
+
 /**
- * Reads a batch upload up to `limit` (413 above): JSON, or JSONL with `Content-Type:
- * application/jsonl` or `application/x-ndjson`; 415 for anything else, 400 for bytes that are
- * not UTF-8 or JSON that does not parse. The result lands on `req.body` as a `BatchBody`.
+ * Reads and validates a batch upload as it streams in: JSON, or JSONL with `Content-Type:
+ * application/jsonl` or `application/x-ndjson`; 415 for anything else, 413 over `limit` bytes,
+ * 400 for bytes that are not UTF-8, JSON that does not parse, or the first bad request. Only the
+ * validated requests are kept, and the event loop gets a turn between chunks, so a big upload
+ * neither holds its text nor stalls other requests. On an error the rest of the body is discarded.
  */
-export function batchBody(limit: string): RequestHandler[] {
-  const raw = express.raw({ type: () => true, limit });
-  return [
-    (req, res, next) => {
-      const format = formatOf(req.headers['content-type']);
-      if (!format) {
-        next(new ApiError(415, 'invalid_request_error', 'unsupported_media_type', 'Content-Type must be application/json, application/jsonl or application/x-ndjson', 'Content-Type'));
-        return;
-      }
-      res.locals.batchFormat = format;
-      raw(req, res, next);
-    },
-    (req, res, next) => {
-      let text: string;
-      try {
-        text = bodyText(req.body, 'the batch');
-      } catch (error) {
-        next(error);
-        return;
-      }
-      if (res.locals.batchFormat === 'jsonl') {
-        req.body = { format: 'jsonl', text } satisfies BatchBody;
-        next();
-        return;
-      }
-      try {
-        req.body = { format: 'json', value: JSON.parse(text) } satisfies BatchBody;
-      } catch (error) {
-        next(ApiError.invalid(`The request body is not valid JSON: ${(error as Error).message}`, null, 'invalid_json'));
-        return;
-      }
-      next();
-    },
-  ];
+export async function readBatch(req: Request, limit = BATCH_BODY_MAX_BYTES): Promise<ParsedBatch> {
+  const format = formatOf(req.headers['content-type']);
+  if (!format) {
+    throw new ApiError(415, 'invalid_request_error', 'unsupported_media_type', 'Content-Type must be application/json, application/jsonl or application/x-ndjson', 'Content-Type');
+  }
+  if (Number(req.headers['content-length']) > limit) throw tooLarge();
+  const parser = createBatchParser(format);
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const decode = (bytes?: Buffer) => {
+    try {
+      return decoder.decode(bytes, { stream: bytes !== undefined });
+    } catch {
+      throw ApiError.invalid('The request body is not valid UTF-8', null, 'invalid_encoding');
+    }
+  };
+  let received = 0;
+  let text = false;
+  try {
+    // Not destroyed on an early exit: the error still has to be answered on this socket.
+    for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+      received += chunk.length;
+      if (received > limit) throw tooLarge();
+      const decoded = decode(chunk);
+      if (!text) text = /\S/.test(decoded);
+      parser.write(decoded);
+      await nextTurn();
+    }
+    parser.write(decode());
+  } catch (error) {
+    req.resume();
+    throw error;
+  }
+  if (!text) throw ApiError.invalid('The request body is empty; send the batch', null, 'invalid_json');
+  return parser.end();
 }

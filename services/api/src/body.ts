@@ -10,7 +10,7 @@ function isJsonType(contentType: string | undefined): boolean {
 }
 
 /** The raw body as text: 400 when it is not UTF-8 or is empty (`expected` says what to send). */
-export function bodyText(body: unknown, expected: string): string {
+function bodyText(body: unknown, expected: string): string {
   const bytes = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
   let text: string;
   try {

@@ -1,16 +1,11 @@
-import {
-  ApiError,
-  BATCH_MAX_REQUESTS,
-  BatchFileLine,
-  BatchRequest,
-  BatchRequestItem,
-  JobRequest,
-  parseOrThrow,
-} from '@spool/contracts';
-import type { BatchBody } from './batch-body.js';
+import { Tokenizer, TokenParser } from '@streamparser/json';
+import { ApiError, BATCH_MAX_REQUESTS, BatchFileLine, BatchRequest, BatchRequestItem, JobRequest, parseOrThrow } from '@spool/contracts';
 
 /** Batch requests run after single jobs when the queue is backed up, unless a request sets its own `priority`. */
 export const BATCH_DEFAULT_PRIORITY = 8;
+
+/** A request of a batch is a job: at most the 1 MB of a job's body (and one JSON.parse of it stays short). */
+export const BATCH_REQUEST_MAX_BYTES = 1024 * 1024;
 
 export interface BatchItem {
   customId: string;
@@ -21,6 +16,13 @@ export interface ParsedBatch {
   items: BatchItem[];
   webhook: { url: string } | null;
   metadata: Record<string, string>;
+}
+
+/** Takes a batch's text as it arrives, validating each request as soon as it is complete. */
+export interface BatchParser {
+  write(text: string): void;
+  /** the whole batch, validated; throws the 400 of what is missing or incomplete */
+  end(): ParsedBatch;
 }
 
 /** Where a request came from, for the `param` of its errors: `requests[3]` in JSON, `line 4` in JSONL. */
@@ -50,56 +52,86 @@ function linePlace(line: number): Place {
   };
 }
 
-/** One request's body as a job; the batch's own webhook is the only one (a webhook per request is refused). */
-function parseItem(customId: string, body: unknown, prefix: string, place: Place): BatchItem {
-  let request: JobRequest;
-  try {
-    request = parseOrThrow(JobRequest, body, prefix);
-  } catch (error) {
-    place.rethrow(error);
-  }
-  if (request.webhook) {
-    place.rethrow(ApiError.invalid(`Invalid '${prefix}.webhook': a request of a batch cannot have its own webhook; set the batch's webhook`, place.param('body.webhook')));
-  }
-  if ((body as Record<string, unknown>).priority === undefined) request.priority = BATCH_DEFAULT_PRIORITY;
-  return { customId, request };
-}
+/** A request's own fields a batch decides instead: its webhook is the batch's, and a session's turns need one job at a time. */
+const BATCH_OWNED_FIELDS = { webhook: "set the batch's webhook", session_id: 'submit it as a job' } as const;
 
-function checkUnique(seen: Set<string>, customId: string, place: Place): void {
-  if (seen.has(customId)) {
-    throw ApiError.invalid(`Duplicate custom_id '${customId}': every request of a batch needs its own`, place.param('custom_id'), 'duplicate_custom_id');
-  }
-  seen.add(customId);
-}
+/** The requests of one batch: every one validated as it arrives, `custom_id`s unique, at most `BATCH_MAX_REQUESTS`. */
+class BatchItems {
+  readonly items: BatchItem[] = [];
+  private readonly seen = new Set<string>();
 
-function parseJson(value: unknown): ParsedBatch {
-  const batch = parseOrThrow(BatchRequest, value);
-  const seen = new Set<string>();
-  const items = batch.requests.map((raw, index) => {
-    const place = jsonPlace(index);
-    const item = parseOrThrow(BatchRequestItem, raw, `requests[${index}]`);
-    checkUnique(seen, item.custom_id, place);
-    return parseItem(item.custom_id, item.body, `requests[${index}].body`, place);
-  });
-  return { items, webhook: batch.webhook ?? null, metadata: batch.metadata };
-}
-
-function parseJsonl(text: string): ParsedBatch {
-  const seen = new Set<string>();
-  const items: BatchItem[] = [];
-  const lines = text.split('\n');
-  for (let index = 0; index < lines.length; index++) {
-    const source = lines[index].trim();
-    if (!source) continue;
-    const place: Place = linePlace(index + 1);
-    if (items.length === BATCH_MAX_REQUESTS) {
-      throw ApiError.invalid(`A batch holds at most ${BATCH_MAX_REQUESTS} requests`, place.param(''), 'too_many_requests');
+  checkRoom(param: string): void {
+    if (this.items.length === BATCH_MAX_REQUESTS) {
+      throw ApiError.invalid(`A batch holds at most ${BATCH_MAX_REQUESTS} requests`, param, 'too_many_requests');
     }
+  }
+
+  checkSize(bytes: number, param: string): void {
+    if (bytes > BATCH_REQUEST_MAX_BYTES) {
+      throw ApiError.invalid(`A request of a batch is at most 1 MB, as a job's body is`, param, 'request_too_large');
+    }
+  }
+
+  /** The one place a request's parsed body is validated (a bound on its JSON depth goes first, here). */
+  add(customId: string, body: unknown, prefix: string, place: Place): void {
+    if (this.seen.has(customId)) {
+      throw ApiError.invalid(`Duplicate custom_id '${customId}': every request of a batch needs its own`, place.param('custom_id'), 'duplicate_custom_id');
+    }
+    let request: JobRequest;
+    try {
+      request = parseOrThrow(JobRequest, body, prefix);
+    } catch (error) {
+      place.rethrow(error);
+    }
+    for (const [field, instead] of Object.entries(BATCH_OWNED_FIELDS)) {
+      if (request[field as keyof typeof BATCH_OWNED_FIELDS]) {
+        place.rethrow(ApiError.invalid(`Invalid '${prefix}.${field}': a request of a batch cannot have its own ${field}; ${instead}`, place.param(`body.${field}`)));
+      }
+    }
+    if ((body as Record<string, unknown>).priority === undefined) request.priority = BATCH_DEFAULT_PRIORITY;
+    this.seen.add(customId);
+    this.items.push({ customId, request });
+  }
+}
+
+/** An OpenAI batch file: one request a line; blank lines are skipped but counted in `line N`. */
+class JsonlBatchParser implements BatchParser {
+  private readonly batch = new BatchItems();
+  private pending = '';
+  private lineNumber = 0;
+
+  write(text: string): void {
+    let start = 0;
+    for (let newline = text.indexOf('\n'); newline >= 0; newline = text.indexOf('\n', start)) {
+      const line = this.pending + text.slice(start, newline);
+      this.pending = '';
+      this.parseLine(line);
+      start = newline + 1;
+    }
+    this.pending += text.slice(start);
+    // A line still arriving is bounded as it grows (a character is at least a byte), not once it is whole.
+    this.batch.checkSize(this.pending.length, `line ${this.lineNumber + 1}`);
+  }
+
+  end(): ParsedBatch {
+    if (this.pending) this.parseLine(this.pending);
+    this.pending = '';
+    if (this.batch.items.length === 0) throw ApiError.invalid('The batch file has no requests', null, 'invalid_body');
+    return { items: this.batch.items, webhook: null, metadata: {} };
+  }
+
+  private parseLine(text: string): void {
+    this.lineNumber += 1;
+    const source = text.trim();
+    if (!source) return;
+    const place: Place = linePlace(this.lineNumber);
+    this.batch.checkRoom(place.param(''));
+    this.batch.checkSize(Buffer.byteLength(source), place.param(''));
     let value: unknown;
     try {
       value = JSON.parse(source);
     } catch (error) {
-      throw ApiError.invalid(`Line ${index + 1} is not valid JSON: ${(error as Error).message}`, place.param(''), 'invalid_json');
+      throw ApiError.invalid(`Line ${this.lineNumber} is not valid JSON: ${(error as Error).message}`, place.param(''), 'invalid_json');
     }
     let line: BatchFileLine;
     try {
@@ -107,14 +139,79 @@ function parseJsonl(text: string): ParsedBatch {
     } catch (error) {
       place.rethrow(error);
     }
-    checkUnique(seen, line.custom_id, place);
-    items.push(parseItem(line.custom_id, line.body, 'body', place));
+    this.batch.add(line.custom_id, line.body, 'body', place);
   }
-  if (items.length === 0) throw ApiError.invalid('The batch file has no requests', null, 'invalid_body');
-  return { items, webhook: null, metadata: {} };
 }
 
-/** Validates a whole batch before anything is written: the first bad request is a 400 naming it. */
-export function parseBatch(body: BatchBody): ParsedBatch {
-  return body.format === 'json' ? parseJson(body.value) : parseJsonl(body.text);
+/**
+ * `{"requests": [...], "webhook"?, "metadata"?}` parsed as it streams: each element of
+ * `requests` is validated and dropped from the parser as soon as it closes, so the parser
+ * never holds more than one request's JSON.
+ */
+class JsonBatchParser implements BatchParser {
+  private readonly batch = new BatchItems();
+  private readonly tokenizer = new Tokenizer();
+  private readonly tokens = new TokenParser({ paths: ['$.requests.*', '$.webhook', '$.metadata'], keepStack: false });
+  private readonly fields: Record<string, unknown> = {};
+  private started = false;
+  /** where the last request ended, in bytes: the next one's size is counted from there */
+  private lastEnd = 0;
+  private offset = 0;
+
+  constructor() {
+    this.tokenizer.onToken = (token) => {
+      this.offset = token.offset;
+      this.tokens.write(token);
+    };
+    this.tokens.onValue = ({ value, key, parent, stack }) => {
+      if (stack.length === 1) this.fields[key as string] = value;
+      else this.addRequest(value, key as number, parent);
+    };
+  }
+
+  write(text: string): void {
+    if (!this.started) {
+      const first = text.trimStart();
+      if (!first) return;
+      this.started = true;
+      if (first[0] !== '{') throw ApiError.invalid('The request body must be a JSON object', null, 'invalid_body');
+    }
+    try {
+      this.tokenizer.write(text);
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      throw ApiError.invalid(`The request body is not valid JSON: ${(error as Error).message}`, null, 'invalid_json');
+    }
+    this.batch.checkSize(this.offset - this.lastEnd, `requests[${this.batch.items.length}]`);
+  }
+
+  end(): ParsedBatch {
+    if (!this.tokenizer.isEnded) {
+      try {
+        this.tokenizer.end();
+      } catch (error) {
+        throw ApiError.invalid(`The request body is not valid JSON: ${(error as Error).message}`, null, 'invalid_json');
+      }
+    }
+    if (this.batch.items.length === 0) throw ApiError.invalid("Missing required parameter: 'requests' (a non-empty array of requests)", 'requests', 'missing_required_parameter');
+    const rest = parseOrThrow(BatchRest, this.fields);
+    return { items: this.batch.items, webhook: rest.webhook ?? null, metadata: rest.metadata };
+  }
+
+  private addRequest(value: unknown, index: number, parent: unknown): void {
+    if (!Array.isArray(parent)) throw ApiError.invalid("Invalid 'requests': expected an array of requests", 'requests');
+    this.batch.checkRoom('requests');
+    this.batch.checkSize(this.offset - this.lastEnd, `requests[${index}]`);
+    this.lastEnd = this.offset;
+    const item = parseOrThrow(BatchRequestItem, value, `requests[${index}]`);
+    this.batch.add(item.custom_id, item.body, `requests[${index}].body`, jsonPlace(index));
+  }
+}
+
+/** What a JSON batch has besides its requests. */
+const BatchRest = BatchRequest.omit({ requests: true });
+
+/** Validates a batch as it streams in: the first bad request is a 400 naming it, before anything is written. */
+export function createBatchParser(format: 'json' | 'jsonl'): BatchParser {
+  return format === 'json' ? new JsonBatchParser() : new JsonlBatchParser();
 }

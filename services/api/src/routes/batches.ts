@@ -2,8 +2,8 @@ import { Router, type Response } from 'express';
 import { ApiError, isId } from '@spool/contracts';
 import { renderBatch, type BatchFields } from '@spool/jobs';
 import type { AppDeps } from '../deps.js';
-import { batchBody, type BatchBody } from '../batch-body.js';
-import { parseBatch } from '../parse-batch.js';
+import { readBatch } from '../batch-body.js';
+import { limitBatchUploads } from '../batch-uploads.js';
 import { submitBatch } from '../submit-batch.js';
 import { cancelBatch } from '../cancel-batch.js';
 
@@ -23,8 +23,8 @@ function write(res: Response, text: string): Promise<void> {
 export function batchesRouter(deps: AppDeps): Router {
   const router = Router();
 
-  router.post('/v1/batches', ...batchBody('50mb'), async (req, res) => {
-    const batch = await submitBatch(deps, res.locals.tenant, parseBatch(req.body as BatchBody));
+  router.post('/v1/batches', limitBatchUploads(deps.config.batchUploadsPerTenant), async (req, res) => {
+    const batch = await submitBatch(deps, res.locals.tenant, await readBatch(req));
     res.status(202).location(`/v1/batches/${batch.id}`).json(batch);
   });
 
