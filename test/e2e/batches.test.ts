@@ -228,6 +228,9 @@ describe('batches', () => {
       [{ requests: [good(0), { custom_id: 'r1' }] }, 'requests[1].body'],
       [{ requests: [good(0), good(1), good(2), good(1)] }, 'requests[3].custom_id'],
       [{ requests: [{ custom_id: 'r0', body: { messages: messages('x'), webhook: { url: 'https://example.com/' } } }] }, 'requests[0].body.webhook'],
+      [{ requests: [good(0), { custom_id: 'r1', body: { messages: messages('x'), session_id: 'sess_00000000000000000000' } }] }, 'requests[1].body.session_id'],
+      [{ requests: [good(0), { custom_id: 'r1', body: { messages: messages('x'.repeat(1024 * 1024)) } }] }, 'requests[1]'],
+      [[good(0)], null],
       [{ requests: [good(0)], metadata: { a: 'x'.repeat(600) } }, 'metadata.a'],
       [{ requests: [good(0)], webhook: { url: 'ftp://127.0.0.1/' } }, 'webhook.url'],
       [{ requests: Array.from({ length: 50_001 }, (_, i) => good(i)) }, 'requests'],
@@ -246,6 +249,7 @@ describe('batches', () => {
       [`${line(0)}\n${JSON.stringify({ custom_id: 'l1', body: { messages: [] } })}\n`, 'line 2'],
       [`${line(0)}\n${JSON.stringify({ body: { messages: messages('x') } })}\n`, 'line 2'],
       ['\n\n', null],
+      [`${line(0)}\n${line(1, { padding: ' '.repeat(1024 * 1024) })}\n`, 'line 2'],
     ];
     for (const [text, param] of jsonl) {
       const response = await postText(`${stack.url}/v1/batches`, text, 'application/jsonl', carol);
