@@ -79,6 +79,8 @@ if ARGV[2] ~= '' and redis.call('LLEN', KEYS[2]) ~= tonumber(ARGV[2]) then retur
 redis.call('HDEL', KEYS[1], 'owner')
 redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 local n = append(ARGV[3])
+-- The record outlives the log: an SSE resume after the log expired still knows the done's id.
+redis.call('HSET', KEYS[1], 'done_event_id', n)
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('LPUSH', KEYS[4], ARGV[6])
