@@ -16,6 +16,7 @@ const CHUNKS_IN_FLIGHT = 3;
 export async function submitBatch(deps: AppDeps, tenant: string, batch: ParsedBatch): Promise<BatchObject> {
   const webhookUrl = batch.webhook ? await acceptWebhookUrl(deps, batch.webhook.url) : null;
   const batchId = newId('batch');
+  await deps.jobs.checkQuota(tenant, batch.items.map((item) => splitJobRequest(item.request, deps.config.defaultModel).upstream));
   const created = await deps.batches.create({ id: batchId, tenant, total: batch.items.length, metadata: batch.metadata, webhookUrl });
   const toJob = ({ customId, request }: BatchItem): NewJob => {
     const { upstream, spool } = splitJobRequest(request, deps.config.defaultModel);
