@@ -77,9 +77,6 @@ interface CreatePipeline {
 
 const QUEUED_ENTRY = encodeEntry('status', '{"status":"queued","attempt":1}');
 
-/** What a job holds of its tenant's bytes quota: its request as recorded. */
-const requestBytes = (request: UpstreamRequest | string) => Buffer.byteLength(typeof request === 'string' ? request : JSON.stringify(request));
-
 /** A hash from a script's reply of field, value, ... pairs starting at `from`. */
 function fieldsFrom(reply: string[], from: number): JobFields {
   const fields: JobFields = {};
@@ -161,7 +158,8 @@ export class JobRepository {
       this.keys.tenantQuota(job.tenant),
       job.id,
       QUEUED_ENTRY,
-      requestBytes(fields.request),
+      // what the job holds of its tenant's bytes quota: its request as recorded
+      Buffer.byteLength(fields.request),
       this.maxQueuedJobs,
       this.maxQueuedBytes,
       ...flatten(fields),
@@ -202,7 +200,7 @@ export class JobRepository {
     const [held, heldBytes] = await this.redis.hmget(this.keys.tenantQuota(tenant), 'jobs', 'bytes');
     if (Number(held ?? 0) + requests.length > this.maxQueuedJobs) throw new TenantQuotaError('jobs', this.maxQueuedJobs);
     let bytes = Number(heldBytes ?? 0);
-    for (const request of requests) bytes += requestBytes(request);
+    for (const request of requests) bytes += Buffer.byteLength(JSON.stringify(request));
     if (bytes > this.maxQueuedBytes) throw new TenantQuotaError('bytes', this.maxQueuedBytes);
   }
 
@@ -284,7 +282,10 @@ export class JobRepository {
   async trimIndex(tenant: string): Promise<void> {
     const index = this.keys.tenantJobs(tenant);
     const expiry = this.keys.tenantJobsExpiry(tenant);
-    while ((await this.redis.spoolTrimIndex(index, expiry)) === TRIM_BATCH);
+    let dropped: number;
+    do {
+      dropped = await this.redis.spoolTrimIndex(index, expiry);
+    } while (dropped === TRIM_BATCH);
   }
 
   /** A tenant's jobs, newest submission first. */
