@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiServer } from '@spool/api';
 import { silentLogger, startStack, type Stack } from '../support/stack.js';
-import { getJson, postJson } from '../support/http.js';
+import { getJson, postJson, readEvents } from '../support/http.js';
 
 const body = (content: string) => ({ messages: [{ role: 'user', content }] });
 
@@ -68,5 +68,70 @@ describe('Idempotency-Key', () => {
     expect(responses.filter((response) => response.status === 202)).toHaveLength(1);
     const listed = await getJson(`${stack.url}/v1/jobs?limit=100`);
     expect(listed.body.data.filter((job: { id: string }) => ids.has(job.id))).toHaveLength(1);
+  });
+});
+
+describe('per-tenant quotas', () => {
+  const alice = { authorization: 'Bearer alice-key-000000000000' };
+  const bob = { authorization: 'Bearer bob-key-0000000000000' };
+  const carol = { authorization: 'Bearer carol-key-00000000000' };
+  const apiKeys = 'alice:alice-key-000000000000,bob:bob-key-0000000000000,carol:carol-key-00000000000';
+
+  /** A POST that must answer within 5 s (a door call with no worker would otherwise wait for its job). */
+  async function post(url: string, payload: unknown, headers: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }> {
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(payload), signal: AbortSignal.timeout(5000) });
+    return { status: response.status, headers: response.headers, body: await response.json() };
+  }
+
+  function expectQuotaRefusal(response: { status: number; headers: Headers; body: any }, quota: RegExp): void {
+    expect(response.status).toBe(429);
+    expect(response.body.error).toMatchObject({ type: 'rate_limit_error', code: 'tenant_quota_exceeded' });
+    expect(response.body.error.message).toMatch(quota);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  }
+
+  it("refuses a tenant's submissions past its quotas on every way in, writing nothing, while another tenant submits; a cancel gives a place back", async () => {
+    const stack = await startStack({ workers: 0, env: { SPOOL_API_KEYS: apiKeys, SPOOL_TENANT_MAX_QUEUED: '2', SPOOL_TENANT_MAX_QUEUED_BYTES: '3000' } });
+    try {
+      const first = await post(`${stack.url}/v1/jobs`, body('one'), alice);
+      expect(first.status).toBe(202);
+      expect((await post(`${stack.url}/v1/jobs`, body('two'), alice)).status).toBe(202);
+
+      expectQuotaRefusal(await post(`${stack.url}/v1/jobs`, body('three'), alice), /jobs/);
+      expectQuotaRefusal(await post(`${stack.url}/v1/jobs`, body('keyed'), { ...alice, 'idempotency-key': 'k-1' }), /jobs/);
+      expectQuotaRefusal(await post(`${stack.url}/v1/chat/completions`, { model: 'gpt-4o-mini', ...body('door') }, alice), /jobs/);
+      expectQuotaRefusal(await post(`${stack.url}/v1/batches`, { requests: [{ custom_id: 'a', body: body('batched') }] }, alice), /jobs/);
+      // nothing of the refused ones was written or enqueued
+      expect((await getJson(`${stack.url}/v1/jobs?limit=100`, alice)).body.data).toHaveLength(2);
+      expect(await stack.api.deps.queue.count()).toBe(2);
+      expect(await stack.api.deps.redis.keys(`${stack.config.prefix}:batch:*`)).toEqual([]);
+
+      expect((await post(`${stack.url}/v1/jobs`, body('bob'), bob)).status).toBe(202);
+      expectQuotaRefusal(await post(`${stack.url}/v1/jobs`, body('c'.repeat(3000)), carol), /bytes/);
+
+      expect((await post(`${stack.url}/v1/jobs/${first.body.id}/cancel`, {}, alice)).status).toBe(200);
+      expect((await post(`${stack.url}/v1/jobs`, body('keyed'), { ...alice, 'idempotency-key': 'k-1' })).status).toBe(202);
+      expectQuotaRefusal(await post(`${stack.url}/v1/jobs`, body('four'), alice), /jobs/);
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it('holds the place while a job runs, and gives it back when the job succeeds or fails', async () => {
+    const stack = await startStack({ env: { SPOOL_API_KEYS: apiKeys, SPOOL_TENANT_MAX_QUEUED: '1' } });
+    try {
+      const running = await post(`${stack.url}/v1/jobs`, body('[[sim tokens=10 tps=20]] slow'), alice);
+      expect(running.status).toBe(202);
+      expectQuotaRefusal(await post(`${stack.url}/v1/jobs`, body('meanwhile'), alice), /jobs/);
+      expect((await readEvents(`${stack.url}${running.body.stream_url}`, { headers: alice })).at(-1)!.data).toMatch(/"status":"succeeded"/);
+      const statuses = [];
+      for (const content of ['[[sim status=400]] refused upstream', '[[sim tokens=3]] ok']) {
+        const response = await postJson(`${stack.url}/v1/jobs?wait=20`, body(content), alice);
+        statuses.push(response.status === 200 ? response.body.status : response.status);
+      }
+      expect(statuses).toEqual(['failed', 'succeeded']);
+    } finally {
+      await stack.close();
+    }
   });
 });

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SpoolWorker } from '@spool/worker';
 import { REDIS_URL, silentLogger, startStack, type Stack } from '../support/stack.js';
-import { getJson, postJson, readEvents } from '../support/http.js';
+import { getJson, postJson, readEvents, type SseEvent } from '../support/http.js';
 
 const messages = (content: string) => [{ role: 'user', content }];
 
@@ -59,6 +59,108 @@ describe('SSE delivery', () => {
     } finally {
       await idle.close();
     }
+  });
+});
+
+/** The stream's events once the server closes it; a stream still open after `ms` fails the test. */
+async function readUntilClosed(url: string, headers: Record<string, string> = {}, ms = 3000): Promise<SseEvent[]> {
+  const signal = AbortSignal.timeout(ms);
+  const events = await readEvents(url, { headers, signal });
+  if (signal.aborted) throw new Error(`the stream was still open after ${ms} ms`);
+  return events;
+}
+
+describe('resuming an ended job', () => {
+  let stack: Stack;
+  let job: { id: string; stream_url: string };
+  let doneId: number;
+  beforeAll(async () => {
+    stack = await startStack();
+    job = (await postJson(`${stack.url}/v1/jobs?wait=20`, { messages: messages('[[sim tokens=4]] ended') })).body;
+    const events = await readUntilClosed(`${stack.url}${job.stream_url}`);
+    expect(events.at(-1)!.event).toBe('done');
+    doneId = events.at(-1)!.id;
+  });
+  afterAll(async () => stack?.close());
+
+  it('closes at once with no events when Last-Event-ID is the done id', async () => {
+    expect(await readUntilClosed(`${stack.url}${job.stream_url}`, { 'last-event-id': String(doneId) })).toEqual([]);
+  });
+
+  it('closes at once with no events for a cursor past the end (?after=999)', async () => {
+    expect(await readUntilClosed(`${stack.url}${job.stream_url}?after=999`)).toEqual([]);
+  });
+
+  it('sends done from the record, with its own id, once the event log has expired', async () => {
+    const redis = new Redis(REDIS_URL);
+    await redis.del(stack.api.deps.keys.events(job.id)); // what SPOOL_EVENTS_TTL_S does
+    await redis.quit();
+    const record = (await getJson(`${stack.url}/v1/jobs/${job.id}`)).body;
+    const events = await readUntilClosed(`${stack.url}${job.stream_url}`);
+    expect(events).toEqual([{ id: doneId, event: 'done', data: JSON.stringify(record) }]);
+    expect(await readUntilClosed(`${stack.url}${job.stream_url}`, { 'last-event-id': '2' })).toEqual(events);
+    expect(await readUntilClosed(`${stack.url}${job.stream_url}`, { 'last-event-id': String(doneId) })).toEqual([]);
+  });
+
+  it('closes a stream waiting past the end as soon as the job ends', async () => {
+    const idle = await startStack({ workers: 0 });
+    try {
+      const queued = (await postJson(`${idle.url}/v1/jobs`, { messages: messages('never runs') })).body;
+      const reading = readUntilClosed(`${idle.url}${queued.stream_url}?after=999`, {}, 5000);
+      await vi.waitFor(() => expect(idle.api.deps.hub.watcherCount).toBe(1));
+      expect((await postJson(`${idle.url}/v1/jobs/${queued.id}/cancel`, {})).status).toBe(200);
+      expect(await reading).toEqual([]);
+    } finally {
+      await idle.close();
+    }
+  });
+});
+
+describe('SSE streams per tenant', () => {
+  let stack: Stack;
+  const alice = { authorization: 'Bearer key-alice-0123456789' };
+  const bob = { authorization: 'Bearer key-bob-0123456789' };
+  beforeAll(async () => {
+    stack = await startStack({ workers: 0, env: { SPOOL_SSE_MAX_PER_TENANT: '2', SPOOL_API_KEYS: 'alice:key-alice-0123456789,bob:key-bob-0123456789' } });
+  });
+  afterAll(async () => stack?.close());
+
+  /** An open stream of a queued job, and how to close it. */
+  async function open(headers: Record<string, string>): Promise<{ status: number; body: string; close: () => void }> {
+    const job = (await postJson(`${stack.url}/v1/jobs`, { messages: messages('waits') }, headers)).body;
+    const controller = new AbortController();
+    const response = await fetch(`${stack.url}${job.stream_url}`, { headers, signal: controller.signal });
+    const body = response.status === 200 ? '' : await response.text();
+    return { status: response.status, body, close: () => controller.abort() };
+  }
+
+  it('refuses a tenant its third stream with a 429, not another tenant, and frees a slot when one closes', async () => {
+    const first = await open(alice);
+    const second = await open(alice);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const refused = await fetch(`${stack.url}/v1/jobs/${(await postJson(`${stack.url}/v1/jobs`, { messages: messages('x') }, alice)).body.id}/events`, { headers: alice });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await refused.json()).error).toMatchObject({ type: 'rate_limit_error', code: 'too_many_streams' });
+
+    // the door's streams count too, and a refused one makes no job
+    const before = (await getJson(`${stack.url}/v1/jobs?limit=100`, alice)).body.data.length;
+    const door = await postJson(`${stack.url}/v1/chat/completions`, { model: 'gpt-4o-mini', stream: true, messages: messages('door') }, alice);
+    expect(door.status).toBe(429);
+    expect(door.body.error.code).toBe('too_many_streams');
+    expect((await getJson(`${stack.url}/v1/jobs?limit=100`, alice)).body.data.length).toBe(before);
+
+    const other = await open(bob);
+    expect(other.status).toBe(200);
+
+    first.close();
+    await vi.waitFor(async () => {
+      const third = await open(alice);
+      third.close();
+      expect(third.status).toBe(200);
+    });
+    second.close();
+    other.close();
   });
 });
 

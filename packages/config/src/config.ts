@@ -46,6 +46,9 @@ export const ConfigSchema = z.object({
   SPOOL_CONTEXT_TOKENS: optionalPositiveInt,
   SPOOL_LOCK_MS: positiveInt(30_000),
   SPOOL_EVENTS_TTL_S: positiveInt(24 * 3600),
+  SPOOL_SSE_MAX_PER_TENANT: positiveInt(5000),
+  SPOOL_TENANT_MAX_QUEUED: positiveInt(100_000),
+  SPOOL_TENANT_MAX_QUEUED_BYTES: positiveInt(1024 ** 3),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SPOOL_LOG_PRETTY: optionalBoolean,
   SPOOL_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
@@ -82,6 +85,12 @@ export interface Config {
   lockMs: number;
   /** how long a job's events are kept after it ends (SPOOL_EVENTS_TTL_S, 24 h) */
   eventsTtlSeconds: number;
+  /** SSE streams (job events, streaming chat completions) one tenant may hold open on one API process (SPOOL_SSE_MAX_PER_TENANT, 5,000) */
+  sseMaxPerTenant: number;
+  /** jobs of one tenant not yet ended (SPOOL_TENANT_MAX_QUEUED, 100,000) */
+  tenantMaxQueued: number;
+  /** bytes of the requests of those jobs (SPOOL_TENANT_MAX_QUEUED_BYTES, 1 GiB) */
+  tenantMaxQueuedBytes: number;
   logLevel: z.infer<typeof ConfigSchema>['LOG_LEVEL'];
   /** pretty logs (SPOOL_LOG_PRETTY); unset: pretty when stdout is a terminal */
   logPretty?: boolean;
@@ -148,6 +157,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = readDotEnv(process.env)): Co
     contextTokens: value.SPOOL_CONTEXT_TOKENS,
     lockMs: value.SPOOL_LOCK_MS,
     eventsTtlSeconds: value.SPOOL_EVENTS_TTL_S,
+    sseMaxPerTenant: value.SPOOL_SSE_MAX_PER_TENANT,
+    tenantMaxQueued: value.SPOOL_TENANT_MAX_QUEUED,
+    tenantMaxQueuedBytes: value.SPOOL_TENANT_MAX_QUEUED_BYTES,
     logLevel: value.LOG_LEVEL,
     logPretty: value.SPOOL_LOG_PRETTY,
     metricsPort: value.SPOOL_METRICS_PORT,

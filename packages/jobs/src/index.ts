@@ -1,5 +1,6 @@
-export { JobRepository, type NewJob, type StartResult, type Outcome, type FinishOptions, type FinishResult } from './job-repository.js';
+export { JobRepository, type JobRepositoryOptions, type NewJob, type StartResult, type Outcome, type FinishOptions, type FinishResult } from './job-repository.js';
 export { renderJob, nowSeconds, type JobFields } from './render-job.js';
 export { JobOutbox, type JobEndedHandler, type OutboxOptions } from './outbox.js';
 export { sessionTurn, settleSessionTurns, type SessionTurnMessage, type TurnStore } from './session-turns.js';
 export { BatchRepository, renderBatch, isBatchEnded, type NewBatch, type BatchFields } from './batch-repository.js';
+export { TenantQuotaError } from './tenant-quota-error.js';

@@ -3,10 +3,24 @@ import type { JobEvent, JobObject, JobStatus, JobResult, JobPartial, JobError, U
 
 import { coalesceWrites, type Keys } from '@spool/queue';
 import { decodeEntry, encodeEntry } from '@spool/stream';
-import { CREATE, START, APPEND, REQUEUE, FINISH, SNAPSHOT } from './scripts.js';
+import { CREATE, START, APPEND, REQUEUE, FINISH, SNAPSHOT, TRIM_INDEX, REMOVE } from './scripts.js';
 import { renderJob, nowSeconds, type JobFields } from './render-job.js';
+import { TenantQuotaError } from './tenant-quota-error.js';
 
 const JOB_TTL_SECONDS = 7 * 24 * 3600;
+/** what TRIM_INDEX drops at most in one call */
+const TRIM_BATCH = 1000;
+
+export interface JobRepositoryOptions {
+  /** how long a job's events are kept after it ends (SPOOL_EVENTS_TTL_S, 24 h) */
+  eventsTtlSeconds?: number;
+  /** how long an ended job's record is kept: 7 days, and never less than its events */
+  recordTtlSeconds?: number;
+  /** a tenant's jobs not yet ended, at most (SPOOL_TENANT_MAX_QUEUED, 100,000) */
+  maxQueuedJobs?: number;
+  /** the bytes of their requests, at most (SPOOL_TENANT_MAX_QUEUED_BYTES, 1 GiB) */
+  maxQueuedBytes?: number;
+}
 
 export interface NewJob {
   id: string;
@@ -52,11 +66,16 @@ interface JobCommands {
   spoolRequeue(...args: (string | number)[]): Promise<number>;
   spoolFinish(...args: (string | number)[]): Promise<number>;
   spoolSnapshot(...keys: string[]): Promise<[string[], ...string[]]>;
+  spoolTrimIndex(index: string, expiry: string): Promise<number>;
 }
 
 /** ioredis queues a defined command on a pipeline like any other. */
 interface CreatePipeline {
   spoolCreate(...args: (string | number)[]): CreatePipeline;
+  exec(): Promise<[Error | null, unknown][] | null>;
+}
+interface RemovePipeline {
+  spoolRemove(...args: string[]): RemovePipeline;
   exec(): Promise<[Error | null, unknown][] | null>;
 }
 
@@ -108,15 +127,25 @@ function flatten(fields: Record<string, string | number | null | undefined>): st
  */
 export class JobRepository {
   private readonly redis: Redis & JobCommands;
+  private readonly eventsTtlSeconds: number;
+  private readonly recordTtlSeconds: number;
+  private readonly maxQueuedJobs: number;
+  private readonly maxQueuedBytes: number;
 
-  constructor(redis: Redis, private readonly keys: Keys, private readonly eventsTtlSeconds = 24 * 3600) {
+  constructor(redis: Redis, private readonly keys: Keys, options: JobRepositoryOptions = {}) {
+    this.eventsTtlSeconds = options.eventsTtlSeconds ?? 24 * 3600;
+    this.recordTtlSeconds = Math.max(options.recordTtlSeconds ?? JOB_TTL_SECONDS, this.eventsTtlSeconds);
+    this.maxQueuedJobs = options.maxQueuedJobs ?? 100_000;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 1024 ** 3;
     if (!('spoolFinish' in redis)) {
-      redis.defineCommand('spoolCreate', { numberOfKeys: 3, lua: CREATE });
+      redis.defineCommand('spoolCreate', { numberOfKeys: 6, lua: CREATE });
       redis.defineCommand('spoolStart', { numberOfKeys: 3, lua: START });
       redis.defineCommand('spoolAppend', { numberOfKeys: 3, lua: APPEND });
       redis.defineCommand('spoolRequeue', { numberOfKeys: 3, lua: REQUEUE });
-      redis.defineCommand('spoolFinish', { numberOfKeys: 4, lua: FINISH });
+      redis.defineCommand('spoolFinish', { numberOfKeys: 7, lua: FINISH });
       redis.defineCommand('spoolSnapshot', { numberOfKeys: 2, lua: SNAPSHOT });
+      redis.defineCommand('spoolTrimIndex', { numberOfKeys: 2, lua: TRIM_INDEX });
+      redis.defineCommand('spoolRemove', { numberOfKeys: 4, lua: REMOVE });
     }
     this.redis = redis as Redis & JobCommands;
   }
@@ -125,51 +154,70 @@ export class JobRepository {
     return [this.keys.job(id), this.keys.events(id), this.keys.eventsChannel(id)];
   }
 
-  async create(job: NewJob): Promise<JobObject> {
-    const fields = newJobFields(job);
-    const queued = encodeEntry('status', '{"status":"queued","attempt":1}');
-    const seq = await this.redis.spoolCreate(
+  /** CREATE's arguments for a job and its new hash. */
+  private createArgs(job: NewJob, fields: JobFields): (string | number)[] {
+    return [
       ...this.jobKeys(job.id),
       this.keys.tenantJobs(job.tenant),
       this.keys.submissionCounter(),
+      this.keys.tenantQuota(job.tenant),
       job.id,
-      queued,
+      QUEUED_ENTRY,
+      // what the job holds of its tenant's bytes quota: its request as recorded
+      Buffer.byteLength(fields.request),
+      this.maxQueuedJobs,
+      this.maxQueuedBytes,
       ...flatten(fields),
-    );
+    ];
+  }
+
+  /** CREATE's refusals as errors. */
+  private checkCreated(job: NewJob, seq: number): void {
+    if (seq === -2) throw new TenantQuotaError('jobs', this.maxQueuedJobs);
+    if (seq === -3) throw new TenantQuotaError('bytes', this.maxQueuedBytes);
     if (seq < 0) throw new Error(`job ${job.id} exists`);
+  }
+
+  /** Records a queued job, counted against its tenant's quota until it ends; TenantQuotaError past it. */
+  async create(job: NewJob): Promise<JobObject> {
+    const fields = newJobFields(job);
+    this.checkCreated(job, await this.redis.spoolCreate(...this.createArgs(job, fields)));
     return renderJob(job.id, fields);
   }
 
-  /** Creates many jobs in one pipeline (a batch); same records and events as `create`, one round trip. */
+  /** Creates many jobs in one pipeline (a batch); same records, events and quota as `create`, one round trip. */
   async createMany(jobs: NewJob[]): Promise<void> {
     const pipeline = this.redis.pipeline() as unknown as CreatePipeline;
-    for (const job of jobs) {
-      pipeline.spoolCreate(
-        ...this.jobKeys(job.id),
-        this.keys.tenantJobs(job.tenant),
-        this.keys.submissionCounter(),
-        job.id,
-        QUEUED_ENTRY,
-        ...flatten(newJobFields(job)),
-      );
-    }
+    for (const job of jobs) pipeline.spoolCreate(...this.createArgs(job, newJobFields(job)));
     const replies = (await pipeline.exec()) ?? [];
     for (const [index, [error, seq]] of replies.entries()) {
       if (error) throw error;
-      if ((seq as number) < 0) throw new Error(`job ${jobs[index].id} exists`);
+      this.checkCreated(jobs[index], seq as number);
     }
   }
 
-  /** Undoes `createMany` (a batch that could not be submitted whole): records, logs and index entries. */
+  /** Undoes `createMany` (a batch that could not be submitted whole): records, logs, index entries and quota. */
   async removeMany(jobs: Pick<NewJob, 'id' | 'tenant'>[]): Promise<void> {
-    const pipeline = this.redis.pipeline();
+    const pipeline = this.redis.pipeline() as unknown as RemovePipeline;
     for (const job of jobs) {
-      pipeline.unlink(this.keys.job(job.id), this.keys.events(job.id));
-      pipeline.zrem(this.keys.tenantJobs(job.tenant), job.id);
+      pipeline.spoolRemove(this.keys.job(job.id), this.keys.events(job.id), this.keys.tenantJobs(job.tenant), this.keys.tenantQuota(job.tenant), job.id);
     }
     for (const [error] of (await pipeline.exec()) ?? []) {
       if (error) throw error;
     }
+  }
+
+  /**
+   * Throws TenantQuotaError when jobs of `tenant` with these requests would not fit its quota now,
+   * so that a batch is refused whole before anything is written. Only a check: `create` counts
+   * each job, atomically.
+   */
+  async checkQuota(tenant: string, requests: UpstreamRequest[]): Promise<void> {
+    const [held, heldBytes] = await this.redis.hmget(this.keys.tenantQuota(tenant), 'jobs', 'bytes');
+    if (Number(held ?? 0) + requests.length > this.maxQueuedJobs) throw new TenantQuotaError('jobs', this.maxQueuedJobs);
+    let bytes = Number(heldBytes ?? 0);
+    for (const request of requests) bytes += Buffer.byteLength(JSON.stringify(request));
+    if (bytes > this.maxQueuedBytes) throw new TenantQuotaError('bytes', this.maxQueuedBytes);
   }
 
   async get(id: string): Promise<JobFields | null> {
@@ -231,11 +279,14 @@ export class JobRepository {
     const reply = await this.redis.spoolFinish(
       ...this.jobKeys(id),
       this.keys.outbox(),
+      this.keys.tenantQuota(fields.tenant),
+      this.keys.tenantJobs(fields.tenant),
+      this.keys.tenantJobsExpiry(fields.tenant),
       options.owner ?? '',
       options.expectedEventCount ?? '',
       encodeEntry('done', JSON.stringify(job)),
       this.eventsTtlSeconds,
-      Math.max(JOB_TTL_SECONDS, this.eventsTtlSeconds),
+      this.recordTtlSeconds,
       id,
       ...flatten(changes),
     );
@@ -243,8 +294,20 @@ export class JobRepository {
     return { state: reply === -2 ? 'missing' : reply === -3 ? 'moved' : 'ended' };
   }
 
+  /** Drops from the tenant's index every job whose record has expired. */
+  async trimIndex(tenant: string): Promise<void> {
+    const index = this.keys.tenantJobs(tenant);
+    const expiry = this.keys.tenantJobsExpiry(tenant);
+    let dropped: number;
+    do {
+      dropped = await this.redis.spoolTrimIndex(index, expiry);
+    } while (dropped === TRIM_BATCH);
+  }
+
   /** A tenant's jobs, newest submission first. */
   async list(tenant: string, options: { limit: number; after?: string; status?: JobStatus; batchId?: string }): Promise<{ data: JobObject[]; hasMore: boolean }> {
+    // Ends trim the index too; a tenant that has been idle since its jobs expired is trimmed here.
+    await this.trimIndex(tenant);
     const key = this.keys.tenantJobs(tenant);
     let max = '+inf';
     if (options.after) {

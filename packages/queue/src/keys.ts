@@ -9,6 +9,10 @@ export interface Keys {
   eventsChannel(id: string): string;
   /** sorted set of a tenant's job ids, scored by submission order */
   tenantJobs(tenant: string): string;
+  /** sorted set of a tenant's ended job ids, scored by when their records expire (ms): what to trim from `tenantJobs` */
+  tenantJobsExpiry(tenant: string): string;
+  /** hash: a tenant's jobs not yet ended (`jobs`) and the bytes of their requests (`bytes`) */
+  tenantQuota(tenant: string): string;
   /** counter giving every job its submission order */
   submissionCounter(): string;
   /** pub/sub channel asking whichever worker holds a job to abort it */
@@ -45,6 +49,8 @@ export function createKeys(prefix: string): Keys {
     events: (id) => `${prefix}:events:${id}`,
     eventsChannel: (id) => `${prefix}:events-channel:${id}`,
     tenantJobs: (tenant) => `${prefix}:tenant:${tenant}:jobs`,
+    tenantJobsExpiry: (tenant) => `${prefix}:tenant:${tenant}:jobs-expiry`,
+    tenantQuota: (tenant) => `${prefix}:tenant:${tenant}:quota`,
     submissionCounter: () => `${prefix}:submission-counter`,
     cancelChannel: () => `${prefix}:cancel`,
     upstreamGate: () => `${prefix}:upstream-gate`,

@@ -49,4 +49,28 @@ describe('EventHub', () => {
     write.mockRestore();
     writev.mockRestore();
   });
+
+  it('gives a watcher at or past the done that done once, and a watcher that had it no second one', async () => {
+    const job = 'job_ended';
+    const done = 'done\n{"status":"succeeded"}';
+    await redis.rpush(keys.events(job), 'status\n{"status":"queued","attempt":1}', done);
+    try {
+      const seen = { atDone: [] as JobEvent[], past: [] as JobEvent[], fromStart: [] as JobEvent[] };
+      const stops = [
+        await hub.watch(job, 2, (event) => seen.atDone.push(event)),
+        await hub.watch(job, 999, (event) => seen.past.push(event)),
+        await hub.watch(job, 0, (event) => seen.fromStart.push(event)),
+      ];
+      const doneEvent = { id: 2, event: 'done', data: '{"status":"succeeded"}' };
+      // the same done again over pub/sub, as when it was published while the watchers read the log
+      await redis.publish(keys.eventsChannel(job), `2\n${done}`);
+      await subscriber.ping(); // answered after the message, so the message has been handled
+      expect(seen.atDone).toEqual([doneEvent]);
+      expect(seen.past).toEqual([doneEvent]);
+      expect(seen.fromStart.map((event) => event.id)).toEqual([1, 2]);
+      for (const stop of stops) stop();
+    } finally {
+      await redis.unlink(keys.events(job));
+    }
+  });
 });

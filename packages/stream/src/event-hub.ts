@@ -11,6 +11,8 @@ interface Watcher {
   lastId: number;
   listener: EventListener;
   closed: boolean;
+  /** it was given a `done`: nothing more will come */
+  ended: boolean;
 }
 
 /**
@@ -42,9 +44,13 @@ export class EventHub {
     return count;
   }
 
-  /** Calls `listener` for every event after `afterId`, then live ones, until the returned function is called. */
+  /**
+   * Calls `listener` for every event after `afterId`, then live ones, until the returned function
+   * is called. A cursor at or past the job's `done` (the job ended behind it) gets that `done`
+   * once, though its id is not after `afterId`: it says that nothing will ever come.
+   */
   async watch(jobId: string, afterId: number, listener: EventListener): Promise<() => void> {
-    const watcher: Watcher = { jobId, lastId: afterId, listener, closed: false };
+    const watcher: Watcher = { jobId, lastId: afterId, listener, closed: false, ended: false };
     const channel = this.keys.eventsChannel(jobId);
     let entry = this.channels.get(channel);
     if (!entry) {
@@ -81,6 +87,11 @@ export class EventHub {
     coalesceWrites(this.redis);
     const events = await this.log.readAfter(watcher.jobId, watcher.lastId);
     for (const event of events) this.deliver(watcher, event);
+    // Nothing after the cursor: the job may have ended at or before it (before this watcher subscribed).
+    if (events.length === 0 && watcher.lastId > 0) {
+      const last = await this.log.last(watcher.jobId);
+      if (last) this.deliverEndBehind(watcher, last);
+    }
   }
 
   /** A failed read is retried by the next message or reconnect. */
@@ -92,6 +103,14 @@ export class EventHub {
   private deliver(watcher: Watcher, event: JobEvent): void {
     if (watcher.closed || event.id !== watcher.lastId + 1) return;
     watcher.lastId = event.id;
+    watcher.ended = event.event === 'done';
+    watcher.listener(event);
+  }
+
+  /** A `done` at or before the cursor ends a watcher that has not had one. */
+  private deliverEndBehind(watcher: Watcher, event: JobEvent): void {
+    if (watcher.closed || watcher.ended || event.event !== 'done' || event.id > watcher.lastId) return;
+    watcher.ended = true;
     watcher.listener(event);
   }
 
@@ -100,8 +119,8 @@ export class EventHub {
     if (!entry) return;
     const event = decodeMessage(message);
     for (const watcher of entry.watchers) {
-      if (event.id <= watcher.lastId) continue;
-      if (event.id === watcher.lastId + 1) this.deliver(watcher, event);
+      if (event.id <= watcher.lastId) this.deliverEndBehind(watcher, event);
+      else if (event.id === watcher.lastId + 1) this.deliver(watcher, event);
       else this.catchUpLater(watcher);
     }
   }

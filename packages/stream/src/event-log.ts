@@ -16,6 +16,14 @@ export class EventLog {
     return entries.map((entry, index) => decodeEntry(afterId + index + 1, entry));
   }
 
+  /** The log's last event, null when there is no log (none yet, or expired). */
+  async last(jobId: string): Promise<JobEvent | null> {
+    const key = this.keys.events(jobId);
+    const replies = await this.redis.multi().llen(key).lindex(key, -1).exec();
+    const entry = replies?.[1][1] as string | null;
+    return entry ? decodeEntry(replies![0][1] as number, entry) : null;
+  }
+
   async count(jobId: string): Promise<number> {
     return this.redis.llen(this.keys.events(jobId));
   }

@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import { ApiError } from '@spool/contracts';
+import { TenantQuotaError } from '@spool/jobs';
 
 interface HttpError {
   status?: number;
@@ -21,10 +22,18 @@ function fromHttpError(error: HttpError): ApiError | undefined {
   return undefined;
 }
 
+/** Spool's own refusals, in the contract's terms. */
+function fromDomainError(error: unknown): ApiError | undefined {
+  if (error instanceof TenantQuotaError) {
+    return new ApiError(429, 'rate_limit_error', error.code, error.message, null, { 'retry-after': String(error.retryAfterSeconds) });
+  }
+  return undefined;
+}
+
 /** The one place internal errors become the public envelope; no library message or stack leaks. */
 export function errorHandler(logger: Logger, redis: Redis): ErrorRequestHandler {
   return (error, _req, res, _next) => {
-    let apiError = error instanceof ApiError ? error : fromHttpError(error as HttpError);
+    let apiError = error instanceof ApiError ? error : (fromDomainError(error) ?? fromHttpError(error as HttpError));
     if (!apiError) {
       const redisDown = redis.status !== 'ready';
       logger.error({ err: error, request_id: res.locals.requestId }, redisDown ? 'Redis unavailable' : 'unhandled error');

@@ -38,7 +38,11 @@ export class ApiServer {
       redis,
       keys,
       queue: createChatQueue(redis, config.prefix),
-      jobs: new JobRepository(redis, keys, config.eventsTtlSeconds),
+      jobs: new JobRepository(redis, keys, {
+        eventsTtlSeconds: config.eventsTtlSeconds,
+        maxQueuedJobs: config.tenantMaxQueued,
+        maxQueuedBytes: config.tenantMaxQueuedBytes,
+      }),
       batches: new BatchRepository(redis, keys),
       deliveries: new DeliveryLog(redis, keys),
       log: new EventLog(redis, keys),

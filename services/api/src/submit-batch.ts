@@ -70,6 +70,7 @@ export async function submitBatch(deps: AppDeps, tenant: string, batch: ParsedBa
     };
   };
   const jobs = batch.items.map(toJob);
+  await deps.jobs.checkQuota(tenant, jobs.map((job) => job.request));
   try {
     const created = await deps.batches.create({ id: batchId, tenant, total: jobs.length, metadata: batch.metadata, webhookUrl });
     await inChunks(jobs, async (chunk) => {

@@ -1,7 +1,7 @@
 import { ApiError, JobRequest, isId, newId, parseOrThrow, splitJobRequest, type JobObject, type UpstreamRequest } from '@spool/contracts';
 import { chatJobOptions, coalesceWrites, type ChatJobData } from '@spool/queue';
 import { continuationRequest } from '@spool/llm';
-import { renderJob, type JobFields, type NewJob } from '@spool/jobs';
+import { TenantQuotaError, renderJob, type JobFields, type NewJob } from '@spool/jobs';
 import type { AppDeps } from './deps.js';
 import { acceptWebhookUrl } from './accept-webhook-url.js';
 import { fromStore } from './store-errors.js';
@@ -34,7 +34,11 @@ async function enqueue(deps: AppDeps, job: NewJob): Promise<JobObject> {
   coalesceWrites(deps.redis);
   const created = deps.jobs.create(job);
   const added = deps.queue.add('chat', chatJobData(job), chatJobOptions(job.id, { priority: job.priority, attempts: deps.config.maxAttempts }));
-  const [record] = await Promise.all([created, added]);
+  const [record] = await Promise.all([created, added]).catch(async (error: unknown) => {
+    // A job its tenant's quota refused leaves no queue entry behind (a worker would look for its record).
+    if (error instanceof TenantQuotaError) await added.then(() => deps.queue.remove(job.id)).catch(() => 0);
+    throw error;
+  });
   return record;
 }
 

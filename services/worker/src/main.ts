@@ -39,7 +39,7 @@ const worker = new SpoolWorker({
   logger,
   redis,
   metrics,
-  prepareRequest: sessionHistory({ store, jobs: new JobRepository(redis, createKeys(config.prefix), config.eventsTtlSeconds), contextTokens: config.contextTokens }),
+  prepareRequest: sessionHistory({ store, jobs: new JobRepository(redis, createKeys(config.prefix), { eventsTtlSeconds: config.eventsTtlSeconds }), contextTokens: config.contextTokens }),
   // The store's handlers come last: while it is down they fail (and are retried) without holding up webhooks.
   onJobEnded: [recordBatchResult(batches, webhooks), webhooks.onJobEnded, recordJob(store), appendSessionTurn(store)],
 });

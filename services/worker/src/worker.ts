@@ -57,7 +57,7 @@ export class SpoolWorker {
     // into each pipeline, and the job repository and outbox pipeline on `this.redis`.
     this.queueConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.queue = new Queue<ChatJobData>(CHAT_QUEUE, { connection: this.queueConnection, prefix: config.prefix });
-    this.jobs = new JobRepository(this.redis, keys, config.eventsTtlSeconds);
+    this.jobs = new JobRepository(this.redis, keys, { eventsTtlSeconds: config.eventsTtlSeconds });
     this.ownsUpstream = !options.upstream;
     this.upstream =
       options.upstream ??

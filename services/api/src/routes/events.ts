@@ -1,8 +1,10 @@
 import { Router } from 'express';
-import { ApiError } from '@spool/contracts';
+import { ApiError, isTerminal } from '@spool/contracts';
+import { renderJob } from '@spool/jobs';
 import { coalesceWrites } from '@spool/queue';
 import { formatSse } from '@spool/stream';
 import type { AppDeps } from '../deps.js';
+import type { StreamSlots } from '../stream-slots.js';
 import { findJob } from './jobs.js';
 
 /** `Last-Event-ID` wins over `?after`; both must be whole numbers. */
@@ -17,24 +19,26 @@ function resumeAfter(header: string | undefined, query: unknown): number {
 
 /**
  * Server-Sent Events of one job: every event after the cursor, then live ones, a `: ping`
- * comment when nothing was sent for a heartbeat interval, and the end after `done`.
+ * comment when nothing was sent for a heartbeat interval, and the end after `done` (at once
+ * when the cursor is at or past it).
  */
-export function eventsRouter(deps: AppDeps): Router {
+export function eventsRouter(deps: AppDeps, slots: StreamSlots): Router {
   const router = Router();
   const heartbeatMs = deps.heartbeatMs ?? 15_000;
 
   router.get('/v1/jobs/:id/events', async (req, res) => {
     coalesceWrites(deps.redis);
-    await findJob(deps, req.params.id, res.locals.tenant);
+    const jobId = req.params.id;
+    const fields = await findJob(deps, jobId, res.locals.tenant);
     const after = resumeAfter(req.headers['last-event-id'] as string | undefined, req.query.after);
-
+    const release = slots.take(res.locals.tenant);
+    res.on('close', release);
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-
     let closed = false;
     let unwatch: (() => void) | undefined;
     const heartbeat = setInterval(() => res.write(': ping\n\n'), heartbeatMs);
@@ -47,13 +51,25 @@ export function eventsRouter(deps: AppDeps): Router {
     };
     res.on('close', close);
 
+    // The log is kept SPOOL_EVENTS_TTL_S after the end, the record longer: the record's job is the `done`.
+    if (isTerminal(fields.status) && (await deps.log.count(jobId)) === 0) {
+      // Records written before `done_event_id` existed: the id right after the cursor.
+      const doneId = Number(fields.done_event_id ?? after + 1);
+      if (after < doneId) res.write(formatSse({ id: doneId, event: 'done', data: JSON.stringify(renderJob(jobId, fields)) }));
+      close();
+      return;
+    }
+
     let wrote = false;
     try {
-      const stop = await deps.hub.watch(req.params.id, after, (event) => {
+      const stop = await deps.hub.watch(jobId, after, (event) => {
         if (closed) return;
-        wrote = true;
-        res.write(formatSse(event));
-        heartbeat.refresh();
+        // A `done` at or before the cursor is not sent again: it only says the stream is over.
+        if (event.id > after) {
+          wrote = true;
+          res.write(formatSse(event));
+          heartbeat.refresh();
+        }
         if (event.event === 'done') close();
       });
       if (closed) stop();
@@ -61,7 +77,7 @@ export function eventsRouter(deps: AppDeps): Router {
       // The head leaves with the first events; a resumed stream with nothing new yet gets it now.
       if (!wrote && !closed) res.flushHeaders();
     } catch (error) {
-      deps.logger.warn({ err: error, job_id: req.params.id }, 'event stream failed');
+      deps.logger.warn({ err: error, job_id: jobId }, 'event stream failed');
       close();
     }
   });

@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Redis } from 'ioredis';
+import { newId, type UpstreamRequest } from '@spool/contracts';
+import { createKeys } from '@spool/queue';
+import { JobRepository, type NewJob } from './job-repository.js';
+import { TenantQuotaError } from './tenant-quota-error.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+const request = (content: string): UpstreamRequest => ({ model: 'm', messages: [{ role: 'user', content }] });
+const newJob = (tenant: string, content = 'hello'): NewJob => ({ id: newId('job'), tenant, request: request(content), priority: 5, metadata: {}, onInterrupt: 'continue' });
+const bytesOf = (job: NewJob) => Buffer.byteLength(JSON.stringify(job.request));
+const failed = { status: 'failed' as const, error: { code: 'upstream_error', message: 'no' } };
+
+describe('JobRepository: tenant quotas and the tenant index', () => {
+  const keys = createKeys(`test-${randomUUID().slice(0, 12)}`);
+  let redis: Redis;
+
+  beforeAll(() => {
+    redis = new Redis(REDIS_URL);
+  });
+  afterAll(async () => {
+    const found = await redis.keys(`${keys.prefix}:*`);
+    if (found.length) await redis.unlink(...found);
+    await redis.quit();
+  });
+
+  const quota = async (tenant: string) => redis.hgetall(keys.tenantQuota(tenant));
+  const refusal = (work: Promise<unknown>) => work.then(() => null, (error: unknown) => error);
+
+  it("counts a tenant's jobs until they end and refuses one past the jobs quota, writing nothing; other tenants are not held", async () => {
+    const jobs = new JobRepository(redis, keys, { maxQueuedJobs: 2 });
+    const [a, b] = [newJob('t-jobs'), newJob('t-jobs')];
+    await jobs.create(a);
+    await jobs.create(b);
+    expect(await quota('t-jobs')).toEqual({ jobs: '2', bytes: String(bytesOf(a) + bytesOf(b)) });
+
+    const c = newJob('t-jobs');
+    const error = await refusal(jobs.create(c));
+    expect(error).toBeInstanceOf(TenantQuotaError);
+    expect(error).toMatchObject({ code: 'tenant_quota_exceeded', quota: 'jobs', limit: 2 });
+    expect(await redis.exists(keys.job(c.id), keys.events(c.id))).toBe(0);
+    expect(await redis.zscore(keys.tenantJobs('t-jobs'), c.id)).toBeNull();
+    expect(await quota('t-jobs')).toMatchObject({ jobs: '2' });
+
+    await jobs.create(newJob('t-other'));
+
+    await jobs.finish(a.id, (await jobs.get(a.id))!, failed);
+    expect(await quota('t-jobs')).toEqual({ jobs: '1', bytes: String(bytesOf(b)) });
+    await jobs.create(c);
+  });
+
+  it('refuses a job past the bytes quota', async () => {
+    const small = newJob('t-bytes', 'x'.repeat(100));
+    const jobs = new JobRepository(redis, keys, { maxQueuedBytes: bytesOf(small) * 2 });
+    await jobs.create(small);
+    await jobs.create(newJob('t-bytes', 'y'.repeat(100)));
+    const error = await refusal(jobs.create(newJob('t-bytes', 'z')));
+    expect(error).toMatchObject({ code: 'tenant_quota_exceeded', quota: 'bytes', limit: bytesOf(small) * 2 });
+    expect((error as Error).message).toMatch(/bytes/);
+  });
+
+  it('gives the quota back exactly once whichever way a job ends, and forgets a tenant with nothing queued', async () => {
+    const jobs = new JobRepository(redis, keys);
+    const [succeeds, fails, cancelled] = [newJob('t-ends'), newJob('t-ends'), newJob('t-ends')];
+    for (const job of [succeeds, fails, cancelled]) await jobs.create(job);
+    expect(await quota('t-ends')).toMatchObject({ jobs: '3' });
+
+    const started = await jobs.start(succeeds.id, 'worker-1');
+    if (started.state !== 'started') throw new Error('not started');
+    const result = { content: 'y', finish_reason: 'stop' as const, usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } };
+    expect((await jobs.finish(succeeds.id, started.fields, { status: 'succeeded', result }, { owner: 'worker-1' })).state).toBe('finished');
+    // a second ending (a cancel racing the worker, a replay) is refused and changes nothing
+    expect((await jobs.finish(succeeds.id, started.fields, failed)).state).toBe('ended');
+    expect(await quota('t-ends')).toEqual({ jobs: '2', bytes: String(bytesOf(fails) + bytesOf(cancelled)) });
+
+    await jobs.finish(fails.id, (await jobs.get(fails.id))!, failed);
+    await jobs.finish(cancelled.id, (await jobs.get(cancelled.id))!, { status: 'cancelled', error: { code: 'cancelled', message: 'The job was cancelled' } });
+    expect(await redis.exists(keys.tenantQuota('t-ends'))).toBe(0);
+  });
+
+  it('creates a batch over quota nowhere: checkQuota refuses it whole before anything is written, and createMany counts it', async () => {
+    const jobs = new JobRepository(redis, keys, { maxQueuedJobs: 3 });
+    await jobs.create(newJob('t-batch'));
+    const batch = [newJob('t-batch'), newJob('t-batch'), newJob('t-batch')];
+    expect(await refusal(jobs.checkQuota('t-batch', batch.map((job) => job.request)))).toMatchObject({ quota: 'jobs' });
+    const fits = batch.slice(0, 2);
+    await jobs.checkQuota('t-batch', fits.map((job) => job.request));
+    await jobs.createMany(fits);
+    expect(await quota('t-batch')).toMatchObject({ jobs: '3' });
+    expect(await refusal(jobs.createMany([batch[2]]))).toMatchObject({ quota: 'jobs' });
+  });
+
+  it('drops ended jobs from the tenant index once their records expire, when a job ends and when the tenant lists', async () => {
+    const jobs = new JobRepository(redis, keys, { eventsTtlSeconds: 1, recordTtlSeconds: 1 });
+    const [a, b, c] = [newJob('t-index'), newJob('t-index'), newJob('t-index')];
+    for (const job of [a, b, c]) await jobs.create(job);
+    await jobs.finish(a.id, (await jobs.get(a.id))!, failed);
+    await jobs.finish(b.id, (await jobs.get(b.id))!, failed);
+    await vi.waitFor(async () => expect(await redis.exists(keys.job(a.id), keys.job(b.id))).toBe(0), { timeout: 5000, interval: 100 });
+    expect(await redis.zcard(keys.tenantJobs('t-index'))).toBe(3);
+
+    await jobs.finish(c.id, (await jobs.get(c.id))!, failed);
+    expect(await redis.zrange(keys.tenantJobs('t-index'), '0', '-1')).toEqual([c.id]);
+    expect(await redis.zrange(keys.tenantJobsExpiry('t-index'), '0', '-1')).toEqual([c.id]);
+
+    await vi.waitFor(async () => expect(await redis.exists(keys.job(c.id))).toBe(0), { timeout: 5000, interval: 100 });
+    expect(await jobs.list('t-index', { limit: 20 })).toEqual({ data: [], hasMore: false });
+    expect(await redis.exists(keys.tenantJobs('t-index'), keys.tenantJobsExpiry('t-index'))).toBe(0);
+  });
+});
