@@ -2,7 +2,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UpstreamClient } from './upstream-client.js';
-import { UpstreamError } from './upstream-error.js';
+import { UPSTREAM_AUTH_MESSAGE, UpstreamError } from './upstream-error.js';
 
 type Handler = (response: ServerResponse) => void;
 
@@ -81,6 +81,35 @@ describe('UpstreamClient.stream', () => {
     const failure = await client.stream(request, { onDelta: () => undefined }).catch((thrown: unknown) => thrown);
     expect(failure).toMatchObject({ code: 'upstream_error', status: 503, retryAfterMs: 700, retryable: true });
     expect((failure as Error).message).toContain('overloaded');
+  });
+
+  it('fails a rejected key at once as upstream_auth_error, telling tenants nothing of upstream’s words, which quote the key', async () => {
+    const key = 'sk-proj-Xq7bN2mP9rT4vW8yZ1aC3eG5iK7mO9qS';
+    const answer = (status: number, code: string | null) =>
+      upstream((response) => {
+        response.writeHead(status, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${key.slice(0, 12)}****${key.slice(-4)}. Or ${key}.`, type: 'invalid_request_error', code } }));
+      });
+    for (const [status, code] of [[401, 'invalid_api_key'], [403, null], [400, 'invalid_api_key']] as const) {
+      const { client } = await answer(status, code);
+      const failure = await client.stream(request, { onDelta: () => undefined }).catch((thrown: unknown) => thrown);
+      expect(failure).toMatchObject({ code: 'upstream_auth_error', status, retryable: false, message: UPSTREAM_AUTH_MESSAGE });
+      // Operators read upstream's words in the worker's log, with the key masked.
+      const { upstreamMessage } = failure as UpstreamError;
+      expect(upstreamMessage).toContain('Incorrect API key provided');
+      for (const fragment of [key.slice(0, 12), key.slice(-4), key.slice(8, 24)]) expect(upstreamMessage).not.toContain(fragment);
+    }
+  });
+
+  it('keeps upstream’s words about a bad request for the tenant, with anything like a key masked', async () => {
+    const { client } = await upstream((response) => {
+      response.writeHead(400, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ error: { message: "Invalid value for 'temperature' (sent with key sk-abcdef0123456789)", type: 'invalid_request_error', code: null } }));
+    });
+    const failure = await client.stream(request, { onDelta: () => undefined }).catch((thrown: unknown) => thrown);
+    expect(failure).toMatchObject({ code: 'invalid_upstream_request', status: 400, retryable: false });
+    expect((failure as Error).message).toContain("Invalid value for 'temperature'");
+    expect((failure as Error).message).not.toContain('0123456789');
   });
 
   it('fails a redirect at once, naming the base URL to fix, instead of retrying it', async () => {

@@ -5,6 +5,7 @@ export type UpstreamErrorCode =
   | 'upstream_rate_limited'
   | 'insufficient_quota'
   | 'invalid_upstream_request'
+  | 'upstream_auth_error'
   | 'upstream_error'
   | 'upstream_timeout'
   | 'interrupted';
@@ -15,7 +16,7 @@ export class UpstreamError extends Error {
     readonly code: UpstreamErrorCode,
     message: string,
     readonly retryable: boolean,
-    readonly options: { status?: number; retryAfterMs?: number; cause?: unknown } = {},
+    readonly options: { status?: number; retryAfterMs?: number; cause?: unknown; upstreamMessage?: string } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'UpstreamError';
@@ -29,6 +30,11 @@ export class UpstreamError extends Error {
     return this.options.retryAfterMs;
   }
 
+  /** What upstream itself said, keys masked: for operators' logs, while `message` is what tenants see. */
+  get upstreamMessage(): string | undefined {
+    return this.options.upstreamMessage;
+  }
+
   /** A 429 for rate, not quota: the whole queue waits, not just this job. */
   get rateLimited(): boolean {
     return this.code === 'upstream_rate_limited';
@@ -36,6 +42,14 @@ export class UpstreamError extends Error {
 }
 
 const FAIL_FAST = new Set([400, 401, 403, 404, 422]);
+const AUTH_FAILED = new Set([401, 403]);
+/** Told to tenants instead of upstream's own words, which may quote part of the key. */
+export const UPSTREAM_AUTH_MESSAGE = "The upstream rejected Spool's credentials; an operator must check the upstream key";
+
+// Key-like words: OpenAI masks most of a key it quotes, other upstreams may not mask it at all.
+const KEY_LIKE = /\b(?:sk|rk|pk|gsk|xai|key)[-_][\w*-]{6,}|\bBearer\s+\S+|[\w-]{32,}/gi;
+
+const maskKeys = (text: string) => text.replace(KEY_LIKE, '[redacted]');
 
 function errorCode(error: APIError): string | undefined {
   const body = error.error as { code?: unknown; type?: unknown } | undefined;
@@ -54,19 +68,21 @@ export function classifyUpstreamError(error: unknown): UpstreamError {
   }
   if (error instanceof APIError && error.status !== undefined) {
     const status = error.status;
-    const message = `Upstream answered ${status}: ${error.message}`.slice(0, 500);
+    const upstreamMessage = maskKeys(error.message).slice(0, 500);
+    const message = `Upstream answered ${status}: ${upstreamMessage}`.slice(0, 500);
     const retryAfterMs = parseRetryAfterMs(error.headers);
-    if (status === 429 && errorCode(error) === 'insufficient_quota') {
-      return new UpstreamError('insufficient_quota', message, false, { status, cause: error });
-    }
-    if (status === 429) return new UpstreamError('upstream_rate_limited', message, true, { status, retryAfterMs, cause: error });
-    if (FAIL_FAST.has(status)) return new UpstreamError('invalid_upstream_request', message, false, { status, cause: error });
+    const details = { status, cause: error, upstreamMessage };
+    const code = errorCode(error);
+    if (AUTH_FAILED.has(status) || code === 'invalid_api_key') return new UpstreamError('upstream_auth_error', UPSTREAM_AUTH_MESSAGE, false, details);
+    if (status === 429 && code === 'insufficient_quota') return new UpstreamError('insufficient_quota', message, false, details);
+    if (status === 429) return new UpstreamError('upstream_rate_limited', message, true, { ...details, retryAfterMs });
+    if (FAIL_FAST.has(status)) return new UpstreamError('invalid_upstream_request', message, false, details);
     if (status >= 300 && status < 400) {
       const hint = `${message} (redirects are not followed: set OPENAI_BASE_URL to the address it points to)`;
-      return new UpstreamError('invalid_upstream_request', hint, false, { status, cause: error });
+      return new UpstreamError('invalid_upstream_request', hint, false, details);
     }
-    return new UpstreamError('upstream_error', message, true, { status, retryAfterMs, cause: error });
+    return new UpstreamError('upstream_error', message, true, { ...details, retryAfterMs });
   }
-  const message = error instanceof Error ? error.message : String(error);
-  return new UpstreamError('upstream_error', `Upstream connection failed: ${message}`.slice(0, 500), true, { cause: error });
+  const upstreamMessage = maskKeys(error instanceof Error ? error.message : String(error)).slice(0, 500);
+  return new UpstreamError('upstream_error', `Upstream connection failed: ${upstreamMessage}`.slice(0, 500), true, { cause: error, upstreamMessage });
 }

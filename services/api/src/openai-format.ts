@@ -44,8 +44,11 @@ export function jobFailure(job: JobObject, upstreamStatus?: number): ApiError {
   switch (code) {
     case 'invalid_upstream_request': {
       const status = upstreamStatus && upstreamStatus >= 400 && upstreamStatus < 500 ? upstreamStatus : 400;
-      return new ApiError(status, status === 401 ? 'authentication_error' : 'invalid_request_error', code, message);
+      return new ApiError(status, 'invalid_request_error', code, message);
     }
+    case 'upstream_auth_error':
+      // Spool's own upstream key, not the caller's: a gateway failure, which a retry will not clear.
+      return new ApiError(502, 'api_error', code, message, null, { 'x-should-retry': 'false' });
     case 'insufficient_quota':
     case 'upstream_rate_limited':
       return new ApiError(429, 'rate_limit_error', code, message, null, { 'retry-after': '1' });

@@ -199,7 +199,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
 
       async function endOrRetry(error: UpstreamError, attemptText: string): Promise<void> {
         if (error.retryable && attempt < maxAttempts) {
-          jobLogger.warn({ code: error.code, status: error.status }, 'attempt failed; retrying');
+          jobLogger.warn({ code: error.code, status: error.status, upstream_message: error.upstreamMessage }, 'attempt failed; retrying');
           measure.retried(error.code);
           if (await jobs.requeue(jobId, owner, attempt)) throw error;
           return;
@@ -209,7 +209,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
         const outcome = { status: 'failed' as const, error: { code: error.code, message: error.message }, partial, upstreamStatus: error.status };
         const finished = await jobs.finish(jobId, fields as JobFields, outcome, { owner });
         if (finished.state === 'finished') measure.failed();
-        jobLogger.warn({ code: error.code, status: error.status }, 'job failed');
+        jobLogger.warn({ code: error.code, status: error.status, upstream_message: error.upstreamMessage }, 'job failed');
       }
     }
   };

@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import type { ChatMessage, UpstreamRequest } from '@spool/contracts';
 import { countPromptTokens } from '@spool/llm';
 import { settleSessionTurns, type JobRepository } from '@spool/jobs';
@@ -24,31 +25,22 @@ export function promptBudget(request: UpstreamRequest, contextTokens = contextWi
 }
 
 const isInstruction = (message: ChatMessage) => message.role === 'system' || message.role === 'developer';
-/** A message's share of `countPromptTokens`: its text plus its framing. */
-const cost = (message: ChatMessage) => countPromptTokens([message]) - countPromptTokens([]);
-
-interface Turn {
-  messages: ChatMessage[];
-  tokens: number;
-}
 
 /**
  * Splits history into the units dropped together: one job's messages, cut before each further
  * user message, so a question goes with its answer (and any tool messages between).
  */
-function turnsOf(history: SessionMessage[]): Turn[] {
-  const turns: Turn[] = [];
+function turnsOf(history: SessionMessage[]): ChatMessage[][] {
+  const turns: ChatMessage[][] = [];
   let jobId: string | null = null;
   let hasUser = false;
   for (const entry of history) {
     if (entry.job_id !== jobId || (entry.message.role === 'user' && hasUser)) {
-      turns.push({ messages: [], tokens: 0 });
+      turns.push([]);
       jobId = entry.job_id;
       hasUser = false;
     }
-    const turn = turns[turns.length - 1];
-    turn.messages.push(entry.message);
-    turn.tokens += cost(entry.message);
+    turns[turns.length - 1].push(entry.message);
     hasUser ||= entry.message.role === 'user';
   }
   return turns;
@@ -59,15 +51,23 @@ function turnsOf(history: SessionMessage[]): Turn[] {
  * whole fits `budget` tokens. Messages are never cut, the history's leading system or developer
  * messages and all of the job's own are always kept.
  */
-export function withHistory(history: SessionMessage[], own: ChatMessage[], budget: number): ChatMessage[] {
+export async function withHistory(history: SessionMessage[], own: ChatMessage[], budget: number): Promise<ChatMessage[]> {
   let pinned = 0;
   while (pinned < history.length && isInstruction(history[pinned].message)) pinned++;
   const lead = history.slice(0, pinned).map((entry) => entry.message);
   const turns = turnsOf(history.slice(pinned));
-  let total = countPromptTokens([...lead, ...own]) + turns.reduce((sum, turn) => sum + turn.tokens, 0);
-  let first = 0;
-  while (total > budget && first < turns.length) total -= turns[first++].tokens;
-  return [...lead, ...turns.slice(first).flatMap((turn) => turn.messages), ...own];
+  let total = countPromptTokens([...lead, ...own]);
+  let first = turns.length;
+  // Newest first, a turn per turn of the event loop: only what fits is counted, and a long
+  // session never holds the worker's loop.
+  while (first > 0) {
+    const tokens = countPromptTokens(turns[first - 1]) - countPromptTokens([]);
+    if (total + tokens > budget) break;
+    total += tokens;
+    first--;
+    await setImmediate();
+  }
+  return [...lead, ...turns.slice(first).flat(), ...own];
 }
 
 /** The worker's `prepareRequest`: a job with a session gets the session's history before its messages. */
@@ -78,6 +78,6 @@ export function sessionHistory(options: SessionHistoryOptions): PrepareRequest {
     await settleSessionTurns(options.store, options.jobs, fields.session_id);
     const history = await options.store.history(fields.session_id);
     if (history.length === 0) return request;
-    return { ...request, messages: withHistory(history, request.messages, promptBudget(request, options.contextTokens)) };
+    return { ...request, messages: await withHistory(history, request.messages, promptBudget(request, options.contextTokens)) };
   };
 }
