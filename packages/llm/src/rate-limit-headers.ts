@@ -6,16 +6,24 @@ function header(headers: HeaderSource, name: string): string | undefined {
   return (headers as Record<string, string | undefined>)[name] ?? undefined;
 }
 
+/** The longest wait an upstream may ask for: a longer one is a fault, and would hold the queue for good. */
+export const MAX_RETRY_AFTER_MS = 3_600_000;
+
+/** Whole milliseconds (Redis takes no fractions), at most MAX_RETRY_AFTER_MS. */
+function boundedMs(ms: number): number {
+  return Math.min(Math.ceil(ms), MAX_RETRY_AFTER_MS);
+}
+
 /** `retry-after-ms`, else `retry-after` in seconds or as an HTTP date; undefined when absent. */
 export function parseRetryAfterMs(headers: HeaderSource, now = Date.now()): number | undefined {
   const ms = Number(header(headers, 'retry-after-ms'));
-  if (header(headers, 'retry-after-ms') && Number.isFinite(ms) && ms >= 0) return ms;
+  if (header(headers, 'retry-after-ms') && Number.isFinite(ms) && ms >= 0) return boundedMs(ms);
   const value = header(headers, 'retry-after');
   if (!value) return undefined;
   const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  if (Number.isFinite(seconds) && seconds >= 0) return boundedMs(seconds * 1000);
   const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+  return Number.isNaN(date) ? undefined : boundedMs(Math.max(0, date - now));
 }
 
 /** OpenAI's reset durations: "20ms", "1.5s", "6m0s", "1h2m3s". */
