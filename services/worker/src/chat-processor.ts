@@ -19,7 +19,7 @@ export const ABORT_CANCELLED = 'cancelled';
 export const ABORT_SHUTDOWN = 'shutdown';
 
 /**
- * Attempts given back (rate limits, hand-backs, gate outages) before a 429 starts costing
+ * Attempts given back (rate limits, hand-backs, gate or store outages) before a 429 starts costing
  * attempts and an outage fails the job. With backoff capped at 60 s, 50 outlast most outages.
  */
 const MAX_DEFERRALS = 50;
@@ -151,13 +151,17 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
       if (carried) request = carried;
       else {
         const stored = JSON.parse(fields.request) as UpstreamRequest;
-        request = deps.prepareRequest ? await deps.prepareRequest(stored, fields) : stored;
         prior = await textSoFar(log, jobId, eventCount);
         if (prior) measure.continuing();
         if (prior && fields.on_interrupt === 'restart') {
           const reset = encodeEntry('reset', JSON.stringify({ attempt, reason: 'the previous attempt was interrupted' }));
           if (!(await jobs.append(jobId, owner, [reset]))) return;
           prior = '';
+        }
+        try {
+          request = deps.prepareRequest ? await deps.prepareRequest(stored, fields) : stored;
+        } catch (error) {
+          return retryLater(error); // the store (session history) is down: not the job's fault
         }
       }
 
@@ -199,17 +203,17 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
       }
 
       /**
-       * Our own gate (Redis) failed before upstream was called: the job waits with backoff and
-       * tries again, uncounted, until MAX_DEFERRALS; an outage that long fails it as `interrupted`.
+       * Our own gate (Redis) or store failed before upstream was called: the job waits with backoff
+       * and tries again, uncounted, until MAX_DEFERRALS; an outage that long fails it as `interrupted`.
        */
       async function retryLater(cause: unknown): Promise<void> {
         const deferrals = Number(fields.deferrals ?? 0);
         if (deferrals >= MAX_DEFERRALS) {
-          jobLogger.error({ err: cause }, 'upstream gate unavailable for too long; job failed');
+          jobLogger.error({ err: cause }, 'gate or store unavailable for too long; job failed');
           return fail({ code: 'interrupted', message: 'The job could not be completed' }, '');
         }
         const delayMs = retryDelayMs(deferrals + 1, deps.backoffMs ?? 1000);
-        jobLogger.warn({ err: cause, delay_ms: delayMs }, 'upstream gate unavailable; job waits');
+        jobLogger.warn({ err: cause, delay_ms: delayMs }, 'gate or store unavailable; job waits');
         return deferFor(delayMs);
       }
 
