@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DelayedError, type Job, type Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { JobError, JobResult, UpstreamRequest, Usage } from '@spool/contracts';
-import type { JobRepository, JobFields, StartResult } from '@spool/jobs';
+import { streamEndOf, type JobRepository, type JobFields, type StartResult } from '@spool/jobs';
 import { encodeEntry, streamedText, type EventLog } from '@spool/stream';
 import type { ChatJobData } from '@spool/queue';
 import { classifyUpstreamError, continuationRequest, countPromptTokens, countTokens, type Completion, type UpstreamClient, type UpstreamError } from '@spool/llm';
@@ -150,6 +150,9 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
       let prior = '';
       if (carried) request = carried;
       else {
+        // The attempt before streamed the whole reply, then its worker died before ending the job.
+        const streamEnd = streamEndOf(fields);
+        if (streamEnd) return succeed({ content: streamedText(await log.readAfter(jobId, 0)), ...streamEnd });
         const stored = JSON.parse(fields.request) as UpstreamRequest;
         prior = await textSoFar(log, jobId, eventCount);
         if (prior) measure.continuing();
@@ -172,12 +175,10 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
       });
       try {
         const completion = await (headStart ?? callUpstream(prior ? continuationRequest(request, prior) : request, measure, deltas.push, controller.signal));
-        await writer.flush();
         const content = prior + completion.content;
         const result: JobResult = { content, finish_reason: completion.finishReason, usage: finalUsage(completion.usage, request, prior, content) };
-        const finished = await jobs.finish(jobId, fields, { status: 'succeeded', result }, { owner });
-        if (finished.state === 'finished') measure.succeeded(result, fields);
-        jobLogger.info({ finish_reason: result.finish_reason, completion_tokens: result.usage.completion_tokens }, 'job succeeded');
+        await writer.end({ finish_reason: result.finish_reason, usage: result.usage });
+        await succeed(result);
       } catch (thrown) {
         await writer.flush().catch(() => undefined);
         if (thrown instanceof LostOwnershipError || writer.lostOwnership || signal?.reason === ABORT_CANCELLED) return;
@@ -186,6 +187,12 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
         const error = classifyUpstreamError(thrown);
         if (error.rateLimited) return pauseQueue(error);
         await endOrRetry(error, writer.text);
+      }
+
+      async function succeed(result: JobResult): Promise<void> {
+        const finished = await jobs.finish(jobId, fields, { status: 'succeeded', result }, { owner });
+        if (finished.state === 'finished') measure.succeeded(result, fields);
+        jobLogger.info({ finish_reason: result.finish_reason, completion_tokens: result.usage.completion_tokens }, 'job succeeded');
       }
 
       /** The worker is stopping: the job goes back to the queue at once, its attempt not counted. */
