@@ -76,4 +76,21 @@ describe('SPOOL_UPSTREAM_TPM', () => {
     expect(done).toMatchObject({ status: 'succeeded', attempts: 1 });
     expect(done.result.content).toBe(simulateReply({ model: MODEL, messages: messages(content) }).content);
   });
+
+  it('fails a job as interrupted, never upstream_error, once the gate has stayed broken through 50 deferrals', async () => {
+    const { keys, redis } = stack.api.deps;
+    const callsBefore = calls.length;
+    await redis.set(keys.upstreamGate(), 'not a hash');
+    try {
+      const submitted = (await postJson(`${stack.url}/v1/jobs`, { model: MODEL, messages: messages(`[[sim tokens=5]] gate down for good ${randomUUID()}`) })).body;
+      await readEvents(`${stack.url}${submitted.stream_url}`, { limit: 3 });
+      // 50 deferrals with backoff take most of an hour; the count stands in for them.
+      await redis.hset(keys.job(submitted.id), 'deferrals', '50');
+      const events = await readEvents(`${stack.url}${submitted.stream_url}`);
+      expect(JSON.parse(events[events.length - 1].data)).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'interrupted' } });
+      expect(calls.length).toBe(callsBefore);
+    } finally {
+      await redis.del(keys.upstreamGate());
+    }
+  });
 });
