@@ -1,4 +1,4 @@
-export { JobRepository, type JobRepositoryOptions, type NewJob, type StartResult, type Outcome, type FinishOptions, type FinishResult } from './job-repository.js';
+export { JobRepository, streamEndOf, type JobRepositoryOptions, type NewJob, type StartResult, type Outcome, type FinishOptions, type FinishResult, type StreamEnd } from './job-repository.js';
 export { renderJob, nowSeconds, type JobFields } from './render-job.js';
 export { JobOutbox, type JobEndedHandler, type OutboxOptions } from './outbox.js';
 export { sessionTurn, settleSessionTurns, type SessionTurnMessage, type TurnStore } from './session-turns.js';

@@ -59,6 +59,14 @@ export interface FinishOptions {
 
 export type FinishResult = { state: 'finished'; job: JobObject } | { state: 'ended' | 'missing' | 'moved' };
 
+/** How a reply that streamed to its end ended; its text is the log's. */
+export type StreamEnd = Pick<JobResult, 'finish_reason' | 'usage'>;
+
+/** The end an attempt recorded with its last deltas (`append`), if one did: the job's whole reply is in its log. */
+export function streamEndOf(fields: JobFields): StreamEnd | null {
+  return fields.stream_end ? (JSON.parse(fields.stream_end) as StreamEnd) : null;
+}
+
 interface JobCommands {
   spoolCreate(...args: (string | number)[]): Promise<number>;
   spoolStart(...args: (string | number)[]): Promise<string[]>;
@@ -248,11 +256,14 @@ export class JobRepository {
   /**
    * Appends events as `owner`; false when the job is no longer this owner's to write. Appends
    * made in one turn of the event loop (the deltas of many streams) leave in one socket write,
-   * in order with the connection's other commands.
+   * in order with the connection's other commands. `streamEnd` records, in the same step as
+   * the last deltas, that the reply streamed to its end (`streamEndOf`): a worker that takes
+   * the job over after this one died ends it from the log instead of calling upstream again.
    */
-  async append(id: string, owner: string, entries: string[]): Promise<boolean> {
+  async append(id: string, owner: string, entries: string[], streamEnd?: StreamEnd): Promise<boolean> {
     coalesceWrites(this.redis);
-    return (await this.redis.spoolAppend(...this.jobKeys(id), owner, ...entries)) > 0;
+    const end = streamEnd ? JSON.stringify(streamEnd) : '';
+    return (await this.redis.spoolAppend(...this.jobKeys(id), owner, end, ...entries)) >= 0;
   }
 
   /**

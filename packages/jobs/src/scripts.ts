@@ -67,12 +67,16 @@ for _, value in ipairs(redis.call('HGETALL', KEYS[1])) do out[#out + 1] = value 
 return out
 `;
 
-/** ARGV: 1 owner token, 2.. entries. Returns the last event id, or -1 if this owner lost the job. */
+/**
+ * ARGV: 1 owner token, 2 how the reply ended ('' = it has not), 3.. entries. Returns the last
+ * event id (0 with no entries), or -1 if this owner lost the job.
+ */
 export const APPEND = `${appendEvent}
 local current = redis.call('HMGET', KEYS[1], 'owner', 'status')
 if current[1] ~= ARGV[1] or terminal(current[2]) then return -1 end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'stream_end', ARGV[2]) end
 local n = 0
-for i = 2, #ARGV do n = append(ARGV[i]) end
+for i = 3, #ARGV do n = append(ARGV[i]) end
 return n
 `;
 

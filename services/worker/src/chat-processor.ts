@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DelayedError, type Job, type Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import type { JobResult, UpstreamRequest, Usage } from '@spool/contracts';
-import type { JobRepository, JobFields, StartResult } from '@spool/jobs';
+import type { JobError, JobResult, UpstreamRequest, Usage } from '@spool/contracts';
+import { streamEndOf, type JobRepository, type JobFields, type StartResult } from '@spool/jobs';
 import { encodeEntry, streamedText, type EventLog } from '@spool/stream';
 import type { ChatJobData } from '@spool/queue';
 import { classifyUpstreamError, continuationRequest, countPromptTokens, countTokens, type Completion, type UpstreamClient, type UpstreamError } from '@spool/llm';
@@ -11,19 +11,20 @@ import type { Metrics } from '@spool/metrics';
 import { AttemptMetrics } from './attempt-metrics.js';
 import { FlushClock } from './flush-clock.js';
 import { HeldDeltas } from './held-deltas.js';
-
-import type { UpstreamGate } from './upstream-gate.js';
+import { retryDelayMs } from './backoff.js';
+import { estimateTokens, UpstreamGateError, type UpstreamGate } from './upstream-gate.js';
 
 /** Why BullMQ aborted an attempt (`worker.cancelJob` / `cancelAllJobs`). */
 export const ABORT_CANCELLED = 'cancelled';
 export const ABORT_SHUTDOWN = 'shutdown';
 
-/** Attempts given back (rate limits, hand-backs) before a 429 starts costing attempts. */
+/**
+ * Attempts given back (rate limits, hand-backs, gate or store outages) before a 429 starts costing
+ * attempts and an outage fails the job. With backoff capped at 60 s, 50 outlast most outages.
+ */
 const MAX_DEFERRALS = 50;
 /** A 429 with no retry-after still pauses the queue this long. */
 const DEFAULT_RATE_LIMIT_PAUSE_MS = 1000;
-/** Tokens charged for a reply of unknown length until usage corrects it. */
-const DEFAULT_COMPLETION_ESTIMATE = 256;
 
 export interface ChatProcessorDeps {
   jobs: JobRepository;
@@ -40,6 +41,8 @@ export interface ChatProcessorDeps {
   prepareRequest?: PrepareRequest;
   /** where durations, upstream calls, retries and tokens are counted */
   metrics?: Metrics;
+  /** first delay of a job waiting out a gate or store outage, ms (SPOOL_BACKOFF_MS); default 1000 */
+  backoffMs?: number;
 }
 
 /**
@@ -66,11 +69,6 @@ function finalUsage(usage: Usage | null, request: UpstreamRequest, prior: string
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
-function estimateTokens(request: UpstreamRequest): number {
-  const limit = request.max_completion_tokens ?? request.max_tokens;
-  return countPromptTokens(request.messages) + (typeof limit === 'number' ? limit : DEFAULT_COMPLETION_ESTIMATE);
-}
-
 /**
  * One attempt of a chat job: take ownership, wait for the shared upstream gate, stream into the
  * job's log, and end the job once. A retryable failure hands the job back and throws so BullMQ
@@ -80,15 +78,23 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
   const { jobs, log, upstream, gate, logger, maxAttempts } = deps;
   const clock = new FlushClock(deps.coalesceMs ?? 80);
 
-  /** One upstream call: the shared gate, then the stream, its deltas to `onDelta`. */
+  /**
+   * One upstream call: the shared gate, then the stream, its deltas to `onDelta`. The gate is
+   * charged an estimate, corrected to the usage upstream reports, or to what a failed call used.
+   */
   async function callUpstream(request: UpstreamRequest, measure: AttemptMetrics, onDelta: (text: string) => void, signal: AbortSignal): Promise<Completion> {
-    const estimated = estimateTokens(request);
+    const promptTokens = countPromptTokens(request.messages);
+    const estimated = estimateTokens(request, promptTokens);
     await gate.acquire(estimated, signal);
     measure.upstreamStarted();
+    let streamed = '';
     try {
       const completion = await upstream.stream(request, {
         signal,
-        onDelta,
+        onDelta: (text) => {
+          streamed += text;
+          onDelta(text);
+        },
         onHeaders: (snapshot) => void gate.observe(snapshot).catch(() => undefined),
       });
       measure.upstreamEnded();
@@ -96,6 +102,8 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
       return completion;
     } catch (error) {
       measure.upstreamEnded(error);
+      const used = streamed ? Math.min(estimated, promptTokens + countTokens(streamed)) : 0;
+      void gate.correct(estimated, used).catch(() => undefined);
       throw error;
     }
   }
@@ -142,14 +150,21 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
       let prior = '';
       if (carried) request = carried;
       else {
+        // The attempt before streamed the whole reply, then its worker died before ending the job.
+        const streamEnd = streamEndOf(fields);
+        if (streamEnd) return succeed({ content: streamedText(await log.readAfter(jobId, 0)), ...streamEnd });
         const stored = JSON.parse(fields.request) as UpstreamRequest;
-        request = deps.prepareRequest ? await deps.prepareRequest(stored, fields) : stored;
         prior = await textSoFar(log, jobId, eventCount);
         if (prior) measure.continuing();
         if (prior && fields.on_interrupt === 'restart') {
           const reset = encodeEntry('reset', JSON.stringify({ attempt, reason: 'the previous attempt was interrupted' }));
           if (!(await jobs.append(jobId, owner, [reset]))) return;
           prior = '';
+        }
+        try {
+          request = deps.prepareRequest ? await deps.prepareRequest(stored, fields) : stored;
+        } catch (error) {
+          return retryLater(error); // the store (session history) is down: not the job's fault
         }
       }
 
@@ -160,28 +175,53 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
       });
       try {
         const completion = await (headStart ?? callUpstream(prior ? continuationRequest(request, prior) : request, measure, deltas.push, controller.signal));
-        await writer.flush();
         const content = prior + completion.content;
         const result: JobResult = { content, finish_reason: completion.finishReason, usage: finalUsage(completion.usage, request, prior, content) };
-        const finished = await jobs.finish(jobId, fields, { status: 'succeeded', result }, { owner });
-        if (finished.state === 'finished') measure.succeeded(result, fields);
-        jobLogger.info({ finish_reason: result.finish_reason, completion_tokens: result.usage.completion_tokens }, 'job succeeded');
+        await writer.end({ finish_reason: result.finish_reason, usage: result.usage });
+        await succeed(result);
       } catch (thrown) {
         await writer.flush().catch(() => undefined);
         if (thrown instanceof LostOwnershipError || writer.lostOwnership || signal?.reason === ABORT_CANCELLED) return;
         if (signal?.reason === ABORT_SHUTDOWN) return handBack();
+        if (thrown instanceof UpstreamGateError) return retryLater(thrown);
         const error = classifyUpstreamError(thrown);
         if (error.rateLimited) return pauseQueue(error);
         await endOrRetry(error, writer.text);
       }
 
+      async function succeed(result: JobResult): Promise<void> {
+        const finished = await jobs.finish(jobId, fields, { status: 'succeeded', result }, { owner });
+        if (finished.state === 'finished') measure.succeeded(result, fields);
+        jobLogger.info({ finish_reason: result.finish_reason, completion_tokens: result.usage.completion_tokens }, 'job succeeded');
+      }
+
       /** The worker is stopping: the job goes back to the queue at once, its attempt not counted. */
       async function handBack(): Promise<void> {
         jobLogger.info('worker stopping; job handed back');
+        return deferFor(0);
+      }
+
+      /** Gives the job back to the queue, to run again in `delayMs`; the attempt is not counted (a deferral). */
+      async function deferFor(delayMs: number): Promise<void> {
         if (!(await jobs.requeue(jobId, owner, attempt, true))) return;
         // Delayed, not waiting: BullMQ wakes no blocked worker for a prioritized job moved back to wait.
-        await bullJob.moveToDelayed(Date.now(), token);
+        await bullJob.moveToDelayed(Date.now() + delayMs, token);
         throw new DelayedError();
+      }
+
+      /**
+       * Our own gate (Redis) or store failed before upstream was called: the job waits with backoff
+       * and tries again, uncounted, until MAX_DEFERRALS; an outage that long fails it as `interrupted`.
+       */
+      async function retryLater(cause: unknown): Promise<void> {
+        const deferrals = Number(fields.deferrals ?? 0);
+        if (deferrals >= MAX_DEFERRALS) {
+          jobLogger.error({ err: cause }, 'gate or store unavailable for too long; job failed');
+          return fail({ code: 'interrupted', message: 'The job could not be completed' }, '');
+        }
+        const delayMs = retryDelayMs(deferrals + 1, deps.backoffMs ?? 1000);
+        jobLogger.warn({ err: cause, delay_ms: delayMs }, 'gate or store unavailable; job waits');
+        return deferFor(delayMs);
       }
 
       /** A 429 pauses every worker for upstream's retry-after; the job waits without losing an attempt. */
@@ -192,9 +232,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
         jobLogger.warn({ pause_ms: pauseMs }, 'upstream rate limit: pausing the queue');
         measure.rateLimited(pauseMs);
         await Promise.all([gate.pause(pauseMs), deps.queue.rateLimit(pauseMs)]);
-        if (!(await jobs.requeue(jobId, owner, attempt, true))) return;
-        await bullJob.moveToDelayed(Date.now() + pauseMs, token);
-        throw new DelayedError();
+        return deferFor(pauseMs);
       }
 
       async function endOrRetry(error: UpstreamError, attemptText: string): Promise<void> {
@@ -204,12 +242,15 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
           if (await jobs.requeue(jobId, owner, attempt)) throw error;
           return;
         }
+        jobLogger.warn({ code: error.code, status: error.status, upstream_message: error.upstreamMessage }, 'job failed');
+        return fail({ code: error.code, message: error.message }, attemptText, error.status);
+      }
+
+      async function fail(error: JobError, attemptText: string, upstreamStatus?: number): Promise<void> {
         const text = prior + attemptText;
         const partial = text ? { content: text, completion_tokens: countTokens(text) } : null;
-        const outcome = { status: 'failed' as const, error: { code: error.code, message: error.message }, partial, upstreamStatus: error.status };
-        const finished = await jobs.finish(jobId, fields as JobFields, outcome, { owner });
+        const finished = await jobs.finish(jobId, fields, { status: 'failed', error, partial, upstreamStatus }, { owner });
         if (finished.state === 'finished') measure.failed();
-        jobLogger.warn({ code: error.code, status: error.status, upstream_message: error.upstreamMessage }, 'job failed');
       }
     }
   };

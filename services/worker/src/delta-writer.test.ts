@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { newId } from '@spool/contracts';
 import { createKeys } from '@spool/queue';
 import { EventLog, streamedText } from '@spool/stream';
-import { JobRepository } from '@spool/jobs';
+import { JobRepository, streamEndOf } from '@spool/jobs';
 import { DeltaWriter } from './delta-writer.js';
 import type { FlushSchedule } from './flush-clock.js';
 
@@ -87,5 +87,28 @@ describe('DeltaWriter on a shared FlushClock', () => {
     writer.push('b');
     await writer.flush();
     expect(await text(id)).toBe('ab');
+  });
+
+  it('end writes the last deltas and how the reply ended in one step; with nothing pending, the end alone', async () => {
+    const clock = new ManualClock();
+    const usage = { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 };
+    const { id, owner } = await runningJob();
+    const writer = new DeltaWriter(jobs, id, owner, (error) => expect.fail(error.message), clock);
+    writer.push('a');
+    await writer.flush();
+    writer.push('b');
+    const append = vi.spyOn(jobs, 'append');
+    await writer.end({ finish_reason: 'stop', usage });
+    expect(append).toHaveBeenCalledTimes(1);
+    expect(append).toHaveBeenCalledWith(id, owner, [expect.stringContaining('"b"')], { finish_reason: 'stop', usage });
+    append.mockRestore();
+    expect(await text(id)).toBe('ab');
+    expect(streamEndOf((await jobs.get(id))!)).toEqual({ finish_reason: 'stop', usage });
+
+    const quiet = await runningJob();
+    const idle = new DeltaWriter(jobs, quiet.id, quiet.owner, (error) => expect.fail(error.message), clock);
+    await idle.end({ finish_reason: 'length', usage });
+    expect(streamEndOf((await jobs.get(quiet.id))!)).toEqual({ finish_reason: 'length', usage });
+    expect(await log.count(quiet.id)).toBe(2);
   });
 });

@@ -1,5 +1,5 @@
 import { encodeEntry } from '@spool/stream';
-import type { JobRepository } from '@spool/jobs';
+import type { JobRepository, StreamEnd } from '@spool/jobs';
 import type { FlushSchedule } from './flush-clock.js';
 
 /** The attempt no longer owns the job: it was cancelled, or another worker took it over. */
@@ -21,6 +21,8 @@ export class DeltaWriter {
   /** everything pushed by this attempt */
   text = '';
   private pending = '';
+  /** the reply's end, to go out with the last deltas */
+  private streamEnd: StreamEnd | null = null;
   private inFlight: Promise<void> | null = null;
   private cancelScheduled: (() => void) | null = null;
   private lastWriteAt = 0;
@@ -48,11 +50,17 @@ export class DeltaWriter {
   async flush(): Promise<void> {
     this.cancelScheduled?.();
     this.cancelScheduled = null;
-    while (!this.failure && (this.inFlight || this.pending)) {
+    while (!this.failure && (this.inFlight || this.pending || this.streamEnd)) {
       if (this.inFlight) await this.inFlight;
       else this.write();
     }
     if (this.failure) throw this.failure;
+  }
+
+  /** Like `flush`, and the last write also records how the reply ended (`JobRepository.append`). */
+  async end(streamEnd: StreamEnd): Promise<void> {
+    this.streamEnd = streamEnd;
+    await this.flush();
   }
 
   private schedule(): void {
@@ -65,12 +73,14 @@ export class DeltaWriter {
   }
 
   private write(): void {
-    if (!this.pending || this.failure || this.inFlight) return;
-    const entry = encodeEntry('delta', JSON.stringify({ content: this.pending }));
+    if ((!this.pending && !this.streamEnd) || this.failure || this.inFlight) return;
+    const entries = this.pending ? [encodeEntry('delta', JSON.stringify({ content: this.pending }))] : [];
+    const streamEnd = this.streamEnd ?? undefined;
     this.pending = '';
+    this.streamEnd = null;
     this.lastWriteAt = Date.now();
     this.inFlight = this.jobs
-      .append(this.jobId, this.owner, [entry])
+      .append(this.jobId, this.owner, entries, streamEnd)
       .then((written) => {
         if (!written) this.fail(new LostOwnershipError(this.jobId));
       })

@@ -1,11 +1,15 @@
 import type { Redis } from 'ioredis';
+import type { UpstreamRequest } from '@spool/contracts';
 import type { RateLimitSnapshot } from '@spool/llm';
+import { contextWindow } from './context-window.js';
 
 /**
  * KEYS[1] the gate hash. ARGV: 1 ms between requests (0 = no RPM), 2 tokens of this call,
- * 3 ms per token (0 = no TPM). Reserves the next free slot and returns how long to wait for it.
- * Slots are spaced evenly, so any 5 s holds at most RPM/12 + 1 requests (and TPM/12 tokens plus
- * one call's worth): the whole fleet, however many workers and jobs are waiting.
+ * 3 ms per token (0 = no TPM). Reserves the next free slot and returns how long to wait for it,
+ * in whole ms. Slots are spaced evenly, so any 5 s holds at most RPM/12 + 1 requests (and TPM/12
+ * tokens plus one call's worth): the whole fleet, however many workers and jobs are waiting.
+ * Slot times keep their fraction of a ms (a gap is rarely whole); what Redis or the caller needs
+ * whole is rounded up.
  */
 const ACQUIRE = `
 local time = redis.call('TIME')
@@ -16,18 +20,20 @@ local request_gap = tonumber(ARGV[1])
 local token_gap = tonumber(ARGV[2]) * tonumber(ARGV[3])
 if request_gap > 0 then redis.call('HSET', KEYS[1], 'next_request', start + request_gap) end
 if token_gap > 0 then redis.call('HSET', KEYS[1], 'next_token', start + token_gap) end
-redis.call('PEXPIRE', KEYS[1], math.max(120000, start - now + 120000))
-return start - now
+local wait = math.ceil(start - now)
+redis.call('PEXPIRE', KEYS[1], wait + 120000)
+return wait
 `;
 
 /** ARGV: 1 ms to hold every call back from now. */
 const PAUSE = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local until_ms = now + tonumber(ARGV[1])
+local ms = math.ceil(tonumber(ARGV[1]))
+local until_ms = now + ms
 local current = tonumber(redis.call('HGET', KEYS[1], 'paused_until')) or 0
 if until_ms > current then redis.call('HSET', KEYS[1], 'paused_until', until_ms) end
-redis.call('PEXPIRE', KEYS[1], math.max(120000, tonumber(ARGV[1]) + 120000))
+redis.call('PEXPIRE', KEYS[1], math.max(120000, ms + 120000))
 return until_ms
 `;
 
@@ -47,6 +53,28 @@ return (tonumber(redis.call('HGET', KEYS[1], 'paused_until')) or 0) - now
 
 /** Slots are spaced a little wider than the limit, so clock jitter between hosts does not tip calls over it. */
 const SPACING_MARGIN = 1.02;
+/** Tokens charged for a reply of unknown length until usage corrects it. */
+const DEFAULT_COMPLETION_ESTIMATE = 256;
+/** The longest `setTimeout` Node honours (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The tokens a call is charged before it runs: its prompt and the longest reply it may get, but
+ * never more than the model's whole window (upstream refuses a call that asks for more).
+ */
+export function estimateTokens(request: UpstreamRequest, promptTokens: number): number {
+  const limit = request.max_completion_tokens ?? request.max_tokens;
+  const reply = typeof limit === 'number' ? limit : DEFAULT_COMPLETION_ESTIMATE;
+  return Math.min(promptTokens + reply, contextWindow(request.model));
+}
+
+/** The gate's own store (Redis) failed: the call never went upstream, and the job should wait, not fail. */
+export class UpstreamGateError extends Error {
+  constructor(cause: unknown) {
+    super('the upstream gate could not be reached', { cause });
+    this.name = 'UpstreamGateError';
+  }
+}
 
 interface GateCommands {
   spoolGatePausedFor(key: string): Promise<number>;
@@ -62,8 +90,12 @@ export interface UpstreamGateOptions {
   tpm?: number;
 }
 
-function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal?.aborted) return Promise.resolve();
+async function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
+  const until = Date.now() + ms;
+  for (let left = ms; left > 0 && !signal?.aborted; left = until - Date.now()) await abortableTimer(Math.min(left, MAX_TIMER_MS), signal);
+}
+
+function abortableTimer(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
     function done() {
@@ -99,18 +131,28 @@ export class UpstreamGate {
     this.msPerToken = options.tpm ? (60_000 / options.tpm) * SPACING_MARGIN : 0;
   }
 
-  /** Waits for this call's slot; `tokens` is the estimate the TPM budget is charged. */
-  async acquire(tokens: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Waits for this call's slot; `tokens` is the estimate the TPM budget is charged. Resolves with
+   * the ms the gate told this call to wait (a `signal` that ends the wait early leaves its slot
+   * reserved); rejects only with `UpstreamGateError`.
+   */
+  async acquire(tokens: number, signal?: AbortSignal): Promise<number> {
     // With no RPM/TPM there is nothing to space: only a 429 pause holds calls, and BullMQ's queue
     // rate limit already keeps other workers from taking jobs during one.
-    if (!this.requestGapMs && !this.msPerToken && Date.now() >= this.pausedUntil) return;
-    for (;;) {
-      const wait = await this.redis.spoolGateAcquire(this.key, this.requestGapMs, tokens, this.msPerToken);
-      if (wait <= 0) return;
-      await abortableDelay(wait, signal);
-      if (signal?.aborted) return;
-      // A 429 may have paused the gate while this call slept: then it takes a new slot after the pause.
-      if ((await this.redis.spoolGatePausedFor(this.key)) <= 0) return;
+    if (!this.requestGapMs && !this.msPerToken && Date.now() >= this.pausedUntil) return 0;
+    let held = 0;
+    try {
+      for (;;) {
+        const wait = await this.redis.spoolGateAcquire(this.key, this.requestGapMs, tokens, this.msPerToken);
+        if (wait <= 0) return held;
+        held += wait;
+        await abortableDelay(wait, signal);
+        if (signal?.aborted) return held;
+        // A 429 may have paused the gate while this call slept: then it takes a new slot after the pause.
+        if ((await this.redis.spoolGatePausedFor(this.key)) <= 0) return held;
+      }
+    } catch (error) {
+      throw new UpstreamGateError(error);
     }
   }
 
@@ -120,7 +162,7 @@ export class UpstreamGate {
     await this.redis.spoolGatePause(this.key, Math.ceil(ms));
   }
 
-  /** Charges the difference between the estimate and what upstream reports it used. */
+  /** Charges the difference between the estimate and what upstream used (0 gives the whole charge back). */
   async correct(estimatedTokens: number, actualTokens: number): Promise<void> {
     if (!this.msPerToken || actualTokens === estimatedTokens) return;
     await this.redis.spoolGateAdjust(this.key, (actualTokens - estimatedTokens) * this.msPerToken);

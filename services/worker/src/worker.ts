@@ -78,6 +78,7 @@ export class SpoolWorker {
       coalesceMs: options.coalesceMs,
       prepareRequest: options.prepareRequest,
       metrics: this.metrics,
+      backoffMs: config.backoffMs,
     });
     this.worker = new Worker<ChatJobData>(CHAT_QUEUE, processor, {
       connection: createRedis(config.redisUrl, 'worker', config.prefix),
