@@ -1,5 +1,5 @@
 import express, { type RequestHandler } from 'express';
-import { ApiError } from '@spool/contracts';
+import { ApiError, checkJsonDepth } from '@spool/contracts';
 import { bodyText } from './body.js';
 
 /** A batch upload as read: a JSON value, or the text of a JSONL batch file. */
@@ -50,6 +50,7 @@ export function batchBody(limit: string): RequestHandler[] {
         next(ApiError.invalid(`The request body is not valid JSON: ${(error as Error).message}`, null, 'invalid_json'));
         return;
       }
+      checkJsonDepth(req.body.value, 3); // each request's body sits in {"requests": [{"body": ...}]}
       next();
     },
   ];

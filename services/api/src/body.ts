@@ -1,5 +1,5 @@
 import express, { type RequestHandler } from 'express';
-import { ApiError } from '@spool/contracts';
+import { ApiError, checkJsonDepth } from '@spool/contracts';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -23,8 +23,9 @@ export function bodyText(body: unknown, expected: string): string {
 }
 
 /**
- * Parses a JSON body strictly: 415 for another content type, 413 over `limit`, 400 for bytes
- * that are not UTF-8 or text that is not JSON. The parsed value lands on `req.body`.
+ * Parses a JSON body strictly: 415 for another content type, 413 over `limit`, 400 for
+ * bytes that are not UTF-8, text that is not JSON, or JSON nested too deep. The parsed value
+ * lands on `req.body`.
  */
 export function jsonBody(limit: string): RequestHandler[] {
   const raw = express.raw({ type: () => true, limit });
@@ -50,6 +51,7 @@ export function jsonBody(limit: string): RequestHandler[] {
         next(ApiError.invalid(`The request body is not valid JSON: ${(error as Error).message}`, null, 'invalid_json'));
         return;
       }
+      checkJsonDepth(req.body);
       next();
     },
   ];

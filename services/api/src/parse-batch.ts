@@ -4,6 +4,7 @@ import {
   BatchFileLine,
   BatchRequest,
   BatchRequestItem,
+  checkJsonDepth,
   JobRequest,
   parseOrThrow,
 } from '@spool/contracts';
@@ -103,6 +104,7 @@ function parseJsonl(text: string): ParsedBatch {
     }
     let line: BatchFileLine;
     try {
+      checkJsonDepth(value, 1); // the request is the line's {"body": ...}
       line = parseOrThrow(BatchFileLine, value);
     } catch (error) {
       place.rethrow(error);
