@@ -141,6 +141,16 @@ describe('jobs end to end', () => {
     expect(huge.body.error.type).toBe('invalid_request_error');
   });
 
+  it('answers 415 naming Content-Type for a body that does not say it is JSON (a cross-site Blob sends none)', async () => {
+    const json = JSON.stringify({ messages: messages('from another site') });
+    const batch = JSON.stringify({ requests: [{ custom_id: 'a', body: { messages: messages('from another site') } }] });
+    for (const [path, body] of [['/v1/jobs', json], ['/v1/chat/completions', json], ['/v1/batches', batch]]) {
+      const response = await fetch(`${stack.url}${path}`, { method: 'POST', body: new Blob([body]) });
+      expect(response.status, path).toBe(415);
+      expect((await response.json()).error).toMatchObject({ type: 'invalid_request_error', code: 'unsupported_media_type', param: 'Content-Type' });
+    }
+  });
+
   it('answers 404 in the envelope for unknown jobs and URLs', async () => {
     for (const path of ['/v1/jobs/job_doesnotexistdoesnotexist1', '/v1/jobs/nonsense', '/v1/jobs/job_doesnotexistdoesnotexist1/events', '/v1/nowhere']) {
       const response = await getJson(`${stack.url}${path}`);

@@ -8,7 +8,7 @@ export type BatchBody = { format: 'json'; value: unknown } | { format: 'jsonl'; 
 const JSONL_TYPES = new Set(['application/jsonl', 'application/x-ndjson', 'application/x-jsonl', 'application/jsonlines', 'application/x-jsonlines']);
 
 function formatOf(contentType: string | undefined): BatchBody['format'] | null {
-  if (!contentType) return 'json';
+  if (!contentType) return null;
   const type = contentType.split(';')[0].trim().toLowerCase();
   if (type === 'application/json' || type.endsWith('+json')) return 'json';
   return JSONL_TYPES.has(type) ? 'jsonl' : null;

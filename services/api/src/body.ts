@@ -3,8 +3,9 @@ import { ApiError, checkJsonDepth } from '@spool/contracts';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/** A body must say it is JSON: with no type, a cross-site form or Blob would be read as JSON. */
 function isJsonType(contentType: string | undefined): boolean {
-  if (!contentType) return true;
+  if (!contentType) return false;
   const type = contentType.split(';')[0].trim().toLowerCase();
   return type === 'application/json' || type.endsWith('+json');
 }
@@ -23,7 +24,7 @@ export function bodyText(body: unknown, expected: string): string {
 }
 
 /**
- * Parses a JSON body strictly: 415 for another content type, 413 over `limit`, 400 for
+ * Parses a JSON body strictly: 415 for another content type or none, 413 over `limit`, 400 for
  * bytes that are not UTF-8, text that is not JSON, or JSON nested too deep. The parsed value
  * lands on `req.body`.
  */
