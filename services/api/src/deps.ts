@@ -28,4 +28,6 @@ export interface AppDeps {
   metrics?: Metrics;
   /** SSE heartbeat interval, 15 s */
   heartbeatMs?: number;
+  /** how long a `/v1/chat/completions` call waits for its job before answering 504, 1 h */
+  doorWaitMs?: number;
 }

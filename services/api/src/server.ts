@@ -14,6 +14,8 @@ export interface ApiServerOptions {
   config: Config;
   logger: Logger;
   heartbeatMs?: number;
+  /** how long a `/v1/chat/completions` call waits for its job before answering 504, 1 h */
+  doorWaitMs?: number;
   /** default: the one SPOOL_STORE_URL names, closed with the server */
   store?: Store;
 }
@@ -45,6 +47,7 @@ export class ApiServer {
       hub: new EventHub(redis, this.subscriber, keys),
       store: options.store ?? createStore(config.storeUrl, { onError: (error) => logger.warn({ err: error }, 'store connection lost') }),
       heartbeatMs: options.heartbeatMs,
+      doorWaitMs: options.doorWaitMs,
     };
     this.server = createServer(createApp(this.deps));
   }
