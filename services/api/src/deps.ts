@@ -30,4 +30,6 @@ export interface AppDeps {
   heartbeatMs?: number;
   /** how long a `/v1/chat/completions` call waits for its job before answering 504, 1 h */
   doorWaitMs?: number;
+  /** aborted when the process begins to stop: event streams end (their clients resume elsewhere), `?wait` answers at once */
+  shutdown?: AbortSignal;
 }

@@ -23,7 +23,7 @@ let stopping = false;
 async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  logger.info({ signal }, 'api stopping');
+  logger.info({ signal }, 'api stopping: finishing requests in progress (up to 30 s)');
   await api.close();
   process.exit(0);
 }

@@ -43,9 +43,12 @@ export function eventsRouter(deps: AppDeps): Router {
       closed = true;
       clearInterval(heartbeat);
       unwatch?.();
+      deps.shutdown?.removeEventListener('abort', close);
       res.end();
     };
     res.on('close', close);
+    deps.shutdown?.addEventListener('abort', close);
+    if (deps.shutdown?.aborted) close();
 
     let wrote = false;
     try {
