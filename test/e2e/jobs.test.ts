@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulateReply } from '@spool/simulator';
-import { startStack, type Stack } from '../support/stack.js';
+import { Redis } from 'ioredis';
+import { REDIS_URL, startStack, type Stack } from '../support/stack.js';
 import { getJson, joinDeltas, postJson, readEvents } from '../support/http.js';
 
 const messages = (content: string) => [{ role: 'user', content }];
@@ -141,6 +142,16 @@ describe('jobs end to end', () => {
     expect(huge.body.error.type).toBe('invalid_request_error');
   });
 
+  it('answers 415 naming Content-Type for a body that does not say it is JSON (a cross-site Blob sends none)', async () => {
+    const json = JSON.stringify({ messages: messages('from another site') });
+    const batch = JSON.stringify({ requests: [{ custom_id: 'a', body: { messages: messages('from another site') } }] });
+    for (const [path, body] of [['/v1/jobs', json], ['/v1/chat/completions', json], ['/v1/batches', batch]]) {
+      const response = await fetch(`${stack.url}${path}`, { method: 'POST', body: new Blob([body]) });
+      expect(response.status, path).toBe(415);
+      expect((await response.json()).error).toMatchObject({ type: 'invalid_request_error', code: 'unsupported_media_type', param: 'Content-Type' });
+    }
+  });
+
   it('answers 404 in the envelope for unknown jobs and URLs', async () => {
     for (const path of ['/v1/jobs/job_doesnotexistdoesnotexist1', '/v1/jobs/nonsense', '/v1/jobs/job_doesnotexistdoesnotexist1/events', '/v1/nowhere']) {
       const response = await getJson(`${stack.url}${path}`);
@@ -191,5 +202,40 @@ describe('listing', () => {
     expect(last.body.has_more).toBe(false);
     expect((await getJson(`${stack.url}/v1/jobs?status=queued`)).body.data).toHaveLength(7);
     expect((await getJson(`${stack.url}/v1/jobs?status=succeeded`)).body.data).toHaveLength(0);
+  });
+
+  it('renders a listing from the fields it shows, without reading any job\'s request', async () => {
+    const big = await Promise.all(
+      [1, 2, 3].map((i) => postJson(`${stack.url}/v1/jobs`, { messages: messages(`big ${i} ${'x'.repeat(300_000)}`), metadata: { n: String(i) } })),
+    );
+    const jobKey = `${stack.config.prefix}:job:`;
+    const monitor = await new Redis(REDIS_URL).monitor();
+    const commands: string[][] = [];
+    const marker = `${stack.config.prefix}:listed`;
+    let listing = true;
+    const sawMarker = new Promise<void>((resolve) =>
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (args[1] === marker) {
+          listing = false;
+          resolve();
+        } else if (listing && args.some((arg) => arg.startsWith(jobKey))) commands.push(args);
+      }),
+    );
+    try {
+      const listed = await getJson(`${stack.url}/v1/jobs?limit=100`);
+      // Redis runs commands in order: once the marker shows, every command of the listing has too.
+      await stack.api.deps.redis.echo(marker);
+      await sawMarker;
+      const byId = new Map(listed.body.data.map((job: { id: string }) => [job.id, job]));
+      for (const { body: submitted } of big) expect(byId.get(submitted.id)).toEqual((await getJson(`${stack.url}/v1/jobs/${submitted.id}`)).body);
+      const reads = commands.filter(([, key]) => key.startsWith(jobKey));
+      expect(reads.length).toBeGreaterThanOrEqual(3);
+      for (const [command, , ...fields] of reads) {
+        expect(command.toLowerCase()).toBe('hmget');
+        expect(fields).not.toContain('request');
+      }
+    } finally {
+      monitor.disconnect();
+    }
   });
 });

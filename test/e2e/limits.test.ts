@@ -135,3 +135,57 @@ describe('per-tenant quotas', () => {
     }
   });
 });
+
+describe('JSON nesting depth', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ workers: 0 });
+  });
+  afterAll(async () => stack?.close());
+
+  const arrays = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+  /** A job request whose field `name` (top level or in `metadata`) holds `levels` nested arrays. */
+  const request = (levels: number, name = 'foo') =>
+    name === 'metadata.x'
+      ? `{"messages":[{"role":"user","content":"hi"}],"metadata":{"x":${arrays(levels)}}}`
+      : `{"messages":[{"role":"user","content":"hi"}],"${name}":${arrays(levels)}}`;
+  const postJsonl = async (lines: string[]) => {
+    const response = await fetch(`${stack.url}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/jsonl' }, body: lines.join('\n') });
+    return { status: response.status, body: await response.json() };
+  };
+  const jsonlLine = (customId: string, body: string) => `{"custom_id":"${customId}","method":"POST","url":"/v1/chat/completions","body":${body}}`;
+  const tooDeep = (param: string) => ({ type: 'invalid_request_error', code: 'json_too_deep', param, message: expect.stringContaining('64 levels') });
+
+  it('refuses a field nested 5,000 deep with a 400 naming it, through every door, and serves on', async () => {
+    const job = await postJson(`${stack.url}/v1/jobs`, request(5000));
+    expect(job.status).toBe(400);
+    expect(job.body.error).toEqual(tooDeep('foo'));
+    const inMetadata = await postJson(`${stack.url}/v1/jobs`, request(5000, 'metadata.x'));
+    expect(inMetadata.body.error).toEqual(tooDeep('metadata.x'));
+    const idempotent = await postJson(`${stack.url}/v1/jobs`, request(5000), { 'idempotency-key': 'deep-1' });
+    expect(idempotent.status).toBe(400);
+    expect(idempotent.body.error).toEqual(tooDeep('foo'));
+    const door = await postJson(`${stack.url}/v1/chat/completions`, request(5000));
+    expect(door.status).toBe(400);
+    expect(door.body.error).toEqual(tooDeep('foo'));
+
+    const batch = await postJson(`${stack.url}/v1/batches`, `{"requests":[{"custom_id":"a","body":${request(1)}},{"custom_id":"b","body":${request(5000)}}]}`);
+    expect(batch.status).toBe(400);
+    expect(batch.body.error).toEqual(tooDeep('requests[1].body.foo'));
+    const jsonl = await postJsonl([jsonlLine('a', request(1)), jsonlLine('b', request(5000))]);
+    expect(jsonl.status).toBe(400);
+    expect(jsonl.body.error).toEqual({ ...tooDeep('line 2'), message: expect.stringMatching(/^Line 2: 'body\.foo' .*64 levels/) });
+
+    expect((await postJson(`${stack.url}/v1/jobs`, request(1))).status).toBe(202);
+  });
+
+  it('takes a request body nested 64 levels deep, alone or in a batch, and refuses 65', async () => {
+    // the body is level 1, so 63 arrays inside it make 64 levels
+    expect((await postJson(`${stack.url}/v1/jobs`, request(63))).status).toBe(202);
+    expect((await postJson(`${stack.url}/v1/jobs`, request(64))).body.error).toEqual(tooDeep('foo'));
+    expect((await postJson(`${stack.url}/v1/batches`, `{"requests":[{"custom_id":"a","body":${request(63)}}]}`)).status).toBe(202);
+    expect((await postJson(`${stack.url}/v1/batches`, `{"requests":[{"custom_id":"a","body":${request(64)}}]}`)).body.error).toEqual(tooDeep('requests[0].body.foo'));
+    expect((await postJsonl([jsonlLine('a', request(63))])).status).toBe(202);
+    expect((await postJsonl([jsonlLine('a', request(64))])).body.error.param).toBe('line 1');
+  });
+});

@@ -1,8 +1,9 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulateReply } from '@spool/simulator';
-import { startStack, type Stack } from '../support/stack.js';
-import { getJson } from '../support/http.js';
+import { ApiServer } from '@spool/api';
+import { silentLogger, startStack, type Stack } from '../support/stack.js';
+import { getJson, readEvents } from '../support/http.js';
 
 const user = (content: string) => [{ role: 'user' as const, content }];
 
@@ -67,5 +68,61 @@ describe('the OpenAI-compatible door, driven by the openai SDK', () => {
   it('lists models', async () => {
     const page = await client.models.list();
     expect(page.data.map((model) => model.id)).toContain('gpt-4o-mini');
+  });
+});
+
+describe('the door after its longest wait', () => {
+  let stack: Stack;
+  let door: ApiServer;
+  let client: OpenAI;
+  beforeAll(async () => {
+    stack = await startStack();
+    door = new ApiServer({ config: stack.config, logger: silentLogger, store: stack.store, doorWaitMs: 1000 });
+    // The SDK's default retries: a 504 it retried would submit the job again.
+    client = new OpenAI({ baseURL: `${await door.listen(0, '127.0.0.1')}/v1`, apiKey: 'unused-in-open-mode', maxRetries: 2 });
+  });
+  afterAll(async () => {
+    await door?.close();
+    await stack?.close();
+  });
+
+  /** The job ends on its own (after the door gave up on it) and succeeds. */
+  const expectItGoesOn = async (jobId: string | null) => {
+    expect(jobId).toMatch(/^job_/);
+    const events = await readEvents(`${stack.url}/v1/jobs/${jobId}/events`);
+    expect(JSON.parse(events.at(-1)!.data).status).toBe('succeeded');
+  };
+  const timedOut = { code: 'job_wait_timeout', message: expect.stringContaining('/v1/jobs/job_') };
+
+  it('answers 504 job_wait_timeout (not retried) with the job id, streaming or not, and the job goes on', async () => {
+    const [plain, stream] = await Promise.all(
+      [false, true].map((streaming) =>
+        client.chat.completions
+          .create({ model: 'gpt-4o-mini', messages: user(`[[sim stall=0 stall_ms=2500]] slow ${streaming}`), stream: streaming })
+          .then(() => expect.unreachable(), (error: unknown) => error as InstanceType<typeof OpenAI.APIError>),
+      ),
+    );
+    for (const error of [plain, stream]) {
+      expect(error).toBeInstanceOf(OpenAI.InternalServerError);
+      expect(error).toMatchObject({ status: 504, ...timedOut });
+    }
+    const listed = await getJson(`${stack.url}/v1/jobs?limit=100`);
+    expect(listed.body.data).toHaveLength(2);
+    await expectItGoesOn(plain.headers?.get('x-spool-job-id') ?? null);
+    await expectItGoesOn(stream.headers?.get('x-spool-job-id') ?? null);
+  });
+
+  it('ends a stream that has begun with the error in it', async () => {
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: user('[[sim tokens=10 stall=3 stall_ms=2500]] half'), stream: true })
+      .withResponse();
+    let text = '';
+    const error = await (async () => {
+      for await (const part of stream) text += part.choices[0]?.delta.content ?? '';
+    })().then(() => expect.unreachable(), (caught: unknown) => caught);
+    expect(text).not.toBe('');
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(error).toMatchObject(timedOut);
+    await expectItGoesOn(response.headers.get('x-spool-job-id'));
   });
 });

@@ -26,3 +26,4 @@ export {
   type JobEventName,
 } from './job.js';
 export { BATCH_MAX_REQUESTS, CustomId, BatchRequest, BatchRequestItem, BatchFileLine, BatchStatus, BatchObject, type BatchResultLine } from './batch.js';
+export { MAX_JSON_DEPTH, checkJsonDepth } from './json-depth.js';

@@ -4,7 +4,7 @@ import type { JobEvent, JobObject, JobStatus, JobResult, JobPartial, JobError, U
 import { coalesceWrites, type Keys } from '@spool/queue';
 import { decodeEntry, encodeEntry } from '@spool/stream';
 import { CREATE, START, APPEND, REQUEUE, FINISH, SNAPSHOT, TRIM_INDEX, REMOVE } from './scripts.js';
-import { renderJob, nowSeconds, type JobFields } from './render-job.js';
+import { renderJob, nowSeconds, RENDERED_FIELDS, type JobFields } from './render-job.js';
 import { TenantQuotaError } from './tenant-quota-error.js';
 
 const JOB_TTL_SECONDS = 7 * 24 * 3600;
@@ -118,6 +118,15 @@ function newJobFields(job: NewJob): JobFields {
       .filter(([, value]) => value !== undefined && value !== null)
       .map(([key, value]) => [key, String(value)]),
   );
+}
+
+/** An HMGET reply of `RENDERED_FIELDS` as a hash, absent fields left out. */
+function renderedFields(values: (string | null)[]): JobFields {
+  const fields: JobFields = {};
+  RENDERED_FIELDS.forEach((name, index) => {
+    if (values[index] !== null) fields[name] = values[index];
+  });
+  return fields;
 }
 
 function flatten(fields: Record<string, string | number | null | undefined>): string[] {
@@ -332,11 +341,11 @@ export class JobRepository {
       const ids = await this.redis.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', 0, page);
       if (ids.length === 0) return { data, hasMore: false };
       const pipeline = this.redis.pipeline();
-      for (let i = 0; i < ids.length; i += 2) pipeline.hgetall(this.keys.job(ids[i]));
+      for (let i = 0; i < ids.length; i += 2) pipeline.hmget(this.keys.job(ids[i]), ...RENDERED_FIELDS);
       const replies = (await pipeline.exec()) ?? [];
       for (let i = 0; i < replies.length; i++) {
-        const fields = replies[i][1] as JobFields;
-        if (!fields?.status) continue; // expired
+        const fields = renderedFields((replies[i][1] ?? []) as (string | null)[]);
+        if (!fields.status) continue; // expired
         if (options.status && fields.status !== options.status) continue;
         if (options.batchId && fields.batch_id !== options.batchId) continue;
         if (data.length === options.limit) return { data, hasMore: true };

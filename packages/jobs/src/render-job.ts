@@ -3,6 +3,24 @@ import type { JobObject, JobStatus } from '@spool/contracts';
 /** A job hash as Redis holds it: every value a string, JSON where structured. */
 export type JobFields = Record<string, string>;
 
+/** The hash fields `renderJob` reads: a listing fetches only these, never the request (up to 1 MB). */
+export const RENDERED_FIELDS = [
+  'status',
+  'model',
+  'created_at',
+  'started_at',
+  'finished_at',
+  'attempts',
+  'priority',
+  'session_id',
+  'batch_id',
+  'continues',
+  'metadata',
+  'result',
+  'partial',
+  'error',
+] as const;
+
 const json = <T>(value: string | undefined): T | null => (value ? (JSON.parse(value) as T) : null);
 const int = (value: string | undefined): number | null => (value ? Number(value) : null);
 

@@ -1,6 +1,9 @@
 import { readSimulatorSettings, SimulatorEnvError, type SimulatorSettings } from './env.js';
 import { createSimulator } from './server.js';
 
+// One request's bug must not stop the simulator for every caller (an uncaught exception still ends it, as Node advises).
+process.on('unhandledRejection', (reason) => console.error('simulator: unhandled promise rejection; serving on', reason));
+
 let settings: SimulatorSettings;
 try {
   settings = readSimulatorSettings(process.env);

@@ -9,7 +9,7 @@ export const BATCH_BODY_MAX_BYTES = 50 * 1024 * 1024;
 const JSONL_TYPES = new Set(['application/jsonl', 'application/x-ndjson', 'application/x-jsonl', 'application/jsonlines', 'application/x-jsonlines']);
 
 function formatOf(contentType: string | undefined): 'json' | 'jsonl' | null {
-  if (!contentType) return 'json';
+  if (!contentType) return null;
   const type = contentType.split(';')[0].trim().toLowerCase();
   if (type === 'application/json' || type.endsWith('+json')) return 'json';
   return JSONL_TYPES.has(type) ? 'jsonl' : null;

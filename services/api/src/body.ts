@@ -1,10 +1,11 @@
 import express, { type RequestHandler } from 'express';
-import { ApiError } from '@spool/contracts';
+import { ApiError, checkJsonDepth } from '@spool/contracts';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/** A body must say it is JSON: with no type, a cross-site form or Blob would be read as JSON. */
 function isJsonType(contentType: string | undefined): boolean {
-  if (!contentType) return true;
+  if (!contentType) return false;
   const type = contentType.split(';')[0].trim().toLowerCase();
   return type === 'application/json' || type.endsWith('+json');
 }
@@ -23,8 +24,9 @@ function bodyText(body: unknown, expected: string): string {
 }
 
 /**
- * Parses a JSON body strictly: 415 for another content type, 413 over `limit`, 400 for bytes
- * that are not UTF-8 or text that is not JSON. The parsed value lands on `req.body`.
+ * Parses a JSON body strictly: 415 for another content type or none, 413 over `limit`, 400 for
+ * bytes that are not UTF-8, text that is not JSON, or JSON nested too deep. The parsed value
+ * lands on `req.body`.
  */
 export function jsonBody(limit: string): RequestHandler[] {
   const raw = express.raw({ type: () => true, limit });
@@ -50,6 +52,7 @@ export function jsonBody(limit: string): RequestHandler[] {
         next(ApiError.invalid(`The request body is not valid JSON: ${(error as Error).message}`, null, 'invalid_json'));
         return;
       }
+      checkJsonDepth(req.body);
       next();
     },
   ];

@@ -28,4 +28,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** SSE heartbeat interval, 15 s */
   heartbeatMs?: number;
+  /** how long a `/v1/chat/completions` call waits for its job before answering 504, 1 h */
+  doorWaitMs?: number;
+  /** aborted when the process begins to stop: event streams end (their clients resume elsewhere), `?wait` answers at once */
+  shutdown?: AbortSignal;
 }

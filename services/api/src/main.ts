@@ -1,9 +1,10 @@
-import { loadConfig, createLogger } from '@spool/config';
+import { loadConfig, createLogger, logProcessErrors } from '@spool/config';
 import { redactUrl, checkEvictionPolicy } from '@spool/queue';
 import { ApiServer } from './server.js';
 
 const config = loadConfig();
 const logger = createLogger({ name: 'spool-api', level: config.logLevel, pretty: config.logPretty });
+logProcessErrors(logger);
 if (config.apiKeys.size === 0) logger.warn('SPOOL_API_KEYS is not set: the API is open and every caller is tenant "default"');
 
 const api = new ApiServer({ config, logger });
@@ -22,7 +23,7 @@ let stopping = false;
 async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  logger.info({ signal }, 'api stopping');
+  logger.info({ signal }, 'api stopping: finishing requests in progress (up to 30 s)');
   await api.close();
   process.exit(0);
 }

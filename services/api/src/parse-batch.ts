@@ -1,5 +1,5 @@
 import { Tokenizer, TokenParser } from '@streamparser/json';
-import { ApiError, BATCH_MAX_REQUESTS, BatchFileLine, BatchRequest, BatchRequestItem, JobRequest, parseOrThrow } from '@spool/contracts';
+import { ApiError, BATCH_MAX_REQUESTS, BatchFileLine, BatchRequest, BatchRequestItem, checkJsonDepth, JobRequest, parseOrThrow } from '@spool/contracts';
 
 /** Batch requests run after single jobs when the queue is backed up, unless a request sets its own `priority`. */
 export const BATCH_DEFAULT_PRIORITY = 8;
@@ -72,13 +72,14 @@ class BatchItems {
     }
   }
 
-  /** The one place a request's parsed body is validated (a bound on its JSON depth goes first, here). */
+  /** The one place a request's parsed body is validated: its JSON depth first, then the job rules. */
   add(customId: string, body: unknown, prefix: string, place: Place): void {
     if (this.seen.has(customId)) {
       throw ApiError.invalid(`Duplicate custom_id '${customId}': every request of a batch needs its own`, place.param('custom_id'), 'duplicate_custom_id');
     }
     let request: JobRequest;
     try {
+      checkJsonDepth(body, prefix);
       request = parseOrThrow(JobRequest, body, prefix);
     } catch (error) {
       place.rethrow(error);

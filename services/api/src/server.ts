@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { setMaxListeners } from 'node:events';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
@@ -14,6 +15,8 @@ export interface ApiServerOptions {
   config: Config;
   logger: Logger;
   heartbeatMs?: number;
+  /** how long a `/v1/chat/completions` call waits for its job before answering 504, 1 h */
+  doorWaitMs?: number;
   /** default: the one SPOOL_STORE_URL names, closed with the server */
   store?: Store;
 }
@@ -24,6 +27,8 @@ export class ApiServer {
   readonly server: Server;
   private readonly subscriber: Redis;
   private readonly ownsStore: boolean;
+  private readonly shutdown = new AbortController();
+  private readonly inFlight = new Set<ServerResponse>();
 
   constructor(options: ApiServerOptions) {
     const { config, logger } = options;
@@ -49,8 +54,26 @@ export class ApiServer {
       hub: new EventHub(redis, this.subscriber, keys),
       store: options.store ?? createStore(config.storeUrl, { onError: (error) => logger.warn({ err: error }, 'store connection lost') }),
       heartbeatMs: options.heartbeatMs,
+      doorWaitMs: options.doorWaitMs,
+      shutdown: this.shutdown.signal,
     };
+    setMaxListeners(0, this.shutdown.signal); // one listener per open event stream
     this.server = createServer(createApp(this.deps));
+    this.server.on('request', (_req, res) => this.track(res));
+  }
+
+  private get draining(): boolean {
+    return this.shutdown.signal.aborted;
+  }
+
+  private track(res: ServerResponse): void {
+    if (this.draining) res.setHeader('connection', 'close');
+    this.inFlight.add(res);
+    res.on('close', () => {
+      this.inFlight.delete(res);
+      // Kept alive, its connection would hold the close up until the keep-alive timeout.
+      if (this.draining) this.server.closeIdleConnections();
+    });
   }
 
   /** Waits for Redis, then listens on `port` (0: a free one); resolves to the base URL. */
@@ -67,11 +90,19 @@ export class ApiServer {
     return `http://${shownHost}:${address.port}`;
   }
 
-  async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+  /**
+   * Stops taking connections and lets the requests in progress finish, for up to `drainMs`
+   * (then cuts them); event streams end at once, for their clients to resume elsewhere. Every
+   * answer from now on closes its connection. Then lets go of Redis and the store.
+   */
+  async close(drainMs = 30_000): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.shutdown.abort();
+    for (const res of this.inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+    this.server.closeIdleConnections();
+    const deadline = setTimeout(() => this.server.closeAllConnections(), drainMs);
+    await closed;
+    clearTimeout(deadline);
     await this.deps.queue.close();
     this.subscriber.disconnect();
     await this.deps.redis.quit().catch(() => undefined);

@@ -29,11 +29,15 @@ function chatJobData(job: NewJob): ChatJobData {
 
 /** Records a job and puts it on the queue. */
 async function enqueue(deps: AppDeps, job: NewJob): Promise<JobObject> {
+  // Whatever can throw runs before either command starts: a promise started and then left
+  // behind by a throw would reject with no one awaiting it.
+  const data = chatJobData(job);
+  const options = chatJobOptions(job.id, { priority: job.priority, attempts: deps.config.maxAttempts });
   // Both go out on one connection, in order (and in one write): Redis runs them in order, so the
   // record is there before a worker can take the job (and the worker retries if it is not).
   coalesceWrites(deps.redis);
   const created = deps.jobs.create(job);
-  const added = deps.queue.add('chat', chatJobData(job), chatJobOptions(job.id, { priority: job.priority, attempts: deps.config.maxAttempts }));
+  const added = deps.queue.add('chat', data, options);
   const [record] = await Promise.all([created, added]).catch(async (error: unknown) => {
     // A job its tenant's quota refused leaves no queue entry behind (a worker would look for its record).
     if (error instanceof TenantQuotaError) await added.then(() => deps.queue.remove(job.id)).catch(() => 0);

@@ -16,6 +16,7 @@ export function waitForJob(hub: EventHub, jobId: string, timeoutMs: number, sign
     };
     const timer = setTimeout(() => settle(null), timeoutMs);
     signal?.addEventListener('abort', () => settle(null), { once: true });
+    if (signal?.aborted) settle(null);
     hub
       .watch(jobId, 0, (event) => {
         if (event.event === 'done') settle(JSON.parse(event.data) as JobObject);

@@ -1,4 +1,4 @@
-import { loadConfig, createLogger } from '@spool/config';
+import { loadConfig, createLogger, logProcessErrors } from '@spool/config';
 import { checkEvictionPolicy, createKeys, createRedis, redactUrl, waitForRedis } from '@spool/queue';
 import { BatchRepository, JobRepository } from '@spool/jobs';
 import { createMetrics, serveMetrics } from '@spool/metrics';
@@ -12,6 +12,7 @@ import { sessionHistory } from './session-history.js';
 
 const config = loadConfig();
 const logger = createLogger({ name: 'spool-worker', level: config.logLevel, pretty: config.logPretty });
+logProcessErrors(logger);
 
 const redis = createRedis(config.redisUrl, 'worker', config.prefix);
 try {

@@ -47,9 +47,12 @@ export function eventsRouter(deps: AppDeps, slots: StreamSlots): Router {
       closed = true;
       clearInterval(heartbeat);
       unwatch?.();
+      deps.shutdown?.removeEventListener('abort', close);
       res.end();
     };
     res.on('close', close);
+    deps.shutdown?.addEventListener('abort', close);
+    if (deps.shutdown?.aborted) close();
 
     // The log is kept SPOOL_EVENTS_TTL_S after the end, the record longer: the record's job is the `done`.
     if (isTerminal(fields.status) && (await deps.log.count(jobId)) === 0) {

@@ -64,7 +64,9 @@ export function jobsRouter(deps: AppDeps): Router {
     if (wait) {
       const controller = new AbortController();
       res.on('close', () => controller.abort());
-      const finished = await waitForJob(deps.hub, job.id, wait * 1000, controller.signal);
+      // A stopping process answers now rather than hold the request past its drain.
+      const signal = deps.shutdown ? AbortSignal.any([controller.signal, deps.shutdown]) : controller.signal;
+      const finished = await waitForJob(deps.hub, job.id, wait * 1000, signal);
       if (finished) {
         sendJob(res, 200, finished);
         return;

@@ -16,8 +16,6 @@ const DoorFields = z.looseObject({
   n: z.literal(1).nullish(),
 });
 
-/** How long a door request waits for its job at most; the job itself goes on regardless. */
-const MAX_WAIT_MS = 3_600_000;
 const MODELS_TTL_MS = 60_000;
 
 async function failureFor(deps: AppDeps, job: JobObject): Promise<ApiError> {
@@ -26,10 +24,21 @@ async function failureFor(deps: AppDeps, job: JobObject): Promise<ApiError> {
 }
 
 /**
+ * The answer once a door call has waited as long as it may. The job goes on; the SDK is told not
+ * to retry, as a retry would submit it again.
+ */
+function waitTimeout(job: JobObject, waitMs: number): ApiError {
+  const message = `The job did not end within ${waitMs / 1000} s; it goes on: GET /v1/jobs/${job.id} for its result`;
+  return new ApiError(504, 'api_error', 'job_wait_timeout', message, null, { 'x-should-retry': 'false' });
+}
+
+/**
  * Follows a job's events for an OpenAI-style answer: `onEvent` until `done`; the job is cancelled
- * if the client goes away first (nobody is left to read the reply).
+ * if the client goes away first (nobody is left to read the reply). Rejects with a 504 after
+ * `deps.doorWaitMs`.
  */
 async function follow(deps: AppDeps, res: Response, job: JobObject, onEvent: (event: JobEvent) => Promise<void> | void): Promise<void> {
+  const waitMs = deps.doorWaitMs ?? 3_600_000;
   await new Promise<void>((resolve, reject) => {
     let finished = false;
     let unwatch: (() => void) | undefined;
@@ -41,7 +50,7 @@ async function follow(deps: AppDeps, res: Response, job: JobObject, onEvent: (ev
       if (error) reject(error);
       else resolve();
     };
-    const timer = setTimeout(() => end(), MAX_WAIT_MS);
+    const timer = setTimeout(() => end(waitTimeout(job, waitMs)), waitMs);
     res.on('close', () => {
       if (finished) return;
       end();
@@ -112,6 +121,10 @@ export function openaiRouter(deps: AppDeps, slots: StreamSlots): Router {
         res.write('data: [DONE]\n\n');
         res.end();
       }
+    }).catch((error: unknown) => {
+      // Once the stream has begun, an error can only go in it, as OpenAI's does.
+      if (!started || !(error instanceof ApiError)) throw error;
+      res.end(`data: ${JSON.stringify(error.toEnvelope())}\n\n`);
     });
   });
 

@@ -1,0 +1,33 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import { expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '../../..');
+
+// What every entry point (API, worker) does first, in a real process so Node's own handling is what is tested.
+const PROBE = `
+import { createLogger, logProcessErrors } from '@spool/config';
+logProcessErrors(createLogger({ name: 'probe', pretty: false }));
+Promise.reject(new Error('lost rejection'));
+setImmediate(() => {
+  console.log('still serving');
+  setImmediate(() => { throw new Error('thrown by a callback'); });
+});
+`;
+
+it('logs an unhandled rejection at error level and serves on; logs an uncaught exception as fatal and exits 1', { timeout: 20_000 }, async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', PROBE], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const [code] = await once(child, 'exit');
+  const lines = output.trim().split('\n');
+  const logs = lines.map((line) => (line.startsWith('{') ? JSON.parse(line) : line));
+  expect(logs).toEqual([
+    expect.objectContaining({ level: 50, msg: expect.stringMatching(/unhandled promise rejection/), err: expect.objectContaining({ message: 'lost rejection' }) }),
+    'still serving',
+    expect.objectContaining({ level: 60, msg: expect.stringMatching(/uncaught exception/), err: expect.objectContaining({ message: 'thrown by a callback' }) }),
+  ]);
+  expect(code).toBe(1);
+});
