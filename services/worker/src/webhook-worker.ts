@@ -43,7 +43,6 @@ export class WebhookWorker {
   private readonly redis: Redis;
   private readonly workerConnection: Redis;
   private readonly ownsRedis: boolean;
-  private secret: Promise<string> | null = null;
 
   constructor(private readonly options: WebhookWorkerOptions) {
     const { config, logger } = options;
@@ -70,20 +69,16 @@ export class WebhookWorker {
     this.worker.on('error', (error) => logger.error({ err: error }, 'webhook worker error'));
   }
 
-  /** SPOOL_WEBHOOK_SECRET, or the one every process shares through Redis (made by the first). */
-  private signingSecret(): Promise<string> {
+  /**
+   * SPOOL_WEBHOOK_SECRET, or the one every process shares through Redis (made by the first),
+   * read again for every delivery: a cached copy would split from the others' after Redis lost it.
+   */
+  private async signingSecret(): Promise<string> {
     const { config, logger } = this.options;
-    this.secret ??= resolveWebhookSecret(this.redis, createKeys(config.prefix).webhookSecret(), config.webhookSecret).then(
-      ({ secret, source }) => {
-        if (source === 'generated') logger.info({ key: createKeys(config.prefix).webhookSecret() }, 'generated a webhook signing secret and stored it in Redis');
-        return secret;
-      },
-      (error: unknown) => {
-        this.secret = null;
-        throw error;
-      },
-    );
-    return this.secret;
+    const key = createKeys(config.prefix).webhookSecret();
+    const { secret, source } = await resolveWebhookSecret(this.redis, key, config.webhookSecret);
+    if (source === 'generated') logger.info({ key }, 'generated a webhook signing secret and stored it in Redis');
+    return secret;
   }
 
   /** Enqueues one delivery per owner: a repeated call for the same job or batch adds nothing. */
