@@ -40,6 +40,7 @@ export const ConfigSchema = z.object({
   SPOOL_WEBHOOK_SECRET: optionalString,
   SPOOL_WEBHOOK_BACKOFF_MS: positiveInt(5000),
   SPOOL_WEBHOOK_ALLOW_PRIVATE: booleanString,
+  SPOOL_WEBHOOK_TENANT_CONCURRENCY: positiveInt(10),
   SPOOL_STORE_URL: z.string().default('sqlite:./data/spool.db'),
   SPOOL_CLIENT_RPM: positiveInt(600),
   SPOOL_CONTEXT_TOKENS: optionalPositiveInt,
@@ -72,6 +73,8 @@ export interface Config {
   webhookSecret?: string;
   webhookBackoffMs: number;
   webhookAllowPrivate: boolean;
+  /** one tenant's webhook deliveries in flight over all workers (SPOOL_WEBHOOK_TENANT_CONCURRENCY, 10) */
+  webhookTenantConcurrency: number;
   storeUrl: string;
   clientRpm: number;
   contextTokens?: number;
@@ -139,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = readDotEnv(process.env)): Co
     webhookSecret: value.SPOOL_WEBHOOK_SECRET,
     webhookBackoffMs: value.SPOOL_WEBHOOK_BACKOFF_MS,
     webhookAllowPrivate: value.SPOOL_WEBHOOK_ALLOW_PRIVATE,
+    webhookTenantConcurrency: value.SPOOL_WEBHOOK_TENANT_CONCURRENCY,
     storeUrl: value.SPOOL_STORE_URL,
     clientRpm: value.SPOOL_CLIENT_RPM,
     contextTokens: value.SPOOL_CONTEXT_TOKENS,

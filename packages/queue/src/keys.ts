@@ -24,6 +24,8 @@ export interface Keys {
   webhookSecret(): string;
   /** list: a job's or batch's webhook delivery attempts, oldest first */
   deliveries(ownerId: string): string;
+  /** sorted set: a tenant's webhook deliveries in flight, by lease end */
+  webhookSlots(tenant: string): string;
   /** hash: a batch's record and counts */
   batch(id: string): string;
   /** list: a batch's job ids (to cancel them) */
@@ -53,6 +55,7 @@ export function createKeys(prefix: string): Keys {
     outboxClaims: () => `${prefix}:outbox:claims`,
     webhookSecret: () => `${prefix}:webhook-secret`,
     deliveries: (ownerId) => `${prefix}:deliveries:${ownerId}`,
+    webhookSlots: (tenant) => `${prefix}:webhook-slots:${tenant}`,
     batch: (id) => `${prefix}:batch:${id}`,
     batchJobs: (id) => `${prefix}:batch:${id}:jobs`,
     batchEnded: (id) => `${prefix}:batch:${id}:ended`,

@@ -4,7 +4,7 @@ import type { Config } from '@spool/config';
 import { WEBHOOK_QUEUE, createKeys, createRedis, createWebhookQueue, webhookJobId, webhookJobOptions, type Redis, type WebhookJobData } from '@spool/queue';
 import type { JobEndedHandler } from '@spool/jobs';
 import type { Metrics } from '@spool/metrics';
-import { DeliveryLog, resolveWebhookSecret, type ResolveHost } from '@spool/webhooks';
+import { DeliveryLog, TenantSlots, resolveWebhookSecret, type ResolveHost } from '@spool/webhooks';
 import { createWebhookProcessor, webhookRetryDelayMs } from './webhook-processor.js';
 
 export interface WebhookWorkerOptions {
@@ -16,6 +16,8 @@ export interface WebhookWorkerOptions {
   timeoutMs?: number;
   /** deliveries in flight at once in this process; default 32 */
   concurrency?: number;
+  /** how long a delivery over its tenant's cap waits before asking again; default 1 s (up to twice that, jittered) */
+  deferMs?: number;
   /** how webhook hosts are resolved; default `dns.lookup` */
   resolve?: ResolveHost;
   /** this process's metrics (spool_webhook_deliveries_total); default: none counted */
@@ -26,6 +28,8 @@ export interface WebhookWorkerOptions {
 export interface WebhookEvent {
   /** the job or batch it is about; one delivery per owner */
   ownerId: string;
+  /** whose webhook it is: each tenant has SPOOL_WEBHOOK_TENANT_CONCURRENCY delivery slots */
+  tenant: string;
   url: string;
   type: string;
   /** when it happened, Unix seconds */
@@ -50,14 +54,18 @@ export class WebhookWorker {
     this.ownsRedis = !options.redis;
     this.redis = options.redis ?? createRedis(config.redisUrl, 'worker', config.prefix);
     this.queue = createWebhookQueue(this.redis, config.prefix);
+    const timeoutMs = options.timeoutMs ?? 15_000;
     const processor = createWebhookProcessor({
       deliveries: new DeliveryLog(this.redis, keys),
       secret: () => this.signingSecret(),
       allowPrivate: config.webhookAllowPrivate,
-      timeoutMs: options.timeoutMs ?? 15_000,
+      timeoutMs,
       resolve: options.resolve,
       logger,
       metrics: options.metrics,
+      // The lease outlives an attempt (DNS lookup, then the POST's timeout) by a margin.
+      slots: new TenantSlots(this.redis, keys, { perTenant: config.webhookTenantConcurrency, leaseMs: timeoutMs + 15_000 }),
+      deferMs: options.deferMs ?? 1000,
     });
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, processor, {
@@ -84,14 +92,14 @@ export class WebhookWorker {
   /** Enqueues one delivery per owner: a repeated call for the same job or batch adds nothing. */
   async send(event: WebhookEvent): Promise<void> {
     const body = JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
-    const data: WebhookJobData = { webhookId: webhookJobId(event.ownerId), ownerId: event.ownerId, url: event.url, body };
+    const data: WebhookJobData = { webhookId: webhookJobId(event.ownerId), ownerId: event.ownerId, tenant: event.tenant, url: event.url, body };
     await this.queue.add(event.type, data, webhookJobOptions(event.ownerId));
   }
 
   /** Outbox handler: a job with a webhook has ended. */
   readonly onJobEnded: JobEndedHandler = async (job, fields) => {
     if (!fields.webhook_url) return;
-    await this.send({ ownerId: job.id, url: fields.webhook_url, type: `job.${job.status}`, timestamp: job.finished_at ?? Math.floor(Date.now() / 1000), data: job });
+    await this.send({ ownerId: job.id, tenant: fields.tenant, url: fields.webhook_url, type: `job.${job.status}`, timestamp: job.finished_at ?? Math.floor(Date.now() / 1000), data: job });
   };
 
   async waitUntilReady(): Promise<void> {
