@@ -42,6 +42,7 @@ export const ConfigSchema = z.object({
   SPOOL_WEBHOOK_ALLOW_PRIVATE: booleanString,
   SPOOL_WEBHOOK_TENANT_CONCURRENCY: positiveInt(10),
   SPOOL_STORE_URL: z.string().default('sqlite:./data/spool.db'),
+  SPOOL_STORE_RETENTION_DAYS: z.coerce.number().int().min(0).default(30),
   SPOOL_CLIENT_RPM: positiveInt(600),
   SPOOL_CONTEXT_TOKENS: optionalPositiveInt,
   SPOOL_LOCK_MS: positiveInt(30_000),
@@ -76,6 +77,8 @@ export interface Config {
   /** one tenant's webhook deliveries in flight over all workers (SPOOL_WEBHOOK_TENANT_CONCURRENCY, 10) */
   webhookTenantConcurrency: number;
   storeUrl: string;
+  /** job records, usage and idle sessions older than this are pruned (SPOOL_STORE_RETENTION_DAYS, 30; 0 keeps all) */
+  storeRetentionDays: number;
   clientRpm: number;
   contextTokens?: number;
   /** BullMQ lock duration: how soon a dead worker's job is taken over (SPOOL_LOCK_MS, 30 s) */
@@ -144,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = readDotEnv(process.env)): Co
     webhookAllowPrivate: value.SPOOL_WEBHOOK_ALLOW_PRIVATE,
     webhookTenantConcurrency: value.SPOOL_WEBHOOK_TENANT_CONCURRENCY,
     storeUrl: value.SPOOL_STORE_URL,
+    storeRetentionDays: value.SPOOL_STORE_RETENTION_DAYS,
     clientRpm: value.SPOOL_CLIENT_RPM,
     contextTokens: value.SPOOL_CONTEXT_TOKENS,
     lockMs: value.SPOOL_LOCK_MS,

@@ -26,6 +26,8 @@ export interface Keys {
   deliveries(ownerId: string): string;
   /** sorted set: a tenant's webhook deliveries in flight, by lease end */
   webhookSlots(tenant: string): string;
+  /** string: held (expiring) by the worker pruning the store this round */
+  storePruneRound(): string;
   /** hash: a batch's record and counts */
   batch(id: string): string;
   /** list: a batch's job ids (to cancel them) */
@@ -56,6 +58,7 @@ export function createKeys(prefix: string): Keys {
     webhookSecret: () => `${prefix}:webhook-secret`,
     deliveries: (ownerId) => `${prefix}:deliveries:${ownerId}`,
     webhookSlots: (tenant) => `${prefix}:webhook-slots:${tenant}`,
+    storePruneRound: () => `${prefix}:store-prune-round`,
     batch: (id) => `${prefix}:batch:${id}`,
     batchJobs: (id) => `${prefix}:batch:${id}:jobs`,
     batchEnded: (id) => `${prefix}:batch:${id}:ended`,

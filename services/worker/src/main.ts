@@ -9,6 +9,7 @@ import { recordBatchResult } from './batch-results.js';
 import { recordJob } from './record-job.js';
 import { appendSessionTurn } from './append-session-turn.js';
 import { sessionHistory } from './session-history.js';
+import { startStoreRetention } from './store-retention.js';
 
 const config = loadConfig();
 const logger = createLogger({ name: 'spool-worker', level: config.logLevel, pretty: config.logPretty });
@@ -44,6 +45,7 @@ const worker = new SpoolWorker({
   onJobEnded: [recordBatchResult(batches, webhooks), webhooks.onJobEnded, recordJob(store), appendSessionTurn(store)],
 });
 await Promise.all([worker.waitUntilReady(), webhooks.waitUntilReady()]);
+const retention = startStoreRetention({ store, redis, lockKey: createKeys(config.prefix).storePruneRound(), retentionDays: config.storeRetentionDays, logger });
 // A second worker on the same machine finds the port taken: it works on, without /metrics.
 const metricsServer = config.metricsPort
   ? await serveMetrics(metrics.registry, config.metricsPort, config.host).catch((error: Error) => {
@@ -66,6 +68,7 @@ async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'worker stopping: finishing jobs in flight');
+  retention.stop();
   await worker.close();
   await webhooks.close();
   await store.close();
