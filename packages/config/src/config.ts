@@ -49,6 +49,7 @@ export const ConfigSchema = z.object({
   SPOOL_EVENTS_TTL_S: positiveInt(24 * 3600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SPOOL_LOG_PRETTY: optionalBoolean,
+  SPOOL_METRICS_KEY: optionalString,
   SPOOL_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
 });
 
@@ -90,6 +91,8 @@ export interface Config {
   logPretty?: boolean;
   /** the worker's own `/metrics` port (SPOOL_METRICS_PORT, 9464; 0 = none) */
   metricsPort: number;
+  /** when set, `/metrics` of the API and the worker needs `Authorization: Bearer <key>` (SPOOL_METRICS_KEY) */
+  metricsKey?: string;
 }
 
 export class ConfigError extends Error {
@@ -155,5 +158,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = readDotEnv(process.env)): Co
     logLevel: value.LOG_LEVEL,
     logPretty: value.SPOOL_LOG_PRETTY,
     metricsPort: value.SPOOL_METRICS_PORT,
+    metricsKey: value.SPOOL_METRICS_KEY,
   };
 }

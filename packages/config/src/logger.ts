@@ -11,6 +11,8 @@ export const REDACT_PATHS = [
   'openaiApiKey',
   'adminKey',
   'webhookSecret',
+  'metricsKey',
+  'config.metricsKey',
   'apiKeys',
   'config.openaiApiKey',
   'config.adminKey',

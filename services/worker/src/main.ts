@@ -48,7 +48,7 @@ await Promise.all([worker.waitUntilReady(), webhooks.waitUntilReady()]);
 const retention = startStoreRetention({ store, redis, lockKey: createKeys(config.prefix).storePruneRound(), retentionDays: config.storeRetentionDays, logger });
 // A second worker on the same machine finds the port taken: it works on, without /metrics.
 const metricsServer = config.metricsPort
-  ? await serveMetrics(metrics.registry, config.metricsPort, config.host).catch((error: Error) => {
+  ? await serveMetrics(metrics.registry, config.metricsPort, config.host, config.metricsKey).catch((error: Error) => {
       logger.warn({ err: error, port: config.metricsPort }, 'metrics port unavailable: this worker serves no /metrics (set SPOOL_METRICS_PORT)');
       return undefined;
     })
