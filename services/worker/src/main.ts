@@ -63,13 +63,30 @@ logger.info(
   'worker ready',
 );
 
+/** After a SIGTERM, jobs in flight get this long to finish; then they are handed back to the queue. */
+const STOP_GRACE_MS = 10_000;
+/**
+ * When the process exits even if closing has not finished: after the grace and a webhook
+ * delivery's 15 s timeout (they run side by side), with time to spare for handing jobs back.
+ */
+const STOP_DEADLINE_MS = 20_000;
+
 let stopping = false;
 async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'worker stopping: finishing jobs in flight');
+  // Closing waits for Redis (to hand jobs back, to close connections); without it, exit anyway:
+  // jobs still running are then taken over by another worker once their locks expire.
+  setTimeout(() => {
+    logger.error({ lock_ms: config.lockMs }, 'worker stop timed out (is Redis reachable?): exiting; jobs still running are taken over once their locks expire');
+    process.exit(1);
+  }, STOP_DEADLINE_MS);
   retention.stop();
-  await worker.close();
+  // Deliveries in flight end while the chat jobs finish; the outbox still enqueues new ones until the chat worker has closed.
+  const deliveriesStopped = webhooks.stopDeliveries();
+  await worker.close(STOP_GRACE_MS);
+  await deliveriesStopped;
   await webhooks.close();
   await store.close();
   metricsServer?.server.close();

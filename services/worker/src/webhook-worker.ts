@@ -106,9 +106,14 @@ export class WebhookWorker {
     await Promise.all([this.worker.waitUntilReady(), this.signingSecret()]);
   }
 
-  /** Stops taking deliveries and waits for those in flight (each ends within its timeout). */
-  async close(): Promise<void> {
+  /** Stops taking deliveries and waits for those in flight (each ends within its timeout); `send` still works. */
+  async stopDeliveries(): Promise<void> {
     await this.worker.close();
+  }
+
+  /** Stops deliveries, then sending, and lets go of Redis. */
+  async close(): Promise<void> {
+    await this.stopDeliveries();
     await this.queue.close();
     await this.workerConnection.quit().catch(() => undefined);
     if (this.ownsRedis) await this.redis.quit().catch(() => undefined);
