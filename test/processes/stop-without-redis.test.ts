@@ -37,7 +37,6 @@ describe('SIGTERM while Redis is down', () => {
 
   afterEach(async () => {
     await Promise.all(children.splice(0).map((child) => child.stop('SIGKILL')));
-    await redis.resume();
     await stack.close();
     await redis.stop();
   });
