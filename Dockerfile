@@ -13,6 +13,9 @@ RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 
 FROM node:20-bookworm-slim
+# HOST: the API must listen on the container's interfaces to be published. The worker binds its
+# /metrics to HOST too: docker-compose.yml keeps it on the container's loopback unless asked,
+# and SPOOL_METRICS_KEY puts every /metrics behind a bearer key.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \

@@ -8,6 +8,7 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: more files at once only makes timing-sensitive stream tests slower.
     maxWorkers: 2,
-    reporters: ['default'],
+    // Skipped tests and why, after the summary: a missing dependency is never silent.
+    reporters: ['default', './test/support/skipped-tests-reporter.ts'],
   },
 });

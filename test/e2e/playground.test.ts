@@ -4,10 +4,10 @@ import type { Page, Request } from 'playwright-core';
 import { ApiServer } from '@spool/api';
 import { startStack, silentLogger, type Stack } from '../support/stack.js';
 import { getJson } from '../support/http.js';
-import { ensureChromium, launchChromium } from '../support/browser.js';
+import { chromiumMissing, launchChromium } from '../support/browser.js';
+import { skipWhenMissing } from '../support/skip-when-missing.js';
 
-const chromium = ensureChromium();
-if (!chromium.ok) console.warn(`[playground] SKIPPED the browser tests: ${chromium.reason}`);
+const needsChromium = skipWhenMissing(chromiumMissing());
 
 const nonce = () => randomUUID().slice(0, 8);
 
@@ -53,7 +53,7 @@ async function restartApi(stack: Stack): Promise<ApiServer> {
   return replacement;
 }
 
-describe.skipIf(!chromium.ok)('the playground page in a real browser (open API: EventSource)', () => {
+describe('the playground page in a real browser (open API: EventSource)', needsChromium, () => {
   let stack: Stack;
   let browser: Awaited<ReturnType<typeof launchChromium>>;
   const replacements: ApiServer[] = [];
@@ -160,7 +160,7 @@ describe.skipIf(!chromium.ok)('the playground page in a real browser (open API: 
   }, 60_000);
 });
 
-describe.skipIf(!chromium.ok)('the playground page in a real browser (API keys: fetch with Authorization)', () => {
+describe('the playground page in a real browser (API keys: fetch with Authorization)', needsChromium, () => {
   const apiKey = `sk-${randomUUID()}`;
   let stack: Stack;
   let browser: Awaited<ReturnType<typeof launchChromium>>;

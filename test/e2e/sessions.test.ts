@@ -2,10 +2,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ChatMessage } from '@spool/contracts';
 import { countPromptTokens } from '@spool/llm';
 import { PostgresStore, type Store } from '@spool/store';
-import { dropSchema, postgresAnswers, POSTGRES_TEST_URL, testSchemaName } from '../../packages/store/src/test-support.js';
+import { dropSchema, postgresMissing, POSTGRES_TEST_URL, testSchemaName } from '../../packages/store/src/test-support.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { getJson, postJson, readEvents } from '../support/http.js';
 import { freePort } from '../../scripts/free-port.js';
+import { skipWhenMissing } from '../support/skip-when-missing.js';
 
 const acme = { authorization: 'Bearer acme-key-00000000000000' };
 const umbrella = { authorization: 'Bearer umbrella-key-0000000000' };
@@ -21,21 +22,19 @@ async function deleteJson(url: string, headers: Record<string, string>): Promise
   return { status: response.status, body: await response.json() };
 }
 
-const postgresUp = await postgresAnswers();
-if (!postgresUp) console.warn(`PostgreSQL session tests skipped: nothing answers at ${POSTGRES_TEST_URL}`);
-
 interface Backend {
   name: string;
-  skip: boolean;
+  /** what this machine lacks for it, if anything */
+  missing: string | undefined;
   /** the store for the stack (none: the stack's default, a temp SQLite file) and how to remove it */
   open(): Promise<{ store?: Store; cleanup(): Promise<void> }>;
 }
 
 const backends: Backend[] = [
-  { name: 'SQLite', skip: false, open: async () => ({ cleanup: async () => undefined }) },
+  { name: 'SQLite', missing: undefined, open: async () => ({ cleanup: async () => undefined }) },
   {
     name: 'PostgreSQL',
-    skip: !postgresUp,
+    missing: await postgresMissing(),
     open: async () => {
       const schema = testSchemaName();
       const store = new PostgresStore({ url: POSTGRES_TEST_URL, schema });
@@ -51,7 +50,7 @@ const backends: Backend[] = [
 ];
 
 for (const backend of backends) {
-  describe.skipIf(backend.skip)(`sessions on ${backend.name}`, () => {
+  describe(`sessions on ${backend.name}`, skipWhenMissing(backend.missing), () => {
     let stack: Stack;
     let cleanup: () => Promise<void>;
     /** what upstream was sent, by the content of the request's last message */

@@ -7,19 +7,17 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore } from '@spool/store';
 import { simulateReply } from '@spool/simulator';
-import { dropSchema, postgresAnswers, POSTGRES_TEST_URL, testSchemaName } from '../../packages/store/src/test-support.js';
+import { dropSchema, postgresMissing, POSTGRES_TEST_URL, testSchemaName } from '../../packages/store/src/test-support.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { getJson, postJson, readEvents } from '../support/http.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { skipWhenMissing } from '../support/skip-when-missing.js';
 
 const MODEL = 'gpt-4o-mini';
 type Message = { role: string; content: string };
 const user = (content: string): Message => ({ role: 'user', content });
 
-const postgresUp = await postgresAnswers();
-if (!postgresUp) console.warn(`store outage test skipped: nothing answers PostgreSQL at ${POSTGRES_TEST_URL}`);
-
-describe.skipIf(!postgresUp)('a store outage while a session job waits', () => {
+describe('a store outage while a session job waits', skipWhenMissing(await postgresMissing()), () => {
   const schema = testSchemaName();
   let proxy: TcpProxy;
   let store: PostgresStore;

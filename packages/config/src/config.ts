@@ -40,7 +40,9 @@ export const ConfigSchema = z.object({
   SPOOL_WEBHOOK_SECRET: optionalString,
   SPOOL_WEBHOOK_BACKOFF_MS: positiveInt(5000),
   SPOOL_WEBHOOK_ALLOW_PRIVATE: booleanString,
+  SPOOL_WEBHOOK_TENANT_CONCURRENCY: positiveInt(10),
   SPOOL_STORE_URL: z.string().default('sqlite:./data/spool.db'),
+  SPOOL_STORE_RETENTION_DAYS: z.coerce.number().int().min(0).default(30),
   SPOOL_CLIENT_RPM: positiveInt(600),
   SPOOL_BATCH_UPLOADS_PER_TENANT: positiveInt(2),
   SPOOL_CONTEXT_TOKENS: optionalPositiveInt,
@@ -51,6 +53,7 @@ export const ConfigSchema = z.object({
   SPOOL_TENANT_MAX_QUEUED_BYTES: positiveInt(1024 ** 3),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SPOOL_LOG_PRETTY: optionalBoolean,
+  SPOOL_METRICS_KEY: optionalString,
   SPOOL_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
 });
 
@@ -76,7 +79,11 @@ export interface Config {
   webhookSecret?: string;
   webhookBackoffMs: number;
   webhookAllowPrivate: boolean;
+  /** one tenant's webhook deliveries in flight over all workers (SPOOL_WEBHOOK_TENANT_CONCURRENCY, 10) */
+  webhookTenantConcurrency: number;
   storeUrl: string;
+  /** job records, usage and idle sessions older than this are pruned (SPOOL_STORE_RETENTION_DAYS, 30; 0 keeps all) */
+  storeRetentionDays: number;
   clientRpm: number;
   /** batch uploads a tenant may have in progress on one API process; more is a 429 (SPOOL_BATCH_UPLOADS_PER_TENANT, 2) */
   batchUploadsPerTenant: number;
@@ -96,6 +103,8 @@ export interface Config {
   logPretty?: boolean;
   /** the worker's own `/metrics` port (SPOOL_METRICS_PORT, 9464; 0 = none) */
   metricsPort: number;
+  /** when set, `/metrics` of the API and the worker needs `Authorization: Bearer <key>` (SPOOL_METRICS_KEY) */
+  metricsKey?: string;
 }
 
 export class ConfigError extends Error {
@@ -151,7 +160,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = readDotEnv(process.env)): Co
     webhookSecret: value.SPOOL_WEBHOOK_SECRET,
     webhookBackoffMs: value.SPOOL_WEBHOOK_BACKOFF_MS,
     webhookAllowPrivate: value.SPOOL_WEBHOOK_ALLOW_PRIVATE,
+    webhookTenantConcurrency: value.SPOOL_WEBHOOK_TENANT_CONCURRENCY,
     storeUrl: value.SPOOL_STORE_URL,
+    storeRetentionDays: value.SPOOL_STORE_RETENTION_DAYS,
     clientRpm: value.SPOOL_CLIENT_RPM,
     batchUploadsPerTenant: value.SPOOL_BATCH_UPLOADS_PER_TENANT,
     contextTokens: value.SPOOL_CONTEXT_TOKENS,
@@ -163,5 +174,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = readDotEnv(process.env)): Co
     logLevel: value.LOG_LEVEL,
     logPretty: value.SPOOL_LOG_PRETTY,
     metricsPort: value.SPOOL_METRICS_PORT,
+    metricsKey: value.SPOOL_METRICS_KEY,
   };
 }

@@ -1,5 +1,6 @@
 import pino, { type Logger, type DestinationStream } from 'pino';
 import type { Config } from './config.js';
+import { redactUrlsDeep, redactUrlsIn } from './redact-url.js';
 
 /** Paths pino blanks out wherever they appear; secrets never reach a log. */
 export const REDACT_PATHS = [
@@ -11,6 +12,8 @@ export const REDACT_PATHS = [
   'openaiApiKey',
   'adminKey',
   'webhookSecret',
+  'metricsKey',
+  'config.metricsKey',
   'apiKeys',
   'config.openaiApiKey',
   'config.adminKey',
@@ -34,6 +37,13 @@ export function createLogger(options: LoggerOptions): Logger {
     name: options.name,
     level: options.level ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    // Credentials inside URLs (OPENAI_BASE_URL, REDIS_URL, ...) are masked wherever a line carries them.
+    formatters: { log: (object: Record<string, unknown>) => redactUrlsDeep(object) as Record<string, unknown> },
+    hooks: {
+      logMethod(this: Logger, args: unknown[], method: (...args: unknown[]) => void) {
+        method.apply(this, args.map((arg) => (typeof arg === 'string' ? redactUrlsIn(arg) : arg)));
+      },
+    },
   };
   if (options.destination) return pino(base, options.destination);
   if (options.pretty ?? process.stdout.isTTY) {

@@ -28,6 +28,10 @@ export interface Keys {
   webhookSecret(): string;
   /** list: a job's or batch's webhook delivery attempts, oldest first */
   deliveries(ownerId: string): string;
+  /** sorted set: a tenant's webhook deliveries in flight, by lease end */
+  webhookSlots(tenant: string): string;
+  /** string: held (expiring) by the worker pruning the store this round */
+  storePruneRound(): string;
   /** hash: a batch's record and counts */
   batch(id: string): string;
   /** list: a batch's job ids (to cancel them) */
@@ -59,6 +63,8 @@ export function createKeys(prefix: string): Keys {
     outboxClaims: () => `${prefix}:outbox:claims`,
     webhookSecret: () => `${prefix}:webhook-secret`,
     deliveries: (ownerId) => `${prefix}:deliveries:${ownerId}`,
+    webhookSlots: (tenant) => `${prefix}:webhook-slots:${tenant}`,
+    storePruneRound: () => `${prefix}:store-prune-round`,
     batch: (id) => `${prefix}:batch:${id}`,
     batchJobs: (id) => `${prefix}:batch:${id}:jobs`,
     batchEnded: (id) => `${prefix}:batch:${id}:ended`,

@@ -58,6 +58,10 @@ export interface WebhookJobData {
   ownerId: string;
   url: string;
   body: string;
+  /** whose webhook it is: one tenant's deliveries in flight are capped; absent on deliveries queued by older versions */
+  tenant?: string;
+  /** times it waited for a slot of its tenant: those runs were no delivery attempts */
+  deferrals?: number;
 }
 
 /** The delivery's BullMQ id and `webhook-id`: one per job or batch, so a repeated outbox run adds nothing. */

@@ -1,6 +1,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { redactUrl } from '@spool/config';
 
 export type { Redis };
+export { redactUrl };
 
 /**
  * Connection presets from BullMQ's "going to production":
@@ -58,17 +60,6 @@ export async function waitForRedis(redis: Redis, url: string, timeoutMs = 5000):
   }
   const reason = lastError instanceof Error ? lastError.message : String(lastError);
   throw new Error(`Redis at ${redactUrl(url)} does not answer (${reason})`);
-}
-
-/** The URL with any password removed, fit for a log line. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '[unparseable url]';
-  }
 }
 
 /** BullMQ loses jobs under eviction; say so loudly at start. */

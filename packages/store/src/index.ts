@@ -7,6 +7,7 @@ export {
   type TurnMessage,
   type UsageRecord,
   type UsageTotal,
+  type PruneResult,
 } from './store.js';
 export { createStore, sqlitePath, type CreateStoreOptions } from './create-store.js';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';

@@ -44,5 +44,11 @@ export function migrations(table: (name: string) => string): string[][] {
       )`,
       `CREATE INDEX usage_tenant ON ${table('usage')} (tenant, model)`,
     ],
+    // Retention: pruning finds old rows by age.
+    [
+      `CREATE INDEX jobs_created ON ${table('jobs')} (created_at)`,
+      `CREATE INDEX usage_recorded ON ${table('usage')} (recorded_at)`,
+      `CREATE INDEX sessions_created ON ${table('sessions')} (created_at)`,
+    ],
   ];
 }

@@ -3,12 +3,10 @@ import { createStore } from './create-store.js';
 import { PostgresStore } from './postgres-store.js';
 import { StoreUnavailableError } from './store.js';
 import { storeContractTests } from './store-contract-tests.js';
-import { dropSchema, postgresAnswers, POSTGRES_TEST_URL, testSchemaName } from './test-support.js';
+import { dropSchema, postgresMissing, POSTGRES_TEST_URL, testSchemaName } from './test-support.js';
+import { skipWhenMissing } from '../../../test/support/skip-when-missing.js';
 
-const available = await postgresAnswers();
-if (!available) console.warn(`PostgreSQL store tests skipped: nothing answers at ${POSTGRES_TEST_URL} (set SPOOL_TEST_POSTGRES_URL)`);
-
-describe.skipIf(!available)('PostgreSQL', () => {
+describe('PostgreSQL', skipWhenMissing(await postgresMissing()), () => {
   storeContractTests('PostgreSQL', async () => {
     const schema = testSchemaName();
     return { open: () => new PostgresStore({ url: POSTGRES_TEST_URL, schema }), cleanup: () => dropSchema(schema) };

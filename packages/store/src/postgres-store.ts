@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { newId, type ChatMessage, type JobObject } from '@spool/contracts';
 import { migrations } from './migrations.js';
-import { StoreError, StoreUnavailableError, type Session, type SessionMessage, type Store, type TurnMessage, type UsageRecord, type UsageTotal } from './store.js';
+import { PRUNE_BATCH_SIZE, StoreError, StoreUnavailableError, type PruneResult, type Session, type SessionMessage, type Store, type TurnMessage, type UsageRecord, type UsageTotal } from './store.js';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -220,6 +220,43 @@ export class PostgresStore implements Store {
       prompt_tokens: Number(row.prompt_tokens),
       completion_tokens: Number(row.completion_tokens),
     }));
+  }
+
+  async prune(before: number): Promise<PruneResult> {
+    const jobs = this.table('jobs');
+    const usage = this.table('usage');
+    const sessions = this.table('sessions');
+    return {
+      jobs: await this.deleteInBatches(`DELETE FROM ${jobs} WHERE id IN (SELECT id FROM ${jobs} WHERE created_at < $1 LIMIT ${PRUNE_BATCH_SIZE})`, before),
+      usage: await this.deleteInBatches(`DELETE FROM ${usage} WHERE job_id IN (SELECT job_id FROM ${usage} WHERE recorded_at < $1 LIMIT ${PRUNE_BATCH_SIZE})`, before),
+      sessions: await this.deleteInBatches(
+        `DELETE FROM ${sessions} WHERE id IN (
+           SELECT id FROM ${sessions} s WHERE created_at < $1
+             AND NOT EXISTS (SELECT 1 FROM ${this.table('session_messages')} m WHERE m.session_id = s.id AND m.created_at >= $1)
+             AND NOT EXISTS (SELECT 1 FROM ${this.table('session_pending')} p WHERE p.session_id = s.id AND p.created_at >= $1)
+           LIMIT ${PRUNE_BATCH_SIZE} FOR UPDATE SKIP LOCKED
+         ) RETURNING id`,
+        before,
+        async (client, ids) => {
+          await client.query(`DELETE FROM ${this.table('session_messages')} WHERE session_id = ANY($1)`, [ids]);
+          await client.query(`DELETE FROM ${this.table('session_pending')} WHERE session_id = ANY($1)`, [ids]);
+        },
+      ),
+    };
+  }
+
+  /** Runs a batch-limited DELETE until a batch comes back short; `alongside` runs in its transaction with the ids it returned. */
+  private async deleteInBatches(sql: string, before: number, alongside?: (client: pg.PoolClient, ids: string[]) => Promise<void>): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const deleted = await this.transaction(async (client) => {
+        const result = await client.query<{ id: string }>(sql, [before]);
+        if (alongside) await alongside(client, result.rows.map((row) => row.id));
+        return result.rowCount ?? 0;
+      });
+      total += deleted;
+      if (deleted < PRUNE_BATCH_SIZE) return total;
+    }
   }
 
   async ping(): Promise<void> {

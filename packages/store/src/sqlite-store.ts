@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { newId, type ChatMessage, type JobObject } from '@spool/contracts';
 import { migrations } from './migrations.js';
-import { StoreError, StoreUnavailableError, type Session, type SessionMessage, type Store, type TurnMessage, type UsageRecord, type UsageTotal } from './store.js';
+import { PRUNE_BATCH_SIZE, StoreError, StoreUnavailableError, type PruneResult, type Session, type SessionMessage, type Store, type TurnMessage, type UsageRecord, type UsageTotal } from './store.js';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
@@ -184,6 +184,52 @@ export class SqliteStore implements Store {
           )
           .all(tenant) as UsageTotal[],
     );
+  }
+
+  async prune(before: number): Promise<PruneResult> {
+    return {
+      jobs: await this.deleteInBatches(`DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE created_at < @before LIMIT ${PRUNE_BATCH_SIZE})`, before),
+      usage: await this.deleteInBatches(`DELETE FROM usage WHERE job_id IN (SELECT job_id FROM usage WHERE recorded_at < @before LIMIT ${PRUNE_BATCH_SIZE})`, before),
+      sessions: await this.deleteInBatches(
+        `DELETE FROM sessions WHERE id IN (
+           SELECT id FROM sessions s WHERE created_at < @before
+             AND NOT EXISTS (SELECT 1 FROM session_messages m WHERE m.session_id = s.id AND m.created_at >= @before)
+             AND NOT EXISTS (SELECT 1 FROM session_pending p WHERE p.session_id = s.id AND p.created_at >= @before)
+           LIMIT ${PRUNE_BATCH_SIZE}
+         ) RETURNING id`,
+        before,
+        (ids) => {
+          for (const id of ids) {
+            this.statement('DELETE FROM session_messages WHERE session_id = ?').run(id);
+            this.statement('DELETE FROM session_pending WHERE session_id = ?').run(id);
+          }
+        },
+      ),
+    };
+  }
+
+  /**
+   * Runs a batch-limited DELETE until a batch comes back short, letting the event loop breathe
+   * between batches (better-sqlite3 blocks it). `alongside` runs in the same transaction with
+   * the deleted rows' first column, when the statement returns it.
+   */
+  private async deleteInBatches(sql: string, before: number, alongside?: (ids: string[]) => void): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const deleted = await this.run(() =>
+        this.db
+          .transaction(() => {
+            if (!alongside) return this.statement(sql).run({ before }).changes;
+            const ids = this.statement(sql).pluck().all({ before }) as string[];
+            alongside(ids);
+            return ids.length;
+          })
+          .immediate(),
+      );
+      total += deleted;
+      if (deleted < PRUNE_BATCH_SIZE) return total;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   ping(): Promise<void> {

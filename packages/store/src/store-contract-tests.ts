@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobObject } from '@spool/contracts';
-import type { Store, TurnMessage } from './store.js';
+import { PRUNE_BATCH_SIZE, type Store, type TurnMessage } from './store.js';
 
 /** One database for one test: `open` gives a new store on it, `cleanup` removes it. */
 export interface StoreFixture {
@@ -189,6 +189,45 @@ export function storeContractTests(name: string, setup: () => Promise<StoreFixtu
         { model: 'gpt-4o-mini', jobs: 2, prompt_tokens: 11, completion_tokens: 7 },
       ]);
       expect(await store.usage('nobody')).toEqual([]);
+    });
+
+    it('prunes job records, usage and idle sessions older than the cutoff, and nothing newer', async () => {
+      const cutoff = now() + 1000;
+      await store.putJob('acme', jobObject('job_old'));
+      await store.putJob('acme', jobObject('job_new', { created_at: cutoff }));
+      await store.recordUsage({ tenant: 'acme', jobId: 'job_old', model: 'gpt-4o-mini', promptTokens: 1, completionTokens: 1 });
+      const idle = await store.createSession('acme');
+      await store.appendTurn(idle.id, 'job_0', turn('hi', 'hello', cutoff - 10));
+      const talked = await store.createSession('acme');
+      await store.appendTurn(talked.id, 'job_1', turn('hi', 'hello', cutoff));
+      const waiting = await store.createSession('acme');
+      await store.expectTurn(waiting.id, 'job_2');
+
+      expect(await store.prune(now() - 100)).toEqual({ jobs: 1, usage: 0, sessions: 0 });
+      expect(await store.getJob('job_old', 'acme')).toBeNull();
+      expect(await store.getJob('job_new', 'acme')).not.toBeNull();
+
+      // Everything made now is older than the cutoff: only what was touched since stays.
+      const pruned = await store.prune(cutoff);
+      expect(pruned.usage).toBe(1);
+      expect(pruned.sessions).toBe(2);
+      expect(await store.getSession(idle.id, 'acme')).toBeNull();
+      expect(await store.history(idle.id)).toEqual([]);
+      expect(await store.getSession(waiting.id, 'acme')).toBeNull();
+      expect(await store.pendingTurns(waiting.id)).toEqual([]);
+      expect(await store.getSession(talked.id, 'acme')).not.toBeNull();
+      expect(await store.history(talked.id)).toHaveLength(2);
+      expect(await store.getJob('job_new', 'acme')).not.toBeNull();
+      expect(await store.usage('acme')).toEqual([]);
+      // Idempotent: a second run (another worker's) finds nothing.
+      expect(await store.prune(cutoff)).toEqual({ jobs: 0, usage: 0, sessions: 0 });
+    });
+
+    it('prunes a backlog larger than one batch', async () => {
+      const count = PRUNE_BATCH_SIZE * 2 + 5;
+      for (let i = 0; i < count; i += 5) await Promise.all([0, 1, 2, 3, 4].map((j) => store.putJob('acme', jobObject(`job_${i + j}`))));
+      expect((await store.prune(now())).jobs).toBe(count);
+      expect(await store.getJob('job_0', 'acme')).toBeNull();
     });
 
     it('keeps everything across a reopen, and migrating again changes nothing', async () => {

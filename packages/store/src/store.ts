@@ -34,6 +34,16 @@ export interface UsageTotal {
   completion_tokens: number;
 }
 
+/** What one `prune` deleted. */
+export interface PruneResult {
+  jobs: number;
+  usage: number;
+  sessions: number;
+}
+
+/** Rows one pruning statement deletes at most, so a large backlog never holds the store for long. */
+export const PRUNE_BATCH_SIZE = 500;
+
 /**
  * The durable store: sessions, the final record of every job, usage per tenant. Writes that
  * come from the job-ended outbox run at least once, so each is idempotent by job id.
@@ -62,6 +72,12 @@ export interface Store {
   /** Counts a job's tokens once, however often it is called for the same job. */
   recordUsage(usage: UsageRecord): Promise<void>;
   usage(tenant: string): Promise<UsageTotal[]>;
+  /**
+   * Deletes what is older than `before` (Unix seconds): job records of jobs submitted before it,
+   * usage recorded before it, and sessions made before it with no turn since (with their
+   * messages). Idempotent, in batches of `PRUNE_BATCH_SIZE`; several processes may run it at once.
+   */
+  prune(before: number): Promise<PruneResult>;
   /** Resolves when the store answers; the schema is brought up to date on the way. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -7,14 +7,15 @@ import pg from 'pg';
 /** The PostgreSQL tests use; each run works in a schema of its own and drops it after. */
 export const POSTGRES_TEST_URL = process.env.SPOOL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-export async function postgresAnswers(url = POSTGRES_TEST_URL): Promise<boolean> {
+/** Why the PostgreSQL tests cannot run here, or undefined when PostgreSQL answers at `url`. */
+export async function postgresMissing(url = POSTGRES_TEST_URL): Promise<string | undefined> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
   try {
     await client.connect();
     await client.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (error) {
+    return `PostgreSQL does not answer at ${new URL(url).host} (${(error as Error).message}); start it, or set SPOOL_TEST_POSTGRES_URL`;
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -4,3 +4,4 @@ export { signWebhook, generateWebhookSecret } from './signature.js';
 export { resolveWebhookSecret, type WebhookSecret } from './webhook-secret.js';
 export { DeliveryLog, type DeliveryAttempt } from './delivery-log.js';
 export { postWebhook, type PostResult } from './post-webhook.js';
+export { TenantSlots, type TenantSlotsOptions } from './tenant-slots.js';

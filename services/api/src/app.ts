@@ -38,7 +38,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(batchesRouter(deps));
   app.use(deliveriesRouter(deps));
   app.use(healthRouter(deps));
-  app.use(metricsRouter(metrics), adminRouter(deps), playgroundRouter());
+  app.use(metricsRouter(metrics, deps.config.metricsKey), adminRouter(deps), playgroundRouter());
   const openApi = openApiDocument();
   app.get('/openapi.json', (_req, res) => {
     res.json(openApi);

@@ -14,6 +14,6 @@ export function recordBatchResult(batches: BatchRepository, webhooks: Pick<Webho
     const batch = await batches.recordEnded(job.batch_id, job.id, JSON.stringify(line), job.status !== 'succeeded');
     if (!batch || !isBatchEnded(batch.status) || !batch.webhook_url) return;
     const object = renderBatch(job.batch_id, batch);
-    await webhooks.send({ ownerId: job.batch_id, url: batch.webhook_url, type: `batch.${object.status}`, timestamp: object.completed_at ?? 0, data: object });
+    await webhooks.send({ ownerId: job.batch_id, tenant: fields.tenant, url: batch.webhook_url, type: `batch.${object.status}`, timestamp: object.completed_at ?? 0, data: object });
   };
 }

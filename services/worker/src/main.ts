@@ -9,6 +9,7 @@ import { recordBatchResult } from './batch-results.js';
 import { recordJob } from './record-job.js';
 import { appendSessionTurn } from './append-session-turn.js';
 import { sessionHistory } from './session-history.js';
+import { startStoreRetention } from './store-retention.js';
 
 const config = loadConfig();
 const logger = createLogger({ name: 'spool-worker', level: config.logLevel, pretty: config.logPretty });
@@ -45,9 +46,10 @@ const worker = new SpoolWorker({
   onJobEnded: [recordBatchResult(batches, webhooks), webhooks.onJobEnded, recordJob(store), appendSessionTurn(store)],
 });
 await Promise.all([worker.waitUntilReady(), webhooks.waitUntilReady()]);
+const retention = startStoreRetention({ store, redis, lockKey: createKeys(config.prefix).storePruneRound(), retentionDays: config.storeRetentionDays, logger });
 // A second worker on the same machine finds the port taken: it works on, without /metrics.
 const metricsServer = config.metricsPort
-  ? await serveMetrics(metrics.registry, config.metricsPort, config.host).catch((error: Error) => {
+  ? await serveMetrics(metrics.registry, config.metricsPort, config.host, config.metricsKey).catch((error: Error) => {
       logger.warn({ err: error, port: config.metricsPort }, 'metrics port unavailable: this worker serves no /metrics (set SPOOL_METRICS_PORT)');
       return undefined;
     })
@@ -62,12 +64,30 @@ logger.info(
   'worker ready',
 );
 
+/** After a SIGTERM, jobs in flight get this long to finish; then they are handed back to the queue. */
+const STOP_GRACE_MS = 10_000;
+/**
+ * When the process exits even if closing has not finished: after the grace and a webhook
+ * delivery's 15 s timeout (they run side by side), with time to spare for handing jobs back.
+ */
+const STOP_DEADLINE_MS = 20_000;
+
 let stopping = false;
 async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'worker stopping: finishing jobs in flight');
-  await worker.close();
+  // Closing waits for Redis (to hand jobs back, to close connections); without it, exit anyway:
+  // jobs still running are then taken over by another worker once their locks expire.
+  setTimeout(() => {
+    logger.error({ lock_ms: config.lockMs }, 'worker stop timed out (is Redis reachable?): exiting; jobs still running are taken over once their locks expire');
+    process.exit(1);
+  }, STOP_DEADLINE_MS);
+  retention.stop();
+  // Deliveries in flight end while the chat jobs finish; the outbox still enqueues new ones until the chat worker has closed.
+  const deliveriesStopped = webhooks.stopDeliveries();
+  await worker.close(STOP_GRACE_MS);
+  await deliveriesStopped;
   await webhooks.close();
   await store.close();
   metricsServer?.server.close();

@@ -1,8 +1,8 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { WEBHOOK_MAX_ATTEMPTS, type WebhookJobData } from '@spool/queue';
 import type { Metrics } from '@spool/metrics';
-import { checkWebhookUrl, postWebhook, signWebhook, WebhookUrlError, type DeliveryLog, type PostResult, type ResolveHost } from '@spool/webhooks';
+import { checkWebhookUrl, postWebhook, signWebhook, WebhookUrlError, type DeliveryLog, type PostResult, type ResolveHost, type TenantSlots } from '@spool/webhooks';
 
 const MAX_BACKOFF_MS = 3600_000;
 const USER_AGENT = 'Spool-Webhooks/1';
@@ -19,6 +19,10 @@ export interface WebhookProcessorDeps {
   logger: Logger;
   /** counts attempts by outcome in spool_webhook_deliveries_total */
   metrics?: Pick<Metrics, 'webhookDeliveries'>;
+  /** one tenant's deliveries in flight, capped over all workers */
+  slots: Pick<TenantSlots, 'take' | 'release'>;
+  /** a delivery whose tenant has no free slot waits this long (up to twice, jittered) before it asks again */
+  deferMs: number;
 }
 
 /** Delay before delivery attempt n+1: SPOOL_WEBHOOK_BACKOFF_MS doubling each time, capped at 1 h. */
@@ -34,10 +38,29 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
  * anything else throws so BullMQ retries with `webhookRetryDelayMs`, with the same `webhook-id`.
  */
 export function createWebhookProcessor(deps: WebhookProcessorDeps) {
-  return async function deliverWebhook(job: Job<WebhookJobData>): Promise<void> {
+  // Waiting in the delayed set, not in a slot of this worker: the other tenants' deliveries go on.
+  async function defer(job: Job<WebhookJobData>, token: string | undefined): Promise<never> {
+    await job.updateData({ ...job.data, deferrals: (job.data.deferrals ?? 0) + 1 });
+    await job.moveToDelayed(Date.now() + Math.round(deps.deferMs * (1 + Math.random())), token);
+    throw new DelayedError();
+  }
+
+  return async function deliverWebhook(job: Job<WebhookJobData>, token?: string): Promise<void> {
+    const tenant = job.data.tenant ?? '';
+    const holder = job.id ?? job.data.webhookId;
+    if (!(await deps.slots.take(tenant, holder))) return defer(job, token);
+    try {
+      await attemptDelivery(job);
+    } finally {
+      // Redis down: the slot's lease frees it.
+      await deps.slots.release(tenant, holder).catch(() => undefined);
+    }
+  };
+
+  async function attemptDelivery(job: Job<WebhookJobData>): Promise<void> {
     const { webhookId, ownerId, url, body } = job.data;
-    // attemptsStarted also counts a run cut short by a dead worker; attemptsMade only failures
-    const attempt = Math.max(job.attemptsStarted ?? 0, job.attemptsMade + 1);
+    // attemptsStarted also counts a run cut short by a dead worker (and runs deferred for a slot); attemptsMade only failures
+    const attempt = Math.max((job.attemptsStarted ?? 0) - (job.data.deferrals ?? 0), job.attemptsMade + 1);
     const at = nowSeconds();
     const started = performance.now();
     let result: PostResult;
@@ -68,5 +91,5 @@ export function createWebhookProcessor(deps: WebhookProcessorDeps) {
     if (delivered) return;
     if (gone || permanent) throw new UnrecoverableError(error ?? 'not deliverable');
     throw new Error(error ?? 'not delivered');
-  };
+  }
 }

@@ -124,7 +124,9 @@ export class SpoolWorker {
 
   /**
    * Stops taking jobs; lets the ones in flight finish for up to `graceMs`, then hands the rest
-   * back to the queue (their text so far stays, and the next worker continues it).
+   * back to the queue (their text so far stays, and the next worker continues it). Handing back
+   * waits for Redis, and BullMQ's close never ends if it began while Redis was down
+   * (taskforcesh/bullmq#4656): a process that must stop regardless bounds the wait (main.ts does).
    */
   async close(graceMs = 10_000): Promise<void> {
     const closing = this.worker.close();
