@@ -321,12 +321,15 @@ describe('deployment files', () => {
     expect(environment('worker').SPOOL_METRICS_PORT).toBe('9464');
     expect(compose.services.simulator.profiles).toEqual(['simulator']);
     expect(compose.services.postgres.image).toMatch(/^postgres:/);
-    for (const service of ['api', 'worker']) {
+    // The API listens on the container's interfaces (published on the host's loopback); a worker's
+    // /metrics, which labels tenants, stays on the container's loopback.
+    for (const [service, host] of [['api', '0.0.0.0'], ['worker', '127.0.0.1']]) {
       const env = environment(service);
       expect(env.SPOOL_STORE_URL).toBe('postgres://spool:spool@postgres:5432/spool');
       expect(env.REDIS_URL).toBe('redis://redis:6379');
-      expect(loadConfig(env)).toMatchObject({ prefix: '{spool}', host: '0.0.0.0', storeUrl: env.SPOOL_STORE_URL });
+      expect(loadConfig(env)).toMatchObject({ prefix: '{spool}', host, storeUrl: env.SPOOL_STORE_URL });
     }
+    expect(compose.services.api.ports).toEqual(['${SPOOL_BIND:-127.0.0.1}:${SPOOL_PORT:-3000}:3000']);
   });
 
   it('sets only variables the config schema (or the simulator) knows', () => {
