@@ -58,8 +58,12 @@ export class ApiServer {
       shutdown: this.shutdown.signal,
     };
     setMaxListeners(0, this.shutdown.signal); // one listener per open event stream
-    this.server = createServer(createApp(this.deps));
-    this.server.on('request', (_req, res) => this.track(res));
+    const app = createApp(this.deps);
+    // Tracked before the app runs: Express answers some routes at once, and a header set after that throws.
+    this.server = createServer((req, res) => {
+      this.track(res);
+      app(req, res);
+    });
   }
 
   private get draining(): boolean {
