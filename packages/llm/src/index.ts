@@ -1,5 +1,5 @@
 export { UpstreamClient, type UpstreamClientOptions, type StreamOptions, type Completion } from './upstream-client.js';
 export { UpstreamError, classifyUpstreamError, UPSTREAM_AUTH_MESSAGE, type UpstreamErrorCode } from './upstream-error.js';
-export { parseRetryAfterMs, parseDurationMs, parseRateLimitHeaders, type RateLimitSnapshot } from './rate-limit-headers.js';
+export { MAX_RETRY_AFTER_MS, parseRetryAfterMs, parseDurationMs, parseRateLimitHeaders, type RateLimitSnapshot } from './rate-limit-headers.js';
 export { countTokens, countPromptTokens } from './tokens.js';
 export { continuationRequest, CONTINUE_PROMPT } from './continuation.js';

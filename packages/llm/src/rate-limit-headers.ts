@@ -9,7 +9,7 @@ function header(headers: HeaderSource, name: string): string | undefined {
 /** The longest wait an upstream may ask for: a longer one is a fault, and would hold the queue for good. */
 export const MAX_RETRY_AFTER_MS = 3_600_000;
 
-/** Whole milliseconds (Redis takes no fractions), at most MAX_RETRY_AFTER_MS. */
+/** Whole milliseconds (Redis takes no fractions), at most MAX_RETRY_AFTER_MS (Infinity included). */
 function boundedMs(ms: number): number {
   return Math.min(Math.ceil(ms), MAX_RETRY_AFTER_MS);
 }
@@ -26,7 +26,7 @@ export function parseRetryAfterMs(headers: HeaderSource, now = Date.now()): numb
   return Number.isNaN(date) ? undefined : boundedMs(Math.max(0, date - now));
 }
 
-/** OpenAI's reset durations: "20ms", "1.5s", "6m0s", "1h2m3s". */
+/** OpenAI's reset durations: "20ms", "1.5s", "6m0s", "1h2m3s"; whole ms, at most MAX_RETRY_AFTER_MS. */
 export function parseDurationMs(value: string | undefined): number | undefined {
   if (!value) return undefined;
   const pattern = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
@@ -36,7 +36,7 @@ export function parseDurationMs(value: string | undefined): number | undefined {
     matched = true;
     total += Number(amount) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
   }
-  return matched ? total : undefined;
+  return matched ? boundedMs(total) : undefined;
 }
 
 export interface RateLimitSnapshot {

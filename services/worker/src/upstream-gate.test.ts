@@ -135,15 +135,22 @@ describe('UpstreamGate on real Redis', () => {
 
   it('sleeps through a wait longer than setTimeout can take, reserving one slot, not one a millisecond', async () => {
     const key = gateKey();
-    const gate = newGate({ rpm: 60 }, key);
-    const pauseMs = 2 ** 31 + 10_000;
-    await gate.pause(pauseMs);
+    const tokenGapMs = 60_000 * 1.02; // TPM 1
+    const gate = newGate({ tpm: 1 }, key);
+    expect(await gate.acquire(40_000, dontWait())).toBe(0); // the next call waits 40,000 token gaps: past 2^31 ms
     // Given up after 200 ms; an overflowing timer would have woken at once and taken a slot again and again.
     const first = await gate.acquire(1, AbortSignal.timeout(200));
-    expect(first).toBeGreaterThan(pauseMs - 1000);
-    expect(first).toBeLessThanOrEqual(pauseMs);
-    const next = await newGate({ rpm: 60 }, key).acquire(1, dontWait());
-    expect(next).toBeLessThanOrEqual(pauseMs + 1020);
+    expect(first).toBeGreaterThan(2 ** 31);
+    const next = await newGate({ tpm: 1 }, key).acquire(1, dontWait());
+    expect(next).toBeLessThanOrEqual(first + tokenGapMs + 1000);
+  });
+
+  it('holds a pause of at most an hour, however long upstream asks for', async () => {
+    const key = gateKey();
+    await newGate({}, key).pause(Infinity);
+    const wait = await newGate({ rpm: 60 }, key).acquire(1, dontWait());
+    expect(wait).toBeGreaterThan(3_599_000);
+    expect(wait).toBeLessThanOrEqual(3_600_000);
   });
 
   it('fails with UpstreamGateError, never a bare Redis error, when Redis refuses the gate\'s script', async () => {

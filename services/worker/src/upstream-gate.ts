@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { UpstreamRequest } from '@spool/contracts';
-import type { RateLimitSnapshot } from '@spool/llm';
+import { MAX_RETRY_AFTER_MS, type RateLimitSnapshot } from '@spool/llm';
 import { contextWindow } from './context-window.js';
 
 /**
@@ -158,8 +158,9 @@ export class UpstreamGate {
 
   /** Holds every call back for `ms` (upstream answered 429). */
   async pause(ms: number): Promise<void> {
-    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
-    await this.redis.spoolGatePause(this.key, Math.ceil(ms));
+    const wait = Math.min(Math.ceil(ms), MAX_RETRY_AFTER_MS);
+    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + wait);
+    await this.redis.spoolGatePause(this.key, wait);
   }
 
   /** Charges the difference between the estimate and what upstream used (0 gives the whole charge back). */
