@@ -21,9 +21,9 @@ async function post(url: string, body: string | Buffer, contentType: string, hea
 }
 
 /** A batch upload whose body the test sends a piece at a time; `answer` settles when the server answers. */
-function openUpload(url: string, headers: Record<string, string>): { request: ClientRequest; answer: Promise<{ status: number; body: any }> } {
+function openUpload(url: string, headers: Record<string, string>, contentType = 'application/jsonl'): { request: ClientRequest; answer: Promise<{ status: number; body: any }> } {
   // A connection of its own: one the server closed after answering an earlier upload early must not be reused.
-  const request = httpRequest(`${url}/v1/batches`, { method: 'POST', agent: false, headers: { 'content-type': 'application/jsonl', ...headers } });
+  const request = httpRequest(`${url}/v1/batches`, { method: 'POST', agent: false, headers: { 'content-type': contentType, ...headers } });
   const answer = once(request, 'response').then(async ([response]) => {
     let text = '';
     for await (const chunk of response) text += chunk;
@@ -98,6 +98,17 @@ describe('batch uploads', () => {
     upload.request.end(`${line(1)}\n`);
     expect(answered?.status).toBe(400);
     expect(answered?.body.error).toMatchObject({ param: 'line 1' });
+  });
+
+  it('refuses a JSON request over 1 MB while its one long string is still arriving', async () => {
+    const upload = openUpload(stack.url, bob, 'application/json');
+    upload.request.write('{"requests":[{"custom_id":"a","body":{"messages":[{"role":"user","content":"');
+    const chunk = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 24; i++) upload.request.write(chunk); // 1.5 MB, the string never closed
+    const answered = await Promise.race([upload.answer, new Promise<null>((resolve) => setTimeout(() => resolve(null), 5000))]);
+    upload.request.destroy();
+    expect(answered?.status).toBe(400);
+    expect(answered?.body.error).toMatchObject({ code: 'request_too_large', param: 'requests[0]' });
   });
 
   it('refuses a third upload of a tenant in progress with a 429, while another tenant uploads', async () => {

@@ -158,6 +158,8 @@ class JsonBatchParser implements BatchParser {
   /** where the last request ended, in bytes: the next one's size is counted from there */
   private lastEnd = 0;
   private offset = 0;
+  /** bytes written so far: a token still open (a long string) counts too */
+  private written = 0;
 
   constructor() {
     this.tokenizer.onToken = (token) => {
@@ -183,7 +185,8 @@ class JsonBatchParser implements BatchParser {
       if (error instanceof ApiError) throw error;
       throw ApiError.invalid(`The request body is not valid JSON: ${(error as Error).message}`, null, 'invalid_json');
     }
-    this.batch.checkSize(this.offset - this.lastEnd, `requests[${this.batch.items.length}]`);
+    this.written += Buffer.byteLength(text);
+    this.batch.checkSize(this.written - this.lastEnd, `requests[${this.batch.items.length}]`);
   }
 
   end(): ParsedBatch {
