@@ -32,18 +32,25 @@ function isOutOfMemory(error: unknown): boolean {
   return error instanceof Error && error.name === 'ReplyError' && /\bOOM\b/.test(error.message);
 }
 
+/** Tries of a rollback Redis refused (it is down): the delay doubles up to a minute, about an hour in all. */
+const ROLLBACK_TRIES = 64;
+
 /**
  * Undoes a batch whose writes failed part-way: records first, since a job without its record
  * never runs (its worker finds nothing to start), then the batch, then the queue entries.
- * Only deletions, which Redis allows even when it is out of memory.
+ * Only deletions, which Redis allows even when it is out of memory. When Redis refuses (it is
+ * down), it is tried again in the background, so no half batch holds its tenant's quota for good.
  */
-async function rollBack(deps: AppDeps, batchId: string, jobs: NewJob[]): Promise<void> {
+async function rollBack(deps: AppDeps, batchId: string, jobs: NewJob[], tries = 1): Promise<void> {
   try {
     await inChunks(jobs, (chunk) => deps.jobs.removeMany(chunk));
     await deps.batches.remove(batchId);
     await inChunks(jobs, (chunk) => Promise.all(chunk.map((job) => deps.queue.remove(job.id))));
+    if (tries > 1) deps.logger.info({ batch_id: batchId, tries }, 'a failed batch submission was rolled back');
   } catch (error) {
-    deps.logger.error({ err: error, batch_id: batchId }, 'a failed batch submission could not be rolled back');
+    const again = tries < ROLLBACK_TRIES;
+    deps.logger.error({ err: error, batch_id: batchId, tries }, again ? 'a failed batch submission could not be rolled back yet; trying again' : 'a failed batch submission could not be rolled back');
+    if (again) setTimeout(() => void rollBack(deps, batchId, jobs, tries + 1), Math.min(1000 * 2 ** (tries - 1), 60_000)).unref();
   }
 }
 
