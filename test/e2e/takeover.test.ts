@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulateReply } from '@spool/simulator';
 import { SpoolWorker } from '@spool/worker';
 import { encodeEntry } from '@spool/stream';
+import { QueueEvents } from 'bullmq';
+import { CHAT_QUEUE, chatJobOptions } from '@spool/queue';
 import { silentLogger, startStack, type Stack } from '../support/stack.js';
 import { joinDeltas, postJson, readEvents } from '../support/http.js';
 
@@ -47,5 +49,20 @@ describe('a takeover after the whole reply streamed', () => {
     expect(joinDeltas(events)).toBe(reply.content);
     expect(events.filter((event) => event.event === 'delta')).toHaveLength(2);
     expect(upstreamCalls).toBe(0);
+  });
+
+  it('drops a queue entry whose job has no record (the API took it back) at once, without retrying it', async () => {
+    if (stack.workers.length === 0) stack.workers.push(new SpoolWorker({ config: stack.config, logger: silentLogger }));
+    const queue = stack.api.deps.queue;
+    const events = new QueueEvents(CHAT_QUEUE, { connection: { host: '127.0.0.1', port: 6379 }, prefix: stack.config.prefix });
+    await events.waitUntilReady();
+    try {
+      const id = `job_${randomUUID().replaceAll('-', '')}`;
+      const entry = await queue.add('chat', { jobId: id }, chatJobOptions(id, { priority: 5, attempts: stack.config.maxAttempts }));
+      // Completed, not failed after its attempts (waitUntilFinished throws on a failure).
+      await entry.waitUntilFinished(events, 10_000);
+    } finally {
+      await events.close();
+    }
   });
 });

@@ -8,6 +8,7 @@ import type { ChatJobData } from '@spool/queue';
 import { classifyUpstreamError, continuationRequest, countPromptTokens, countTokens, type Completion, type UpstreamClient, type UpstreamError } from '@spool/llm';
 import { DeltaWriter, LostOwnershipError } from './delta-writer.js';
 import type { Metrics } from '@spool/metrics';
+import { StoreUnavailableError } from '@spool/store';
 import { AttemptMetrics } from './attempt-metrics.js';
 import { FlushClock } from './flush-clock.js';
 import { HeldDeltas } from './held-deltas.js';
@@ -50,6 +51,11 @@ export interface ChatProcessorDeps {
  * as it went in: a first attempt that carries its request (no session) skips this.
  */
 export type PrepareRequest = (request: UpstreamRequest, fields: JobFields) => Promise<UpstreamRequest>;
+
+/** The store or Redis out of reach for now: a job waits that out. Anything else is a fault, and costs the attempt. */
+function isOutage(error: unknown): boolean {
+  return error instanceof StoreUnavailableError || (error instanceof Error && ['ReplyError', 'MaxRetriesPerRequestError'].includes(error.name));
+}
 
 /** A fresh job's log holds `queued` and this attempt's `running`; anything more came before. */
 const FRESH_EVENT_COUNT = 2;
@@ -126,9 +132,10 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     try {
       const started = await starting;
       if (started.state !== 'started') {
-        // The API writes the record and enqueues in one pipelined step; a retry finds the record.
-        if (started.state === 'missing') throw new Error(`job ${jobId} has no record yet`);
-        return; // cancelled before it ran
+        // The API writes the record before the queue entry, on one connection: an entry without a
+        // record is one the API took back (a refused quota, a batch rolled back), or data Redis lost.
+        if (started.state === 'missing') logger.warn({ job_id: jobId }, 'queue entry without a job record: dropped');
+        return; // or cancelled before it ran
       }
       if (headStart && started.eventCount !== FRESH_EVENT_COUNT) {
         // Defensive (BullMQ counts every pickup): not a first attempt after all, so this one steps
@@ -164,6 +171,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
         try {
           request = deps.prepareRequest ? await deps.prepareRequest(stored, fields) : stored;
         } catch (error) {
+          if (!isOutage(error)) throw error;
           return retryLater(error); // the store (session history) is down: not the job's fault
         }
       }
