@@ -109,4 +109,15 @@ describe('JobRepository: tenant quotas and the tenant index', () => {
     expect(await jobs.list('t-index', { limit: 20 })).toEqual({ data: [], hasMore: false });
     expect(await redis.exists(keys.tenantJobs('t-index'), keys.tenantJobsExpiry('t-index'))).toBe(0);
   });
+
+  it('drops from the index a job whose record expired before its expiry was noted, when the tenant lists', async () => {
+    const jobs = new JobRepository(redis, keys);
+    const [kept, gone] = [newJob('t-legacy'), newJob('t-legacy')];
+    for (const job of [kept, gone]) await jobs.create(job);
+    await redis.del(keys.job(gone.id)); // as a record of an older version expires: no expiry-set entry
+    const listed = await jobs.list('t-legacy', { limit: 1 });
+    expect(listed.data.map((job) => job.id)).toEqual([kept.id]);
+    expect(listed.hasMore).toBe(false);
+    expect(await redis.zrange(keys.tenantJobs('t-legacy'), '0', '-1')).toEqual([kept.id]);
+  });
 });

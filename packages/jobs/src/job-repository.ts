@@ -350,14 +350,24 @@ export class JobRepository {
       const pipeline = this.redis.pipeline();
       for (let i = 0; i < ids.length; i += 2) pipeline.hmget(this.keys.job(ids[i]), ...RENDERED_FIELDS);
       const replies = (await pipeline.exec()) ?? [];
+      const expired: string[] = [];
+      let more = false;
       for (let i = 0; i < replies.length; i++) {
         const fields = renderedFields((replies[i][1] ?? []) as (string | null)[]);
-        if (!fields.status) continue; // expired
+        if (!fields.status) {
+          expired.push(ids[i * 2]); // ended before its expiry was noted (older versions): dropped now
+          continue;
+        }
         if (options.status && fields.status !== options.status) continue;
         if (options.batchId && fields.batch_id !== options.batchId) continue;
-        if (data.length === options.limit) return { data, hasMore: true };
+        if (data.length === options.limit) {
+          more = true;
+          break;
+        }
         data.push(renderJob(ids[i * 2], fields));
       }
+      if (expired.length) await this.redis.zrem(key, ...expired);
+      if (more) return { data, hasMore: true };
       if (ids.length < page * 2) return { data, hasMore: false };
       max = `(${ids[ids.length - 1]}`;
     }

@@ -18,7 +18,7 @@ import { httpMetrics } from './http-metrics.js';
 import { metricsRouter } from './routes/metrics.js';
 import { adminRouter } from './routes/admin.js';
 import { playgroundRouter } from './routes/playground.js';
-import { StreamSlots } from './stream-slots.js';
+import { streamSlots } from './tenant-slots.js';
 
 /** Builds the API; it never listens (main.ts does), so tests drive it directly. */
 export function createApp(deps: AppDeps): Express {
@@ -30,11 +30,11 @@ export function createApp(deps: AppDeps): Express {
   app.use(httpLogging(deps.logger), httpMetrics(metrics));
   // /v1 first: it is where the traffic is, and every router a request passes costs it microseconds.
   app.use('/v1', authenticate(deps.config.apiKeys), clientRateLimit(deps.redis, deps.keys, deps.config.clientRpm));
-  const streamSlots = new StreamSlots(deps.config.sseMaxPerTenant);
+  const streams = streamSlots(deps.config.sseMaxPerTenant);
   app.use(jobsRouter(deps));
   app.use(sessionsRouter(deps));
-  app.use(eventsRouter(deps, streamSlots));
-  app.use(openaiRouter(deps, streamSlots));
+  app.use(eventsRouter(deps, streams));
+  app.use(openaiRouter(deps, streams));
   app.use(batchesRouter(deps));
   app.use(deliveriesRouter(deps));
   app.use(healthRouter(deps));

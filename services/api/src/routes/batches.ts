@@ -3,7 +3,7 @@ import { ApiError, isId } from '@spool/contracts';
 import { renderBatch, type BatchFields } from '@spool/jobs';
 import type { AppDeps } from '../deps.js';
 import { readBatch } from '../batch-body.js';
-import { limitBatchUploads } from '../batch-uploads.js';
+import { uploadSlots } from '../tenant-slots.js';
 import { submitBatch } from '../submit-batch.js';
 import { cancelBatch } from '../cancel-batch.js';
 
@@ -23,7 +23,7 @@ function write(res: Response, text: string): Promise<void> {
 export function batchesRouter(deps: AppDeps): Router {
   const router = Router();
 
-  router.post('/v1/batches', limitBatchUploads(deps.config.batchUploadsPerTenant), async (req, res) => {
+  router.post('/v1/batches', uploadSlots(deps.config.batchUploadsPerTenant).perRequest(), async (req, res) => {
     const batch = await submitBatch(deps, res.locals.tenant, await readBatch(req));
     res.status(202).location(`/v1/batches/${batch.id}`).json(batch);
   });

@@ -4,7 +4,7 @@ import { renderJob } from '@spool/jobs';
 import { coalesceWrites } from '@spool/queue';
 import { formatSse } from '@spool/stream';
 import type { AppDeps } from '../deps.js';
-import type { StreamSlots } from '../stream-slots.js';
+import type { TenantSlots } from '../tenant-slots.js';
 import { findJob } from './jobs.js';
 
 /** `Last-Event-ID` wins over `?after`; both must be whole numbers. */
@@ -22,7 +22,7 @@ function resumeAfter(header: string | undefined, query: unknown): number {
  * comment when nothing was sent for a heartbeat interval, and the end after `done` (at once
  * when the cursor is at or past it).
  */
-export function eventsRouter(deps: AppDeps, slots: StreamSlots): Router {
+export function eventsRouter(deps: AppDeps, slots: TenantSlots): Router {
   const router = Router();
   const heartbeatMs = deps.heartbeatMs ?? 15_000;
 

@@ -7,7 +7,7 @@ import { jsonBody } from '../body.js';
 import { submitJob } from '../submit-job.js';
 import { cancelJob } from '../cancel-job.js';
 import { chatCompletion, chunk, jobFailure, usageChunk } from '../openai-format.js';
-import type { StreamSlots } from '../stream-slots.js';
+import type { TenantSlots } from '../tenant-slots.js';
 
 /** The fields of OpenAI's request the queue changes the meaning of. */
 const DoorFields = z.looseObject({
@@ -69,7 +69,7 @@ async function follow(deps: AppDeps, res: Response, job: JobObject, onEvent: (ev
 }
 
 /** `POST /v1/chat/completions` and `GET /v1/models`: OpenAI's API, through the queue. */
-export function openaiRouter(deps: AppDeps, slots: StreamSlots): Router {
+export function openaiRouter(deps: AppDeps, slots: TenantSlots): Router {
   const router = Router();
   const upstream = new OpenAI({ baseURL: deps.config.openaiBaseUrl, apiKey: deps.config.openaiApiKey ?? 'spool-no-key', maxRetries: 0, timeout: 5000 });
   let models: { at: number; data: unknown[] } | null = null;
