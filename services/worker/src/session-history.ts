@@ -1,10 +1,9 @@
 import { setImmediate } from 'node:timers/promises';
 import type { ChatMessage, UpstreamRequest } from '@spool/contracts';
-import { countPromptTokens } from '@spool/llm';
+import { contextWindow, countPromptTokens } from '@spool/llm';
 import { settleSessionTurns, type JobRepository } from '@spool/jobs';
 import type { SessionMessage, Store } from '@spool/store';
 import type { PrepareRequest } from './chat-processor.js';
-import { contextWindow } from './context-window.js';
 
 /** Tokens kept for the reply when the request sets no limit, at most a quarter of the window. */
 const DEFAULT_REPLY_TOKENS = 4096;
