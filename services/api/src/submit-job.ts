@@ -1,7 +1,7 @@
 import { ApiError, JobRequest, isId, newId, parseOrThrow, splitJobRequest, type JobObject, type UpstreamRequest } from '@spool/contracts';
 import { chatJobOptions, coalesceWrites, type ChatJobData } from '@spool/queue';
 import { continuationRequest } from '@spool/llm';
-import { TenantQuotaError, renderJob, type JobFields, type NewJob } from '@spool/jobs';
+import { SessionTurns, TenantQuotaError, renderJob, type JobFields, type NewJob } from '@spool/jobs';
 import type { AppDeps } from './deps.js';
 import { acceptWebhookUrl } from './accept-webhook-url.js';
 import { fromStore } from './store-errors.js';
@@ -51,9 +51,8 @@ async function enqueue(deps: AppDeps, job: NewJob): Promise<JobObject> {
  * the session notes the job's turn as due, so readers see it as soon as the job ends.
  */
 async function openSessionTurn(deps: AppDeps, tenant: string, sessionId: string, jobId: string): Promise<void> {
-  const session = isId(sessionId, 'sess') ? await fromStore(deps.store.getSession(sessionId, tenant)) : null;
-  if (!session) throw ApiError.notFound('session', 'session_id');
-  await fromStore(deps.store.expectTurn(sessionId, jobId));
+  const opened = isId(sessionId, 'sess') && (await fromStore(new SessionTurns(deps.store, deps.jobs).open(tenant, sessionId, jobId)));
+  if (!opened) throw ApiError.notFound('session', 'session_id');
 }
 
 /** Validates a job request, records it and enqueues it; the job object as created. */
