@@ -1,5 +1,5 @@
 export { JobRepository, streamEndOf, type JobRepositoryOptions, type NewJob, type StartResult, type Outcome, type FinishOptions, type FinishResult, type StreamEnd } from './job-repository.js';
-export { renderJob, nowSeconds, type JobFields } from './render-job.js';
+export { JobRecord, RenderedRecord, parseJobRecord, renderJob, nowSeconds, type JobFields } from './job-record.js';
 export { JobOutbox, type JobEndedHandler, type OutboxOptions } from './outbox.js';
 export { SessionTurns, type SessionTurnsOptions } from './session-turns.js';
 export { promptBudget, withHistory } from './session-history.js';

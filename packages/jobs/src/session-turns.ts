@@ -2,7 +2,7 @@ import { isTerminal, type JobObject, type UpstreamRequest } from '@spool/contrac
 import type { SessionState, Store, TurnMessage } from '@spool/store';
 import type { JobRepository } from './job-repository.js';
 import type { JobEndedHandler } from './outbox.js';
-import { renderJob, type JobFields } from './render-job.js';
+import { parseJobRecord, renderJob, type JobFields, type JobRecord } from './job-record.js';
 import { promptBudget, withHistory } from './session-history.js';
 
 export interface SessionTurnsOptions {
@@ -11,11 +11,10 @@ export interface SessionTurnsOptions {
 }
 
 /** The turn an ended job adds to its session: its messages as submitted (no history) and the reply; none unless it succeeded. */
-function turnOf(job: JobObject, fields: JobFields): TurnMessage[] {
+function turnOf(job: JobObject, record: JobRecord): TurnMessage[] {
   if (job.status !== 'succeeded' || !job.result) return [];
-  const request = JSON.parse(fields.request) as UpstreamRequest;
   return [
-    ...request.messages.map((message) => ({ message, created_at: job.created_at })),
+    ...record.request.messages.map((message) => ({ message, created_at: job.created_at })),
     { message: { role: 'assistant' as const, content: job.result.content }, created_at: job.finished_at ?? job.created_at },
   ];
 }
@@ -48,19 +47,22 @@ export class SessionTurns {
     const session = await this.store.getSession(sessionId, tenant);
     if (!session || session.pending.length === 0) return session;
     const records = await Promise.all(session.pending.map((id) => this.jobs.get(id)));
-    const ended: { job: JobObject; fields: JobFields }[] = [];
+    const ended: { job: JobObject; record: JobRecord }[] = [];
     let settled = false;
     for (const [index, fields] of records.entries()) {
       const id = session.pending[index];
       // Gone from Redis (expired, or never created): the outbox wrote its turn or never will.
       if (!fields) await this.store.appendTurn(sessionId, tenant, id, []);
-      else if (isTerminal(fields.status)) ended.push({ job: renderJob(id, fields), fields });
+      else if (isTerminal(fields.status)) {
+        const record = parseJobRecord(fields);
+        ended.push({ job: renderJob(id, record), record });
+      }
       else continue;
       settled = true;
     }
     if (!settled) return session;
     ended.sort((a, b) => (a.job.finished_at ?? 0) - (b.job.finished_at ?? 0));
-    for (const { job, fields } of ended) await this.store.appendTurn(sessionId, tenant, job.id, turnOf(job, fields));
+    for (const { job, record } of ended) await this.store.appendTurn(sessionId, tenant, job.id, turnOf(job, record));
     return this.store.getSession(sessionId, tenant);
   }
 
@@ -69,8 +71,9 @@ export class SessionTurns {
    * messages, the oldest turns dropped to fit the context budget.
    */
   readonly history = async (request: UpstreamRequest, fields: JobFields): Promise<UpstreamRequest> => {
-    if (!fields.session_id) return request;
-    const session = await this.settle(fields.tenant, fields.session_id);
+    const { session_id: sessionId, tenant } = parseJobRecord(fields);
+    if (!sessionId) return request;
+    const session = await this.settle(tenant, sessionId);
     if (!session || session.messages.length === 0) return request;
     return { ...request, messages: await withHistory(session.messages, request.messages, promptBudget(request, this.options.contextTokens)) };
   };
@@ -80,8 +83,8 @@ export class SessionTurns {
    * messages (as submitted, without the history put before them) and the reply are appended in
    * one step, once however often this runs; otherwise the turn is dropped from the pending ones.
    */
-  readonly append: JobEndedHandler = async (job, fields) => {
-    if (!fields.session_id) return;
-    await this.store.appendTurn(fields.session_id, fields.tenant, job.id, turnOf(job, fields));
+  readonly append: JobEndedHandler = async (job, record) => {
+    if (!record.session_id) return;
+    await this.store.appendTurn(record.session_id, record.tenant, job.id, turnOf(job, record));
   };
 }
