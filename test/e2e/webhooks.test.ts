@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { Webhook } from 'standardwebhooks';
 import { createKeys } from '@spool/queue';
+import { parseJobRecord } from '@spool/jobs';
 import { REDIS_URL, startStack, type Stack } from '../support/stack.js';
 import { getJson, postJson } from '../support/http.js';
 import { Receiver, type Received } from '../support/receiver.js';
@@ -127,8 +128,8 @@ describe('webhooks', () => {
     const job = (await postJson(`${stack.url}/v1/jobs?wait=30`, { messages: messages('[[sim tokens=3]] replay'), webhook: { url } })).body;
     await receiver.waitFor('/replayed');
     // The outbox is at-least-once: run the handler again, as a reclaimed entry would, many times.
-    const fields = await stack.api.deps.jobs.get(job.id);
-    for (let i = 0; i < 5; i++) await stack.webhooks[0].onJobEnded(job, fields!);
+    const record = parseJobRecord((await stack.api.deps.jobs.get(job.id))!);
+    for (let i = 0; i < 5; i++) await stack.webhooks[0].onJobEnded(job, record);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(receiver.at('/replayed')).toHaveLength(1);
     expect((await deliveries(job.id)).data).toHaveLength(1);

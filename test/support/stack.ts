@@ -6,9 +6,9 @@ import pino, { type Logger } from 'pino';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '@spool/config';
 import { ApiServer } from '@spool/api';
-import { SpoolWorker, WebhookWorker, recordBatchResult, recordJob, appendSessionTurn, sessionHistory } from '@spool/worker';
+import { SpoolWorker, WebhookWorker, recordBatchResult, recordJob } from '@spool/worker';
 import { createStore, type Store } from '@spool/store';
-import { BatchRepository } from '@spool/jobs';
+import { BatchRepository, SessionTurns } from '@spool/jobs';
 import { createKeys } from '@spool/queue';
 import { createSimulator, type Simulator, type SimulatorOptions } from '@spool/simulator';
 
@@ -80,6 +80,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const api = new ApiServer({ config, logger, heartbeatMs: options.heartbeatMs, store });
   const url = await api.listen(0, '127.0.0.1');
   const workers: SpoolWorker[] = [];
+  const sessionTurns = new SessionTurns(store, api.deps.jobs, { contextTokens: config.contextTokens });
   const webhooks: WebhookWorker[] = [];
   for (let i = 0; i < (options.workers ?? 1); i++) {
     const webhook = new WebhookWorker({ config, logger, timeoutMs: options.webhookTimeoutMs });
@@ -87,8 +88,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const worker = new SpoolWorker({
       config,
       logger,
-      prepareRequest: sessionHistory({ store, jobs: api.deps.jobs, contextTokens: config.contextTokens }),
-      onJobEnded: [recordBatchResult(batches, webhook), webhook.onJobEnded, recordJob(store), appendSessionTurn(store)],
+      prepareRequest: sessionTurns.history,
+      onJobEnded: [recordBatchResult(batches, webhook), webhook.onJobEnded, recordJob(store), sessionTurns.append],
     });
     await Promise.all([worker.waitUntilReady(), webhook.waitUntilReady()]);
     workers.push(worker);

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { BatchObject, BatchStatus } from '@spool/contracts';
 import type { Keys } from '@spool/queue';
-import { nowSeconds } from './render-job.js';
+import { nowSeconds } from './job-record.js';
 
 /** A batch hash as Redis holds it. */
 export type BatchFields = Record<string, string>;

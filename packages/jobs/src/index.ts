@@ -1,6 +1,6 @@
 export { JobRepository, streamEndOf, type JobRepositoryOptions, type NewJob, type StartResult, type Outcome, type FinishOptions, type FinishResult, type StreamEnd } from './job-repository.js';
-export { renderJob, nowSeconds, type JobFields } from './render-job.js';
+export { JobRecord, parseJobRecord, renderJob, nowSeconds, type JobFields } from './job-record.js';
 export { JobOutbox, type JobEndedHandler, type OutboxOptions } from './outbox.js';
-export { sessionTurn, settleSessionTurns, type SessionTurnMessage, type TurnStore } from './session-turns.js';
+export { SessionTurns, type SessionTurnsOptions } from './session-turns.js';
 export { BatchRepository, renderBatch, isBatchEnded, type NewBatch, type BatchFields } from './batch-repository.js';
 export { TenantQuotaError } from './tenant-quota-error.js';

@@ -5,7 +5,7 @@ import type { JobEvent, JobObject, JobStatus, JobResult, JobPartial, JobError, U
 import { coalesceWrites, type Keys } from '@spool/queue';
 import { decodeEntry, encodeEntry } from '@spool/stream';
 import { CREATE, START, APPEND, REQUEUE, FINISH, SNAPSHOT, TRIM_INDEX, REMOVE } from './scripts.js';
-import { renderJob, nowSeconds, RENDERED_FIELDS, type JobFields } from './render-job.js';
+import { RenderedRecord, RENDERED_FIELDS, nowSeconds, parseJobRecord, renderJob, type JobFields } from './job-record.js';
 import { TenantQuotaError } from './tenant-quota-error.js';
 
 const JOB_TTL_SECONDS = 7 * 24 * 3600;
@@ -202,7 +202,7 @@ export class JobRepository {
   async create(job: NewJob): Promise<JobObject> {
     const fields = newJobFields(job);
     this.checkCreated(job, await this.redis.spoolCreate(...this.createArgs(job, fields)));
-    return renderJob(job.id, fields);
+    return renderJob(job.id, parseJobRecord(fields));
   }
 
   /** Creates many jobs in one pipeline (a batch); same records, events and quota as `create`, one round trip. */
@@ -302,7 +302,7 @@ export class JobRepository {
       ...(outcome.error && { error: JSON.stringify(outcome.error) }),
       ...(outcome.upstreamStatus && { upstream_status: String(outcome.upstreamStatus) }),
     };
-    const job = renderJob(id, { ...fields, ...changes });
+    const job = renderJob(id, RenderedRecord.parse({ ...fields, ...changes }));
     const reply = await this.redis.spoolFinish(
       ...this.jobKeys(id),
       this.keys.outbox(),
@@ -364,7 +364,7 @@ export class JobRepository {
           more = true;
           break;
         }
-        data.push(renderJob(ids[i * 2], fields));
+        data.push(renderJob(ids[i * 2], RenderedRecord.parse(fields)));
       }
       if (expired.length) await this.redis.zrem(key, ...expired);
       if (more) return { data, hasMore: true };

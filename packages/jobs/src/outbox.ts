@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { JobObject } from '@spool/contracts';
 import type { Keys } from '@spool/queue';
-import { renderJob, type JobFields } from './render-job.js';
+import { parseJobRecord, renderJob, type JobRecord } from './job-record.js';
 
 /** What happens once a job has ended: keep its record, extend its session, call its webhook... */
-export type JobEndedHandler = (job: JobObject, fields: JobFields) => Promise<void>;
+export type JobEndedHandler = (job: JobObject, record: JobRecord) => Promise<void>;
 
 export interface OutboxOptions {
   /** a claim older than this is presumed dead and handed to another drainer */
@@ -95,11 +95,12 @@ export class JobOutbox {
   async handle(jobId: string): Promise<void> {
     const fields = await this.redis.hgetall(this.keys.job(jobId));
     if (!fields.status) return;
-    const job = renderJob(jobId, fields);
+    const record = parseJobRecord(fields);
+    const job = renderJob(jobId, record);
     const run = async () => {
-      for (const handler of this.handlers) await handler(job, fields);
+      for (const handler of this.handlers) await handler(job, record);
     };
-    const session = fields.session_id;
+    const session = record.session_id;
     if (!session) return run();
     // Entries are read in the order their jobs ended; a session's turns are appended in that order.
     const current = (this.sessionChains.get(session) ?? Promise.resolve()).catch(() => undefined).then(run);

@@ -1,42 +1,90 @@
-import { isTerminal, type ChatMessage, type JobObject, type UpstreamRequest } from '@spool/contracts';
+import { isTerminal, type JobObject, type UpstreamRequest } from '@spool/contracts';
+import type { SessionState, Store, TurnMessage } from '@spool/store';
 import type { JobRepository } from './job-repository.js';
-import { renderJob, type JobFields } from './render-job.js';
+import type { JobEndedHandler } from './outbox.js';
+import { parseJobRecord, renderJob, type JobFields, type JobRecord } from './job-record.js';
+import { promptBudget, withHistory } from './session-history.js';
 
-export interface SessionTurnMessage {
-  message: ChatMessage;
-  created_at: number;
-}
-
-/** What settling a session's turns needs of the store; @spool/store's `Store` is one. */
-export interface TurnStore {
-  pendingTurns(sessionId: string): Promise<string[]>;
-  appendTurn(sessionId: string, jobId: string, messages: SessionTurnMessage[]): Promise<boolean>;
+export interface SessionTurnsOptions {
+  /** the prompt's context budget (SPOOL_CONTEXT_TOKENS); default: the model's window, 128000 if unknown */
+  contextTokens?: number;
 }
 
 /** The turn an ended job adds to its session: its messages as submitted (no history) and the reply; none unless it succeeded. */
-export function sessionTurn(job: JobObject, fields: JobFields): SessionTurnMessage[] {
+function turnOf(job: JobObject, record: JobRecord): TurnMessage[] {
   if (job.status !== 'succeeded' || !job.result) return [];
-  const request = JSON.parse(fields.request) as UpstreamRequest;
   return [
-    ...request.messages.map((message) => ({ message, created_at: job.created_at })),
+    ...record.request.messages.map((message) => ({ message, created_at: job.created_at })),
     { message: { role: 'assistant' as const, content: job.result.content }, created_at: job.finished_at ?? job.created_at },
   ];
 }
 
 /**
- * Writes the turns of the session's jobs that have ended but that the outbox has not got to
- * yet, in the order they ended: whoever saw a job end then sees its turn (reading the session,
- * or running its next job). Jobs still queued or running stay pending.
+ * A session's turns, from submission to history: the API opens a job's turn, the worker reads
+ * the history before the job's messages, and the outbox appends the turn once the job ended.
+ * Every operation names the tenant, checked by the store in the same statement that reads or
+ * writes: a session of another tenant is as absent as a missing one.
  */
-export async function settleSessionTurns(store: TurnStore, jobs: JobRepository, sessionId: string): Promise<void> {
-  const pending = await store.pendingTurns(sessionId);
-  const ended: { job: JobObject; fields: JobFields }[] = [];
-  for (const id of pending) {
-    const fields = await jobs.get(id);
-    // Gone from Redis (expired, or never created): the outbox wrote its turn or never will.
-    if (!fields) await store.appendTurn(sessionId, id, []);
-    else if (isTerminal(fields.status)) ended.push({ job: renderJob(id, fields), fields });
+export class SessionTurns {
+  constructor(
+    private readonly store: Store,
+    /** to write the turns of jobs that ended a moment ago, before the outbox gets to them */
+    private readonly jobs: JobRepository,
+    private readonly options: SessionTurnsOptions = {},
+  ) {}
+
+  /** Notes a job's turn as due, so readers see it as soon as the job ends; false when the session is not the tenant's. */
+  open(tenant: string, sessionId: string, jobId: string): Promise<boolean> {
+    return this.store.expectTurn(sessionId, tenant, jobId);
   }
-  ended.sort((a, b) => (a.job.finished_at ?? 0) - (b.job.finished_at ?? 0));
-  for (const { job, fields } of ended) await store.appendTurn(sessionId, job.id, sessionTurn(job, fields));
+
+  /**
+   * The tenant's session, after writing the turns of its jobs that have ended but that the
+   * outbox has not got to yet, in the order they ended: whoever saw a job end then sees its turn
+   * (reading the session, or running its next job). Jobs still queued or running stay pending.
+   */
+  async settle(tenant: string, sessionId: string): Promise<SessionState | null> {
+    const session = await this.store.getSession(sessionId, tenant);
+    if (!session || session.pending.length === 0) return session;
+    const records = await Promise.all(session.pending.map((id) => this.jobs.get(id)));
+    const ended: { job: JobObject; record: JobRecord }[] = [];
+    let settled = false;
+    for (const [index, fields] of records.entries()) {
+      const id = session.pending[index];
+      // Gone from Redis (expired, or never created): the outbox wrote its turn or never will.
+      if (!fields) await this.store.appendTurn(sessionId, tenant, id, []);
+      else if (isTerminal(fields.status)) {
+        const record = parseJobRecord(fields);
+        ended.push({ job: renderJob(id, record), record });
+      }
+      else continue;
+      settled = true;
+    }
+    if (!settled) return session;
+    ended.sort((a, b) => (a.job.finished_at ?? 0) - (b.job.finished_at ?? 0));
+    for (const { job, record } of ended) await this.store.appendTurn(sessionId, tenant, job.id, turnOf(job, record));
+    return this.store.getSession(sessionId, tenant);
+  }
+
+  /**
+   * The worker's `prepareRequest`: a job with a session gets the session's history before its
+   * messages, the oldest turns dropped to fit the context budget.
+   */
+  readonly history = async (request: UpstreamRequest, fields: JobFields): Promise<UpstreamRequest> => {
+    const { session_id: sessionId, tenant } = parseJobRecord(fields);
+    if (!sessionId) return request;
+    const session = await this.settle(tenant, sessionId);
+    if (!session || session.messages.length === 0) return request;
+    return { ...request, messages: await withHistory(session.messages, request.messages, promptBudget(request, this.options.contextTokens)) };
+  };
+
+  /**
+   * The outbox handler: an ended job of a session settles its turn. If it succeeded, its own
+   * messages (as submitted, without the history put before them) and the reply are appended in
+   * one step, once however often this runs; otherwise the turn is dropped from the pending ones.
+   */
+  readonly append: JobEndedHandler = async (job, record) => {
+    if (!record.session_id) return;
+    await this.store.appendTurn(record.session_id, record.tenant, job.id, turnOf(job, record));
+  };
 }

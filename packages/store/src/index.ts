@@ -4,6 +4,7 @@ export {
   type Store,
   type Session,
   type SessionMessage,
+  type SessionState,
   type TurnMessage,
   type UsageRecord,
   type UsageTotal,

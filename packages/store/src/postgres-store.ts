@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { newId, type ChatMessage, type JobObject } from '@spool/contracts';
 import { migrations } from './migrations.js';
-import { PRUNE_BATCH_SIZE, StoreError, StoreUnavailableError, type PruneResult, type Session, type SessionMessage, type Store, type TurnMessage, type UsageRecord, type UsageTotal } from './store.js';
+import { PRUNE_BATCH_SIZE, StoreError, StoreUnavailableError, type PruneResult, type Session, type SessionState, type Store, type TurnMessage, type UsageRecord, type UsageTotal } from './store.js';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -34,10 +34,13 @@ export interface PostgresStoreOptions {
   onError?: (error: Error) => void;
 }
 
-interface MessageRow {
-  message: string;
+interface SessionRow {
+  id: string;
+  tenant: string;
   created_at: string;
-  job_id: string;
+  /** [message JSON, created_at, job_id] per message, oldest first */
+  messages: [string, number, string][];
+  pending: string[];
 }
 
 /**
@@ -122,13 +125,26 @@ export class PostgresStore implements Store {
     return session;
   }
 
-  async getSession(id: string, tenant: string): Promise<Session | null> {
-    const result = await this.query<{ id: string; tenant: string; created_at: string }>(
-      `SELECT id, tenant, created_at FROM ${this.table('sessions')} WHERE id = $1 AND tenant = $2`,
+  async getSession(id: string, tenant: string): Promise<SessionState | null> {
+    // One statement: the session, its messages and its due turns as they were at one moment.
+    const result = await this.query<SessionRow>(
+      `SELECT s.id, s.tenant, s.created_at,
+         (SELECT coalesce(json_agg(json_build_array(m.message, m.created_at, m.job_id) ORDER BY m.position), '[]')
+            FROM ${this.table('session_messages')} m WHERE m.session_id = s.id) AS messages,
+         (SELECT coalesce(json_agg(p.job_id ORDER BY p.created_at, p.job_id), '[]')
+            FROM ${this.table('session_pending')} p WHERE p.session_id = s.id) AS pending
+       FROM ${this.table('sessions')} s WHERE s.id = $1 AND s.tenant = $2`,
       [id, tenant],
     );
     const row = result.rows[0];
-    return row ? { id: row.id, tenant: row.tenant, created_at: Number(row.created_at) } : null;
+    if (!row) return null;
+    return {
+      id: row.id,
+      tenant: row.tenant,
+      created_at: Number(row.created_at),
+      messages: row.messages.map(([message, createdAt, jobId]) => ({ message: JSON.parse(message) as ChatMessage, created_at: Number(createdAt), job_id: jobId })),
+      pending: row.pending,
+    };
   }
 
   deleteSession(id: string, tenant: string): Promise<boolean> {
@@ -141,26 +157,30 @@ export class PostgresStore implements Store {
     });
   }
 
-  async expectTurn(sessionId: string, jobId: string): Promise<void> {
-    await this.query(`INSERT INTO ${this.table('session_pending')} (session_id, job_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [
-      sessionId,
-      jobId,
-      nowSeconds(),
-    ]);
+  async expectTurn(sessionId: string, tenant: string, jobId: string): Promise<boolean> {
+    const result = await this.query<{ found: number }>(
+      `WITH session AS (SELECT id FROM ${this.table('sessions')} WHERE id = $1 AND tenant = $2),
+         noted AS (INSERT INTO ${this.table('session_pending')} (session_id, job_id, created_at) SELECT id, $3, $4 FROM session ON CONFLICT DO NOTHING)
+       SELECT count(*)::int AS found FROM session`,
+      [sessionId, tenant, jobId, nowSeconds()],
+    );
+    return result.rows[0].found > 0;
   }
 
-  async pendingTurns(sessionId: string): Promise<string[]> {
-    const result = await this.query<{ job_id: string }>(`SELECT job_id FROM ${this.table('session_pending')} WHERE session_id = $1 ORDER BY created_at, job_id`, [sessionId]);
-    return result.rows.map((row) => row.job_id);
-  }
-
-  appendTurn(sessionId: string, jobId: string, messages: TurnMessage[]): Promise<boolean> {
+  async appendTurn(sessionId: string, tenant: string, jobId: string, messages: TurnMessage[]): Promise<boolean> {
+    if (messages.length === 0) {
+      await this.query(
+        `DELETE FROM ${this.table('session_pending')} WHERE session_id = $1 AND job_id = $2
+           AND EXISTS (SELECT 1 FROM ${this.table('sessions')} WHERE id = $1 AND tenant = $3)`,
+        [sessionId, jobId, tenant],
+      );
+      return false;
+    }
     return this.transaction(async (client) => {
-      await client.query(`DELETE FROM ${this.table('session_pending')} WHERE session_id = $1 AND job_id = $2`, [sessionId, jobId]);
-      if (messages.length === 0) return false;
       // The session row's lock puts concurrent turns of one session in line, in commit order.
-      const session = await client.query(`SELECT 1 FROM ${this.table('sessions')} WHERE id = $1 FOR UPDATE`, [sessionId]);
+      const session = await client.query(`SELECT 1 FROM ${this.table('sessions')} WHERE id = $1 AND tenant = $2 FOR UPDATE`, [sessionId, tenant]);
       if (!session.rowCount) return false;
+      await client.query(`DELETE FROM ${this.table('session_pending')} WHERE session_id = $1 AND job_id = $2`, [sessionId, jobId]);
       const seen = await client.query(`SELECT 1 FROM ${this.table('session_messages')} WHERE session_id = $1 AND job_id = $2 LIMIT 1`, [sessionId, jobId]);
       if (seen.rowCount) return false;
       const last = await client.query<{ position: number }>(
@@ -177,14 +197,6 @@ export class PostgresStore implements Store {
       await client.query(`INSERT INTO ${this.table('session_messages')} (session_id, position, job_id, message, created_at) VALUES ${tuples.join(', ')}`, values);
       return true;
     });
-  }
-
-  async history(sessionId: string): Promise<SessionMessage[]> {
-    const result = await this.query<MessageRow>(
-      `SELECT message, created_at, job_id FROM ${this.table('session_messages')} WHERE session_id = $1 ORDER BY position`,
-      [sessionId],
-    );
-    return result.rows.map((row) => ({ message: JSON.parse(row.message) as ChatMessage, created_at: Number(row.created_at), job_id: row.job_id }));
   }
 
   async putJob(tenant: string, job: JobObject): Promise<void> {

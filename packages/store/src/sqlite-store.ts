@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { newId, type ChatMessage, type JobObject } from '@spool/contracts';
 import { migrations } from './migrations.js';
-import { PRUNE_BATCH_SIZE, StoreError, StoreUnavailableError, type PruneResult, type Session, type SessionMessage, type Store, type TurnMessage, type UsageRecord, type UsageTotal } from './store.js';
+import { PRUNE_BATCH_SIZE, StoreError, StoreUnavailableError, type PruneResult, type Session, type SessionState, type Store, type TurnMessage, type UsageRecord, type UsageTotal } from './store.js';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
@@ -92,11 +92,17 @@ export class SqliteStore implements Store {
     });
   }
 
-  getSession(id: string, tenant: string): Promise<Session | null> {
-    return this.run(() => {
-      const row = this.statement('SELECT id, tenant, created_at FROM sessions WHERE id = ? AND tenant = ?').get(id, tenant) as Session | undefined;
-      return row ?? null;
-    });
+  getSession(id: string, tenant: string): Promise<SessionState | null> {
+    return this.run(() =>
+      this.db.transaction(() => {
+        const session = this.statement('SELECT id, tenant, created_at FROM sessions WHERE id = ? AND tenant = ?').get(id, tenant) as Session | undefined;
+        if (!session) return null;
+        const pending = this.statement('SELECT job_id FROM session_pending WHERE session_id = ? ORDER BY created_at, job_id').pluck().all(id) as string[];
+        const rows = this.statement('SELECT message, created_at, job_id FROM session_messages WHERE session_id = ? ORDER BY position').all(id) as MessageRow[];
+        const messages = rows.map((row) => ({ message: JSON.parse(row.message) as ChatMessage, created_at: row.created_at, job_id: row.job_id }));
+        return { ...session, messages, pending };
+      })(),
+    );
   }
 
   deleteSession(id: string, tenant: string): Promise<boolean> {
@@ -114,22 +120,25 @@ export class SqliteStore implements Store {
     );
   }
 
-  expectTurn(sessionId: string, jobId: string): Promise<void> {
-    return this.run(() => {
-      this.statement('INSERT INTO session_pending (session_id, job_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(sessionId, jobId, nowSeconds());
-    });
-  }
-
-  pendingTurns(sessionId: string): Promise<string[]> {
-    return this.run(() => this.statement('SELECT job_id FROM session_pending WHERE session_id = ? ORDER BY created_at, job_id').pluck().all(sessionId) as string[]);
-  }
-
-  appendTurn(sessionId: string, jobId: string, messages: TurnMessage[]): Promise<boolean> {
+  expectTurn(sessionId: string, tenant: string, jobId: string): Promise<boolean> {
     return this.run(() =>
       this.db
         .transaction(() => {
+          if (!this.statement('SELECT 1 FROM sessions WHERE id = ? AND tenant = ?').get(sessionId, tenant)) return false;
+          this.statement('INSERT INTO session_pending (session_id, job_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(sessionId, jobId, nowSeconds());
+          return true;
+        })
+        .immediate(),
+    );
+  }
+
+  appendTurn(sessionId: string, tenant: string, jobId: string, messages: TurnMessage[]): Promise<boolean> {
+    return this.run(() =>
+      this.db
+        .transaction(() => {
+          if (!this.statement('SELECT 1 FROM sessions WHERE id = ? AND tenant = ?').get(sessionId, tenant)) return false;
           this.statement('DELETE FROM session_pending WHERE session_id = ? AND job_id = ?').run(sessionId, jobId);
-          if (messages.length === 0 || !this.statement('SELECT 1 FROM sessions WHERE id = ?').get(sessionId)) return false;
+          if (messages.length === 0) return false;
           if (this.statement('SELECT 1 FROM session_messages WHERE session_id = ? AND job_id = ? LIMIT 1').get(sessionId, jobId)) return false;
           const last = this.statement('SELECT coalesce(max(position), 0) FROM session_messages WHERE session_id = ?').pluck().get(sessionId) as number;
           const insert = this.statement('INSERT INTO session_messages (session_id, position, job_id, message, created_at) VALUES (?, ?, ?, ?, ?)');
@@ -138,14 +147,6 @@ export class SqliteStore implements Store {
         })
         .immediate(),
     );
-  }
-
-  history(sessionId: string): Promise<SessionMessage[]> {
-    return this.run(() => {
-      const rows = this.statement('SELECT message, created_at, job_id FROM session_messages WHERE session_id = ? ORDER BY position')
-        .all(sessionId) as MessageRow[];
-      return rows.map((row) => ({ message: JSON.parse(row.message) as ChatMessage, created_at: row.created_at, job_id: row.job_id }));
-    });
   }
 
   putJob(tenant: string, job: JobObject): Promise<void> {

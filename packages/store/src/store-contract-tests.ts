@@ -40,6 +40,16 @@ function jobObject(id: string, overrides: Partial<JobObject> = {}): JobObject {
   };
 }
 
+/** The session's messages, none when it is gone. */
+async function messagesOf(store: Store, sessionId: string) {
+  return (await store.getSession(sessionId, 'acme'))?.messages ?? [];
+}
+
+/** The session's due turns, none when it is gone. */
+async function pendingOf(store: Store, sessionId: string) {
+  return (await store.getSession(sessionId, 'acme'))?.pending ?? [];
+}
+
 /** The behaviour every Store promises, run against each backend. */
 export function storeContractTests(name: string, setup: () => Promise<StoreFixture>): void {
   describe(`${name} store contract`, () => {
@@ -72,7 +82,7 @@ export function storeContractTests(name: string, setup: () => Promise<StoreFixtu
       expect(session.tenant).toBe('acme');
       expect(session.created_at).toBeGreaterThanOrEqual(before);
       expect(session.created_at).toBeLessThanOrEqual(now());
-      expect(await store.getSession(session.id, 'acme')).toEqual(session);
+      expect(await store.getSession(session.id, 'acme')).toEqual({ ...session, messages: [], pending: [] });
       expect(await store.getSession(session.id, 'other')).toBeNull();
       expect(await store.getSession('sess_missing000000000000000', 'acme')).toBeNull();
       expect((await store.createSession('acme')).id).not.toBe(session.id);
@@ -80,10 +90,10 @@ export function storeContractTests(name: string, setup: () => Promise<StoreFixtu
 
     it('appends turns in order and gives the history oldest first', async () => {
       const session = await store.createSession('acme');
-      expect(await store.history(session.id)).toEqual([]);
-      expect(await store.appendTurn(session.id, 'job_1', turn('hi', 'hello', 100))).toBe(true);
-      expect(await store.appendTurn(session.id, 'job_2', turn('and then?', 'then this', 200))).toBe(true);
-      expect(await store.history(session.id)).toEqual([
+      expect(await messagesOf(store, session.id)).toEqual([]);
+      expect(await store.appendTurn(session.id, 'acme', 'job_1', turn('hi', 'hello', 100))).toBe(true);
+      expect(await store.appendTurn(session.id, 'acme', 'job_2', turn('and then?', 'then this', 200))).toBe(true);
+      expect(await messagesOf(store, session.id)).toEqual([
         { message: { role: 'user', content: 'hi' }, created_at: 100, job_id: 'job_1' },
         { message: { role: 'assistant', content: 'hello' }, created_at: 101, job_id: 'job_1' },
         { message: { role: 'user', content: 'and then?' }, created_at: 200, job_id: 'job_2' },
@@ -93,35 +103,51 @@ export function storeContractTests(name: string, setup: () => Promise<StoreFixtu
 
     it('appends a job turn once however often it is asked (at-least-once handlers)', async () => {
       const session = await store.createSession('acme');
-      expect(await store.appendTurn(session.id, 'job_1', turn('hi', 'hello'))).toBe(true);
-      expect(await store.appendTurn(session.id, 'job_1', turn('hi', 'hello'))).toBe(false);
-      await Promise.all([1, 2, 3].map(() => store.appendTurn(session.id, 'job_2', turn('again', 'once'))));
-      expect((await store.history(session.id)).map((entry) => entry.job_id)).toEqual(['job_1', 'job_1', 'job_2', 'job_2']);
+      expect(await store.appendTurn(session.id, 'acme', 'job_1', turn('hi', 'hello'))).toBe(true);
+      expect(await store.appendTurn(session.id, 'acme', 'job_1', turn('hi', 'hello'))).toBe(false);
+      await Promise.all([1, 2, 3].map(() => store.appendTurn(session.id, 'acme', 'job_2', turn('again', 'once'))));
+      expect((await messagesOf(store, session.id)).map((entry) => entry.job_id)).toEqual(['job_1', 'job_1', 'job_2', 'job_2']);
     });
 
     it('keeps the turns that are due until each is written or settled without one', async () => {
       const session = await store.createSession('acme');
-      await store.expectTurn(session.id, 'job_1');
-      await store.expectTurn(session.id, 'job_2');
-      await store.expectTurn(session.id, 'job_1');
-      expect(await store.pendingTurns(session.id)).toEqual(['job_1', 'job_2']);
-      expect(await store.appendTurn(session.id, 'job_2', turn('hi', 'hello'))).toBe(true);
-      expect(await store.pendingTurns(session.id)).toEqual(['job_1']);
-      expect(await store.appendTurn(session.id, 'job_1', [])).toBe(false);
-      expect(await store.pendingTurns(session.id)).toEqual([]);
-      expect((await store.history(session.id)).map((entry) => entry.job_id)).toEqual(['job_2', 'job_2']);
-      await store.expectTurn(session.id, 'job_3');
-      await store.deleteSession(session.id, 'acme');
-      expect(await store.pendingTurns(session.id)).toEqual([]);
+      await store.expectTurn(session.id, 'acme', 'job_1');
+      await store.expectTurn(session.id, 'acme', 'job_2');
+      await store.expectTurn(session.id, 'acme', 'job_1');
+      expect(await pendingOf(store, session.id)).toEqual(['job_1', 'job_2']);
+      expect(await store.appendTurn(session.id, 'acme', 'job_2', turn('hi', 'hello'))).toBe(true);
+      expect(await pendingOf(store, session.id)).toEqual(['job_1']);
+      expect(await store.appendTurn(session.id, 'acme', 'job_1', [])).toBe(false);
+      expect(await pendingOf(store, session.id)).toEqual([]);
+      expect((await messagesOf(store, session.id)).map((entry) => entry.job_id)).toEqual(['job_2', 'job_2']);
+    });
+
+    it('notes and writes turns only on a session of the tenant named', async () => {
+      const session = await store.createSession('acme');
+      expect(await store.expectTurn(session.id, 'other', 'job_1')).toBe(false);
+      expect(await store.expectTurn('sess_missing000000000000000', 'acme', 'job_1')).toBe(false);
+      expect(await store.expectTurn(session.id, 'acme', 'job_2')).toBe(true);
+      expect(await store.appendTurn(session.id, 'other', 'job_2', turn('hi', 'hello'))).toBe(false);
+      expect(await store.appendTurn(session.id, 'other', 'job_2', [])).toBe(false);
+      expect(await store.getSession(session.id, 'acme')).toEqual({ ...session, messages: [], pending: ['job_2'] });
+      expect(await store.appendTurn(session.id, 'acme', 'job_2', turn('hi', 'hello', 100))).toBe(true);
+      expect(await store.getSession(session.id, 'acme')).toEqual({
+        ...session,
+        messages: [
+          { message: { role: 'user', content: 'hi' }, created_at: 100, job_id: 'job_2' },
+          { message: { role: 'assistant', content: 'hello' }, created_at: 101, job_id: 'job_2' },
+        ],
+        pending: [],
+      });
     });
 
     it('lands every one of many racing turns whole, none interleaved', async () => {
       const session = await store.createSession('acme');
       const other = open();
       const jobs = Array.from({ length: 20 }, (_, index) => `job_${index}`);
-      const results = await Promise.all(jobs.map((job, index) => (index % 2 ? other : store).appendTurn(session.id, job, turn(`q ${job}`, `a ${job}`))));
+      const results = await Promise.all(jobs.map((job, index) => (index % 2 ? other : store).appendTurn(session.id, 'acme', job, turn(`q ${job}`, `a ${job}`))));
       expect(results.every(Boolean)).toBe(true);
-      const history = await store.history(session.id);
+      const history = await messagesOf(store, session.id);
       expect(history).toHaveLength(40);
       for (let index = 0; index < history.length; index += 2) {
         expect(history[index].job_id).toBe(history[index + 1].job_id);
@@ -138,30 +164,28 @@ export function storeContractTests(name: string, setup: () => Promise<StoreFixtu
         { message: { role: 'user', content: [{ type: 'text', text: 'héllo ✓' }], name: 'ann' }, created_at: 1 },
         { message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function' }] }, created_at: 2 },
       ];
-      await store.appendTurn(session.id, 'job_1', messages);
-      expect((await store.history(session.id)).map((entry) => entry.message)).toEqual(messages.map((entry) => entry.message));
+      await store.appendTurn(session.id, 'acme', 'job_1', messages);
+      expect((await messagesOf(store, session.id)).map((entry) => entry.message)).toEqual(messages.map((entry) => entry.message));
     });
 
     it('does not append to a session that is gone', async () => {
-      expect(await store.appendTurn('sess_missing000000000000000', 'job_1', turn('hi', 'hello'))).toBe(false);
+      expect(await store.appendTurn('sess_missing000000000000000', 'acme', 'job_1', turn('hi', 'hello'))).toBe(false);
       const session = await store.createSession('acme');
       await store.deleteSession(session.id, 'acme');
-      expect(await store.appendTurn(session.id, 'job_1', turn('hi', 'hello'))).toBe(false);
-      expect(await store.history(session.id)).toEqual([]);
+      expect(await store.appendTurn(session.id, 'acme', 'job_1', turn('hi', 'hello'))).toBe(false);
     });
 
     it('deletes a session and its messages for its tenant only', async () => {
       const session = await store.createSession('acme');
       const kept = await store.createSession('acme');
-      await store.appendTurn(session.id, 'job_1', turn('hi', 'hello'));
-      await store.appendTurn(kept.id, 'job_2', turn('hi', 'hello'));
+      await store.appendTurn(session.id, 'acme', 'job_1', turn('hi', 'hello'));
+      await store.appendTurn(kept.id, 'acme', 'job_2', turn('hi', 'hello'));
       expect(await store.deleteSession(session.id, 'other')).toBe(false);
       expect(await store.getSession(session.id, 'acme')).not.toBeNull();
       expect(await store.deleteSession(session.id, 'acme')).toBe(true);
       expect(await store.getSession(session.id, 'acme')).toBeNull();
-      expect(await store.history(session.id)).toEqual([]);
       expect(await store.deleteSession(session.id, 'acme')).toBe(false);
-      expect(await store.history(kept.id)).toHaveLength(2);
+      expect(await messagesOf(store, kept.id)).toHaveLength(2);
     });
 
     it('keeps the last job object put, for its tenant only', async () => {
@@ -197,11 +221,11 @@ export function storeContractTests(name: string, setup: () => Promise<StoreFixtu
       await store.putJob('acme', jobObject('job_new', { created_at: cutoff }));
       await store.recordUsage({ tenant: 'acme', jobId: 'job_old', model: 'gpt-4o-mini', promptTokens: 1, completionTokens: 1 });
       const idle = await store.createSession('acme');
-      await store.appendTurn(idle.id, 'job_0', turn('hi', 'hello', cutoff - 10));
+      await store.appendTurn(idle.id, 'acme', 'job_0', turn('hi', 'hello', cutoff - 10));
       const talked = await store.createSession('acme');
-      await store.appendTurn(talked.id, 'job_1', turn('hi', 'hello', cutoff));
+      await store.appendTurn(talked.id, 'acme', 'job_1', turn('hi', 'hello', cutoff));
       const waiting = await store.createSession('acme');
-      await store.expectTurn(waiting.id, 'job_2');
+      await store.expectTurn(waiting.id, 'acme', 'job_2');
 
       expect(await store.prune(now() - 100)).toEqual({ jobs: 1, usage: 0, sessions: 0 });
       expect(await store.getJob('job_old', 'acme')).toBeNull();
@@ -212,11 +236,9 @@ export function storeContractTests(name: string, setup: () => Promise<StoreFixtu
       expect(pruned.usage).toBe(1);
       expect(pruned.sessions).toBe(2);
       expect(await store.getSession(idle.id, 'acme')).toBeNull();
-      expect(await store.history(idle.id)).toEqual([]);
       expect(await store.getSession(waiting.id, 'acme')).toBeNull();
-      expect(await store.pendingTurns(waiting.id)).toEqual([]);
       expect(await store.getSession(talked.id, 'acme')).not.toBeNull();
-      expect(await store.history(talked.id)).toHaveLength(2);
+      expect(await messagesOf(store, talked.id)).toHaveLength(2);
       expect(await store.getJob('job_new', 'acme')).not.toBeNull();
       expect(await store.usage('acme')).toEqual([]);
       // Idempotent: a second run (another worker's) finds nothing.
@@ -232,13 +254,13 @@ export function storeContractTests(name: string, setup: () => Promise<StoreFixtu
 
     it('keeps everything across a reopen, and migrating again changes nothing', async () => {
       const session = await store.createSession('acme');
-      await store.appendTurn(session.id, 'job_1', turn('hi', 'hello'));
+      await store.appendTurn(session.id, 'acme', 'job_1', turn('hi', 'hello'));
       await store.putJob('acme', jobObject('job_1'));
       await store.close();
       const [first, second] = [open(), open()];
       await Promise.all([first.ping(), second.ping()]);
-      expect(await second.getSession(session.id, 'acme')).toEqual(session);
-      expect(await first.history(session.id)).toHaveLength(2);
+      expect(await second.getSession(session.id, 'acme')).toMatchObject(session);
+      expect(await messagesOf(first, session.id)).toHaveLength(2);
       expect(await second.getJob('job_1', 'acme')).toEqual(jobObject('job_1'));
     });
   });

@@ -6,17 +6,23 @@ export interface Session {
   created_at: number;
 }
 
-/** A message as a session keeps it: the message as sent (or replied), when, and by which job. */
-export interface SessionMessage {
-  message: ChatMessage;
-  created_at: number;
-  job_id: string;
-}
-
-/** One message of a turn to append; `created_at` in Unix seconds. */
+/** One message of a job's turn; `created_at` in Unix seconds. */
 export interface TurnMessage {
   message: ChatMessage;
   created_at: number;
+}
+
+/** A message as a session keeps it: the turn's message, and the job whose turn it is. */
+export interface SessionMessage extends TurnMessage {
+  job_id: string;
+}
+
+/** A session as one read finds it. */
+export interface SessionState extends Session {
+  /** its messages, oldest first */
+  messages: SessionMessage[];
+  /** its jobs whose turn is due and not yet written, oldest first */
+  pending: string[];
 }
 
 export interface UsageRecord {
@@ -50,22 +56,24 @@ export const PRUNE_BATCH_SIZE = 500;
  */
 export interface Store {
   createSession(tenant: string): Promise<Session>;
-  /** The session if it exists and belongs to `tenant`; another tenant's is as absent as a missing one. */
-  getSession(id: string, tenant: string): Promise<Session | null>;
+  /**
+   * The session with its messages and due turns, read at one moment, if it exists and belongs
+   * to `tenant`; another tenant's is as absent as a missing one.
+   */
+  getSession(id: string, tenant: string): Promise<SessionState | null>;
   /** Removes the session and its messages; false when there was none for `tenant`. */
   deleteSession(id: string, tenant: string): Promise<boolean>;
-  /** Notes that a job of the session was submitted: its turn is due when it ends. */
-  expectTurn(sessionId: string, jobId: string): Promise<void>;
-  /** The session's jobs whose turn is due and not yet written, oldest first. */
-  pendingTurns(sessionId: string): Promise<string[]>;
+  /**
+   * Notes that a job of the session was submitted: its turn is due when it ends. False (and
+   * nothing written) when the session is not `tenant`'s.
+   */
+  expectTurn(sessionId: string, tenant: string, jobId: string): Promise<boolean>;
   /**
    * Appends a job's turn at the end of the session in one step, and settles it (no longer
    * pending); no messages settles it without a turn. False (and nothing written) when the
-   * job's turn is already there, there was none to write, or the session is gone.
+   * job's turn is already there, there was none to write, or the session is gone or not `tenant`'s.
    */
-  appendTurn(sessionId: string, jobId: string, messages: TurnMessage[]): Promise<boolean>;
-  /** The session's messages, oldest first. */
-  history(sessionId: string): Promise<SessionMessage[]>;
+  appendTurn(sessionId: string, tenant: string, jobId: string, messages: TurnMessage[]): Promise<boolean>;
   /** Writes a job's object as it is now, replacing an earlier one. */
   putJob(tenant: string, job: JobObject): Promise<void>;
   getJob(id: string, tenant: string): Promise<JobObject | null>;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderJob } from '@spool/jobs';
+import { parseJobRecord, renderJob } from '@spool/jobs';
 import { startStack, type Stack } from '../../../test/support/stack.js';
 import { postJson } from '../../../test/support/http.js';
 import { cancelJob } from './cancel-job.js';
@@ -20,7 +20,7 @@ describe('cancelJob', () => {
     const cancelled = await cancelJob(stack.api.deps, job.id, readBeforeStart);
     expect(cancelled).toMatchObject({ status: 'cancelled', attempts: 1 });
     expect(cancelled.started_at).not.toBeNull();
-    expect(cancelled).toEqual(renderJob(job.id, (await jobs.get(job.id))!));
+    expect(cancelled).toEqual(renderJob(job.id, parseJobRecord((await jobs.get(job.id))!)));
     const done = (await stack.api.deps.log.readAfter(job.id, 0)).at(-1)!;
     expect(done.event).toBe('done');
     expect(JSON.parse(done.data)).toEqual(cancelled);

@@ -1,7 +1,7 @@
 import { ApiError, JobRequest, isId, newId, parseOrThrow, splitJobRequest, type JobObject, type UpstreamRequest } from '@spool/contracts';
 import { chatJobOptions, coalesceWrites, type ChatJobData } from '@spool/queue';
 import { continuationRequest } from '@spool/llm';
-import { TenantQuotaError, renderJob, type JobFields, type NewJob } from '@spool/jobs';
+import { SessionTurns, TenantQuotaError, parseJobRecord, renderJob, type JobFields, type NewJob } from '@spool/jobs';
 import type { AppDeps } from './deps.js';
 import { acceptWebhookUrl } from './accept-webhook-url.js';
 import { fromStore } from './store-errors.js';
@@ -51,9 +51,8 @@ async function enqueue(deps: AppDeps, job: NewJob): Promise<JobObject> {
  * the session notes the job's turn as due, so readers see it as soon as the job ends.
  */
 async function openSessionTurn(deps: AppDeps, tenant: string, sessionId: string, jobId: string): Promise<void> {
-  const session = isId(sessionId, 'sess') ? await fromStore(deps.store.getSession(sessionId, tenant)) : null;
-  if (!session) throw ApiError.notFound('session', 'session_id');
-  await fromStore(deps.store.expectTurn(sessionId, jobId));
+  const opened = isId(sessionId, 'sess') && (await fromStore(new SessionTurns(deps.store, deps.jobs).open(tenant, sessionId, jobId)));
+  if (!opened) throw ApiError.notFound('session', 'session_id');
 }
 
 /** Validates a job request, records it and enqueues it; the job object as created. */
@@ -83,19 +82,19 @@ function continuableText(original: JobObject): string | null {
 
 /** A new job whose prompt is the original conversation plus the text so far, and whose result is only what comes next. */
 export async function continueJob(deps: AppDeps, tenant: string, id: string, fields: JobFields): Promise<JobObject> {
-  const original = renderJob(id, fields);
+  const record = parseJobRecord(fields);
+  const original = renderJob(id, record);
   const text = continuableText(original);
   if (text === null) {
     throw ApiError.conflict('not_continuable', 'Only a job cut off by max tokens, or failed or cancelled with partial text, can be continued');
   }
-  const request = JSON.parse(fields.request) as UpstreamRequest;
   return enqueue(deps, {
     id: newId('job'),
     tenant,
-    request: continuationRequest(request, text, true),
+    request: continuationRequest(record.request, text, true),
     priority: original.priority,
     metadata: original.metadata,
-    onInterrupt: fields.on_interrupt === 'restart' ? 'restart' : 'continue',
+    onInterrupt: record.on_interrupt,
     continues: id,
   });
 }

@@ -8,12 +8,12 @@ import type { WebhookWorker } from './webhook-worker.js';
  * replay after the batch ended sends again, which the delivery's fixed id turns into nothing.
  */
 export function recordBatchResult(batches: BatchRepository, webhooks: Pick<WebhookWorker, 'send'>): JobEndedHandler {
-  return async (job, fields) => {
+  return async (job, record) => {
     if (!job.batch_id) return;
-    const line: BatchResultLine = { custom_id: fields.custom_id ?? '', job_id: job.id, status: job.status, result: job.result, error: job.error };
+    const line: BatchResultLine = { custom_id: record.custom_id ?? '', job_id: job.id, status: job.status, result: job.result, error: job.error };
     const batch = await batches.recordEnded(job.batch_id, job.id, JSON.stringify(line), job.status !== 'succeeded');
     if (!batch || !isBatchEnded(batch.status) || !batch.webhook_url) return;
     const object = renderBatch(job.batch_id, batch);
-    await webhooks.send({ ownerId: job.batch_id, tenant: fields.tenant, url: batch.webhook_url, type: `batch.${object.status}`, timestamp: object.completed_at ?? 0, data: object });
+    await webhooks.send({ ownerId: job.batch_id, tenant: record.tenant, url: batch.webhook_url, type: `batch.${object.status}`, timestamp: object.completed_at ?? 0, data: object });
   };
 }

@@ -6,7 +6,4 @@ export { WebhookWorker, type WebhookWorkerOptions, type WebhookEvent } from './w
 export { createWebhookProcessor, webhookRetryDelayMs, type WebhookProcessorDeps } from './webhook-processor.js';
 export { recordBatchResult } from './batch-results.js';
 export { recordJob } from './record-job.js';
-export { appendSessionTurn } from './append-session-turn.js';
-export { sessionHistory, withHistory, promptBudget, type SessionHistoryOptions } from './session-history.js';
-export { contextWindow, DEFAULT_CONTEXT_TOKENS } from './context-window.js';
 export { pruneStoreOnce, startStoreRetention, type StoreRetentionOptions } from './store-retention.js';

@@ -1,14 +1,12 @@
 import { loadConfig, createLogger, logProcessErrors } from '@spool/config';
 import { checkEvictionPolicy, createKeys, createRedis, redactUrl, waitForRedis } from '@spool/queue';
-import { BatchRepository, JobRepository } from '@spool/jobs';
+import { BatchRepository, JobRepository, SessionTurns } from '@spool/jobs';
 import { createMetrics, serveMetrics } from '@spool/metrics';
 import { createStore, type Store } from '@spool/store';
 import { SpoolWorker } from './worker.js';
 import { WebhookWorker } from './webhook-worker.js';
 import { recordBatchResult } from './batch-results.js';
 import { recordJob } from './record-job.js';
-import { appendSessionTurn } from './append-session-turn.js';
-import { sessionHistory } from './session-history.js';
 import { startStoreRetention } from './store-retention.js';
 
 const config = loadConfig();
@@ -36,14 +34,15 @@ await store.ping().catch((error) => logger.warn({ err: error }, 'store unavailab
 const metrics = createMetrics({ service: 'worker' });
 const webhooks = new WebhookWorker({ config, logger, redis, metrics });
 const batches = new BatchRepository(redis, createKeys(config.prefix));
+const sessionTurns = new SessionTurns(store, new JobRepository(redis, createKeys(config.prefix), { eventsTtlSeconds: config.eventsTtlSeconds }), { contextTokens: config.contextTokens });
 const worker = new SpoolWorker({
   config,
   logger,
   redis,
   metrics,
-  prepareRequest: sessionHistory({ store, jobs: new JobRepository(redis, createKeys(config.prefix), { eventsTtlSeconds: config.eventsTtlSeconds }), contextTokens: config.contextTokens }),
+  prepareRequest: sessionTurns.history,
   // The store's handlers come last: while it is down they fail (and are retried) without holding up webhooks.
-  onJobEnded: [recordBatchResult(batches, webhooks), webhooks.onJobEnded, recordJob(store), appendSessionTurn(store)],
+  onJobEnded: [recordBatchResult(batches, webhooks), webhooks.onJobEnded, recordJob(store), sessionTurns.append],
 });
 await Promise.all([worker.waitUntilReady(), webhooks.waitUntilReady()]);
 const retention = startStoreRetention({ store, redis, lockKey: createKeys(config.prefix).storePruneRound(), retentionDays: config.storeRetentionDays, logger });

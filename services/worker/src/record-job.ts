@@ -6,11 +6,11 @@ import type { Store } from '@spool/store';
  * has let the job go, and counts its tokens for its tenant. Both writes are idempotent by job id.
  */
 export function recordJob(store: Store): JobEndedHandler {
-  return async (job, fields) => {
-    await store.putJob(fields.tenant, job);
+  return async (job, record) => {
+    await store.putJob(record.tenant, job);
     if (job.result) {
       const { prompt_tokens, completion_tokens } = job.result.usage;
-      await store.recordUsage({ tenant: fields.tenant, jobId: job.id, model: job.model, promptTokens: prompt_tokens, completionTokens: completion_tokens });
+      await store.recordUsage({ tenant: record.tenant, jobId: job.id, model: job.model, promptTokens: prompt_tokens, completionTokens: completion_tokens });
     }
   };
 }

@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { UpstreamRequest } from '@spool/contracts';
-import { MAX_RETRY_AFTER_MS, type RateLimitSnapshot } from '@spool/llm';
-import { contextWindow } from './context-window.js';
+import { contextWindow, MAX_RETRY_AFTER_MS, type RateLimitSnapshot } from '@spool/llm';
 
 /**
  * KEYS[1] the gate hash. ARGV: 1 ms between requests (0 = no RPM), 2 tokens of this call,

@@ -97,9 +97,9 @@ export class WebhookWorker {
   }
 
   /** Outbox handler: a job with a webhook has ended. */
-  readonly onJobEnded: JobEndedHandler = async (job, fields) => {
-    if (!fields.webhook_url) return;
-    await this.send({ ownerId: job.id, tenant: fields.tenant, url: fields.webhook_url, type: `job.${job.status}`, timestamp: job.finished_at ?? Math.floor(Date.now() / 1000), data: job });
+  readonly onJobEnded: JobEndedHandler = async (job, record) => {
+    if (!record.webhook_url) return;
+    await this.send({ ownerId: job.id, tenant: record.tenant, url: record.webhook_url, type: `job.${job.status}`, timestamp: job.finished_at ?? Math.floor(Date.now() / 1000), data: job });
   };
 
   async waitUntilReady(): Promise<void> {

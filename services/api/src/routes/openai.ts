@@ -2,6 +2,7 @@ import { Router, type Response } from 'express';
 import { z } from 'zod';
 import OpenAI from 'openai';
 import { ApiError, parseOrThrow, type JobEvent, type JobObject } from '@spool/contracts';
+import { parseJobRecord } from '@spool/jobs';
 import type { AppDeps } from '../deps.js';
 import { jsonBody } from '../body.js';
 import { submitJob } from '../submit-job.js';
@@ -20,7 +21,7 @@ const MODELS_TTL_MS = 60_000;
 
 async function failureFor(deps: AppDeps, job: JobObject): Promise<ApiError> {
   const fields = await deps.jobs.get(job.id).catch(() => null);
-  return jobFailure(job, fields?.upstream_status ? Number(fields.upstream_status) : undefined);
+  return jobFailure(job, (fields && parseJobRecord(fields).upstream_status) ?? undefined);
 }
 
 /**

@@ -3,22 +3,10 @@ import { describe, expect, it } from 'vitest';
 import type { ChatMessage } from '@spool/contracts';
 import { countPromptTokens } from '@spool/llm';
 import type { SessionMessage } from '@spool/store';
-import { contextWindow, DEFAULT_CONTEXT_TOKENS } from './context-window.js';
 import { promptBudget, withHistory } from './session-history.js';
 
 const message = (role: ChatMessage['role'], content: string): ChatMessage => ({ role, content });
 const entries = (jobId: string, messages: ChatMessage[]): SessionMessage[] => messages.map((each) => ({ message: each, created_at: 1, job_id: jobId }));
-
-describe('contextWindow', () => {
-  it('knows model families, dated variants included, and falls back to 128000', () => {
-    expect(contextWindow('gpt-4o-mini')).toBe(128_000);
-    expect(contextWindow('gpt-4o-2024-08-06')).toBe(128_000);
-    expect(contextWindow('gpt-4.1-mini-2025-04-14')).toBe(1_047_576);
-    expect(contextWindow('gpt-4-0613')).toBe(8_192);
-    expect(contextWindow('o4-mini')).toBe(200_000);
-    expect(contextWindow('llama3:8b')).toBe(DEFAULT_CONTEXT_TOKENS);
-  });
-});
 
 describe('promptBudget', () => {
   it('is the context budget less the reply budget', () => {

@@ -1,21 +1,10 @@
 import { setImmediate } from 'node:timers/promises';
 import type { ChatMessage, UpstreamRequest } from '@spool/contracts';
-import { countPromptTokens } from '@spool/llm';
-import { settleSessionTurns, type JobRepository } from '@spool/jobs';
-import type { SessionMessage, Store } from '@spool/store';
-import type { PrepareRequest } from './chat-processor.js';
-import { contextWindow } from './context-window.js';
+import { contextWindow, countPromptTokens } from '@spool/llm';
+import type { SessionMessage } from '@spool/store';
 
 /** Tokens kept for the reply when the request sets no limit, at most a quarter of the window. */
 const DEFAULT_REPLY_TOKENS = 4096;
-
-export interface SessionHistoryOptions {
-  store: Store;
-  /** to write the turns of jobs that ended a moment ago, before the outbox gets to them */
-  jobs: JobRepository;
-  /** the prompt's context budget (SPOOL_CONTEXT_TOKENS); default: the model's window, 128000 if unknown */
-  contextTokens?: number;
-}
 
 /** Tokens the prompt may take: the context budget less what the reply may take. */
 export function promptBudget(request: UpstreamRequest, contextTokens = contextWindow(request.model)): number {
@@ -68,16 +57,4 @@ export async function withHistory(history: SessionMessage[], own: ChatMessage[],
     await setImmediate();
   }
   return [...lead, ...turns.slice(first).flat(), ...own];
-}
-
-/** The worker's `prepareRequest`: a job with a session gets the session's history before its messages. */
-export function sessionHistory(options: SessionHistoryOptions): PrepareRequest {
-  return async (request, fields) => {
-    // The API checked the session at submission; this keeps a job from reading another tenant's.
-    if (!fields.session_id || !(await options.store.getSession(fields.session_id, fields.tenant))) return request;
-    await settleSessionTurns(options.store, options.jobs, fields.session_id);
-    const history = await options.store.history(fields.session_id);
-    if (history.length === 0) return request;
-    return { ...request, messages: await withHistory(history, request.messages, promptBudget(request, options.contextTokens)) };
-  };
 }

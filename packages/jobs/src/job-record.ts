@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { JobStatus, type JobError, type JobObject, type JobPartial, type JobResult, type UpstreamRequest } from '@spool/contracts';
+
+/** A job hash as Redis holds it: every value a string, JSON where structured. */
+export type JobFields = Record<string, string>;
+
+/** JSON this package wrote into the hash: parsed, not validated again. */
+const json = <T>() => z.string().transform((text) => JSON.parse(text) as T);
+/** An optional field, `null` when absent or empty. */
+const orNull = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema.optional()).transform((value) => value ?? null);
+const count = z.coerce.number().int();
+
+/** The fields of a job hash that `renderJob` reads: a listing fetches only these, never the request (up to 1 MB). */
+export const RenderedRecord = z.object({
+  status: JobStatus,
+  model: z.string(),
+  created_at: count,
+  started_at: orNull(count),
+  finished_at: orNull(count),
+  attempts: count.default(0),
+  priority: count,
+  session_id: orNull(z.string()),
+  batch_id: orNull(z.string()),
+  continues: orNull(z.string()),
+  metadata: orNull(json<Record<string, string>>()).transform((metadata) => metadata ?? {}),
+  result: orNull(json<JobResult>()),
+  partial: orNull(json<JobPartial>()),
+  error: orNull(json<JobError>()),
+});
+export type RenderedRecord = z.infer<typeof RenderedRecord>;
+
+/** A job hash, parsed once into what its fields mean. */
+export const JobRecord = RenderedRecord.extend({
+  tenant: z.string(),
+  request: json<UpstreamRequest>(),
+  on_interrupt: z.enum(['continue', 'restart']).catch('continue'),
+  webhook_url: orNull(z.string()),
+  /** the request's `custom_id` in its batch */
+  custom_id: orNull(z.string()),
+  /** attempts given back without counting (rate limits, outages) */
+  deferrals: count.default(0),
+  /** upstream's HTTP status behind `error` */
+  upstream_status: orNull(count),
+});
+export type JobRecord = z.infer<typeof JobRecord>;
+
+export const RENDERED_FIELDS = Object.keys(RenderedRecord.shape) as (keyof RenderedRecord)[];
+
+/** The record of a job hash. */
+export function parseJobRecord(fields: JobFields): JobRecord {
+  return JobRecord.parse(fields);
+}
+
+/** The public job object of a job record; the one renderer behind GET, list, wait and `done`. */
+export function renderJob(id: string, record: RenderedRecord): JobObject {
+  return {
+    id,
+    object: 'job',
+    status: record.status,
+    model: record.model,
+    created_at: record.created_at,
+    started_at: record.started_at,
+    finished_at: record.finished_at,
+    attempts: record.attempts,
+    priority: record.priority,
+    session_id: record.session_id,
+    batch_id: record.batch_id,
+    continues: record.continues,
+    metadata: record.metadata,
+    stream_url: `/v1/jobs/${id}/events`,
+    result: record.result,
+    partial: record.partial,
+    error: record.error,
+  };
+}
+
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
