@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { JobEvent, JobObject, JobStatus, JobResult, JobPartial, JobError, UpstreamRequest } from '@spool/contracts';
 
 import { coalesceWrites, defineCommands, type Keys } from '@spool/queue';
-import { decodeEntry, encodeEntry } from '@spool/stream';
+import { decodeEntry, encodeEvent } from '@spool/stream';
 import { JOB_COMMANDS, type JobCommands } from './commands.js';
 import { renderJob, nowSeconds, RENDERED_FIELDS, type JobFields } from './render-job.js';
 import { TenantQuotaError } from './tenant-quota-error.js';
@@ -77,7 +77,7 @@ interface RemovePipeline {
   exec(): Promise<[Error | null, unknown][] | null>;
 }
 
-const QUEUED_ENTRY = encodeEntry('status', '{"status":"queued","attempt":1}');
+const QUEUED_ENTRY = encodeEvent('status', { status: 'queued', attempt: 1 });
 
 /** A hash from a script's reply of field, value, ... pairs starting at `from`. */
 function fieldsFrom(reply: string[], from: number): JobFields {
@@ -262,7 +262,7 @@ export class JobRepository {
    */
   async requeue(id: string, owner: string, attempt: number, refund = false): Promise<boolean> {
     const next = refund ? attempt : attempt + 1;
-    const entry = encodeEntry('status', JSON.stringify({ status: 'queued', attempt: next }));
+    const entry = encodeEvent('status', { status: 'queued', attempt: next });
     return (await this.redis.spoolRequeue(...this.jobKeys(id), owner, refund ? '1' : '0', entry)) > 0;
   }
 
@@ -285,7 +285,7 @@ export class JobRepository {
       this.keys.tenantJobsExpiry(fields.tenant),
       options.owner ?? '',
       options.expectedEventCount ?? '',
-      encodeEntry('done', JSON.stringify(job)),
+      encodeEvent('done', job),
       this.eventsTtlSeconds,
       this.recordTtlSeconds,
       id,
