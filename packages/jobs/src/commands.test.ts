@@ -205,8 +205,8 @@ describe('jobs Lua commands', () => {
     await redis.zadd(index, 1, 'gone_1', 2, 'gone_2', 3, 'kept');
     await redis.zadd(expiry, Date.now() - 1000, 'gone_1', Date.now() - 10, 'gone_2', Date.now() + 60_000, 'kept');
     expect(await redis.spoolTrimIndex(index, expiry)).toBe(2);
-    expect(await redis.zrange(index, 0, -1)).toEqual(['kept']);
-    expect(await redis.zrange(expiry, 0, -1)).toEqual(['kept']);
+    expect(await redis.zrange(index, '0', '-1')).toEqual(['kept']);
+    expect(await redis.zrange(expiry, '0', '-1')).toEqual(['kept']);
     expect(await redis.spoolTrimIndex(index, expiry)).toBe(0);
   });
 
