@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import { defineCommands, type Keys } from '@spool/queue';
 
-const SLOT_COMMANDS = { spoolWebhookSlotTake: { numberOfKeys: 1, script: new URL('./commands/take-slot.lua', import.meta.url) } };
+/** commands/take-slot.lua: a slot of the tenant's, or 0 when all are held (exported for its test). */
+export const SLOT_COMMANDS = { spoolWebhookSlotTake: { numberOfKeys: 1, script: new URL('./commands/take-slot.lua', import.meta.url) } };
 
 type WithTake = Redis & { spoolWebhookSlotTake(key: string, holder: string, leaseMs: number, perTenant: number): Promise<number> };
 

@@ -3,8 +3,8 @@ import type { Redis } from 'ioredis';
 import { ApiError } from '@spool/contracts';
 import { coalesceWrites, defineCommands, type Keys } from '@spool/queue';
 
-/** GCRA over Redis time, shared by every API process: commands/client-rate.lua. */
-const RATE_COMMANDS = { spoolClientRate: { numberOfKeys: 1, script: new URL('./commands/client-rate.lua', import.meta.url) } };
+/** GCRA over Redis time, shared by every API process: commands/client-rate.lua (exported for its test). */
+export const RATE_COMMANDS = { spoolClientRate: { numberOfKeys: 1, script: new URL('./commands/client-rate.lua', import.meta.url) } };
 
 interface RateCommands {
   spoolClientRate(key: string, interval: number, tolerance: number): Promise<[number, number, number, number]>;
