@@ -22,8 +22,13 @@ export {
   JobPartial,
   JobError,
   JobObject,
+  JobEventName,
+  StatusEventData,
+  DeltaEventData,
+  ResetEventData,
+  DoneEventData,
+  JobEventData,
   type JobEvent,
-  type JobEventName,
 } from './job.js';
 export { BATCH_MAX_REQUESTS, CustomId, BatchRequest, BatchRequestItem, BatchFileLine, BatchStatus, BatchObject, type BatchResultLine } from './batch.js';
 export { MAX_JSON_DEPTH, checkJsonDepth } from './json-depth.js';

@@ -45,7 +45,28 @@ export const JobObject = z.object({
 });
 export type JobObject = z.infer<typeof JobObject>;
 
-export type JobEventName = 'status' | 'delta' | 'reset' | 'done';
+export const JobEventName = z.enum(['status', 'delta', 'reset', 'done']);
+export type JobEventName = z.infer<typeof JobEventName>;
+
+/** `status`: an attempt is queued or starts running (API.md §4). */
+export const StatusEventData = z.object({ status: z.enum(['queued', 'running']), attempt: z.number().int().min(1) });
+export type StatusEventData = z.infer<typeof StatusEventData>;
+
+/** `delta`: the next piece of the reply's text. */
+export const DeltaEventData = z.object({ content: z.string() });
+export type DeltaEventData = z.infer<typeof DeltaEventData>;
+
+/** `reset`: drop what came so far (`on_interrupt: "restart"`). */
+export const ResetEventData = z.object({ attempt: z.number().int().min(1), reason: z.string() });
+export type ResetEventData = z.infer<typeof ResetEventData>;
+
+/** `done`: the final job object. */
+export const DoneEventData = JobObject;
+export type DoneEventData = z.infer<typeof DoneEventData>;
+
+/** Each event's data schema, by the event's name. */
+export const JobEventData = { status: StatusEventData, delta: DeltaEventData, reset: ResetEventData, done: DoneEventData } satisfies Record<JobEventName, z.ZodType>;
+export type JobEventData = { [Name in JobEventName]: z.infer<(typeof JobEventData)[Name]> };
 
 /** One entry of a job's event log; `id` counts up from 1 per job. */
 export interface JobEvent {

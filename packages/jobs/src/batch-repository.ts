@@ -1,48 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { BatchObject, BatchStatus } from '@spool/contracts';
-import type { Keys } from '@spool/queue';
+import { defineCommands, type Keys } from '@spool/queue';
+import { BATCH_COMMANDS, type BatchCommands } from './commands.js';
 import { nowSeconds } from './job-record.js';
 
 /** A batch hash as Redis holds it. */
 export type BatchFields = Record<string, string>;
 
 const BATCH_TTL_SECONDS = 7 * 24 * 3600;
-
-/**
- * KEYS: 1 batch hash, 2 ended set, 3 results list, 4 job list. ARGV: 1 job id, 2 result line,
- * 3 '1' if it failed (or was cancelled), 4 now, 5 ttl s. Records an ended request once however
- * often it is replayed (the SADD decides), and ends the batch when every request has ended.
- * Returns the batch hash after the change, empty if there is no batch.
- */
-const RECORD_ENDED = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
-if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
-  redis.call('RPUSH', KEYS[3], ARGV[2])
-  redis.call('HINCRBY', KEYS[1], ARGV[3] == '1' and 'failed' or 'completed', 1)
-  if redis.call('SCARD', KEYS[2]) >= tonumber(redis.call('HGET', KEYS[1], 'total')) then
-    local status = redis.call('HGET', KEYS[1], 'status')
-    redis.call('HSET', KEYS[1], 'status', status == 'cancelling' and 'cancelled' or 'completed', 'completed_at', ARGV[4])
-    for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
-  end
-end
-return redis.call('HGETALL', KEYS[1])
-`;
-
-/** KEYS[1] batch hash. Moves an in-progress batch to `cancelling`; returns the status after. */
-const REQUEST_CANCEL = `
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return '' end
-if status == 'in_progress' then
-  redis.call('HSET', KEYS[1], 'status', 'cancelling')
-  return 'cancelling'
-end
-return status
-`;
-
-interface BatchCommands {
-  spoolBatchRecordEnded(...args: (string | number)[]): Promise<string[]>;
-  spoolBatchRequestCancel(key: string): Promise<string>;
-}
 
 export interface NewBatch {
   id: string;
@@ -81,10 +46,7 @@ export class BatchRepository {
   private readonly redis: Redis & BatchCommands;
 
   constructor(redis: Redis, private readonly keys: Keys) {
-    if (!('spoolBatchRecordEnded' in redis)) {
-      redis.defineCommand('spoolBatchRecordEnded', { numberOfKeys: 4, lua: RECORD_ENDED });
-      redis.defineCommand('spoolBatchRequestCancel', { numberOfKeys: 1, lua: REQUEST_CANCEL });
-    }
+    defineCommands(redis, BATCH_COMMANDS);
     this.redis = redis as Redis & BatchCommands;
   }
 

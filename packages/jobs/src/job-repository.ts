@@ -2,16 +2,16 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { JobEvent, JobObject, JobStatus, JobResult, JobPartial, JobError, UpstreamRequest } from '@spool/contracts';
 
-import { coalesceWrites, type Keys } from '@spool/queue';
-import { decodeEntry, encodeEntry } from '@spool/stream';
-import { CREATE, START, APPEND, REQUEUE, FINISH, SNAPSHOT, TRIM_INDEX, REMOVE } from './scripts.js';
+import { coalesceWrites, defineCommands, type Keys } from '@spool/queue';
+import { decodeEntry, encodeEvent } from '@spool/stream';
+import { JOB_COMMANDS, type JobCommands } from './commands.js';
 import { RenderedRecord, RENDERED_FIELDS, nowSeconds, parseJobRecord, renderJob, type JobFields } from './job-record.js';
 import { TenantQuotaError } from './tenant-quota-error.js';
 
 const JOB_TTL_SECONDS = 7 * 24 * 3600;
 /** requests `checkQuota` measures in one event-loop turn */
 const MEASURED_PER_TURN = 250;
-/** what TRIM_INDEX drops at most in one call */
+/** what trim-index.lua drops at most in one call */
 const TRIM_BATCH = 1000;
 
 export interface JobRepositoryOptions {
@@ -70,16 +70,6 @@ export function streamEndOf(fields: JobFields): StreamEnd | null {
   return fields.stream_end ? (JSON.parse(fields.stream_end) as StreamEnd) : null;
 }
 
-interface JobCommands {
-  spoolCreate(...args: (string | number)[]): Promise<number>;
-  spoolStart(...args: (string | number)[]): Promise<string[]>;
-  spoolAppend(...args: (string | number)[]): Promise<number>;
-  spoolRequeue(...args: (string | number)[]): Promise<number>;
-  spoolFinish(...args: (string | number)[]): Promise<number>;
-  spoolSnapshot(...keys: string[]): Promise<[string[], ...string[]]>;
-  spoolTrimIndex(index: string, expiry: string): Promise<number>;
-}
-
 /** ioredis queues a defined command on a pipeline like any other. */
 interface CreatePipeline {
   spoolCreate(...args: (string | number)[]): CreatePipeline;
@@ -90,7 +80,7 @@ interface RemovePipeline {
   exec(): Promise<[Error | null, unknown][] | null>;
 }
 
-const QUEUED_ENTRY = encodeEntry('status', '{"status":"queued","attempt":1}');
+const QUEUED_ENTRY = encodeEvent('status', { status: 'queued', attempt: 1 });
 
 /** A hash from a script's reply of field, value, ... pairs starting at `from`. */
 function fieldsFrom(reply: string[], from: number): JobFields {
@@ -157,16 +147,7 @@ export class JobRepository {
     this.recordTtlSeconds = Math.max(options.recordTtlSeconds ?? JOB_TTL_SECONDS, this.eventsTtlSeconds);
     this.maxQueuedJobs = options.maxQueuedJobs ?? 100_000;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 1024 ** 3;
-    if (!('spoolFinish' in redis)) {
-      redis.defineCommand('spoolCreate', { numberOfKeys: 6, lua: CREATE });
-      redis.defineCommand('spoolStart', { numberOfKeys: 3, lua: START });
-      redis.defineCommand('spoolAppend', { numberOfKeys: 3, lua: APPEND });
-      redis.defineCommand('spoolRequeue', { numberOfKeys: 3, lua: REQUEUE });
-      redis.defineCommand('spoolFinish', { numberOfKeys: 7, lua: FINISH });
-      redis.defineCommand('spoolSnapshot', { numberOfKeys: 2, lua: SNAPSHOT });
-      redis.defineCommand('spoolTrimIndex', { numberOfKeys: 2, lua: TRIM_INDEX });
-      redis.defineCommand('spoolRemove', { numberOfKeys: 4, lua: REMOVE });
-    }
+    defineCommands(redis, JOB_COMMANDS);
     this.redis = redis as Redis & JobCommands;
   }
 
@@ -174,7 +155,7 @@ export class JobRepository {
     return [this.keys.job(id), this.keys.events(id), this.keys.eventsChannel(id)];
   }
 
-  /** CREATE's arguments for a job and its new hash. */
+  /** create.lua's arguments for a job and its new hash. */
   private createArgs(job: NewJob, fields: JobFields): (string | number)[] {
     return [
       ...this.jobKeys(job.id),
@@ -191,7 +172,7 @@ export class JobRepository {
     ];
   }
 
-  /** CREATE's refusals as errors. */
+  /** create.lua's refusals as errors. */
   private checkCreated(job: NewJob, seq: number): void {
     if (seq === -2) throw new TenantQuotaError('jobs', this.maxQueuedJobs);
     if (seq === -3) throw new TenantQuotaError('bytes', this.maxQueuedBytes);
@@ -288,7 +269,7 @@ export class JobRepository {
    */
   async requeue(id: string, owner: string, attempt: number, refund = false): Promise<boolean> {
     const next = refund ? attempt : attempt + 1;
-    const entry = encodeEntry('status', JSON.stringify({ status: 'queued', attempt: next }));
+    const entry = encodeEvent('status', { status: 'queued', attempt: next });
     return (await this.redis.spoolRequeue(...this.jobKeys(id), owner, refund ? '1' : '0', entry)) > 0;
   }
 
@@ -311,7 +292,7 @@ export class JobRepository {
       this.keys.tenantJobsExpiry(fields.tenant),
       options.owner ?? '',
       options.expectedEventCount ?? '',
-      encodeEntry('done', JSON.stringify(job)),
+      encodeEvent('done', job),
       this.eventsTtlSeconds,
       this.recordTtlSeconds,
       id,

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { JobObject } from '@spool/contracts';
-import type { Keys } from '@spool/queue';
+import { defineCommands, type Keys } from '@spool/queue';
+import { OUTBOX_COMMANDS, type OutboxCommands } from './commands.js';
 import { parseJobRecord, renderJob, type JobRecord } from './job-record.js';
 
 /** What happens once a job has ended: keep its record, extend its session, call its webhook... */
@@ -15,30 +16,6 @@ export interface OutboxOptions {
    */
   concurrency?: number;
   onError?: (error: unknown, jobId: string) => void;
-}
-
-/** KEYS: 1 outbox, 2 processing list, 3 claims hash. ARGV: 1 how many, 2 now. Claims up to that many entries in one step. */
-const CLAIM = `
-local claimed = {}
-for i = 1, tonumber(ARGV[1]) do
-  local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
-  if not id then break end
-  redis.call('HSET', KEYS[3], id, ARGV[2])
-  claimed[#claimed + 1] = id
-end
-return claimed
-`;
-
-/** KEYS: 1 processing list, 2 claims hash. ARGV: 1 job id. An entry handled: unclaimed and gone. */
-const ACK = `
-redis.call('LREM', KEYS[1], 1, ARGV[1])
-return redis.call('HDEL', KEYS[2], ARGV[1])
-`;
-
-interface OutboxCommands {
-  spoolOutboxClaim(outbox: string, processing: string, claims: string, count: number, now: number): Promise<string[]>;
-  // A script, not MULTI: an ioredis MULTI builds a pipeline that copies every script defined on the connection.
-  spoolOutboxAck(processing: string, claims: string, jobId: string): Promise<number>;
 }
 
 /**
@@ -65,10 +42,7 @@ export class JobOutbox {
   ) {
     this.reclaimAfterMs = options.reclaimAfterMs ?? 60_000;
     this.concurrency = Math.max(1, options.concurrency ?? 32);
-    if (!('spoolOutboxClaim' in redis)) {
-      redis.defineCommand('spoolOutboxClaim', { numberOfKeys: 3, lua: CLAIM });
-      redis.defineCommand('spoolOutboxAck', { numberOfKeys: 2, lua: ACK });
-    }
+    defineCommands(redis, OUTBOX_COMMANDS);
   }
 
   use(handler: JobEndedHandler): this {

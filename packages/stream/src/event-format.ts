@@ -1,8 +1,16 @@
-import type { JobEvent, JobEventName } from '@spool/contracts';
+import type { JobEvent, JobEventData, JobEventName } from '@spool/contracts';
 
-/** A log entry is `event\ndata`; its id is its position in the log, counting from 1. */
+/**
+ * A log entry is `event\ndata`; its id is its position in the log, counting from 1. Scripts write
+ * entries with commands/event-log.lua, the same format.
+ */
 export function encodeEntry(event: JobEventName, data: string): string {
   return `${event}\n${data}`;
+}
+
+/** The entry of an event, its data typed by the event's schema in @spool/contracts. */
+export function encodeEvent<Name extends JobEventName>(event: Name, data: JobEventData[Name]): string {
+  return encodeEntry(event, JSON.stringify(data));
 }
 
 export function decodeEntry(id: number, entry: string): JobEvent {
@@ -16,6 +24,14 @@ export function decodeMessage(message: string): JobEvent {
   return decodeEntry(Number(message.slice(0, newline)), message.slice(newline + 1));
 }
 
+/**
+ * The data of `event` if it is a `name` event, else null. Not validated: only Spool writes the
+ * log, and a delta is parsed once per watcher.
+ */
+export function eventData<Name extends JobEventName>(event: JobEvent, name: Name): JobEventData[Name] | null {
+  return event.event === name ? (JSON.parse(event.data) as JobEventData[Name]) : null;
+}
+
 /** Server-Sent Events framing of one event. */
 export function formatSse(event: JobEvent): string {
   return `id: ${event.id}\nevent: ${event.event}\ndata: ${event.data}\n\n`;
@@ -26,7 +42,7 @@ export function streamedText(events: readonly JobEvent[]): string {
   let text = '';
   for (const event of events) {
     if (event.event === 'reset') text = '';
-    else if (event.event === 'delta') text += (JSON.parse(event.data) as { content: string }).content;
+    else text += eventData(event, 'delta')?.content ?? '';
   }
   return text;
 }

@@ -1,19 +1,8 @@
 import type { Redis } from 'ioredis';
-import type { Keys } from '@spool/queue';
+import { defineCommands, type Keys } from '@spool/queue';
 
-/**
- * KEYS[1] the tenant's slot set (holder scored by lease end, Redis time in ms).
- * ARGV: 1 holder, 2 lease ms, 3 slots per tenant. 1 when the slot is taken (or already held), else 0.
- */
-const TAKE = `
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-`;
+/** commands/take-slot.lua: a slot of the tenant's, or 0 when all are held (exported for its test). */
+export const SLOT_COMMANDS = { spoolWebhookSlotTake: { numberOfKeys: 1, script: new URL('./commands/take-slot.lua', import.meta.url) } };
 
 type WithTake = Redis & { spoolWebhookSlotTake(key: string, holder: string, leaseMs: number, perTenant: number): Promise<number> };
 
@@ -36,7 +25,7 @@ export class TenantSlots {
     private readonly keys: Keys,
     private readonly options: TenantSlotsOptions,
   ) {
-    if (!('spoolWebhookSlotTake' in redis)) redis.defineCommand('spoolWebhookSlotTake', { numberOfKeys: 1, lua: TAKE });
+    defineCommands(redis, SLOT_COMMANDS);
     this.redis = redis as WithTake;
   }
 

@@ -1,5 +1,5 @@
 import type { JobObject } from '@spool/contracts';
-import type { EventHub } from '@spool/stream';
+import { eventData, type EventHub } from '@spool/stream';
 
 /** The finished job once its `done` event comes, or null after `timeoutMs` or on `signal`. */
 export function waitForJob(hub: EventHub, jobId: string, timeoutMs: number, signal?: AbortSignal): Promise<JobObject | null> {
@@ -19,7 +19,8 @@ export function waitForJob(hub: EventHub, jobId: string, timeoutMs: number, sign
     if (signal?.aborted) settle(null);
     hub
       .watch(jobId, 0, (event) => {
-        if (event.event === 'done') settle(JSON.parse(event.data) as JobObject);
+        const done = eventData(event, 'done');
+        if (done) settle(done);
       })
       .then(
         (stop) => {

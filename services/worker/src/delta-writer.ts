@@ -1,4 +1,4 @@
-import { encodeEntry } from '@spool/stream';
+import { encodeEvent } from '@spool/stream';
 import type { JobRepository, StreamEnd } from '@spool/jobs';
 import type { FlushSchedule } from './flush-clock.js';
 
@@ -74,7 +74,7 @@ export class DeltaWriter {
 
   private write(): void {
     if ((!this.pending && !this.streamEnd) || this.failure || this.inFlight) return;
-    const entries = this.pending ? [encodeEntry('delta', JSON.stringify({ content: this.pending }))] : [];
+    const entries = this.pending ? [encodeEvent('delta', { content: this.pending })] : [];
     const streamEnd = this.streamEnd ?? undefined;
     this.pending = '';
     this.streamEnd = null;

@@ -133,6 +133,21 @@ describe('UpstreamGate on real Redis', () => {
     expect(await gate.acquire(1, dontWait())).toBe(0);
   });
 
+  it('pause: a shorter pause never shortens a longer one', async () => {
+    const key = gateKey();
+    await newGate({}, key).pause(60_000);
+    await newGate({}, key).pause(1_000);
+    const wait = await newGate({ rpm: 60 }, key).acquire(1, dontWait());
+    expect(wait).toBeGreaterThan(59_000);
+    expect(wait).toBeLessThanOrEqual(60_000);
+  });
+
+  it('correct: with no token slot reserved (the gate expired) there is nothing to move, and nothing is written', async () => {
+    const key = gateKey();
+    await newGate({ tpm: 60_000 }, key).correct(1000, 10);
+    expect(await redis.exists(key)).toBe(0);
+  });
+
   it('sleeps through a wait longer than setTimeout can take, reserving one slot, not one a millisecond', async () => {
     const key = gateKey();
     const tokenGapMs = 60_000 * 1.02; // TPM 1

@@ -1,54 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { UpstreamRequest } from '@spool/contracts';
 import { contextWindow, MAX_RETRY_AFTER_MS, type RateLimitSnapshot } from '@spool/llm';
-
-/**
- * KEYS[1] the gate hash. ARGV: 1 ms between requests (0 = no RPM), 2 tokens of this call,
- * 3 ms per token (0 = no TPM). Reserves the next free slot and returns how long to wait for it,
- * in whole ms. Slots are spaced evenly, so any 5 s holds at most RPM/12 + 1 requests (and TPM/12
- * tokens plus one call's worth): the whole fleet, however many workers and jobs are waiting.
- * Slot times keep their fraction of a ms (a gap is rarely whole); what Redis or the caller needs
- * whole is rounded up.
- */
-const ACQUIRE = `
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local gate = redis.call('HMGET', KEYS[1], 'next_request', 'next_token', 'paused_until')
-local start = math.max(now, tonumber(gate[1]) or 0, tonumber(gate[2]) or 0, tonumber(gate[3]) or 0)
-local request_gap = tonumber(ARGV[1])
-local token_gap = tonumber(ARGV[2]) * tonumber(ARGV[3])
-if request_gap > 0 then redis.call('HSET', KEYS[1], 'next_request', start + request_gap) end
-if token_gap > 0 then redis.call('HSET', KEYS[1], 'next_token', start + token_gap) end
-local wait = math.ceil(start - now)
-redis.call('PEXPIRE', KEYS[1], wait + 120000)
-return wait
-`;
-
-/** ARGV: 1 ms to hold every call back from now. */
-const PAUSE = `
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local ms = math.ceil(tonumber(ARGV[1]))
-local until_ms = now + ms
-local current = tonumber(redis.call('HGET', KEYS[1], 'paused_until')) or 0
-if until_ms > current then redis.call('HSET', KEYS[1], 'paused_until', until_ms) end
-redis.call('PEXPIRE', KEYS[1], math.max(120000, ms + 120000))
-return until_ms
-`;
-
-/** ARGV: 1 ms to move the token slot by (negative gives back an overestimate). */
-const ADJUST_TOKENS = `
-local next_token = tonumber(redis.call('HGET', KEYS[1], 'next_token'))
-if next_token then redis.call('HSET', KEYS[1], 'next_token', next_token + tonumber(ARGV[1])) end
-return 0
-`;
-
-/** Returns ms left of the current pause (<= 0: none). */
-const PAUSED_FOR = `
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-return (tonumber(redis.call('HGET', KEYS[1], 'paused_until')) or 0) - now
-`;
+import { defineCommands } from '@spool/queue';
 
 /** Slots are spaced a little wider than the limit, so clock jitter between hosts does not tip calls over it. */
 const SPACING_MARGIN = 1.02;
@@ -74,6 +27,16 @@ export class UpstreamGateError extends Error {
     this.name = 'UpstreamGateError';
   }
 }
+
+const script = (name: string) => new URL(`./commands/${name}.lua`, import.meta.url);
+
+/** KEYS: 1 the gate hash (`keys.upstreamGate()`). */
+const GATE_COMMANDS = {
+  spoolGateAcquire: { numberOfKeys: 1, script: script('gate-acquire') },
+  spoolGatePause: { numberOfKeys: 1, script: script('gate-pause') },
+  spoolGateAdjust: { numberOfKeys: 1, script: script('gate-adjust-tokens') },
+  spoolGatePausedFor: { numberOfKeys: 1, script: script('gate-paused-for') },
+};
 
 interface GateCommands {
   spoolGatePausedFor(key: string): Promise<number>;
@@ -119,12 +82,7 @@ export class UpstreamGate {
   private pausedUntil = 0;
 
   constructor(redis: Redis, private readonly key: string, options: UpstreamGateOptions = {}) {
-    if (!('spoolGateAcquire' in redis)) {
-      redis.defineCommand('spoolGateAcquire', { numberOfKeys: 1, lua: ACQUIRE });
-      redis.defineCommand('spoolGatePause', { numberOfKeys: 1, lua: PAUSE });
-      redis.defineCommand('spoolGateAdjust', { numberOfKeys: 1, lua: ADJUST_TOKENS });
-      redis.defineCommand('spoolGatePausedFor', { numberOfKeys: 1, lua: PAUSED_FOR });
-    }
+    defineCommands(redis, GATE_COMMANDS);
     this.redis = redis as Redis & GateCommands;
     this.requestGapMs = options.rpm ? (60_000 / options.rpm) * SPACING_MARGIN : 0;
     this.msPerToken = options.tpm ? (60_000 / options.tpm) * SPACING_MARGIN : 0;

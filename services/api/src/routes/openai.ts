@@ -3,6 +3,7 @@ import { z } from 'zod';
 import OpenAI from 'openai';
 import { ApiError, parseOrThrow, type JobEvent, type JobObject } from '@spool/contracts';
 import { parseJobRecord } from '@spool/jobs';
+import { eventData } from '@spool/stream';
 import type { AppDeps } from '../deps.js';
 import { jsonBody } from '../body.js';
 import { submitJob } from '../submit-job.js';
@@ -85,7 +86,7 @@ export function openaiRouter(deps: AppDeps, slots: TenantSlots): Router {
     if (!door.stream) {
       let finished: JobObject | null = null;
       await follow(deps, res, job, (event) => {
-        if (event.event === 'done') finished = JSON.parse(event.data) as JobObject;
+        if (event.event === 'done') finished = eventData(event, 'done')!;
       });
       if (!finished || res.writableEnded || res.destroyed) return;
       const done = finished as JobObject;
@@ -105,9 +106,9 @@ export function openaiRouter(deps: AppDeps, slots: TenantSlots): Router {
     await follow(deps, res, job, async (event) => {
       if (event.event === 'delta') {
         start();
-        res.write(chunk(job, { content: (JSON.parse(event.data) as { content: string }).content }));
+        res.write(chunk(job, { content: eventData(event, 'delta')!.content }));
       } else if (event.event === 'done') {
-        const done = JSON.parse(event.data) as JobObject;
+        const done = eventData(event, 'done')!;
         if (done.status !== 'succeeded') {
           const failure = await failureFor(deps, done);
           // Before any text the client gets a real HTTP error; after, the SDK's in-stream error.

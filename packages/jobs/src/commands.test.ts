@@ -1,0 +1,285 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { StatusEventData } from '@spool/contracts';
+import { createKeys, defineCommands } from '@spool/queue';
+import { decodeEntry, encodeEvent, EventLog } from '@spool/stream';
+import { BATCH_COMMANDS, JOB_COMMANDS, OUTBOX_COMMANDS, type BatchCommands, type JobCommands, type OutboxCommands } from './commands.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Every script of packages/jobs driven directly: its KEYS and ARGV, its replies, its guards. */
+describe('jobs Lua commands', () => {
+  const keys = createKeys(`test-${randomUUID().slice(0, 12)}`);
+  const tenant = 't';
+  let redis: Redis & JobCommands & OutboxCommands & BatchCommands;
+  let log: EventLog;
+
+  beforeAll(() => {
+    const connection = new Redis(REDIS_URL);
+    defineCommands(connection, { ...JOB_COMMANDS, ...OUTBOX_COMMANDS, ...BATCH_COMMANDS });
+    redis = connection as typeof redis;
+    log = new EventLog(redis, keys);
+  });
+  afterAll(async () => {
+    const found = await redis.keys(`${keys.prefix}:*`);
+    if (found.length) await redis.unlink(...found);
+    await redis.quit();
+  });
+
+  const jobKeys = (id: string) => [keys.job(id), keys.events(id), keys.eventsChannel(id)];
+  const quota = () => redis.hgetall(keys.tenantQuota(tenant));
+  const queuedEntry = encodeEvent('status', { status: 'queued', attempt: 1 });
+
+  /** create.lua for a job of `bytes` request bytes, within the given quota. */
+  function create(id: string, { bytes = 10, maxJobs = 100, maxBytes = 1000 } = {}) {
+    return redis.spoolCreate(
+      ...jobKeys(id), keys.tenantJobs(tenant), keys.submissionCounter(), keys.tenantQuota(tenant),
+      id, queuedEntry, bytes, maxJobs, maxBytes, 'tenant', tenant, 'status', 'queued', 'attempts', 0,
+    );
+  }
+  const start = (id: string, owner: string, now = 100) => redis.spoolStart(...jobKeys(id), owner, now);
+  const append = (id: string, owner: string, streamEnd: string, ...entries: string[]) => redis.spoolAppend(...jobKeys(id), owner, streamEnd, ...entries);
+  const requeue = (id: string, owner: string, refund: boolean) =>
+    redis.spoolRequeue(...jobKeys(id), owner, refund ? '1' : '0', encodeEvent('status', { status: 'queued', attempt: 1 }));
+  function finish(id: string, { owner = '', expected = '' as number | '', eventsTtl = 3600, jobTtl = 7200 } = {}) {
+    return redis.spoolFinish(
+      ...jobKeys(id), keys.outbox(), keys.tenantQuota(tenant), keys.tenantJobs(tenant), keys.tenantJobsExpiry(tenant),
+      owner, expected, encodeEvent('done', { id } as never), eventsTtl, jobTtl, id, 'status', 'failed', 'finished_at', 200,
+    );
+  }
+  const running = async (id: string, owner: string) => {
+    await create(id);
+    await start(id, owner);
+  };
+
+  describe('create.lua', () => {
+    it('records the job, its queued event and its place in the index, and counts it against the quota', async () => {
+      const before = await redis.hmget(keys.tenantQuota(tenant), 'jobs', 'bytes');
+      const seq = await create('job_c1', { bytes: 7 });
+      expect(seq).toBeGreaterThan(0);
+      expect(await redis.hgetall(keys.job('job_c1'))).toMatchObject({ seq: String(seq), quota_bytes: '7', tenant, status: 'queued' });
+      expect(await redis.zscore(keys.tenantJobs(tenant), 'job_c1')).toBe(String(seq));
+      expect(await log.readAfter('job_c1')).toEqual([decodeEntry(1, queuedEntry)]);
+      expect(await redis.hmget(keys.tenantQuota(tenant), 'jobs', 'bytes')).toEqual([String(Number(before[0] ?? 0) + 1), String(Number(before[1] ?? 0) + 7)]);
+      expect(await create('job_c2')).toBe(seq + 1);
+    });
+
+    it('-1 for a job that exists, -2 past the jobs quota, -3 past the bytes quota, each writing nothing', async () => {
+      await create('job_c3');
+      const held = await quota();
+      const counter = await redis.get(keys.submissionCounter());
+      expect(await create('job_c3')).toBe(-1);
+      expect(await create('job_c4', { maxJobs: Number(held.jobs) })).toBe(-2);
+      expect(await create('job_c4', { bytes: 11, maxBytes: Number(held.bytes) + 10 })).toBe(-3);
+      expect(await create('job_c4', { bytes: 10, maxBytes: Number(held.bytes) + 10 })).toBeGreaterThan(0);
+      await redis.unlink(keys.job('job_c4'));
+      expect(await redis.llen(keys.events('job_c3'))).toBe(1);
+      expect(await redis.get(keys.submissionCounter())).toBe(String(Number(counter) + 1));
+    });
+  });
+
+  describe('start.lua', () => {
+    it("'missing' for no job, 'ended' for an ended one", async () => {
+      expect(await start('job_none', 'w')).toEqual(['missing']);
+      await create('job_s1');
+      await finish('job_s1');
+      expect(await start('job_s1', 'w')).toEqual(['ended']);
+    });
+
+    it('counts the attempt, takes the owner, keeps the first started_at, and appends a running status the schema parses', async () => {
+      await create('job_s2');
+      const [state, eventCount, ...pairs] = await start('job_s2', 'w1', 100);
+      expect([state, eventCount]).toEqual(['started', 2]);
+      expect(pairs).toEqual(expect.arrayContaining(['attempts', '1', 'owner', 'w1', 'status', 'running', 'started_at', '100']));
+      expect(await start('job_s2', 'w2', 300)).toEqual(expect.arrayContaining(['started', 3, 'attempts', '2', 'owner', 'w2', 'started_at', '100']));
+      const [, first, second] = await log.readAfter('job_s2');
+      expect(first.event).toBe('status');
+      expect(StatusEventData.parse(JSON.parse(first.data))).toEqual({ status: 'running', attempt: 1 });
+      expect(StatusEventData.parse(JSON.parse(second.data))).toEqual({ status: 'running', attempt: 2 });
+    });
+  });
+
+  describe('append.lua', () => {
+    it("appends as the owner and returns the last event's id (0 with none); records stream_end when given", async () => {
+      await running('job_a1', 'w');
+      const deltas = [encodeEvent('delta', { content: 'a' }), encodeEvent('delta', { content: 'b' })];
+      expect(await append('job_a1', 'w', '', ...deltas)).toBe(4);
+      expect(await redis.hget(keys.job('job_a1'), 'stream_end')).toBeNull();
+      expect(await append('job_a1', 'w', '{"finish_reason":"stop"}')).toBe(0);
+      expect(await redis.hget(keys.job('job_a1'), 'stream_end')).toBe('{"finish_reason":"stop"}');
+      expect((await log.readAfter('job_a1', 2)).map((event) => event.data)).toEqual(['{"content":"a"}', '{"content":"b"}']);
+    });
+
+    it('-1 for another owner or an ended job, writing nothing', async () => {
+      await running('job_a2', 'w');
+      expect(await append('job_a2', 'other', '{"x":1}', encodeEvent('delta', { content: 'a' }))).toBe(-1);
+      await finish('job_a2');
+      expect(await append('job_a2', 'w', '', encodeEvent('delta', { content: 'a' }))).toBe(-1);
+      expect(await redis.hget(keys.job('job_a2'), 'stream_end')).toBeNull();
+      expect((await log.readAfter('job_a2')).map((event) => event.event)).toEqual(['status', 'status', 'done']);
+    });
+  });
+
+  describe('requeue.lua', () => {
+    it('-1 for another owner or an ended job', async () => {
+      await running('job_r1', 'w');
+      expect(await requeue('job_r1', 'other', false)).toBe(-1);
+      expect(await redis.hmget(keys.job('job_r1'), 'status', 'owner')).toEqual(['running', 'w']);
+      await finish('job_r1');
+      expect(await requeue('job_r1', 'w', false)).toBe(-1);
+    });
+
+    it('queues the job again without an owner; the attempt counts unless given back, which counts a deferral', async () => {
+      await running('job_r2', 'w');
+      expect(await requeue('job_r2', 'w', false)).toBe(3);
+      expect(await redis.hmget(keys.job('job_r2'), 'status', 'owner', 'attempts', 'deferrals')).toEqual(['queued', null, '1', null]);
+      await start('job_r2', 'w2');
+      expect(await requeue('job_r2', 'w2', true)).toBe(5);
+      expect(await redis.hmget(keys.job('job_r2'), 'status', 'owner', 'attempts', 'deferrals')).toEqual(['queued', null, '1', '1']);
+      expect((await log.readAfter('job_r2', 4))[0].event).toBe('status');
+    });
+  });
+
+  describe('finish.lua', () => {
+    it('-2 for a missing job', async () => {
+      expect(await finish('job_missing')).toBe(-2);
+      expect(await redis.exists(keys.job('job_missing'))).toBe(0);
+    });
+
+    it('-1 when another owner holds it, -3 when the log moved past the expected count', async () => {
+      await running('job_f1', 'w');
+      expect(await finish('job_f1', { owner: 'other' })).toBe(-1);
+      expect(await finish('job_f1', { owner: 'w', expected: 1 })).toBe(-3);
+      expect(await redis.hmget(keys.job('job_f1'), 'status', 'owner')).toEqual(['running', 'w']);
+      expect(await finish('job_f1', { owner: 'w', expected: 2 })).toBe(3);
+    });
+
+    it('ends the job once: done event, done_event_id, outbox entry, ttls, index expiry, and the quota given back once', async () => {
+      await redis.unlink(keys.outbox());
+      await running('job_f2', 'w');
+      const held = await quota();
+      expect(await finish('job_f2', { owner: 'w', eventsTtl: 3600, jobTtl: 7200 })).toBe(3);
+      const fields = await redis.hgetall(keys.job('job_f2'));
+      expect(fields).toMatchObject({ status: 'failed', finished_at: '200', done_event_id: '3' });
+      expect(fields.owner).toBeUndefined();
+      expect((await log.readAfter('job_f2', 2))[0]).toMatchObject({ id: 3, event: 'done' });
+      expect(await redis.lrange(keys.outbox(), 0, -1)).toEqual(['job_f2']);
+      expect(await redis.ttl(keys.events('job_f2'))).toBeGreaterThan(3500);
+      expect(await redis.ttl(keys.job('job_f2'))).toBeGreaterThan(7100);
+      const expiresAt = Number(await redis.zscore(keys.tenantJobsExpiry(tenant), 'job_f2'));
+      expect(expiresAt).toBeGreaterThan(Date.now() + 7_100_000);
+      const afterOne = await quota();
+      expect(afterOne).toEqual({ jobs: String(Number(held.jobs) - 1), bytes: String(Number(held.bytes) - 10) });
+
+      // A second ending, by anyone, is refused and gives nothing back again.
+      expect(await finish('job_f2')).toBe(-1);
+      expect(await quota()).toEqual(afterOne);
+      expect(await redis.llen(keys.outbox())).toBe(1);
+    });
+
+    it("with no owner given, ends the job whoever holds it; the tenant's last job drops its quota", async () => {
+      const other = 'job_f3';
+      await redis.spoolCreate(...jobKeys(other), keys.tenantJobs('t-last'), keys.submissionCounter(), keys.tenantQuota('t-last'), other, queuedEntry, 5, 10, 100, 'status', 'queued');
+      await start(other, 'w');
+      const reply = await redis.spoolFinish(
+        ...jobKeys(other), keys.outbox(), keys.tenantQuota('t-last'), keys.tenantJobs('t-last'), keys.tenantJobsExpiry('t-last'),
+        '', '', encodeEvent('done', { id: other } as never), 60, 60, other, 'status', 'cancelled',
+      );
+      expect(reply).toBe(3);
+      expect(await redis.exists(keys.tenantQuota('t-last'))).toBe(0);
+    });
+  });
+
+  it('snapshot.lua: the whole log and the record in one reply', async () => {
+    await running('job_snap', 'w');
+    const [entries, ...pairs] = await redis.spoolSnapshot(keys.job('job_snap'), keys.events('job_snap'));
+    expect(entries).toEqual([queuedEntry, 'status\n{"status":"running","attempt":1}']);
+    expect(pairs).toEqual(expect.arrayContaining(['status', 'running', 'owner', 'w']));
+    expect(await redis.spoolSnapshot(keys.job('job_gone'), keys.events('job_gone'))).toEqual([[]]);
+  });
+
+  it('trim-index.lua: drops from the index and the expiry set the jobs whose records expired, and says how many', async () => {
+    const index = keys.tenantJobs('t-trim');
+    const expiry = keys.tenantJobsExpiry('t-trim');
+    await redis.zadd(index, 1, 'gone_1', 2, 'gone_2', 3, 'kept');
+    await redis.zadd(expiry, Date.now() - 1000, 'gone_1', Date.now() - 10, 'gone_2', Date.now() + 60_000, 'kept');
+    expect(await redis.spoolTrimIndex(index, expiry)).toBe(2);
+    expect(await redis.zrange(index, '0', '-1')).toEqual(['kept']);
+    expect(await redis.zrange(expiry, '0', '-1')).toEqual(['kept']);
+    expect(await redis.spoolTrimIndex(index, expiry)).toBe(0);
+  });
+
+  describe('remove.lua', () => {
+    const remove = (id: string) => redis.spoolRemove(keys.job(id), keys.events(id), keys.tenantJobs(tenant), keys.tenantQuota(tenant), id);
+
+    it('deletes a job that never ran with its log and index entry, and gives back its quota', async () => {
+      const held = await quota();
+      await create('job_rm1', { bytes: 9 });
+      expect(await remove('job_rm1')).toBe(1);
+      expect(await redis.exists(keys.job('job_rm1'), keys.events('job_rm1'))).toBe(0);
+      expect(await redis.zscore(keys.tenantJobs(tenant), 'job_rm1')).toBeNull();
+      expect(await quota()).toEqual(held);
+    });
+
+    it('gives nothing back for a job that had ended (its end did)', async () => {
+      await create('job_rm2');
+      await finish('job_rm2');
+      const held = await quota();
+      expect(await remove('job_rm2')).toBe(1);
+      expect(await quota()).toEqual(held);
+    });
+  });
+
+  describe('outbox-claim.lua and outbox-ack.lua', () => {
+    const outbox = keys.outbox();
+    const processing = keys.outboxProcessing();
+    const claims = keys.outboxClaims();
+
+    it('claims up to the count, oldest first, stamping each claim; ack drops a claim once', async () => {
+      await redis.unlink(outbox, processing, claims);
+      await redis.lpush(outbox, 'job_1', 'job_2', 'job_3');
+      expect(await redis.spoolOutboxClaim(outbox, processing, claims, 2, 1234)).toEqual(['job_1', 'job_2']);
+      expect(await redis.lrange(outbox, 0, -1)).toEqual(['job_3']);
+      expect(await redis.hgetall(claims)).toEqual({ job_1: '1234', job_2: '1234' });
+      expect(await redis.spoolOutboxClaim(outbox, processing, claims, 5, 99)).toEqual(['job_3']);
+      expect(await redis.spoolOutboxClaim(outbox, processing, claims, 5, 99)).toEqual([]);
+
+      expect(await redis.spoolOutboxAck(processing, claims, 'job_2')).toBe(1);
+      expect(await redis.spoolOutboxAck(processing, claims, 'job_2')).toBe(0);
+      expect(await redis.lrange(processing, 0, -1)).toEqual(['job_3', 'job_1']);
+      expect(Object.keys(await redis.hgetall(claims)).sort()).toEqual(['job_1', 'job_3']);
+    });
+  });
+
+  describe('batch-record-ended.lua and batch-request-cancel.lua', () => {
+    const batchKeys = (id: string) => [keys.batch(id), keys.batchEnded(id), keys.batchResults(id), keys.batchJobs(id)];
+    const recordEnded = (batch: string, job: string, failed: boolean) =>
+      redis.spoolBatchRecordEnded(...batchKeys(batch), job, `{"custom_id":"${job}"}`, failed ? '1' : '0', 500, 60);
+    const fieldsOf = (flat: string[]) => Object.fromEntries(flat.flatMap((value, index) => (index % 2 ? [] : [[value, flat[index + 1]]])));
+
+    it('an empty reply for no batch', async () => {
+      expect(await recordEnded('batch_none', 'job_1', false)).toEqual([]);
+      expect(await redis.exists(keys.batchEnded('batch_none'))).toBe(0);
+    });
+
+    it('counts each request once however often replayed, and completes the batch with its last one', async () => {
+      await redis.hset(keys.batch('batch_1'), { status: 'in_progress', total: 2, completed: 0, failed: 0 });
+      await redis.rpush(keys.batchJobs('batch_1'), 'job_1', 'job_2');
+      expect(fieldsOf(await recordEnded('batch_1', 'job_1', true))).toMatchObject({ status: 'in_progress', completed: '0', failed: '1' });
+      expect(fieldsOf(await recordEnded('batch_1', 'job_1', false))).toMatchObject({ completed: '0', failed: '1' });
+      expect(fieldsOf(await recordEnded('batch_1', 'job_2', false))).toMatchObject({ status: 'completed', completed: '1', failed: '1', completed_at: '500' });
+      expect(await redis.lrange(keys.batchResults('batch_1'), 0, -1)).toEqual(['{"custom_id":"job_1"}', '{"custom_id":"job_2"}']);
+      for (const key of batchKeys('batch_1')) expect(await redis.ttl(key)).toBeGreaterThan(0);
+    });
+
+    it("cancelling: an in-progress batch moves to cancelling and ends cancelled; an ended one keeps its status; '' when missing", async () => {
+      await redis.hset(keys.batch('batch_2'), { status: 'in_progress', total: 1 });
+      expect(await redis.spoolBatchRequestCancel(keys.batch('batch_2'))).toBe('cancelling');
+      expect(await redis.spoolBatchRequestCancel(keys.batch('batch_2'))).toBe('cancelling');
+      expect(fieldsOf(await recordEnded('batch_2', 'job_1', true))).toMatchObject({ status: 'cancelled', failed: '1' });
+      expect(await redis.spoolBatchRequestCancel(keys.batch('batch_2'))).toBe('cancelled');
+      expect(await redis.spoolBatchRequestCancel(keys.batch('batch_none'))).toBe('');
+    });
+  });
+});

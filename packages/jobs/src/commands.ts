@@ -1,0 +1,47 @@
+import type { ScriptCommand } from '@spool/queue';
+
+const script = (name: string) => new URL(`./commands/${name}.lua`, import.meta.url);
+
+/** The job's state machine: each script changes the record and appends its event in one step. */
+export const JOB_COMMANDS = {
+  spoolCreate: { numberOfKeys: 6, script: script('create') },
+  spoolStart: { numberOfKeys: 3, script: script('start') },
+  spoolAppend: { numberOfKeys: 3, script: script('append') },
+  spoolRequeue: { numberOfKeys: 3, script: script('requeue') },
+  spoolFinish: { numberOfKeys: 7, script: script('finish') },
+  spoolSnapshot: { numberOfKeys: 2, script: script('snapshot') },
+  spoolTrimIndex: { numberOfKeys: 2, script: script('trim-index') },
+  spoolRemove: { numberOfKeys: 4, script: script('remove') },
+} satisfies Record<string, ScriptCommand>;
+
+export interface JobCommands {
+  spoolCreate(...args: (string | number)[]): Promise<number>;
+  spoolStart(...args: (string | number)[]): Promise<string[]>;
+  spoolAppend(...args: (string | number)[]): Promise<number>;
+  spoolRequeue(...args: (string | number)[]): Promise<number>;
+  spoolFinish(...args: (string | number)[]): Promise<number>;
+  spoolSnapshot(...keys: string[]): Promise<[string[], ...string[]]>;
+  spoolTrimIndex(index: string, expiry: string): Promise<number>;
+  spoolRemove(...args: string[]): Promise<number>;
+}
+
+export const OUTBOX_COMMANDS = {
+  spoolOutboxClaim: { numberOfKeys: 3, script: script('outbox-claim') },
+  // A script, not MULTI: an ioredis MULTI builds a pipeline that copies every script defined on the connection.
+  spoolOutboxAck: { numberOfKeys: 2, script: script('outbox-ack') },
+} satisfies Record<string, ScriptCommand>;
+
+export interface OutboxCommands {
+  spoolOutboxClaim(outbox: string, processing: string, claims: string, count: number, now: number): Promise<string[]>;
+  spoolOutboxAck(processing: string, claims: string, jobId: string): Promise<number>;
+}
+
+export const BATCH_COMMANDS = {
+  spoolBatchRecordEnded: { numberOfKeys: 4, script: script('batch-record-ended') },
+  spoolBatchRequestCancel: { numberOfKeys: 1, script: script('batch-request-cancel') },
+} satisfies Record<string, ScriptCommand>;
+
+export interface BatchCommands {
+  spoolBatchRecordEnded(...args: (string | number)[]): Promise<string[]>;
+  spoolBatchRequestCancel(key: string): Promise<string>;
+}
