@@ -5,7 +5,7 @@ import { classifyUpstreamError } from '@spool/llm';
 import type { Metrics } from '@spool/metrics';
 
 /** The `status` label of an upstream call: its HTTP status, else what kept it from having one. */
-export function upstreamStatus(error?: unknown): string {
+function upstreamStatus(error?: unknown): string {
   if (error === undefined) return '200';
   const classified = classifyUpstreamError(error);
   if (classified.status) return String(classified.status);

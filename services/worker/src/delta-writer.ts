@@ -3,7 +3,7 @@ import type { JobRepository, StreamEnd } from '@spool/jobs';
 import type { FlushSchedule } from './flush-clock.js';
 
 /** The attempt no longer owns the job: it was cancelled, or another worker took it over. */
-export class LostOwnershipError extends Error {
+class LostOwnershipError extends Error {
   constructor(jobId: string) {
     super(`job ${jobId} is no longer held by this attempt`);
     this.name = 'LostOwnershipError';

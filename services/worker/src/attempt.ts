@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import { DelayedError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { JobError, JobResult } from '@spool/contracts';
+import type { JobFields, JobRepository } from '@spool/jobs';
+import { countTokens, type UpstreamError } from '@spool/llm';
+import type { ChatJobData } from '@spool/queue';
+import { encodeEvent } from '@spool/stream';
+import type { AttemptMetrics } from './attempt-metrics.js';
+import { DeltaWriter } from './delta-writer.js';
+import type { FlushSchedule } from './flush-clock.js';
+
+/**
+ * One attempt of a chat job: the job's owner from its START on, and every way it can leave the
+ * job (attempt-rules.ts says which one when). Each write is guarded by the owner token: one that
+ * finds the job no longer this attempt's does nothing.
+ */
+export class Attempt {
+  readonly jobId: string;
+  readonly logger: Logger;
+
+  private constructor(
+    private readonly jobs: JobRepository,
+    private readonly bullJob: Job<ChatJobData>,
+    private readonly token: string | undefined,
+    private readonly owner: string,
+    /** this attempt's number, as START counted it */
+    readonly number: number,
+    /** the job's log length after START */
+    readonly eventCount: number,
+    /** the job's record as START found it */
+    readonly fields: JobFields,
+    logger: Logger,
+    readonly measure: AttemptMetrics,
+  ) {
+    this.jobId = bullJob.data.jobId;
+    this.logger = logger.child({ job_id: this.jobId, attempt: number });
+  }
+
+  /** Takes the job as a new owner; null when the job already ended (cancelled before it ran) or has no record. */
+  static async start(jobs: JobRepository, bullJob: Job<ChatJobData>, token: string | undefined, logger: Logger, measure: AttemptMetrics): Promise<Attempt | null> {
+    const jobId = bullJob.data.jobId;
+    const owner = randomUUID();
+    const started = await jobs.start(jobId, owner);
+    // The API writes the record before the queue entry, on one connection: an entry without a
+    // record is one the API took back (a refused quota, a batch rolled back), or data Redis lost.
+    if (started.state === 'missing') logger.warn({ job_id: jobId }, 'queue entry without a job record: dropped');
+    if (started.state !== 'started') return null;
+    return new Attempt(jobs, bullJob, token, owner, started.attempt, started.eventCount, started.fields, logger, measure);
+  }
+
+  /** Attempts given back so far. */
+  get deferrals(): number {
+    return Number(this.fields.deferrals ?? 0);
+  }
+
+  /** Writes this attempt's deltas to the job's log; `onFailure` when a write fails (or finds the job lost). */
+  deltaWriter(onFailure: (error: Error) => void, clock: FlushSchedule): DeltaWriter {
+    return new DeltaWriter(this.jobs, this.jobId, this.owner, onFailure, clock);
+  }
+
+  /** Tells readers the reply starts over (`on_interrupt: restart`); false when the job is no longer ours. */
+  async restart(): Promise<boolean> {
+    const reset = encodeEvent('reset', { attempt: this.number, reason: 'the previous attempt was interrupted' });
+    return this.jobs.append(this.jobId, this.owner, [reset]);
+  }
+
+  /**
+   * Gives the job back to run again in `delayMs`, this attempt not counted (a deferral), and
+   * throws BullMQ's DelayedError so it leaves the job where it was put.
+   */
+  async handBack(delayMs: number): Promise<void> {
+    if (!(await this.jobs.requeue(this.jobId, this.owner, this.number, true))) return;
+    // Delayed, not waiting: BullMQ wakes no blocked worker for a prioritized job moved back to wait.
+    await this.bullJob.moveToDelayed(Date.now() + delayMs, this.token);
+    throw new DelayedError();
+  }
+
+  /** Hands the job back for another, counted, attempt and rethrows `error` so BullMQ backs off. */
+  async retry(error: UpstreamError): Promise<void> {
+    if (await this.jobs.requeue(this.jobId, this.owner, this.number)) throw error;
+  }
+
+  async succeed(result: JobResult): Promise<void> {
+    const finished = await this.jobs.finish(this.jobId, this.fields, { status: 'succeeded', result }, { owner: this.owner });
+    if (finished.state === 'finished') this.measure.succeeded(result, this.fields);
+    this.logger.info({ finish_reason: result.finish_reason, completion_tokens: result.usage.completion_tokens }, 'job succeeded');
+  }
+
+  /** Ends the job as failed, keeping `text` (everything streamed so far) as its partial reply. */
+  async fail(error: JobError, text: string, upstreamStatus?: number): Promise<void> {
+    const partial = text ? { content: text, completion_tokens: countTokens(text) } : null;
+    const finished = await this.jobs.finish(this.jobId, this.fields, { status: 'failed', error, partial, upstreamStatus }, { owner: this.owner });
+    if (finished.state === 'finished') this.measure.failed();
+  }
+}
