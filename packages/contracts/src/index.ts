@@ -1,4 +1,5 @@
 export { newId, isId } from './ids.js';
+export { SpoolError } from './spool-error.js';
 export { ApiError, formatParam, type ErrorEnvelope, type ErrorType } from './errors.js';
 export {
   ChatMessage,

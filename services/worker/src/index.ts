@@ -10,3 +10,5 @@ export { appendSessionTurn } from './append-session-turn.js';
 export { sessionHistory, withHistory, promptBudget, type SessionHistoryOptions } from './session-history.js';
 export { contextWindow, DEFAULT_CONTEXT_TOKENS } from './context-window.js';
 export { pruneStoreOnce, startStoreRetention, type StoreRetentionOptions } from './store-retention.js';
+export { createWorkerProcess, WorkerProcess, type WorkerProcessOptions, type WorkerStopOptions } from './worker-process.js';
+export { WorkerError, WorkerStopTimeoutError } from './errors.js';
