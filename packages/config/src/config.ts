@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { SpoolError } from '@spool/contracts';
 
 const optionalString = z.string().trim().min(1).optional().catch(undefined);
 const booleanString = z
@@ -107,8 +108,11 @@ export interface Config {
   metricsKey?: string;
 }
 
-export class ConfigError extends Error {
-  readonly code = 'invalid_config';
+/** The root of the configuration's errors: a setting is missing or malformed. */
+export class ConfigError extends SpoolError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('invalid_config', message, options);
+  }
 }
 
 function parseApiKeys(value: string | undefined): Map<string, string> {

@@ -3,4 +3,5 @@ export { renderJob, nowSeconds, type JobFields } from './render-job.js';
 export { JobOutbox, type JobEndedHandler, type OutboxOptions } from './outbox.js';
 export { sessionTurn, settleSessionTurns, type SessionTurnMessage, type TurnStore } from './session-turns.js';
 export { BatchRepository, renderBatch, isBatchEnded, type NewBatch, type BatchFields } from './batch-repository.js';
+export { JobsError } from './jobs-error.js';
 export { TenantQuotaError } from './tenant-quota-error.js';

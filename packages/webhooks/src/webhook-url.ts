@@ -1,4 +1,5 @@
 import { lookup } from 'node:dns/promises';
+import { SpoolError } from '@spool/contracts';
 import { classifyAddress, isAllowedRange, parseIpLiteral, type AddressRange, type IpAddress } from './address-range.js';
 
 /** Resolves a host name to every address it has; `dns.lookup` by default (what a connect would use). */
@@ -9,15 +10,15 @@ export const systemResolve: ResolveHost = async (hostname) =>
 
 export type WebhookUrlErrorCode = 'invalid_url' | 'forbidden_address' | 'unresolvable_host';
 
-/** Why a webhook URL may not be called; `message` is fit for the client and names no resolved address. */
-export class WebhookUrlError extends Error {
-  constructor(
-    readonly code: WebhookUrlErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'WebhookUrlError';
+/**
+ * Why a webhook URL may not be called; `message` is fit for the client and names no resolved
+ * address. The root of the package's errors.
+ */
+export class WebhookUrlError extends SpoolError {
+  declare readonly code: WebhookUrlErrorCode;
+
+  constructor(code: WebhookUrlErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 
   /** DNS can change: a host that resolves badly now may not later. A malformed URL never gets better. */

@@ -1,6 +1,6 @@
 export { SpoolWorker, type SpoolWorkerOptions } from './worker.js';
 export { createChatProcessor, ABORT_CANCELLED, ABORT_SHUTDOWN, type ChatProcessorDeps, type PrepareRequest } from './chat-processor.js';
-export { UpstreamGate, type UpstreamGateOptions } from './upstream-gate.js';
+export { UpstreamGate, UpstreamGateError, type UpstreamGateOptions } from './upstream-gate.js';
 export { retryDelayMs } from './backoff.js';
 export { WebhookWorker, type WebhookWorkerOptions, type WebhookEvent } from './webhook-worker.js';
 export { createWebhookProcessor, webhookRetryDelayMs, type WebhookProcessorDeps } from './webhook-processor.js';
@@ -12,3 +12,4 @@ export { contextWindow, DEFAULT_CONTEXT_TOKENS } from './context-window.js';
 export { pruneStoreOnce, startStoreRetention, type StoreRetentionOptions } from './store-retention.js';
 export { createWorkerProcess, WorkerProcess, type WorkerProcessOptions, type WorkerStopOptions } from './worker-process.js';
 export { WorkerError, WorkerStopTimeoutError } from './errors.js';
+export { LostOwnershipError } from './delta-writer.js';

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { UpstreamRequest } from '@spool/contracts';
 import type { RateLimitSnapshot } from '@spool/llm';
 import { contextWindow } from './context-window.js';
+import { WorkerError } from './errors.js';
 
 /**
  * KEYS[1] the gate hash. ARGV: 1 ms between requests (0 = no RPM), 2 tokens of this call,
@@ -69,10 +70,9 @@ export function estimateTokens(request: UpstreamRequest, promptTokens: number): 
 }
 
 /** The gate's own store (Redis) failed: the call never went upstream, and the job should wait, not fail. */
-export class UpstreamGateError extends Error {
+export class UpstreamGateError extends WorkerError {
   constructor(cause: unknown) {
-    super('the upstream gate could not be reached', { cause });
-    this.name = 'UpstreamGateError';
+    super('upstream_gate_unavailable', 'the upstream gate could not be reached', { cause });
   }
 }
 
