@@ -20,7 +20,7 @@ export interface ChatJobOptions {
   attempts: number;
 }
 
-/** The backoff strategy's name; workers register it (`chatBackoff` in the worker). */
+/** The backoff strategy's name; the worker's `backoffStrategy` setting answers it (`retryDelayMs`). */
 export const CHAT_BACKOFF = 'spool';
 
 /**
