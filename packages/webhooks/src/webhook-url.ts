@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises';
-import { SpoolError } from '@spool/contracts';
+import { SpoolError, withTimeout } from '@spool/contracts';
 import { classifyAddress, isAllowedRange, parseIpLiteral, type AddressRange, type IpAddress } from './address-range.js';
 
 /** Resolves a host name to every address it has; `dns.lookup` by default (what a connect would use). */
@@ -53,14 +53,6 @@ const DESCRIPTIONS: Record<AddressRange, string> = {
   reserved: 'a reserved',
   invalid: 'an invalid',
 };
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Checks a webhook URL before it is stored and again before each delivery: http(s) only, and
