@@ -54,3 +54,15 @@ export class PrivateRedis {
     await rm(this.dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * How many reads Redis made from its clients while `action` ran: commands that reach it in one
+ * write are read at once. Exact on a private server only, where no other client reads meanwhile.
+ */
+export async function readsDuring(admin: Redis, action: () => Promise<unknown>): Promise<number> {
+  const reads = async () => Number(/total_reads_processed:(\d+)/.exec(await admin.info('stats'))![1]);
+  const before = await reads();
+  await action();
+  // The second INFO is itself a read.
+  return (await reads()) - before - 1;
+}

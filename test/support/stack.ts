@@ -6,10 +6,8 @@ import pino, { type Logger } from 'pino';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '@spool/config';
 import { ApiServer } from '@spool/api';
-import { SpoolWorker, WebhookWorker, recordBatchResult, recordJob } from '@spool/worker';
+import { createWorkerProcess, type SpoolWorker, type WebhookWorker, type WorkerProcess } from '@spool/worker';
 import { createStore, type Store } from '@spool/store';
-import { BatchRepository, SessionTurns } from '@spool/jobs';
-import { createKeys } from '@spool/queue';
 import { createSimulator, type Simulator, type SimulatorOptions } from '@spool/simulator';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -60,6 +58,9 @@ export interface Stack {
   config: Config;
   url: string;
   api: ApiServer;
+  /** worker processes' parts, as main.ts wires them, each on its own connections */
+  processes: WorkerProcess[];
+  /** their chat workers, and any a test adds (closed with the stack) */
   workers: SpoolWorker[];
   /** one beside each chat worker, as in a worker process */
   webhooks: WebhookWorker[];
@@ -74,39 +75,28 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const simulator = createSimulator(options.simulator);
   const simulatorUrl = await simulator.listen(0);
   const storeDir = mkdtempSync(join(tmpdir(), 'spool-stack-'));
-  const config = testConfig({ OPENAI_BASE_URL: simulatorUrl, SPOOL_STORE_URL: `sqlite:${join(storeDir, 'spool.db')}`, ...options.env });
+  const config = testConfig({ OPENAI_BASE_URL: simulatorUrl, SPOOL_STORE_URL: `sqlite:${join(storeDir, 'spool.db')}`, SPOOL_METRICS_PORT: '0', ...options.env });
   const logger = options.logger ?? silentLogger;
   const store = options.store ?? createStore(config.storeUrl);
   const api = new ApiServer({ config, logger, heartbeatMs: options.heartbeatMs, store });
   const url = await api.listen(0, '127.0.0.1');
-  const workers: SpoolWorker[] = [];
-  const sessionTurns = new SessionTurns(store, api.deps.jobs, { contextTokens: config.contextTokens });
-  const webhooks: WebhookWorker[] = [];
-  for (let i = 0; i < (options.workers ?? 1); i++) {
-    const webhook = new WebhookWorker({ config, logger, timeoutMs: options.webhookTimeoutMs });
-    const batches = new BatchRepository(api.deps.redis, createKeys(config.prefix));
-    const worker = new SpoolWorker({
-      config,
-      logger,
-      prepareRequest: sessionTurns.history,
-      onJobEnded: [recordBatchResult(batches, webhook), webhook.onJobEnded, recordJob(store), sessionTurns.append],
-    });
-    await Promise.all([worker.waitUntilReady(), webhook.waitUntilReady()]);
-    workers.push(worker);
-    webhooks.push(webhook);
-  }
+  const processes = Array.from({ length: options.workers ?? 1 }, () => createWorkerProcess({ config, logger, store, webhookTimeoutMs: options.webhookTimeoutMs }));
+  await Promise.all(processes.map((worker) => worker.start()));
+  const workers = processes.map((worker) => worker.chat);
+  const webhooks = processes.map((worker) => worker.webhooks);
   return {
     config,
     url,
     api,
+    processes,
     workers,
     webhooks,
     store,
     simulator,
     simulatorUrl,
     async close() {
-      await Promise.all(workers.map((worker) => worker.close()));
-      await Promise.all(webhooks.map((webhook) => webhook.close()));
+      const added = workers.filter((worker) => !processes.some((owner) => owner.chat === worker));
+      await Promise.all([...processes.map((worker) => worker.close()), ...added.map((worker) => worker.close())]);
       await api.close();
       if (!options.store) await store.close();
       rmSync(storeDir, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import { SpoolError } from '@spool/contracts';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 
 export interface ClientOptions {
@@ -5,8 +6,12 @@ export interface ClientOptions {
   key?: string;
 }
 
-/** A failure worth one clear line to the user. */
-export class CliError extends Error {}
+/** A failure worth one clear line to the user; the root of the CLI's errors. */
+export class CliError extends SpoolError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('cli_error', message, options);
+  }
+}
 
 export interface StreamEvent {
   id: number;

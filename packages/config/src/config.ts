@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { SpoolError } from '@spool/contracts';
 
 const optionalString = z.string().trim().min(1).optional().catch(undefined);
 const booleanString = z
@@ -57,70 +58,22 @@ export const ConfigSchema = z.object({
   SPOOL_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
 });
 
-export interface Config {
-  redisUrl: string;
-  prefix: string;
-  port: number;
-  host: string;
-  openaiApiKey?: string;
-  openaiBaseUrl?: string;
-  defaultModel: string;
-  /** tenant name by API key; empty when the API is open */
-  apiKeys: Map<string, string>;
-  adminKey?: string;
-  workerConcurrency: number;
-  upstreamRpm?: number;
-  upstreamTpm?: number;
-  maxAttempts: number;
-  backoffMs: number;
-  upstreamTimeoutMs: number;
-  /** no chunk for this long counts as a broken stream (SPOOL_STALL_TIMEOUT_MS, 30 s) */
-  stallTimeoutMs: number;
-  webhookSecret?: string;
-  webhookBackoffMs: number;
-  webhookAllowPrivate: boolean;
-  /** one tenant's webhook deliveries in flight over all workers (SPOOL_WEBHOOK_TENANT_CONCURRENCY, 10) */
-  webhookTenantConcurrency: number;
-  storeUrl: string;
-  /** job records, usage and idle sessions older than this are pruned (SPOOL_STORE_RETENTION_DAYS, 30; 0 keeps all) */
-  storeRetentionDays: number;
-  clientRpm: number;
-  /** batch uploads a tenant may have in progress on one API process; more is a 429 (SPOOL_BATCH_UPLOADS_PER_TENANT, 2) */
-  batchUploadsPerTenant: number;
-  contextTokens?: number;
-  /** BullMQ lock duration: how soon a dead worker's job is taken over (SPOOL_LOCK_MS, 30 s) */
-  lockMs: number;
-  /** how long a job's events are kept after it ends (SPOOL_EVENTS_TTL_S, 24 h) */
-  eventsTtlSeconds: number;
-  /** SSE streams (job events, streaming chat completions) one tenant may hold open on one API process (SPOOL_SSE_MAX_PER_TENANT, 5,000) */
-  sseMaxPerTenant: number;
-  /** jobs of one tenant not yet ended (SPOOL_TENANT_MAX_QUEUED, 100,000) */
-  tenantMaxQueued: number;
-  /** bytes of the requests of those jobs (SPOOL_TENANT_MAX_QUEUED_BYTES, 1 GiB) */
-  tenantMaxQueuedBytes: number;
-  logLevel: z.infer<typeof ConfigSchema>['LOG_LEVEL'];
-  /** pretty logs (SPOOL_LOG_PRETTY); unset: pretty when stdout is a terminal */
-  logPretty?: boolean;
-  /** the worker's own `/metrics` port (SPOOL_METRICS_PORT, 9464; 0 = none) */
-  metricsPort: number;
-  /** when set, `/metrics` of the API and the worker needs `Authorization: Bearer <key>` (SPOOL_METRICS_KEY) */
-  metricsKey?: string;
+/** The root of the configuration's errors: a setting is missing or malformed. */
+export class ConfigError extends SpoolError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('invalid_config', message, options);
+  }
 }
 
-export class ConfigError extends Error {
-  readonly code = 'invalid_config';
-}
-
-function parseApiKeys(value: string | undefined): Map<string, string> {
+/** `tenant:key,tenant:key` as tenant by key; undefined when a pair is malformed. */
+function parseApiKeys(value: string | undefined): Map<string, string> | undefined {
   const keys = new Map<string, string>();
   if (!value) return keys;
   for (const entry of value.split(',')) {
     const pair = entry.trim();
     if (!pair) continue;
     const colon = pair.indexOf(':');
-    if (colon <= 0 || colon === pair.length - 1) {
-      throw new ConfigError('SPOOL_API_KEYS must be tenant:key pairs separated by commas');
-    }
+    if (colon <= 0 || colon === pair.length - 1) return undefined;
     keys.set(pair.slice(colon + 1), pair.slice(0, colon));
   }
   return keys;
@@ -133,13 +86,10 @@ export function readDotEnv(env: NodeJS.ProcessEnv, cwd = process.cwd()): NodeJS.
   return { ...parseEnv(readFileSync(path, 'utf8')), ...env };
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = readDotEnv(process.env)): Config {
-  const parsed = ConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`${String(issue.path[0])}: ${issue.message}`);
-  }
-  const value = parsed.data;
+/** The settings, as the code reads them: the environment parsed, under camelCase names. */
+const ConfigFromEnv = ConfigSchema.transform((value, context) => {
+  const apiKeys = parseApiKeys(value.SPOOL_API_KEYS);
+  if (!apiKeys) context.addIssue({ code: 'custom', path: ['SPOOL_API_KEYS'], message: 'must be tenant:key pairs separated by commas' });
   return {
     redisUrl: value.REDIS_URL,
     prefix: value.SPOOL_PREFIX,
@@ -148,7 +98,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = readDotEnv(process.env)): Co
     openaiApiKey: value.OPENAI_API_KEY,
     openaiBaseUrl: value.OPENAI_BASE_URL,
     defaultModel: value.SPOOL_DEFAULT_MODEL,
-    apiKeys: parseApiKeys(value.SPOOL_API_KEYS),
+    /** tenant name by API key; empty when the API is open */
+    apiKeys: apiKeys ?? new Map<string, string>(),
     adminKey: value.SPOOL_ADMIN_KEY,
     workerConcurrency: value.WORKER_CONCURRENCY,
     upstreamRpm: value.SPOOL_UPSTREAM_RPM,
@@ -156,24 +107,47 @@ export function loadConfig(env: NodeJS.ProcessEnv = readDotEnv(process.env)): Co
     maxAttempts: value.SPOOL_MAX_ATTEMPTS,
     backoffMs: value.SPOOL_BACKOFF_MS,
     upstreamTimeoutMs: value.SPOOL_UPSTREAM_TIMEOUT_MS,
+    /** no chunk for this long counts as a broken stream (SPOOL_STALL_TIMEOUT_MS, 30 s) */
     stallTimeoutMs: value.SPOOL_STALL_TIMEOUT_MS,
     webhookSecret: value.SPOOL_WEBHOOK_SECRET,
     webhookBackoffMs: value.SPOOL_WEBHOOK_BACKOFF_MS,
     webhookAllowPrivate: value.SPOOL_WEBHOOK_ALLOW_PRIVATE,
+    /** one tenant's webhook deliveries in flight over all workers (SPOOL_WEBHOOK_TENANT_CONCURRENCY, 10) */
     webhookTenantConcurrency: value.SPOOL_WEBHOOK_TENANT_CONCURRENCY,
     storeUrl: value.SPOOL_STORE_URL,
+    /** job records, usage and idle sessions older than this are pruned (SPOOL_STORE_RETENTION_DAYS, 30; 0 keeps all) */
     storeRetentionDays: value.SPOOL_STORE_RETENTION_DAYS,
     clientRpm: value.SPOOL_CLIENT_RPM,
+    /** batch uploads a tenant may have in progress on one API process; more is a 429 (SPOOL_BATCH_UPLOADS_PER_TENANT, 2) */
     batchUploadsPerTenant: value.SPOOL_BATCH_UPLOADS_PER_TENANT,
     contextTokens: value.SPOOL_CONTEXT_TOKENS,
+    /** BullMQ lock duration: how soon a dead worker's job is taken over (SPOOL_LOCK_MS, 30 s) */
     lockMs: value.SPOOL_LOCK_MS,
+    /** how long a job's events are kept after it ends (SPOOL_EVENTS_TTL_S, 24 h) */
     eventsTtlSeconds: value.SPOOL_EVENTS_TTL_S,
+    /** SSE streams (job events, streaming chat completions) one tenant may hold open on one API process (SPOOL_SSE_MAX_PER_TENANT, 5,000) */
     sseMaxPerTenant: value.SPOOL_SSE_MAX_PER_TENANT,
+    /** jobs of one tenant not yet ended (SPOOL_TENANT_MAX_QUEUED, 100,000) */
     tenantMaxQueued: value.SPOOL_TENANT_MAX_QUEUED,
+    /** bytes of the requests of those jobs (SPOOL_TENANT_MAX_QUEUED_BYTES, 1 GiB) */
     tenantMaxQueuedBytes: value.SPOOL_TENANT_MAX_QUEUED_BYTES,
     logLevel: value.LOG_LEVEL,
+    /** pretty logs (SPOOL_LOG_PRETTY); unset: pretty when stdout is a terminal */
     logPretty: value.SPOOL_LOG_PRETTY,
+    /** the worker's own `/metrics` port (SPOOL_METRICS_PORT, 9464; 0 = none) */
     metricsPort: value.SPOOL_METRICS_PORT,
+    /** when set, `/metrics` of the API and the worker needs `Authorization: Bearer <key>` (SPOOL_METRICS_KEY) */
     metricsKey: value.SPOOL_METRICS_KEY,
   };
+});
+
+export type Config = z.output<typeof ConfigFromEnv>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = readDotEnv(process.env)): Config {
+  const parsed = ConfigFromEnv.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`${String(issue.path[0])}: ${issue.message}`);
+  }
+  return parsed.data;
 }

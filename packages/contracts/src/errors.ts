@@ -1,3 +1,5 @@
+import { SpoolError } from './spool-error.js';
+
 export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'rate_limit_error' | 'api_error';
 
 export interface ErrorEnvelope {
@@ -5,20 +7,20 @@ export interface ErrorEnvelope {
 }
 
 /** An error meant for the client: status, envelope fields, and optional headers. */
-export class ApiError extends Error {
+export class ApiError extends SpoolError {
   constructor(
     readonly status: number,
     readonly type: ErrorType,
-    readonly code: string | null,
+    code: string,
     message: string,
     readonly param: string | null = null,
     readonly headers: Record<string, string> = {},
+    options?: { cause?: unknown },
   ) {
-    super(message);
-    this.name = 'ApiError';
+    super(code, message, options);
   }
 
-  static invalid(message: string, param: string | null = null, code: string | null = 'invalid_value'): ApiError {
+  static invalid(message: string, param: string | null = null, code = 'invalid_value'): ApiError {
     return new ApiError(400, 'invalid_request_error', code, message, param);
   }
 

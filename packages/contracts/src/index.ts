@@ -1,4 +1,6 @@
 export { newId, isId } from './ids.js';
+export { SpoolError } from './spool-error.js';
+export { withTimeout } from './with-timeout.js';
 export { ApiError, formatParam, type ErrorEnvelope, type ErrorType } from './errors.js';
 export {
   ChatMessage,

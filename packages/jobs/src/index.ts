@@ -3,4 +3,5 @@ export { JobRecord, parseJobRecord, renderJob, nowSeconds, type JobFields } from
 export { JobOutbox, type JobEndedHandler, type OutboxOptions } from './outbox.js';
 export { SessionTurns, type SessionTurnsOptions } from './session-turns.js';
 export { BatchRepository, renderBatch, isBatchEnded, type NewBatch, type BatchFields } from './batch-repository.js';
+export { JobsError } from './jobs-error.js';
 export { TenantQuotaError } from './tenant-quota-error.js';

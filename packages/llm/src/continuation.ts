@@ -1,7 +1,7 @@
 import type { ChatMessage, UpstreamRequest } from '@spool/contracts';
 import { countTokens } from './tokens.js';
 
-export const CONTINUE_PROMPT = 'Continue exactly where your previous message stopped. Do not repeat anything.';
+const CONTINUE_PROMPT = 'Continue exactly where your previous message stopped. Do not repeat anything.';
 
 /**
  * The request that picks up after `textSoFar`: the original messages, the text as an

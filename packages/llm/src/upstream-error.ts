@@ -1,4 +1,5 @@
 import { APIError, APIConnectionTimeoutError, APIUserAbortError } from 'openai';
+import { SpoolError } from '@spool/contracts';
 import { parseRetryAfterMs } from './rate-limit-headers.js';
 
 export type UpstreamErrorCode =
@@ -10,16 +11,17 @@ export type UpstreamErrorCode =
   | 'upstream_timeout'
   | 'interrupted';
 
-/** An upstream failure with the decision on it: retry or not, and after how long. */
-export class UpstreamError extends Error {
+/** An upstream failure with the decision on it: retry or not, and after how long. The root of the package's errors. */
+export class UpstreamError extends SpoolError {
+  declare readonly code: UpstreamErrorCode;
+
   constructor(
-    readonly code: UpstreamErrorCode,
+    code: UpstreamErrorCode,
     message: string,
     readonly retryable: boolean,
     readonly options: { status?: number; retryAfterMs?: number; cause?: unknown; upstreamMessage?: string } = {},
   ) {
-    super(message, { cause: options.cause });
-    this.name = 'UpstreamError';
+    super(code, message, { cause: options.cause });
   }
 
   get status(): number | undefined {

@@ -1,4 +1,5 @@
 import { messageText, type ChatMessage } from './messages.js';
+import { SimulatorError } from './simulator-error.js';
 
 /** A fault or speed override asked for inside a message: `[[sim status=429 retry_after_ms=1500]]`. */
 export interface Directive {
@@ -29,8 +30,10 @@ export interface Directive {
 }
 
 /** A directive the simulator cannot read; answered with 400 so a typo never passes silently. */
-export class DirectiveError extends Error {
-  readonly code = 'invalid_directive';
+export class DirectiveError extends SimulatorError {
+  constructor(message: string) {
+    super('invalid_directive', message);
+  }
 }
 
 type NumericKey = Exclude<keyof Directive, 'text' | 'code'>;

@@ -1,3 +1,4 @@
+import { SimulatorError } from './simulator-error.js';
 import type { SimulatorOptions } from './server.js';
 
 /** Where and how `npm run simulator` runs. */
@@ -9,8 +10,10 @@ export interface SimulatorSettings {
   options: SimulatorOptions;
 }
 
-export class SimulatorEnvError extends Error {
-  readonly code = 'invalid_simulator_env';
+export class SimulatorEnvError extends SimulatorError {
+  constructor(message: string) {
+    super('invalid_simulator_env', message);
+  }
 }
 
 /** Reads the SIMULATOR_* variables; the CLI passes process.env, tests their own. */

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { SimulatorError } from './simulator-error.js';
 import { invalidRequest, type OpenAIErrorBody } from './errors.js';
 import type { ChatMessage } from './messages.js';
 
@@ -15,8 +16,10 @@ export interface CompletionBody {
   max_completion_tokens?: number | null;
 }
 
-export class BodyTooLargeError extends Error {
-  readonly code = 'body_too_large';
+export class BodyTooLargeError extends SimulatorError {
+  constructor(message: string) {
+    super('body_too_large', message);
+  }
 }
 
 /** The request body as text; rejects past 16 MiB or when the client goes away. */

@@ -1,4 +1,4 @@
-import type { ChatMessage, JobObject } from '@spool/contracts';
+import { SpoolError, type ChatMessage, type JobObject } from '@spool/contracts';
 
 export interface Session {
   id: string;
@@ -92,20 +92,17 @@ export interface Store {
 }
 
 /** The root of the store's errors; `cause` is the driver's own error. */
-export class StoreError extends Error {
-  readonly code: string = 'store_error';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StoreError';
+export class StoreError extends SpoolError {
+  constructor(message: string, options?: { cause?: unknown }, code = 'store_error') {
+    super(code, message, options);
   }
 }
 
 /** The store cannot be reached or is busy: the same call may succeed later. */
 export class StoreUnavailableError extends StoreError {
-  override readonly code = 'store_unavailable';
+  declare readonly code: 'store_unavailable';
   readonly isRetryable = true;
   constructor(message = 'The store is unavailable', options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StoreUnavailableError';
+    super(message, options, 'store_unavailable');
   }
 }

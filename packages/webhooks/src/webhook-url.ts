@@ -1,4 +1,5 @@
 import { lookup } from 'node:dns/promises';
+import { SpoolError, withTimeout } from '@spool/contracts';
 import { classifyAddress, isAllowedRange, parseIpLiteral, type AddressRange, type IpAddress } from './address-range.js';
 
 /** Resolves a host name to every address it has; `dns.lookup` by default (what a connect would use). */
@@ -9,15 +10,15 @@ export const systemResolve: ResolveHost = async (hostname) =>
 
 export type WebhookUrlErrorCode = 'invalid_url' | 'forbidden_address' | 'unresolvable_host';
 
-/** Why a webhook URL may not be called; `message` is fit for the client and names no resolved address. */
-export class WebhookUrlError extends Error {
-  constructor(
-    readonly code: WebhookUrlErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'WebhookUrlError';
+/**
+ * Why a webhook URL may not be called; `message` is fit for the client and names no resolved
+ * address. The root of the package's errors.
+ */
+export class WebhookUrlError extends SpoolError {
+  declare readonly code: WebhookUrlErrorCode;
+
+  constructor(code: WebhookUrlErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 
   /** DNS can change: a host that resolves badly now may not later. A malformed URL never gets better. */
@@ -52,14 +53,6 @@ const DESCRIPTIONS: Record<AddressRange, string> = {
   reserved: 'a reserved',
   invalid: 'an invalid',
 };
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Checks a webhook URL before it is stored and again before each delivery: http(s) only, and

@@ -1,12 +1,12 @@
 import { encodeEvent } from '@spool/stream';
 import type { JobRepository, StreamEnd } from '@spool/jobs';
 import type { FlushSchedule } from './flush-clock.js';
+import { WorkerError } from './errors.js';
 
 /** The attempt no longer owns the job: it was cancelled, or another worker took it over. */
-class LostOwnershipError extends Error {
+export class LostOwnershipError extends WorkerError {
   constructor(jobId: string) {
-    super(`job ${jobId} is no longer held by this attempt`);
-    this.name = 'LostOwnershipError';
+    super('lost_ownership', `job ${jobId} is no longer held by this attempt`);
   }
 }
 

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { UpstreamRequest } from '@spool/contracts';
 import { contextWindow, MAX_RETRY_AFTER_MS, type RateLimitSnapshot } from '@spool/llm';
 import { defineCommands } from '@spool/queue';
+import { WorkerError } from './errors.js';
 
 /** Slots are spaced a little wider than the limit, so clock jitter between hosts does not tip calls over it. */
 const SPACING_MARGIN = 1.02;
@@ -21,10 +22,9 @@ export function estimateTokens(request: UpstreamRequest, promptTokens: number): 
 }
 
 /** The gate's own store (Redis) failed: the call never went upstream, and the job should wait, not fail. */
-export class UpstreamGateError extends Error {
+export class UpstreamGateError extends WorkerError {
   constructor(cause: unknown) {
-    super('the upstream gate could not be reached', { cause });
-    this.name = 'UpstreamGateError';
+    super('upstream_gate_unavailable', 'the upstream gate could not be reached', { cause });
   }
 }
 

@@ -39,6 +39,9 @@ export class SpoolWorker {
   private readonly subscriber: Redis;
   private readonly queue: Queue<ChatJobData>;
   private readonly queueConnection: Redis;
+  /** BullMQ closes the connections it makes, not the ones it is given: these two are closed here */
+  private readonly workerConnection: Redis;
+  private readonly outboxConnection: Redis;
   private readonly jobs: JobRepository;
   private readonly outbox: JobOutbox;
   private readonly ownsRedis: boolean;
@@ -80,8 +83,9 @@ export class SpoolWorker {
       metrics: this.metrics,
       backoffMs: config.backoffMs,
     });
+    this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.worker = new Worker<ChatJobData>(CHAT_QUEUE, processor, {
-      connection: createRedis(config.redisUrl, 'worker', config.prefix),
+      connection: this.workerConnection,
       prefix: config.prefix,
       concurrency: config.workerConcurrency,
       name: `${hostname()}:${process.pid}`,
@@ -97,7 +101,8 @@ export class SpoolWorker {
     this.worker.on('failed', (job, error) => void this.onFailed(job, error));
     this.worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
 
-    this.outbox = new JobOutbox(this.redis, createRedis(config.redisUrl, 'worker', config.prefix), keys, {
+    this.outboxConnection = createRedis(config.redisUrl, 'worker', config.prefix);
+    this.outbox = new JobOutbox(this.redis, this.outboxConnection, keys, {
       onError: (error, jobId) => logger.error({ err: error, job_id: jobId }, 'job-ended handler failed; will retry'),
     });
     for (const handler of options.onJobEnded ?? []) this.outbox.use(handler);
@@ -133,7 +138,9 @@ export class SpoolWorker {
     const grace = setTimeout(() => this.worker.cancelAllJobs(ABORT_SHUTDOWN), graceMs);
     await closing;
     clearTimeout(grace);
+    this.workerConnection.disconnect();
     await this.outbox.stop();
+    this.outboxConnection.disconnect();
     await this.queue.close();
     this.queueConnection.disconnect();
     this.subscriber.disconnect();

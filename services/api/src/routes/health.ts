@@ -1,18 +1,11 @@
 import { Router } from 'express';
+import { withTimeout } from '@spool/contracts';
 import type { AppDeps } from '../deps.js';
 
 const PING_TIMEOUT_MS = 1000;
 
-async function answers(probe: () => Promise<unknown>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([probe().then(() => true, () => false), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+function answers(probe: () => Promise<unknown>): Promise<boolean> {
+  return withTimeout(probe(), PING_TIMEOUT_MS).then(() => true, () => false);
 }
 
 export function healthRouter(deps: AppDeps): Router {

@@ -1,0 +1,4 @@
+import { SpoolError } from '@spool/contracts';
+
+/** The root of the job repository's errors. */
+export class JobsError extends SpoolError {}

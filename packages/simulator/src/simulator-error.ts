@@ -1,0 +1,4 @@
+import { SpoolError } from '@spool/contracts';
+
+/** The root of the simulator's errors. */
+export class SimulatorError extends SpoolError {}
