@@ -9,11 +9,13 @@ const root = resolve(import.meta.dirname, '../../..');
 const PROBE = `
 import { createLogger, logProcessErrors } from '@spool/config';
 logProcessErrors(createLogger({ name: 'probe', pretty: false }));
-Promise.reject(new Error('lost rejection'));
-setImmediate(() => {
+// Listened to after logProcessErrors, so this runs once the rejection was logged; when Node gets to
+// it after module loading depends on the loader, so nothing else waits on a fixed number of ticks.
+process.once('unhandledRejection', () => setImmediate(() => {
   console.log('still serving');
   setImmediate(() => { throw new Error('thrown by a callback'); });
-});
+}));
+Promise.reject(new Error('lost rejection'));
 `;
 
 it('logs an unhandled rejection at error level and serves on; logs an uncaught exception as fatal and exits 1', { timeout: 20_000 }, async () => {

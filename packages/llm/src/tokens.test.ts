@@ -45,7 +45,7 @@ describe('countTokens', () => {
       'one repeated piece': '!/\n'.repeat(333_333),
     };
     for (const [name, text] of Object.entries(texts)) {
-      expect({ name, fast: elapsed(() => countTokens(text)) < 200 }).toEqual({ name, fast: true });
+      expect({ name, fast: elapsed(() => countTokens(text)) < 1000 }).toEqual({ name, fast: true });
     }
     // 8 `a`s make a token; a run cut in pieces of 64 keeps that.
     expect(countTokens(texts.letters)).toBe(300_000 / 8);
@@ -69,7 +69,7 @@ describe('countPromptTokens', () => {
 
   it('costs no more for 1 MB in many messages than in one', () => {
     const messages = Array.from({ length: 250 }, () => message(randomBytes(3000).toString('base64')));
-    expect(elapsed(() => countPromptTokens(messages))).toBeLessThan(200);
+    expect(elapsed(() => countPromptTokens(messages))).toBeLessThan(1000);
     const exact = 3 + messages.reduce((sum, each) => sum + 3 + library(each.content), 0);
     expect(Math.abs(countPromptTokens(messages) - exact) / exact).toBeLessThan(0.03);
   });
