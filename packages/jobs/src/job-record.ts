@@ -77,3 +77,8 @@ export function renderJob(id: string, record: RenderedRecord): JobObject {
 export function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
+
+/** The public job object of a job hash, parsing only the fields it shows (never the request, up to 1 MB). */
+export function renderFields(id: string, fields: JobFields): JobObject {
+  return renderJob(id, RenderedRecord.parse(fields));
+}

@@ -5,7 +5,7 @@ import type { JobEvent, JobObject, JobStatus, JobResult, JobPartial, JobError, U
 import { coalesceWrites, defineCommands, type Keys } from '@spool/queue';
 import { decodeEntry, encodeEvent } from '@spool/stream';
 import { JOB_COMMANDS, type JobCommands } from './commands.js';
-import { RenderedRecord, RENDERED_FIELDS, nowSeconds, parseJobRecord, renderJob, type JobFields } from './job-record.js';
+import { RENDERED_FIELDS, nowSeconds, renderFields, type JobFields } from './job-record.js';
 import { TenantQuotaError } from './tenant-quota-error.js';
 
 const JOB_TTL_SECONDS = 7 * 24 * 3600;
@@ -183,7 +183,7 @@ export class JobRepository {
   async create(job: NewJob): Promise<JobObject> {
     const fields = newJobFields(job);
     this.checkCreated(job, await this.redis.spoolCreate(...this.createArgs(job, fields)));
-    return renderJob(job.id, parseJobRecord(fields));
+    return renderFields(job.id, fields);
   }
 
   /** Creates many jobs in one pipeline (a batch); same records, events and quota as `create`, one round trip. */
@@ -283,7 +283,7 @@ export class JobRepository {
       ...(outcome.error && { error: JSON.stringify(outcome.error) }),
       ...(outcome.upstreamStatus && { upstream_status: String(outcome.upstreamStatus) }),
     };
-    const job = renderJob(id, RenderedRecord.parse({ ...fields, ...changes }));
+    const job = renderFields(id, { ...fields, ...changes });
     const reply = await this.redis.spoolFinish(
       ...this.jobKeys(id),
       this.keys.outbox(),
@@ -345,7 +345,7 @@ export class JobRepository {
           more = true;
           break;
         }
-        data.push(renderJob(ids[i * 2], RenderedRecord.parse(fields)));
+        data.push(renderFields(ids[i * 2], fields));
       }
       if (expired.length) await this.redis.zrem(key, ...expired);
       if (more) return { data, hasMore: true };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ApiError, newId, type JobObject } from '@spool/contracts';
-import { parseJobRecord, renderJob } from '@spool/jobs';
+import { renderFields } from '@spool/jobs';
 import type { AppDeps } from './deps.js';
 
 const TTL_SECONDS = 24 * 3600;
@@ -51,7 +51,7 @@ export async function idempotent(
   const deadline = Date.now() + CREATION_WAIT_MS;
   while (Date.now() < deadline) {
     const fields = await deps.jobs.get(claimedId);
-    if (fields) return { job: renderJob(claimedId, parseJobRecord(fields)), replayed: true };
+    if (fields) return { job: renderFields(claimedId, fields), replayed: true };
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   throw ApiError.conflict('idempotency_key_in_progress', 'A request with this Idempotency-Key is still being processed; retry shortly');

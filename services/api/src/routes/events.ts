@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { ApiError, isTerminal } from '@spool/contracts';
-import { parseJobRecord, renderJob } from '@spool/jobs';
+import { renderFields } from '@spool/jobs';
 import { coalesceWrites } from '@spool/queue';
 import { formatSse } from '@spool/stream';
 import type { AppDeps } from '../deps.js';
@@ -58,7 +58,7 @@ export function eventsRouter(deps: AppDeps, slots: TenantSlots): Router {
     if (isTerminal(fields.status) && (await deps.log.count(jobId)) === 0) {
       // Records written before `done_event_id` existed: the id right after the cursor.
       const doneId = Number(fields.done_event_id ?? after + 1);
-      if (after < doneId) res.write(formatSse({ id: doneId, event: 'done', data: JSON.stringify(renderJob(jobId, parseJobRecord(fields))) }));
+      if (after < doneId) res.write(formatSse({ id: doneId, event: 'done', data: JSON.stringify(renderFields(jobId, fields)) }));
       close();
       return;
     }

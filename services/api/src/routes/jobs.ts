@@ -1,7 +1,7 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { ApiError, isId, parseOrThrow, type JobObject } from '@spool/contracts';
-import { parseJobRecord, renderJob, type JobFields } from '@spool/jobs';
+import { renderFields, type JobFields } from '@spool/jobs';
 import type { AppDeps } from '../deps.js';
 import { jsonBody } from '../body.js';
 import { continueJob, submitJob } from '../submit-job.js';
@@ -29,7 +29,7 @@ export async function findJob(deps: AppDeps, id: string, tenant: string): Promis
 async function findJobObject(deps: AppDeps, id: string, tenant: string): Promise<JobObject> {
   if (!isId(id, 'job')) throw ApiError.notFound('job', 'id');
   const fields = await deps.jobs.getForTenant(id, tenant);
-  if (fields) return renderJob(id, parseJobRecord(fields));
+  if (fields) return renderFields(id, fields);
   const stored = await fromStore(deps.store.getJob(id, tenant));
   if (!stored) throw ApiError.notFound('job', 'id');
   return stored;
@@ -72,7 +72,7 @@ export function jobsRouter(deps: AppDeps): Router {
         return;
       }
       const current = await deps.jobs.get(job.id);
-      if (current) job = renderJob(job.id, parseJobRecord(current));
+      if (current) job = renderFields(job.id, current);
     }
     sendJob(res, 202, job);
   });
