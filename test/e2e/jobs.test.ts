@@ -135,6 +135,9 @@ describe('jobs end to end', () => {
     const bytes = Buffer.concat([Buffer.from('{"messages":[{"role":"user","content":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}]}')]);
     const invalidUtf8 = await fetch(`${stack.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bytes });
     expect(invalidUtf8.status).toBe(400);
+    expect((await invalidUtf8.json()).error).toMatchObject({ code: 'invalid_encoding' });
+    const empty = await fetch(`${stack.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/vnd.job+json' }, body: ' ' });
+    expect((await empty.json()).error).toMatchObject({ code: 'invalid_json', message: 'The request body is empty; send a JSON object' });
     const form = await fetch(`${stack.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'a,b' });
     expect(form.status).toBe(415);
     const huge = await postJson(`${stack.url}/v1/jobs`, { messages: messages('x'.repeat(1_100_000)) });
