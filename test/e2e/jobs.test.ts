@@ -1,17 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { simulateReply } from '@spool/simulator';
 import { Redis } from 'ioredis';
-import { REDIS_URL, startStack, type Stack } from '../support/stack.js';
+import { REDIS_URL, useStack } from '../support/stack.js';
 import { getJson, joinDeltas, postJson, readEvents } from '../support/http.js';
 
 const messages = (content: string) => [{ role: 'user', content }];
 
 describe('jobs end to end', () => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ simulator: { tokensPerSecond: 500 } });
-  });
-  afterAll(async () => stack?.close());
+  const stack = useStack({ simulator: { tokensPerSecond: 500 } });
 
   it('accepts a job with 202, Location and the job object, then streams it to done', async () => {
     const response = await postJson(`${stack.url}/v1/jobs`, { messages: messages('tell me a story'), metadata: { team: 'a' } });
@@ -180,11 +176,7 @@ describe('jobs end to end', () => {
 });
 
 describe('listing', () => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ workers: 0 });
-  });
-  afterAll(async () => stack?.close());
+  const stack = useStack({ workers: 0 });
 
   it('lists newest first by submission order, pages with after and has_more, filters by status', async () => {
     const ids: string[] = [];
