@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { renderTable, type Row } from './report.js';
 import { Redis } from 'ioredis';
 import { chatJobOptions, createChatQueue } from '@spool/queue';
-import { freePort, startChild, waitForHttp, type Child } from './processes.js';
+import { freePort, spoolEnv, startChild, waitForHttp, type Child } from './processes.js';
 import { deleteKeysWithPrefix } from './redis-keys.js';
 import { ms, rate, ratio } from './stats.js';
 
@@ -70,20 +70,6 @@ async function rawAddBulk(redis: Redis, prefix: string, requests: number, prompt
   const elapsed = performance.now() - started;
   await queue.close();
   return elapsed;
-}
-
-function spoolEnv(redisUrl: string, prefix: string, port: number, simulatorUrl: string): Record<string, string> {
-  return {
-    REDIS_URL: redisUrl,
-    SPOOL_PREFIX: prefix,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    OPENAI_BASE_URL: simulatorUrl,
-    OPENAI_API_KEY: 'bench',
-    SPOOL_API_KEYS: '',
-    SPOOL_CLIENT_RPM: '1000000000',
-    LOG_LEVEL: 'warn',
-  };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];

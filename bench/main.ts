@@ -8,7 +8,7 @@ import { cpus, loadavg } from 'node:os';
 import { Redis } from 'ioredis';
 import { createChatQueue } from '@spool/queue';
 import { benchSettings } from './settings.js';
-import { installExitHandlers, startChild, stopAllChildren, freePort, waitForHttp, ROOT, type Child } from './processes.js';
+import { installExitHandlers, spoolEnv, startChild, stopAllChildren, freePort, waitForHttp, ROOT, type Child } from './processes.js';
 import { deleteKeysWithPrefix } from './redis-keys.js';
 import { CpuMeter } from './cpu.js';
 import { SpoolStreamRunner } from './sse.js';
@@ -49,21 +49,6 @@ function cleanup(): Promise<void> {
   return cleaned;
 }
 installExitHandlers(cleanup);
-
-function spoolEnv(keyPrefix: string, port: number, simulatorUrl: string): Record<string, string> {
-  return {
-    REDIS_URL: redisUrl,
-    SPOOL_PREFIX: keyPrefix,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    OPENAI_BASE_URL: simulatorUrl,
-    OPENAI_API_KEY: 'bench',
-    SPOOL_API_KEYS: '',
-    // The per-key limit (600/min by default) would measure the limiter, not the gateway; its check still runs.
-    SPOOL_CLIENT_RPM: '1000000000',
-    LOG_LEVEL: 'warn',
-  };
-}
 
 function track(child: Child): Child {
   running.push(child);
@@ -111,7 +96,7 @@ async function main(): Promise<void> {
   // (c) enqueue rate: an API with no worker against Express + queue.add, each on its own prefix.
   {
     const [apiPort, rawPort] = [await freePort(), await freePort()];
-    const api = track(startChild({ name: 'api (enqueue only)', script: 'services/api/src/main.ts', env: spoolEnv(`${prefix}-enqueue`, apiPort, simulatorUrl) }));
+    const api = track(startChild({ name: 'api (enqueue only)', script: 'services/api/src/main.ts', env: spoolEnv(redisUrl, `${prefix}-enqueue`, apiPort, simulatorUrl) }));
     const raw = track(
       startChild({ name: 'raw-bullmq', script: 'bench/raw-enqueue-server.ts', env: { REDIS_URL: redisUrl, SPOOL_PREFIX: `${prefix}-raw`, PORT: String(rawPort) } }),
     );
@@ -151,7 +136,7 @@ async function main(): Promise<void> {
   // The real stack for (a) and (b): API and worker as deployed, on the run's prefix.
   const apiPort = await freePort();
   const maxStreams = Math.max(...settings.saturation.steps);
-  const api = track(startChild({ name: 'api', script: 'services/api/src/main.ts', env: spoolEnv(prefix, apiPort, simulatorUrl) }));
+  const api = track(startChild({ name: 'api', script: 'services/api/src/main.ts', env: spoolEnv(redisUrl, prefix, apiPort, simulatorUrl) }));
   // One worker process (BENCH_WORKERS to change it): on two cores shared with the API, Redis, the
   // simulator and the bench, a second one moved (b)'s crossing up about 10% but added about 1 ms
   // to (a)'s p50.
@@ -161,7 +146,7 @@ async function main(): Promise<void> {
       startChild({
         name: workerCount > 1 ? `worker ${index + 1}` : 'worker',
         script: 'services/worker/src/main.ts',
-        env: { ...spoolEnv(prefix, 0, simulatorUrl), WORKER_CONCURRENCY: String(Math.ceil(maxStreams / workerCount)) },
+        env: { ...spoolEnv(redisUrl, prefix, 0, simulatorUrl), WORKER_CONCURRENCY: String(Math.ceil(maxStreams / workerCount)) },
       }),
     ),
   );

@@ -131,6 +131,22 @@ function inheritedEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** A Spool API's or worker's environment in the bench: its own key prefix, the simulator upstream, no API keys. */
+export function spoolEnv(redisUrl: string, prefix: string, port: number, simulatorUrl: string): Record<string, string> {
+  return {
+    REDIS_URL: redisUrl,
+    SPOOL_PREFIX: prefix,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    OPENAI_BASE_URL: simulatorUrl,
+    OPENAI_API_KEY: 'bench',
+    SPOOL_API_KEYS: '',
+    // The per-key limit (600/min by default) would measure the limiter, not the gateway; its check still runs.
+    SPOOL_CLIENT_RPM: '1000000000',
+    LOG_LEVEL: 'warn',
+  };
+}
+
 /** Starts `node --import tsx <script>` from the repository root. */
 export function startChild(options: ChildOptions): Child {
   const child = spawn(process.execPath, ['--import', 'tsx', options.script], {

@@ -4,9 +4,8 @@
  * Ctrl-C stops them all.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { Redis } from 'ioredis';
 import { loadConfig, readDotEnv } from '@spool/config';
-import { redactUrl } from '@spool/queue';
+import { redactUrl, redisAnswers } from '@spool/queue';
 import { freePort } from './free-port.js';
 
 const env = readDotEnv(process.env);
@@ -15,19 +14,6 @@ const children: ChildProcess[] = [];
 
 function say(message: string): void {
   console.log(`[spool] ${message}`);
-}
-
-async function redisAnswers(url: string): Promise<boolean> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000 });
-  try {
-    await redis.connect();
-    await redis.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
 }
 
 function run(name: string, command: string, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
@@ -65,7 +51,7 @@ function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
 }
 
 async function ensureRedis(): Promise<string> {
-  if (await redisAnswers(config.redisUrl)) return config.redisUrl;
+  if (await redisAnswers(config.redisUrl, 2000)) return config.redisUrl;
   const hasRedisServer = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
   if (!hasRedisServer) {
     console.error(
@@ -77,7 +63,7 @@ async function ensureRedis(): Promise<string> {
   say(`no Redis at ${redactUrl(config.redisUrl)}; starting a private redis-server on 127.0.0.1:${port} (kept in memory only)`);
   run('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction']);
   const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 50 && !(await redisAnswers(url)); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  for (let i = 0; i < 50 && !(await redisAnswers(url, 2000)); i++) await new Promise((resolve) => setTimeout(resolve, 100));
   return url;
 }
 

@@ -262,7 +262,10 @@ describe('batches', () => {
     expect((await postText(`${stack.url}/v1/batches`, 'a,b', 'text/csv', carol)).status).toBe(415);
     expect((await postText(`${stack.url}/v1/batches`, '{"requests": [', 'application/json', carol)).status).toBe(400);
     const invalidUtf8 = Buffer.concat([Buffer.from(`${line(0)}\n{"custom_id":"`), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n')]);
-    expect((await postText(`${stack.url}/v1/batches`, invalidUtf8, 'application/jsonl', carol)).status).toBe(400);
+    expect((await postText(`${stack.url}/v1/batches`, invalidUtf8, 'application/jsonl', carol)).body.error).toMatchObject({ code: 'invalid_encoding' });
+    const cutCharacter = Buffer.concat([Buffer.from(`${line(0)}\n`), Buffer.from([0xe2, 0x82])]);
+    expect((await postText(`${stack.url}/v1/batches`, cutCharacter, 'application/jsonl', carol)).body.error).toMatchObject({ code: 'invalid_encoding' });
+    expect((await postText(`${stack.url}/v1/batches`, ' \n', 'application/vnd.batch+json', carol)).body.error).toMatchObject({ code: 'invalid_json', message: 'The request body is empty; send the batch' });
     const huge = await postText(`${stack.url}/v1/batches`, Buffer.alloc(51 * 1024 * 1024, 0x20), 'application/jsonl', carol);
     expect(huge.status).toBe(413);
     expect(huge.body.error.type).toBe('invalid_request_error');

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { JobObject } from '@spool/contracts';
-import { startStack, type Stack } from '../support/stack.js';
+import { useStack } from '../support/stack.js';
 import { getJson } from '../support/http.js';
 
 /** Any JSON at all, shallow or deep, big or small. */
@@ -43,11 +43,7 @@ function expectEnvelopeOrSuccess(response: { status: number; body: any }): void 
 }
 
 describe('fuzzing the job endpoints', () => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ workers: 0 });
-  });
-  afterAll(async () => stack?.close());
+  const stack = useStack({ workers: 0 });
 
   it('never answers 5xx to job-shaped bodies, and every answer is a job or the error envelope', async () => {
     await fc.assert(

@@ -1,17 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { simulateReply } from '@spool/simulator';
 import { Redis } from 'ioredis';
-import { REDIS_URL, startStack, type Stack } from '../support/stack.js';
+import { REDIS_URL, useStack } from '../support/stack.js';
 import { getJson, joinDeltas, postJson, readEvents } from '../support/http.js';
 
 const messages = (content: string) => [{ role: 'user', content }];
 
 describe('jobs end to end', () => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ simulator: { tokensPerSecond: 500 } });
-  });
-  afterAll(async () => stack?.close());
+  const stack = useStack({ simulator: { tokensPerSecond: 500 } });
 
   it('accepts a job with 202, Location and the job object, then streams it to done', async () => {
     const response = await postJson(`${stack.url}/v1/jobs`, { messages: messages('tell me a story'), metadata: { team: 'a' } });
@@ -135,6 +131,9 @@ describe('jobs end to end', () => {
     const bytes = Buffer.concat([Buffer.from('{"messages":[{"role":"user","content":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}]}')]);
     const invalidUtf8 = await fetch(`${stack.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bytes });
     expect(invalidUtf8.status).toBe(400);
+    expect((await invalidUtf8.json()).error).toMatchObject({ code: 'invalid_encoding' });
+    const empty = await fetch(`${stack.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/vnd.job+json' }, body: ' ' });
+    expect((await empty.json()).error).toMatchObject({ code: 'invalid_json', message: 'The request body is empty; send a JSON object' });
     const form = await fetch(`${stack.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'a,b' });
     expect(form.status).toBe(415);
     const huge = await postJson(`${stack.url}/v1/jobs`, { messages: messages('x'.repeat(1_100_000)) });
@@ -177,11 +176,7 @@ describe('jobs end to end', () => {
 });
 
 describe('listing', () => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ workers: 0 });
-  });
-  afterAll(async () => stack?.close());
+  const stack = useStack({ workers: 0 });
 
   it('lists newest first by submission order, pages with after and has_more, filters by status', async () => {
     const ids: string[] = [];

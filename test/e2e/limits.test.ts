@@ -1,25 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiServer } from '@spool/api';
-import { silentLogger, startStack, type Stack } from '../support/stack.js';
+import { silentLogger, startStack, useStack } from '../support/stack.js';
 import { getJson, postJson, readEvents } from '../support/http.js';
 
 const body = (content: string) => ({ messages: [{ role: 'user', content }] });
 
 describe('per-key rate limit', () => {
-  let stack: Stack;
+  const stack = useStack({ workers: 0, env: { SPOOL_CLIENT_RPM: '4', SPOOL_API_KEYS: 'alice:alice-key-000000000000,bob:bob-key-0000000000000' } });
   let second: ApiServer;
   let secondUrl: string;
   const alice = { authorization: 'Bearer alice-key-000000000000' };
   const bob = { authorization: 'Bearer bob-key-0000000000000' };
   beforeAll(async () => {
-    stack = await startStack({ workers: 0, env: { SPOOL_CLIENT_RPM: '4', SPOOL_API_KEYS: 'alice:alice-key-000000000000,bob:bob-key-0000000000000' } });
     second = new ApiServer({ config: stack.config, logger: silentLogger });
     secondUrl = await second.listen(0, '127.0.0.1');
   });
-  afterAll(async () => {
-    await second?.close();
-    await stack?.close();
-  });
+  afterAll(async () => second?.close()); // after hooks run in reverse: this one before the stack's close
 
   it('allows SPOOL_CLIENT_RPM per key across API processes, then answers 429 with retry-after', async () => {
     const statuses: number[] = [];
@@ -40,11 +36,7 @@ describe('per-key rate limit', () => {
 });
 
 describe('Idempotency-Key', () => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ workers: 0 });
-  });
-  afterAll(async () => stack?.close());
+  const stack = useStack({ workers: 0 });
 
   it('returns the first job again (200) for the same key and body, 409 for another body', async () => {
     const headers = { 'idempotency-key': 'order-42' };
@@ -137,11 +129,7 @@ describe('per-tenant quotas', () => {
 });
 
 describe('JSON nesting depth', () => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ workers: 0 });
-  });
-  afterAll(async () => stack?.close());
+  const stack = useStack({ workers: 0 });
 
   const arrays = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
   /** A job request whose field `name` (top level or in `metadata`) holds `levels` nested arrays. */

@@ -1,17 +1,13 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { SpoolWorker } from '@spool/worker';
-import { REDIS_URL, silentLogger, startStack, type Stack } from '../support/stack.js';
+import { REDIS_URL, silentLogger, startStack, useStack } from '../support/stack.js';
 import { getJson, postJson, readEvents, type SseEvent } from '../support/http.js';
 
 const messages = (content: string) => [{ role: 'user', content }];
 
 describe('SSE delivery', () => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ heartbeatMs: 100, simulator: { tokensPerSecond: 200 } });
-  });
-  afterAll(async () => stack?.close());
+  const stack = useStack({ heartbeatMs: 100, simulator: { tokensPerSecond: 200 } });
 
   it('sends a ": ping" comment while nothing else happens', async () => {
     const comments: string[] = [];
@@ -71,17 +67,15 @@ async function readUntilClosed(url: string, headers: Record<string, string> = {}
 }
 
 describe('resuming an ended job', () => {
-  let stack: Stack;
+  const stack = useStack();
   let job: { id: string; stream_url: string };
   let doneId: number;
   beforeAll(async () => {
-    stack = await startStack();
     job = (await postJson(`${stack.url}/v1/jobs?wait=20`, { messages: messages('[[sim tokens=4]] ended') })).body;
     const events = await readUntilClosed(`${stack.url}${job.stream_url}`);
     expect(events.at(-1)!.event).toBe('done');
     doneId = events.at(-1)!.id;
   });
-  afterAll(async () => stack?.close());
 
   it('closes at once with no events when Last-Event-ID is the done id', async () => {
     expect(await readUntilClosed(`${stack.url}${job.stream_url}`, { 'last-event-id': String(doneId) })).toEqual([]);
@@ -117,13 +111,9 @@ describe('resuming an ended job', () => {
 });
 
 describe('SSE streams per tenant', () => {
-  let stack: Stack;
+  const stack = useStack({ workers: 0, env: { SPOOL_SSE_MAX_PER_TENANT: '2', SPOOL_API_KEYS: 'alice:key-alice-0123456789,bob:key-bob-0123456789' } });
   const alice = { authorization: 'Bearer key-alice-0123456789' };
   const bob = { authorization: 'Bearer key-bob-0123456789' };
-  beforeAll(async () => {
-    stack = await startStack({ workers: 0, env: { SPOOL_SSE_MAX_PER_TENANT: '2', SPOOL_API_KEYS: 'alice:key-alice-0123456789,bob:key-bob-0123456789' } });
-  });
-  afterAll(async () => stack?.close());
 
   /** An open stream of a queued job, and how to close it. */
   async function open(headers: Record<string, string>): Promise<{ status: number; body: string; close: () => void }> {
@@ -165,13 +155,9 @@ describe('SSE streams per tenant', () => {
 });
 
 describe('tenants', () => {
-  let stack: Stack;
+  const stack = useStack({ env: { SPOOL_API_KEYS: 'alice:key-alice-0123456789,bob:key-bob-0123456789' } });
   const alice = { authorization: 'Bearer key-alice-0123456789' };
   const bob = { authorization: 'Bearer key-bob-0123456789' };
-  beforeAll(async () => {
-    stack = await startStack({ env: { SPOOL_API_KEYS: 'alice:key-alice-0123456789,bob:key-bob-0123456789' } });
-  });
-  afterAll(async () => stack?.close());
 
   it('answers 401 in the envelope without a valid key', async () => {
     const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong' }, { authorization: 'Basic abc' }];
@@ -199,11 +185,7 @@ describe('tenants', () => {
 });
 
 describe('health', () => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ workers: 0 });
-  });
-  afterAll(async () => stack?.close());
+  const stack = useStack({ workers: 0 });
 
   it('answers healthz and readyz with a request id', async () => {
     const health = await getJson(`${stack.url}/healthz`);

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '@spool/config';
 import { ApiServer } from '@spool/api';
@@ -104,4 +105,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await deletePrefix(config.prefix);
     },
   };
+}
+
+/**
+ * Starts a stack before the tests of the enclosing describe block and closes it after them. The
+ * object returned is that stack once the tests run (empty before: read it inside tests and hooks).
+ */
+export function useStack(options: StackOptions = {}): Stack {
+  const stack = {} as Stack;
+  beforeAll(async () => {
+    Object.assign(stack, await startStack(options));
+  });
+  afterAll(async () => stack.close?.());
+  return stack;
 }

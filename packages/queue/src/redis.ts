@@ -62,6 +62,20 @@ export async function waitForRedis(redis: Redis, url: string, timeoutMs = 5000):
   throw new Error(`Redis at ${redactUrl(url)} does not answer (${reason})`);
 }
 
+/** Whether a Redis answers PING at `url`, tried once on a connection of its own (closed after) that waits `timeoutMs` to connect. */
+export async function redisAnswers(url: string, timeoutMs: number): Promise<boolean> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
+  try {
+    await redis.connect();
+    await redis.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** BullMQ loses jobs under eviction; say so loudly at start. */
 export async function checkEvictionPolicy(redis: Redis): Promise<string | undefined> {
   try {

@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ApiError } from '@spool/contracts';
 import { createBatchParser, type ParsedBatch } from './parse-batch.js';
+import { emptyBody, isJsonType, mediaTypeOf, utf8Decoder } from './body.js';
 
 /** The largest batch upload (API.md §2). */
 export const BATCH_BODY_MAX_BYTES = 50 * 1024 * 1024;
@@ -9,9 +10,8 @@ export const BATCH_BODY_MAX_BYTES = 50 * 1024 * 1024;
 const JSONL_TYPES = new Set(['application/jsonl', 'application/x-ndjson', 'application/x-jsonl', 'application/jsonlines', 'application/x-jsonlines']);
 
 function formatOf(contentType: string | undefined): 'json' | 'jsonl' | null {
-  if (!contentType) return null;
-  const type = contentType.split(';')[0].trim().toLowerCase();
-  if (type === 'application/json' || type.endsWith('+json')) return 'json';
+  const type = mediaTypeOf(contentType);
+  if (isJsonType(type)) return 'json';
   return JSONL_TYPES.has(type) ? 'jsonl' : null;
 }
 
@@ -31,14 +31,7 @@ export async function readBatch(req: Request, limit = BATCH_BODY_MAX_BYTES): Pro
   }
   if (Number(req.headers['content-length']) > limit) throw tooLarge();
   const parser = createBatchParser(format);
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  const decode = (bytes?: Buffer) => {
-    try {
-      return decoder.decode(bytes, { stream: bytes !== undefined });
-    } catch {
-      throw ApiError.invalid('The request body is not valid UTF-8', null, 'invalid_encoding');
-    }
-  };
+  const decode = utf8Decoder();
   let received = 0;
   let text = false;
   try {
@@ -46,7 +39,7 @@ export async function readBatch(req: Request, limit = BATCH_BODY_MAX_BYTES): Pro
     for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       received += chunk.length;
       if (received > limit) throw tooLarge();
-      const decoded = decode(chunk);
+      const decoded = decode(chunk, true);
       if (!text) text = /\S/.test(decoded);
       parser.write(decoded);
       await nextTurn();
@@ -56,6 +49,6 @@ export async function readBatch(req: Request, limit = BATCH_BODY_MAX_BYTES): Pro
     req.resume();
     throw error;
   }
-  if (!text) throw ApiError.invalid('The request body is empty; send the batch', null, 'invalid_json');
+  if (!text) throw emptyBody('the batch');
   return parser.end();
 }

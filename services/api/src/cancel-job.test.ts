@@ -1,15 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseJobRecord, renderJob } from '@spool/jobs';
-import { startStack, type Stack } from '../../../test/support/stack.js';
+import { useStack } from '../../../test/support/stack.js';
 import { postJson } from '../../../test/support/http.js';
 import { cancelJob } from './cancel-job.js';
 
 describe('cancelJob', () => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ workers: 0 });
-  });
-  afterAll(async () => stack?.close());
+  const stack = useStack({ workers: 0 });
 
   it('answers, and ends the log with, the job as recorded when a worker started it after the caller read it', async () => {
     const job = (await postJson(`${stack.url}/v1/jobs`, { messages: [{ role: 'user', content: 'raced' }] })).body;

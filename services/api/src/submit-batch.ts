@@ -1,9 +1,10 @@
-import { ApiError, newId, splitJobRequest, type BatchObject } from '@spool/contracts';
+import { ApiError, newId, type BatchObject } from '@spool/contracts';
 import { chatJobOptions } from '@spool/queue';
 import type { NewJob } from '@spool/jobs';
 import type { AppDeps } from './deps.js';
-import type { BatchItem, ParsedBatch } from './parse-batch.js';
+import type { ParsedBatch } from './parse-batch.js';
 import { acceptWebhookUrl } from './accept-webhook-url.js';
+import { newJob } from './submit-job.js';
 
 /** Jobs recorded or enqueued per round trip: one pipeline of creates, one `addBulk`. */
 const CHUNK = 1000;
@@ -63,20 +64,7 @@ async function rollBack(deps: AppDeps, batchId: string, jobs: NewJob[], tries = 
 export async function submitBatch(deps: AppDeps, tenant: string, batch: ParsedBatch): Promise<BatchObject> {
   const webhookUrl = batch.webhook ? await acceptWebhookUrl(deps, batch.webhook.url) : null;
   const batchId = newId('batch');
-  const toJob = ({ customId, request }: BatchItem): NewJob => {
-    const { upstream, spool } = splitJobRequest(request, deps.config.defaultModel);
-    return {
-      id: newId('job'),
-      tenant,
-      request: upstream,
-      priority: spool.priority,
-      metadata: spool.metadata,
-      onInterrupt: spool.on_interrupt,
-      batchId,
-      customId,
-    };
-  };
-  const jobs = batch.items.map(toJob);
+  const jobs = batch.items.map(({ customId, request }) => newJob(tenant, request, deps.config.defaultModel, { batchId, customId }));
   await deps.jobs.checkQuota(tenant, jobs.map((job) => job.request));
   try {
     const created = await deps.batches.create({ id: batchId, tenant, total: jobs.length, metadata: batch.metadata, webhookUrl });

@@ -55,22 +55,18 @@ async function openSessionTurn(deps: AppDeps, tenant: string, sessionId: string,
   if (!opened) throw ApiError.notFound('session', 'session_id');
 }
 
+/** The job a validated request asks for: its upstream request (model defaulted), priority, metadata and on_interrupt; `fields` adds the rest. */
+export function newJob(tenant: string, request: JobRequest, defaultModel: string, fields: Partial<NewJob> = {}): NewJob {
+  const { upstream, spool } = splitJobRequest(request, defaultModel);
+  return { id: newId('job'), tenant, request: upstream, priority: spool.priority, metadata: spool.metadata, onInterrupt: spool.on_interrupt, ...fields };
+}
+
 /** Validates a job request, records it and enqueues it; the job object as created. */
 export async function submitJob(deps: AppDeps, tenant: string, body: unknown, id = newId('job')): Promise<JobObject> {
   const request = parseOrThrow(JobRequest, body);
-  const { upstream, spool } = splitJobRequest(request, deps.config.defaultModel);
-  const webhookUrl = spool.webhook ? await acceptWebhookUrl(deps, spool.webhook.url) : null;
-  if (spool.session_id) await openSessionTurn(deps, tenant, spool.session_id, id);
-  return enqueue(deps, {
-    id,
-    tenant,
-    request: upstream,
-    priority: spool.priority,
-    metadata: spool.metadata,
-    onInterrupt: spool.on_interrupt,
-    sessionId: spool.session_id,
-    webhookUrl,
-  });
+  const webhookUrl = request.webhook ? await acceptWebhookUrl(deps, request.webhook.url) : null;
+  if (request.session_id) await openSessionTurn(deps, tenant, request.session_id, id);
+  return enqueue(deps, newJob(tenant, request, deps.config.defaultModel, { id, sessionId: request.session_id, webhookUrl }));
 }
 
 /** The text a new job can pick up from: a reply cut at `length`, or what a failed or cancelled job streamed. */
