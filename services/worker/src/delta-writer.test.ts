@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { newId } from '@spool/contracts';
 import { createKeys } from '@spool/queue';
 import { EventLog, streamedText } from '@spool/stream';
-import { JobRepository, streamEndOf } from '@spool/jobs';
+import { JobRepository, parseJobRecord } from '@spool/jobs';
 import { PrivateRedis, readsDuring } from '../../../test/support/redis-server.js';
 import { DeltaWriter } from './delta-writer.js';
 import type { FlushSchedule } from './flush-clock.js';
@@ -102,12 +102,12 @@ describe('DeltaWriter on a shared FlushClock', () => {
     expect(append).toHaveBeenCalledWith(id, owner, [expect.stringContaining('"b"')], { finish_reason: 'stop', usage });
     append.mockRestore();
     expect(await text(id)).toBe('ab');
-    expect(streamEndOf((await jobs.get(id))!)).toEqual({ finish_reason: 'stop', usage });
+    expect(parseJobRecord((await jobs.get(id))!).stream_end).toEqual({ finish_reason: 'stop', usage });
 
     const quiet = await runningJob();
     const idle = new DeltaWriter(jobs, quiet.id, quiet.owner, (error) => expect.fail(error.message), clock);
     await idle.end({ finish_reason: 'length', usage });
-    expect(streamEndOf((await jobs.get(quiet.id))!)).toEqual({ finish_reason: 'length', usage });
+    expect(parseJobRecord((await jobs.get(quiet.id))!).stream_end).toEqual({ finish_reason: 'length', usage });
     expect(await log.count(quiet.id)).toBe(2);
   });
 });
