@@ -1,5 +1,5 @@
-export { JobRepository, streamEndOf, type JobRepositoryOptions, type NewJob, type StartResult, type Outcome, type FinishOptions, type FinishResult, type StreamEnd } from './job-repository.js';
-export { JobRecord, parseJobRecord, renderJob, renderFields, nowSeconds, type JobFields } from './job-record.js';
+export { JobRepository, type JobRepositoryOptions, type NewJob, type StartResult, type Outcome, type FinishOptions, type FinishResult } from './job-repository.js';
+export { JobRecord, parseJobRecord, renderJob, renderFields, nowSeconds, type JobFields, type StreamEnd } from './job-record.js';
 export { JobOutbox, type JobEndedHandler, type OutboxOptions } from './outbox.js';
 export { SessionTurns, type SessionTurnsOptions } from './session-turns.js';
 export { BatchRepository, renderBatch, isBatchEnded, type NewBatch, type BatchFields } from './batch-repository.js';

@@ -25,6 +25,7 @@ describe('parseJobRecord', () => {
       custom_id: null,
       deferrals: 0,
       upstream_status: null,
+      stream_end: null,
       result: null,
       partial: null,
       error: null,
@@ -69,5 +70,12 @@ describe('parseJobRecord', () => {
       partial: { content: 'he', completion_tokens: 1 },
       error: { code: 'server_error', message: 'boom' },
     });
+  });
+
+  it('takes a request the caller parsed already instead of parsing the hash’s copy', () => {
+    const streamEnd = { finish_reason: 'stop', usage: { prompt_tokens: 9, completion_tokens: 1, total_tokens: 10 } };
+    const record = parseJobRecord({ ...queued, request: 'not parsed', stream_end: JSON.stringify(streamEnd) }, request);
+    expect(record).toEqual({ ...parseJobRecord(queued), stream_end: streamEnd });
+    expect(record.request).toBe(request);
   });
 });

@@ -29,6 +29,9 @@ export const RenderedRecord = z.object({
 });
 export type RenderedRecord = z.infer<typeof RenderedRecord>;
 
+/** How a reply that streamed to its end ended; its text is the log's. */
+export type StreamEnd = Pick<JobResult, 'finish_reason' | 'usage'>;
+
 /** A job hash, parsed once into what its fields mean. */
 export const JobRecord = RenderedRecord.extend({
   tenant: z.string(),
@@ -41,14 +44,21 @@ export const JobRecord = RenderedRecord.extend({
   deferrals: count.default(0),
   /** upstream's HTTP status behind `error` */
   upstream_status: orNull(count),
+  /** the end an attempt recorded with its last deltas (`JobRepository.append`): the job's whole reply is in its log */
+  stream_end: orNull(json<StreamEnd>()),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
+const RecordWithoutRequest = JobRecord.omit({ request: true });
+
 export const RENDERED_FIELDS = Object.keys(RenderedRecord.shape) as (keyof RenderedRecord)[];
 
-/** The record of a job hash. */
-export function parseJobRecord(fields: JobFields): JobRecord {
-  return JobRecord.parse(fields);
+/**
+ * The record of a job hash. `request`, when the caller holds the job's request parsed already (a
+ * queue entry that carries it), is taken instead of parsing the hash's copy (the same; up to 1 MB).
+ */
+export function parseJobRecord(fields: JobFields, request?: UpstreamRequest): JobRecord {
+  return request ? { ...RecordWithoutRequest.parse(fields), request } : JobRecord.parse(fields);
 }
 
 /** The public job object of a job record; the one renderer behind GET, list, wait and `done`. */

@@ -5,7 +5,7 @@ import type { JobEvent, JobObject, JobStatus, JobResult, JobPartial, JobError, U
 import { coalesceWrites, defineCommands, type Keys } from '@spool/queue';
 import { decodeEntry, encodeEvent } from '@spool/stream';
 import { JOB_COMMANDS, type JobCommands } from './commands.js';
-import { RENDERED_FIELDS, nowSeconds, renderFields, type JobFields } from './job-record.js';
+import { RENDERED_FIELDS, nowSeconds, parseJobRecord, renderFields, type JobFields, type StreamEnd } from './job-record.js';
 import { TenantQuotaError } from './tenant-quota-error.js';
 
 const JOB_TTL_SECONDS = 7 * 24 * 3600;
@@ -61,14 +61,6 @@ export interface FinishOptions {
 }
 
 export type FinishResult = { state: 'finished'; job: JobObject } | { state: 'ended' | 'missing' | 'moved' };
-
-/** How a reply that streamed to its end ended; its text is the log's. */
-export type StreamEnd = Pick<JobResult, 'finish_reason' | 'usage'>;
-
-/** The end an attempt recorded with its last deltas (`append`), if one did: the job's whole reply is in its log. */
-export function streamEndOf(fields: JobFields): StreamEnd | null {
-  return fields.stream_end ? (JSON.parse(fields.stream_end) as StreamEnd) : null;
-}
 
 /** ioredis queues a defined command on a pipeline like any other. */
 interface CreatePipeline {
@@ -254,7 +246,7 @@ export class JobRepository {
    * Appends events as `owner`; false when the job is no longer this owner's to write. Appends
    * made in one turn of the event loop (the deltas of many streams) leave in one socket write,
    * in order with the connection's other commands. `streamEnd` records, in the same step as
-   * the last deltas, that the reply streamed to its end (`streamEndOf`): a worker that takes
+   * the last deltas, that the reply streamed to its end (the record's `stream_end`): a worker that takes
    * the job over after this one died ends it from the log instead of calling upstream again.
    */
   async append(id: string, owner: string, entries: string[], streamEnd?: StreamEnd): Promise<boolean> {

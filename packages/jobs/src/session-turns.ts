@@ -2,7 +2,7 @@ import { isTerminal, type JobObject, type UpstreamRequest } from '@spool/contrac
 import type { SessionState, Store, TurnMessage } from '@spool/store';
 import type { JobRepository } from './job-repository.js';
 import type { JobEndedHandler } from './outbox.js';
-import { parseJobRecord, renderJob, type JobFields, type JobRecord } from './job-record.js';
+import { parseJobRecord, renderJob, type JobRecord } from './job-record.js';
 import { promptBudget, withHistory } from './session-history.js';
 
 export interface SessionTurnsOptions {
@@ -70,8 +70,8 @@ export class SessionTurns {
    * The worker's `prepareRequest`: a job with a session gets the session's history before its
    * messages, the oldest turns dropped to fit the context budget.
    */
-  readonly history = async (request: UpstreamRequest, fields: JobFields): Promise<UpstreamRequest> => {
-    const { session_id: sessionId, tenant } = parseJobRecord(fields);
+  readonly history = async (request: UpstreamRequest, record: Pick<JobRecord, 'session_id' | 'tenant'>): Promise<UpstreamRequest> => {
+    const { session_id: sessionId, tenant } = record;
     if (!sessionId) return request;
     const session = await this.settle(tenant, sessionId);
     if (!session || session.messages.length === 0) return request;

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { JobResult } from '@spool/contracts';
-import type { JobFields } from '@spool/jobs';
+import type { JobRecord } from '@spool/jobs';
 import { classifyUpstreamError } from '@spool/llm';
 import type { Metrics } from '@spool/metrics';
 
@@ -50,10 +50,10 @@ export class AttemptMetrics {
     this.metrics?.timeToFirstToken.observe(seconds(this.bullJob.timestamp));
   }
 
-  succeeded(result: JobResult, fields: JobFields): void {
+  succeeded(result: JobResult, record: Pick<JobRecord, 'tenant' | 'model'>): void {
     if (!this.metrics) return;
     this.metrics.jobDuration.observe({ status: 'succeeded' }, seconds(this.bullJob.timestamp));
-    const labels = { tenant: fields.tenant ?? 'unknown', model: fields.model ?? 'unknown' };
+    const labels = { tenant: record.tenant, model: record.model };
     this.metrics.tokens.inc({ ...labels, type: 'prompt' }, result.usage.prompt_tokens);
     this.metrics.tokens.inc({ ...labels, type: 'completion' }, result.usage.completion_tokens);
   }

@@ -55,13 +55,13 @@ describe('Attempt: how an attempt leaves its job', () => {
     const token = randomUUID();
     const job = await takeJob(token);
     const attempt = await start(job, token);
-    expect(attempt).toMatchObject({ number: 1, eventCount: 2, deferrals: 0 });
+    expect(attempt).toMatchObject({ number: 1, eventCount: 2, record: { deferrals: 0 } });
 
     await expect(attempt.handBack(60_000)).rejects.toBeInstanceOf(DelayedError);
     expect(await queue.getJobState(job.id!)).toBe('delayed');
     expect(await jobs.get(attempt.jobId)).toMatchObject({ status: 'queued', attempts: '0', deferrals: '1' });
     const again = await start(job, token);
-    expect(again).toMatchObject({ number: 1, deferrals: 1 });
+    expect(again).toMatchObject({ number: 1, record: { deferrals: 1 } });
   });
 
   it('retry hands the job back counted and rethrows for BullMQ to back off', async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { JobError, JobResult } from '@spool/contracts';
-import type { JobFields, JobRepository } from '@spool/jobs';
+import { parseJobRecord, type JobFields, type JobRecord, type JobRepository } from '@spool/jobs';
 import { countTokens, type UpstreamError } from '@spool/llm';
 import type { ChatJobData } from '@spool/queue';
 import { encodeEvent } from '@spool/stream';
@@ -28,8 +28,10 @@ export class Attempt {
     readonly number: number,
     /** the job's log length after START */
     readonly eventCount: number,
-    /** the job's record as START found it */
-    readonly fields: JobFields,
+    /** the job's hash as START found it, for `finish` */
+    private readonly fields: JobFields,
+    /** that hash's record */
+    readonly record: JobRecord,
     logger: Logger,
     readonly measure: AttemptMetrics,
   ) {
@@ -46,12 +48,9 @@ export class Attempt {
     // record is one the API took back (a refused quota, a batch rolled back), or data Redis lost.
     if (started.state === 'missing') logger.warn({ job_id: jobId }, 'queue entry without a job record: dropped');
     if (started.state !== 'started') return null;
-    return new Attempt(jobs, bullJob, token, owner, started.attempt, started.eventCount, started.fields, logger, measure);
-  }
-
-  /** Attempts given back so far. */
-  get deferrals(): number {
-    return Number(this.fields.deferrals ?? 0);
+    // The request a queue entry carries (BullMQ parsed it already) is the hash's: not parsed twice.
+    const record = parseJobRecord(started.fields, bullJob.data.request);
+    return new Attempt(jobs, bullJob, token, owner, started.attempt, started.eventCount, started.fields, record, logger, measure);
   }
 
   /** Writes this attempt's deltas to the job's log; `onFailure` when a write fails (or finds the job lost). */
@@ -83,7 +82,7 @@ export class Attempt {
 
   async succeed(result: JobResult): Promise<void> {
     const finished = await this.jobs.finish(this.jobId, this.fields, { status: 'succeeded', result }, { owner: this.owner });
-    if (finished.state === 'finished') this.measure.succeeded(result, this.fields);
+    if (finished.state === 'finished') this.measure.succeeded(result, this.record);
     this.logger.info({ finish_reason: result.finish_reason, completion_tokens: result.usage.completion_tokens }, 'job succeeded');
   }
 

@@ -1,7 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { JobResult, UpstreamRequest, Usage } from '@spool/contracts';
-import { streamEndOf, type JobRepository, type JobFields } from '@spool/jobs';
+import type { JobRecord, JobRepository } from '@spool/jobs';
 import { streamedText, type EventLog } from '@spool/stream';
 import type { ChatJobData } from '@spool/queue';
 import { continuationRequest, countPromptTokens, countTokens, type UpstreamClient, type UpstreamError } from '@spool/llm';
@@ -41,7 +41,7 @@ export interface ChatProcessorDeps {
  * Turns a job's stored request into what goes upstream. A job without a session must come out
  * as it went in: a first attempt that carries its request (no session) skips this.
  */
-export type PrepareRequest = (request: UpstreamRequest, fields: JobFields) => Promise<UpstreamRequest>;
+export type PrepareRequest = (request: UpstreamRequest, record: JobRecord) => Promise<UpstreamRequest>;
 
 /** Text streamed by earlier attempts (a retry, a takeover, a hand-back): the next one continues from it. */
 async function textSoFar(log: EventLog, jobId: string, eventCount: number): Promise<string> {
@@ -77,22 +77,20 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
    * there); null when there is nothing left to call upstream for.
    */
   async function prepare(attempt: Attempt): Promise<{ request: UpstreamRequest; prior: string } | null> {
-    const { jobId, fields } = attempt;
+    const { jobId, record } = attempt;
     // The attempt before streamed the whole reply, then its worker died before ending the job.
-    const streamEnd = streamEndOf(fields);
-    if (streamEnd) {
-      await attempt.succeed({ content: streamedText(await log.readAfter(jobId, 0)), ...streamEnd });
+    if (record.stream_end) {
+      await attempt.succeed({ content: streamedText(await log.readAfter(jobId, 0)), ...record.stream_end });
       return null;
     }
-    const stored = JSON.parse(fields.request) as UpstreamRequest;
     let prior = await textSoFar(log, jobId, attempt.eventCount);
     if (prior) attempt.measure.continuing();
-    if (prior && fields.on_interrupt === 'restart') {
+    if (prior && record.on_interrupt === 'restart') {
       if (!(await attempt.restart())) return null;
       prior = '';
     }
     try {
-      return { request: deps.prepareRequest ? await deps.prepareRequest(stored, fields) : stored, prior };
+      return { request: deps.prepareRequest ? await deps.prepareRequest(record.request, record) : record.request, prior };
     } catch (error) {
       if (!isUnreachable(error)) throw error;
       await settle(attempt, decide(new PrepareRequestError(error), stateOf(attempt, false)), prior);
@@ -101,7 +99,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
   }
 
   function stateOf(attempt: Attempt, stopping: boolean): AttemptState {
-    return { attempt: attempt.number, deferrals: attempt.deferrals, maxAttempts, backoffMs: deps.backoffMs ?? 1000, stopping };
+    return { attempt: attempt.number, deferrals: attempt.record.deferrals, maxAttempts, backoffMs: deps.backoffMs ?? 1000, stopping };
   }
 
   /** Carries out the decision on a failed attempt; `text` is everything the job streamed so far. */

@@ -4,11 +4,10 @@ import { Redis } from 'ioredis';
 import { newId } from '@spool/contracts';
 import { createKeys } from '@spool/queue';
 import { EventLog, streamedText } from '@spool/stream';
-import { JobRepository, streamEndOf } from '@spool/jobs';
+import { JobRepository, parseJobRecord } from '@spool/jobs';
+import { PrivateRedis, readsDuring } from '../../../test/support/redis-server.js';
 import { DeltaWriter } from './delta-writer.js';
 import type { FlushSchedule } from './flush-clock.js';
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** A flush schedule whose ticks the test gives. */
 class ManualClock implements FlushSchedule {
@@ -29,21 +28,23 @@ class ManualClock implements FlushSchedule {
 
 describe('DeltaWriter on a shared FlushClock', () => {
   const keys = createKeys(`test-${randomUUID().slice(0, 12)}`);
+  // A server of its own: it counts the reads it makes, and no other client's may count.
+  let server: PrivateRedis;
   let redis: Redis;
   let reader: Redis;
   let jobs: JobRepository;
   let log: EventLog;
 
-  beforeAll(() => {
-    redis = new Redis(REDIS_URL);
-    reader = new Redis(REDIS_URL);
+  beforeAll(async () => {
+    server = await PrivateRedis.start();
+    redis = new Redis(server.url);
+    reader = new Redis(server.url);
     jobs = new JobRepository(redis, keys);
     log = new EventLog(reader, keys);
   });
   afterAll(async () => {
-    const found = await redis.keys(`${keys.prefix}:*`);
-    if (found.length) await redis.unlink(...found);
-    await Promise.all([redis.quit(), reader.quit()]);
+    await Promise.all([redis?.quit(), reader?.quit()]);
+    await server?.stop();
   });
 
   async function runningJob(): Promise<{ id: string; owner: string }> {
@@ -63,19 +64,17 @@ describe('DeltaWriter on a shared FlushClock', () => {
     writers.forEach((writer, index) => writer.push(`first ${index}.`));
     await vi.waitFor(async () => expect(await Promise.all(streams.map(({ id }) => text(id)))).toEqual(['first 0.', 'first 1.', 'first 2.']));
 
-    const write = vi.spyOn(redis.stream, '_writev');
-    const single = vi.spyOn(redis.stream, '_write');
-    writers.forEach((writer, index) => writer.push(` second ${index}.`));
-    writers.forEach((writer, index) => writer.push(` third ${index}.`));
-    await new Promise(setImmediate);
-    expect(await text(streams[0].id)).toBe('first 0.');
-    expect(write).not.toHaveBeenCalled();
-    clock.tick();
-    await vi.waitFor(async () => expect(await text(streams[2].id)).toBe('first 2. second 2. third 2.'));
-    expect(write).toHaveBeenCalledTimes(1);
-    expect(single).not.toHaveBeenCalled();
-    write.mockRestore();
-    single.mockRestore();
+    const beforeTick = await readsDuring(reader, async () => {
+      writers.forEach((writer, index) => writer.push(` second ${index}.`));
+      writers.forEach((writer, index) => writer.push(` third ${index}.`));
+      await new Promise(setImmediate);
+    });
+    expect(beforeTick).toBe(0);
+    const onTick = await readsDuring(reader, async () => {
+      clock.tick();
+      await Promise.all(writers.map((writer) => writer.flush()));
+    });
+    expect(onTick).toBe(1);
     expect(await Promise.all(streams.map(({ id }) => text(id)))).toEqual(['first 0. second 0. third 0.', 'first 1. second 1. third 1.', 'first 2. second 2. third 2.']);
   });
 
@@ -103,12 +102,12 @@ describe('DeltaWriter on a shared FlushClock', () => {
     expect(append).toHaveBeenCalledWith(id, owner, [expect.stringContaining('"b"')], { finish_reason: 'stop', usage });
     append.mockRestore();
     expect(await text(id)).toBe('ab');
-    expect(streamEndOf((await jobs.get(id))!)).toEqual({ finish_reason: 'stop', usage });
+    expect(parseJobRecord((await jobs.get(id))!).stream_end).toEqual({ finish_reason: 'stop', usage });
 
     const quiet = await runningJob();
     const idle = new DeltaWriter(jobs, quiet.id, quiet.owner, (error) => expect.fail(error.message), clock);
     await idle.end({ finish_reason: 'length', usage });
-    expect(streamEndOf((await jobs.get(quiet.id))!)).toEqual({ finish_reason: 'length', usage });
+    expect(parseJobRecord((await jobs.get(quiet.id))!).stream_end).toEqual({ finish_reason: 'length', usage });
     expect(await log.count(quiet.id)).toBe(2);
   });
 });
