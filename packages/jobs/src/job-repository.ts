@@ -5,7 +5,7 @@ import type { JobEvent, JobObject, JobStatus, JobResult, JobPartial, JobError, U
 import { coalesceWrites, defineCommands, type Keys } from '@spool/queue';
 import { decodeEntry, encodeEvent } from '@spool/stream';
 import { JOB_COMMANDS, type JobCommands } from './commands.js';
-import { RENDERED_FIELDS, nowSeconds, parseJobRecord, renderFields, type JobFields, type StreamEnd } from './job-record.js';
+import { RENDERED_FIELDS, nowSeconds, renderFields, type JobFields, type StreamEnd } from './job-record.js';
 import { TenantQuotaError } from './tenant-quota-error.js';
 
 const JOB_TTL_SECONDS = 7 * 24 * 3600;
