@@ -208,12 +208,14 @@ describe('listing', () => {
     const commands: string[][] = [];
     const marker = `${stack.config.prefix}:listed`;
     let listing = true;
+    // Only the API's own connection: a worker may be starting these jobs meanwhile (its scripts' commands show too).
+    const api = `:${stack.api.deps.redis.stream.localPort}`;
     const sawMarker = new Promise<void>((resolve) =>
-      monitor.on('monitor', (_time: string, args: string[]) => {
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
         if (args[1] === marker) {
           listing = false;
           resolve();
-        } else if (listing && args.some((arg) => arg.startsWith(jobKey))) commands.push(args);
+        } else if (listing && source.endsWith(api) && args.some((arg) => arg.startsWith(jobKey))) commands.push(args);
       }),
     );
     try {

@@ -5,7 +5,7 @@ import type { JobEvent, JobObject, JobStatus, JobResult, JobPartial, JobError, U
 import { coalesceWrites, defineCommands, type Keys } from '@spool/queue';
 import { decodeEntry, encodeEvent } from '@spool/stream';
 import { JOB_COMMANDS, type JobCommands } from './commands.js';
-import { RENDERED_FIELDS, nowSeconds, renderFields, type JobFields, type StreamEnd } from './job-record.js';
+import { RENDERED_FIELDS, nowSeconds, renderFields, renderJob, type JobFields, type RenderedRecord, type StreamEnd } from './job-record.js';
 import { TenantQuotaError } from './tenant-quota-error.js';
 
 const JOB_TTL_SECONDS = 7 * 24 * 3600;
@@ -105,6 +105,23 @@ function newJobFields(job: NewJob): JobFields {
   );
 }
 
+/** A new job's record as `renderJob` reads it: known from the job itself, with nothing to parse. */
+function newRecord(job: NewJob, createdAt: number): RenderedRecord {
+  const unset = { started_at: null, finished_at: null, result: null, partial: null, error: null };
+  return {
+    ...unset,
+    status: 'queued',
+    model: job.request.model,
+    created_at: createdAt,
+    attempts: 0,
+    priority: job.priority,
+    session_id: job.sessionId ?? null,
+    batch_id: job.batchId ?? null,
+    continues: job.continues ?? null,
+    metadata: job.metadata,
+  };
+}
+
 /** An HMGET reply of `RENDERED_FIELDS` as a hash, absent fields left out. */
 function renderedFields(values: (string | null)[]): JobFields {
   const fields: JobFields = {};
@@ -175,7 +192,7 @@ export class JobRepository {
   async create(job: NewJob): Promise<JobObject> {
     const fields = newJobFields(job);
     this.checkCreated(job, await this.redis.spoolCreate(...this.createArgs(job, fields)));
-    return renderFields(job.id, fields);
+    return renderJob(job.id, newRecord(job, Number(fields.created_at)));
   }
 
   /** Creates many jobs in one pipeline (a batch); same records, events and quota as `create`, one round trip. */
