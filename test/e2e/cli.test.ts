@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -21,12 +21,22 @@ async function spool(args: string[], env: Record<string, string> = {}): Promise<
   }
 }
 
+const tempDirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'spool-cli-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
 describe('the spool command', () => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack({ simulator: { tokensPerSecond: 500 }, env: { WORKER_CONCURRENCY: '100' } });
   });
-  afterAll(async () => stack?.close());
+  afterAll(async () => {
+    await stack?.close();
+    await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  });
 
   it('submit --stream prints the reply as it streams', async () => {
     const result = await spool(['--url', stack.url, 'submit', '--stream', 'hello from the cli']);
@@ -44,7 +54,7 @@ describe('the spool command', () => {
   });
 
   it('batch submits a JSONL file, shows progress and writes the results', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'spool-cli-'));
+    const dir = await tempDir();
     const input = join(dir, 'in.jsonl');
     const out = join(dir, 'out.jsonl');
     const lines = Array.from({ length: 20 }, (_, i) =>
@@ -66,7 +76,7 @@ describe('the spool command', () => {
     const missing = await spool(['--url', stack.url, 'batch', '/nonexistent/in.jsonl', '-o', '/tmp/out.jsonl']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/Cannot read \/nonexistent\/in.jsonl/);
-    const dir = await mkdtemp(join(tmpdir(), 'spool-cli-'));
+    const dir = await tempDir();
     await writeFile(join(dir, 'bad.jsonl'), '{"custom_id": "a"}\nnot json\n');
     const bad = await spool(['--url', stack.url, 'batch', join(dir, 'bad.jsonl'), '-o', join(dir, 'out.jsonl')]);
     expect(bad.code).toBe(2);
