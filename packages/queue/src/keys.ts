@@ -19,6 +19,8 @@ export interface Keys {
   cancelChannel(): string;
   /** hash: the shared upstream gate (next free request/token slot, pause) */
   upstreamGate(): string;
+  /** pub/sub channel telling every worker of a 429 pause at once (ms it lasts) */
+  upstreamPauseChannel(): string;
   /** list of ended job ids whose side effects (record, session, webhook, batch) are pending */
   outbox(): string;
   /** list of outbox entries being handled, and the hash of when each was claimed */
@@ -58,6 +60,7 @@ export function createKeys(prefix: string): Keys {
     submissionCounter: () => `${prefix}:submission-counter`,
     cancelChannel: () => `${prefix}:cancel`,
     upstreamGate: () => `${prefix}:upstream-gate`,
+    upstreamPauseChannel: () => `${prefix}:upstream-pause`,
     outbox: () => `${prefix}:outbox`,
     outboxProcessing: () => `${prefix}:outbox:processing`,
     outboxClaims: () => `${prefix}:outbox:claims`,

@@ -160,6 +160,26 @@ describe('UpstreamGate on real Redis', () => {
     expect(next).toBeLessThanOrEqual(first + tokenGapMs + 1000);
   });
 
+  it("announces a pause, and a gate told of it checks Redis instead of its own empty record", async () => {
+    const key = gateKey();
+    const channel = `${key}:pause`;
+    const listener = new Redis(REDIS_URL);
+    try {
+      await listener.subscribe(channel);
+      const announced = new Promise<string>((resolve) => listener.once('message', (_channel: string, message: string) => resolve(message)));
+      await newGate({}, key).pause(1000);
+      await new UpstreamGate(redis, key, { pauseChannel: channel }).pause(1200);
+      expect(await announced).toBe('1200');
+    } finally {
+      listener.disconnect();
+    }
+    // Another worker's gate knows of no pause, so it calls at once; once told, it waits out the pause.
+    const elsewhere = newGate({}, key);
+    expect(await elsewhere.acquire(1, dontWait())).toBe(0);
+    elsewhere.notePause(1200);
+    expect(await elsewhere.acquire(1, dontWait())).toBeGreaterThan(900);
+  });
+
   it('holds a pause of at most an hour, however long upstream asks for', async () => {
     const key = gateKey();
     await newGate({}, key).pause(Infinity);

@@ -50,6 +50,8 @@ export interface UpstreamGateOptions {
   rpm?: number;
   /** SPOOL_UPSTREAM_TPM */
   tpm?: number;
+  /** where a pause is announced to every worker (`keys.upstreamPauseChannel()`); none: not announced */
+  pauseChannel?: string;
 }
 
 async function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
@@ -78,6 +80,7 @@ export class UpstreamGate {
   private readonly redis: Redis & GateCommands;
   private readonly requestGapMs: number;
   private readonly msPerToken: number;
+  private readonly pauseChannel?: string;
   /** the latest pause this process set (other processes' pauses reach it through BullMQ) */
   private pausedUntil = 0;
 
@@ -86,6 +89,7 @@ export class UpstreamGate {
     this.redis = redis as Redis & GateCommands;
     this.requestGapMs = options.rpm ? (60_000 / options.rpm) * SPACING_MARGIN : 0;
     this.msPerToken = options.tpm ? (60_000 / options.tpm) * SPACING_MARGIN : 0;
+    this.pauseChannel = options.pauseChannel;
   }
 
   /**
@@ -116,8 +120,15 @@ export class UpstreamGate {
   /** Holds every call back for `ms` (upstream answered 429). */
   async pause(ms: number): Promise<void> {
     const wait = Math.min(Math.ceil(ms), MAX_RETRY_AFTER_MS);
-    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + wait);
+    this.notePause(wait);
     await this.redis.spoolGatePause(this.key, wait);
+    // Jobs other workers took before the pause would otherwise call on, unaware, until they see it in Redis.
+    if (this.pauseChannel) await this.redis.publish(this.pauseChannel, String(wait));
+  }
+
+  /** Another worker paused the gate for `ms` from now: this process's calls check the gate in Redis until then. */
+  notePause(ms: number): void {
+    if (Number.isFinite(ms) && ms > 0) this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
   }
 
   /** Charges the difference between the estimate and what upstream used (0 gives the whole charge back). */

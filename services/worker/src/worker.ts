@@ -70,11 +70,12 @@ export class SpoolWorker {
         timeoutMs: config.upstreamTimeoutMs,
         stallTimeoutMs: config.stallTimeoutMs,
       });
+    const gate = new UpstreamGate(this.redis, keys.upstreamGate(), { rpm: config.upstreamRpm, tpm: config.upstreamTpm, pauseChannel: keys.upstreamPauseChannel() });
     const processor = createChatProcessor({
       jobs: this.jobs,
       log: new EventLog(this.redis, keys),
       upstream: this.upstream,
-      gate: new UpstreamGate(this.redis, keys.upstreamGate(), { rpm: config.upstreamRpm, tpm: config.upstreamTpm }),
+      gate,
       queue: this.queue,
       logger,
       maxAttempts: config.maxAttempts,
@@ -108,9 +109,13 @@ export class SpoolWorker {
     for (const handler of options.onJobEnded ?? []) this.outbox.use(handler);
     this.outbox.start();
 
-    // Whichever worker holds a cancelled job aborts its upstream request.
-    this.subscriber.on('message', (_channel: string, jobId: string) => this.worker.cancelJob(jobId, ABORT_CANCELLED));
-    void this.subscriber.subscribe(keys.cancelChannel());
+    // Whichever worker holds a cancelled job aborts its upstream request; a 429 pause reaches every worker.
+    const cancelChannel = keys.cancelChannel();
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel === cancelChannel) this.worker.cancelJob(message, ABORT_CANCELLED);
+      else gate.notePause(Number(message));
+    });
+    void this.subscriber.subscribe(cancelChannel, keys.upstreamPauseChannel());
   }
 
   /** BullMQ gave up on a job (stalled too often, or an error outside an attempt): end it as failed. */
