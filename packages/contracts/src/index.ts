@@ -34,3 +34,4 @@ export {
 } from './job.js';
 export { BATCH_MAX_REQUESTS, CustomId, BatchRequest, BatchRequestItem, BatchFileLine, BatchStatus, BatchObject, type BatchResultLine } from './batch.js';
 export { MAX_JSON_DEPTH, checkJsonDepth } from './json-depth.js';
+export { sameSecret } from './same-secret.js';

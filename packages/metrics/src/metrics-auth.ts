@@ -1,12 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-
-const digest = (value: string) => createHash('sha256').update(value).digest();
+import { sameSecret } from '@spool/contracts';
 
 /** True when no SPOOL_METRICS_KEY is set, or the header is `Bearer <that key>` (compared in constant time). */
 export function metricsAuthorized(authorization: string | undefined, key: string | undefined): boolean {
   if (!key) return true;
   const offered = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
-  return offered !== undefined && timingSafeEqual(digest(offered), digest(key));
+  return offered !== undefined && sameSecret(offered, key);
 }
 
 export const METRICS_UNAUTHORIZED_MESSAGE = 'GET /metrics needs Authorization: Bearer <SPOOL_METRICS_KEY>';

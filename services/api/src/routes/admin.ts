@@ -1,9 +1,9 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { Router, type Request, type RequestHandler } from 'express';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { ApiError } from '@spool/contracts';
+import { ApiError, sameSecret } from '@spool/contracts';
 import { createWebhookQueue } from '@spool/queue';
 import type { AppDeps } from '../deps.js';
 import { notFound } from '../error-handler.js';
@@ -11,13 +11,6 @@ import { notFound } from '../error-handler.js';
 export const ADMIN_COOKIE = 'spool_admin';
 const DASHBOARD_PATH = '/admin/queues';
 const COOKIE_MAX_AGE_S = 12 * 3600;
-
-const digest = (value: string) => createHash('sha256').update(value).digest();
-
-/** Equal-length digests compared in constant time: neither the key nor its length leaks through timing. */
-function sameSecret(given: string, expected: string): boolean {
-  return timingSafeEqual(digest(given), digest(expected));
-}
 
 /** The cookie holds a value derived from the key, never the key itself. */
 function sessionValue(adminKey: string): string {
