@@ -4,12 +4,12 @@
  * Ctrl-C stops them all.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { loadConfig, readDotEnv } from '@spool/config';
+import { loadConfigOrExit, readDotEnv } from '@spool/config';
 import { redactUrl, redisAnswers } from '@spool/queue';
 import { freePort } from './free-port.js';
 
 const env = readDotEnv(process.env);
-const config = loadConfig(env);
+const config = loadConfigOrExit(env);
 const children: ChildProcess[] = [];
 
 function say(message: string): void {

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.js';
+import { sha256Hex } from './config-file.js';
+
+const defaultUpstream = { name: 'default', baseUrl: undefined, apiKey: undefined, headers: {}, models: ['*'], modelMap: {}, rpm: undefined, tpm: undefined, weight: 1 };
 
 describe('loadConfig', () => {
   it('gives every setting its default from an empty environment', () => {
@@ -11,7 +14,11 @@ describe('loadConfig', () => {
       openaiApiKey: undefined,
       openaiBaseUrl: undefined,
       defaultModel: 'gpt-4o-mini',
-      apiKeys: new Map(),
+      tenants: new Map(),
+      tenantKeys: new Map(),
+      upstreams: [defaultUpstream],
+      models: new Map(),
+      configPath: undefined,
       adminKey: undefined,
       workerConcurrency: 50,
       upstreamRpm: undefined,
@@ -86,10 +93,17 @@ describe('loadConfig', () => {
       openaiApiKey: 'sk-x',
       openaiBaseUrl: 'http://127.0.0.1:4010/v1',
       defaultModel: 'm',
-      apiKeys: new Map([
-        ['k1', 'acme'],
-        ['k2', 'bob'],
+      tenants: new Map([
+        ['acme', { keyHashes: [sha256Hex('k1')], weight: 1 }],
+        ['bob', { keyHashes: [sha256Hex('k2')], weight: 1 }],
       ]),
+      tenantKeys: new Map([
+        [sha256Hex('k1'), 'acme'],
+        [sha256Hex('k2'), 'bob'],
+      ]),
+      upstreams: [{ ...defaultUpstream, apiKey: 'sk-x', baseUrl: 'http://127.0.0.1:4010/v1', rpm: 60, tpm: 1000 }],
+      models: new Map(),
+      configPath: undefined,
       adminKey: 'admin',
       workerConcurrency: 3,
       upstreamRpm: 60,

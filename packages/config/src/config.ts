@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { SpoolError } from '@spool/contracts';
+import { ConfigFileError, readConfigFile, sha256Hex, type ConfigFile, type ModelSettings, type TenantSettings, type UpstreamSettings } from './config-file.js';
 
 const optionalString = z.string().trim().min(1).optional().catch(undefined);
 const booleanString = z
@@ -56,6 +57,7 @@ export const ConfigSchema = z.object({
   SPOOL_LOG_PRETTY: optionalBoolean,
   SPOOL_METRICS_KEY: optionalString,
   SPOOL_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  SPOOL_CONFIG: optionalString,
 });
 
 /** The root of the configuration's errors: a setting is missing or malformed. */
@@ -87,9 +89,13 @@ export function readDotEnv(env: NodeJS.ProcessEnv, cwd = process.cwd()): NodeJS.
 }
 
 /** The settings, as the code reads them: the environment parsed, under camelCase names. */
-const ConfigFromEnv = ConfigSchema.transform((value, context) => {
+const configFromEnv = (env: NodeJS.ProcessEnv) =>
+  ConfigSchema.transform((value, context) => {
   const apiKeys = parseApiKeys(value.SPOOL_API_KEYS);
   if (!apiKeys) context.addIssue({ code: 'custom', path: ['SPOOL_API_KEYS'], message: 'must be tenant:key pairs separated by commas' });
+  const file = readFile(value.SPOOL_CONFIG, env, context);
+  if (file.tenants && value.SPOOL_API_KEYS) context.addIssue({ code: 'custom', path: ['SPOOL_API_KEYS'], message: 'must be unset when SPOOL_CONFIG has tenants' });
+  const tenants = file.tenants ?? tenantsFromApiKeys(apiKeys ?? new Map());
   return {
     redisUrl: value.REDIS_URL,
     prefix: value.SPOOL_PREFIX,
@@ -98,8 +104,16 @@ const ConfigFromEnv = ConfigSchema.transform((value, context) => {
     openaiApiKey: value.OPENAI_API_KEY,
     openaiBaseUrl: value.OPENAI_BASE_URL,
     defaultModel: value.SPOOL_DEFAULT_MODEL,
-    /** tenant name by API key; empty when the API is open */
-    apiKeys: apiKeys ?? new Map<string, string>(),
+    /** each tenant's keys and limits (SPOOL_CONFIG's `tenants`, else SPOOL_API_KEYS); empty when the API is open */
+    tenants,
+    /** tenant name by the sha256 (hex) of an API key; empty when the API is open */
+    tenantKeys: new Map([...tenants].flatMap(([tenant, settings]) => settings.keyHashes.map((hash) => [hash, tenant] as const))),
+    /** the upstream deployments (SPOOL_CONFIG's `upstreams`, else one named `default` from OPENAI_* and SPOOL_UPSTREAM_*) */
+    upstreams: file.upstreams ?? [defaultUpstream(value)],
+    /** prices, fallbacks and windows by model name (SPOOL_CONFIG's `models`) */
+    models: file.models,
+    /** the configuration file, when there is one (SPOOL_CONFIG) */
+    configPath: value.SPOOL_CONFIG,
     adminKey: value.SPOOL_ADMIN_KEY,
     workerConcurrency: value.WORKER_CONCURRENCY,
     upstreamRpm: value.SPOOL_UPSTREAM_RPM,
@@ -141,13 +155,61 @@ const ConfigFromEnv = ConfigSchema.transform((value, context) => {
   };
 });
 
-export type Config = z.output<typeof ConfigFromEnv>;
+export type Config = z.output<ReturnType<typeof configFromEnv>>;
+
+function readFile(path: string | undefined, env: NodeJS.ProcessEnv, context: z.RefinementCtx): ConfigFile {
+  if (!path) return { models: new Map() };
+  try {
+    return readConfigFile(path, env);
+  } catch (error) {
+    if (!(error instanceof ConfigFileError)) throw error;
+    context.addIssue({ code: 'custom', path: ['SPOOL_CONFIG'], message: `${path}: ${error.message}` });
+    return { models: new Map() };
+  }
+}
+
+function tenantsFromApiKeys(apiKeys: Map<string, string>): Map<string, TenantSettings> {
+  const tenants = new Map<string, TenantSettings>();
+  for (const [key, tenant] of apiKeys) {
+    const settings = tenants.get(tenant) ?? { keyHashes: [], weight: 1 };
+    settings.keyHashes.push(sha256Hex(key));
+    tenants.set(tenant, settings);
+  }
+  return tenants;
+}
+
+function defaultUpstream(value: z.output<typeof ConfigSchema>): UpstreamSettings {
+  return {
+    name: 'default',
+    baseUrl: value.OPENAI_BASE_URL,
+    apiKey: value.OPENAI_API_KEY,
+    headers: {},
+    models: ['*'],
+    modelMap: {},
+    rpm: value.SPOOL_UPSTREAM_RPM,
+    tpm: value.SPOOL_UPSTREAM_TPM,
+    weight: 1,
+  };
+}
+
+export type { ModelSettings, TenantSettings, UpstreamSettings };
 
 export function loadConfig(env: NodeJS.ProcessEnv = readDotEnv(process.env)): Config {
-  const parsed = ConfigFromEnv.safeParse(env);
+  const parsed = configFromEnv(env).safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ConfigError(`${String(issue.path[0])}: ${issue.message}`);
   }
   return parsed.data;
+}
+
+/** `loadConfig` for a process's start: a bad setting prints one line naming it and exits, never a stack trace. */
+export function loadConfigOrExit(env?: NodeJS.ProcessEnv): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`spool: bad configuration: ${error.message}\n`);
+    process.exit(1);
+  }
 }

@@ -29,7 +29,7 @@ export function createApp(deps: AppDeps): Express {
   const metrics = deps.metrics ?? createMetrics({ service: 'api', queues: [deps.queue], watchers: () => deps.hub.watcherCount });
   app.use(httpLogging(deps.logger), httpMetrics(metrics));
   // /v1 first: it is where the traffic is, and every router a request passes costs it microseconds.
-  app.use('/v1', authenticate(deps.config.apiKeys), clientRateLimit(deps.redis, deps.keys, deps.config.clientRpm));
+  app.use('/v1', authenticate(deps.config.tenantKeys), clientRateLimit(deps.redis, deps.keys, deps.config));
   const streams = streamSlots(deps.config.sseMaxPerTenant);
   app.use(jobsRouter(deps));
   app.use(sessionsRouter(deps));

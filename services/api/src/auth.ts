@@ -1,19 +1,15 @@
-import { createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { ApiError } from '@spool/contracts';
+import { sha256Hex } from '@spool/config';
 
 export const OPEN_TENANT = 'default';
 
-const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
-
 /**
- * Resolves the caller's tenant from `Authorization: Bearer <key>`. Only hashes of the keys are
+ * Resolves the caller's tenant from `Authorization: Bearer <key>` (`tenants`: tenant by key hash). Only hashes of the keys are
  * kept, and a lookup by hash reveals nothing about a key through timing. With no keys configured
  * the API is open and every caller is tenant `default`.
  */
-export function authenticate(apiKeys: Map<string, string>): RequestHandler {
-  const tenants = new Map<string, string>();
-  for (const [key, tenant] of apiKeys) tenants.set(sha256(key), tenant);
+export function authenticate(tenants: Map<string, string>): RequestHandler {
   return (req, res, next) => {
     if (tenants.size === 0) {
       res.locals.tenant = OPEN_TENANT;
@@ -23,7 +19,7 @@ export function authenticate(apiKeys: Map<string, string>): RequestHandler {
     }
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const keyHash = match ? sha256(match[1]) : '';
+    const keyHash = match ? sha256Hex(match[1]) : '';
     const tenant = tenants.get(keyHash);
     if (!tenant) {
       const message = match ? 'Invalid API key' : 'Missing API key: send Authorization: Bearer <key>';

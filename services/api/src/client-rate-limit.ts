@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import { ApiError } from '@spool/contracts';
+import type { Config } from '@spool/config';
 import { coalesceWrites, defineCommands, type Keys } from '@spool/queue';
 
 /** GCRA over Redis time, shared by every API process: commands/client-rate.lua (exported for its test). */
@@ -15,16 +16,17 @@ function seconds(ms: number): string {
 }
 
 /**
- * `SPOOL_CLIENT_RPM` per API key (in open mode, for everyone together): up to a minute's worth at
- * once, refilled evenly. Answers carry `x-ratelimit-*`; a refusal is a 429 with `retry-after`.
+ * `SPOOL_CLIENT_RPM` (or the tenant's `client_rpm`) per API key (in open mode, for everyone
+ * together): up to a minute's worth at once, refilled evenly. Answers carry `x-ratelimit-*`; a refusal is a 429 with `retry-after`.
  */
-export function clientRateLimit(redis: Redis, keys: Keys, rpm: number): RequestHandler {
+export function clientRateLimit(redis: Redis, keys: Keys, config: Pick<Config, 'clientRpm' | 'tenants'>): RequestHandler {
   defineCommands(redis, RATE_COMMANDS);
   const commands = redis as Redis & RateCommands;
-  const interval = 60_000 / rpm;
-  const tolerance = 60_000 - interval;
   return async (_req, res, next) => {
     try {
+      const rpm = config.tenants.get(res.locals.tenant)?.clientRpm ?? config.clientRpm;
+      const interval = 60_000 / rpm;
+      const tolerance = 60_000 - interval;
       coalesceWrites(redis);
       const [allowed, remaining, retryMs, resetMs] = await commands.spoolClientRate(keys.clientRate(res.locals.apiKeyId), interval, tolerance);
       res.setHeader('x-ratelimit-limit-requests', String(rpm));

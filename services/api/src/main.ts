@@ -1,11 +1,11 @@
-import { loadConfig, createLogger, logProcessErrors } from '@spool/config';
+import { loadConfigOrExit, createLogger, logProcessErrors } from '@spool/config';
 import { redactUrl, checkEvictionPolicy } from '@spool/queue';
 import { ApiServer } from './server.js';
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 const logger = createLogger({ name: 'spool-api', level: config.logLevel, pretty: config.logPretty });
 logProcessErrors(logger);
-if (config.apiKeys.size === 0) logger.warn('SPOOL_API_KEYS is not set: the API is open and every caller is tenant "default"');
+if (config.tenantKeys.size === 0) logger.warn('SPOOL_API_KEYS is not set: the API is open and every caller is tenant "default"');
 
 const api = new ApiServer({ config, logger });
 let url: string;

@@ -1,9 +1,9 @@
-import { loadConfig, createLogger, logProcessErrors } from '@spool/config';
+import { loadConfigOrExit, createLogger, logProcessErrors } from '@spool/config';
 import { redactUrl } from '@spool/queue';
 import { createWorkerProcess, type WorkerProcess } from './worker-process.js';
 import { WorkerStopTimeoutError } from './errors.js';
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 const logger = createLogger({ name: 'spool-worker', level: config.logLevel, pretty: config.logPretty });
 logProcessErrors(logger);
 

@@ -1,0 +1,146 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigFileError, parseConfigFile, sha256Hex } from './config-file.js';
+import { loadConfig } from './config.js';
+
+const EXAMPLE = `
+tenants:
+  alpha:
+    keys: ["\${ALPHA_KEY}"]
+    weight: 3
+    max_concurrency: 20
+    rpm: 300
+    tpm: 200000
+    client_rpm: 1200
+    budget_usd: 50
+  beta:
+    key_sha256: ["${'AB'.repeat(32)}"]
+upstreams:
+  - name: openai-a
+    base_url: https://api.openai.com/v1
+    api_key: \${OPENAI_KEY_A}
+    headers: { api-key: x }
+    models: ["gpt-4o-mini", "gpt-4o"]
+    model_map: { gpt-4o: gpt-4o-2024 }
+    rpm: 5000
+    tpm: 2000000
+    weight: 2
+  - name: local
+    base_url: http://127.0.0.1:4010/v1
+models:
+  gpt-4o:
+    input_usd_per_mtok: 2.50
+    output_usd_per_mtok: 10.00
+    fallbacks: ["gpt-4o-mini"]
+    context_tokens: 128000
+`;
+
+const env = { ALPHA_KEY: 'alpha-secret', OPENAI_KEY_A: 'sk-a' };
+
+function refusal(text: string, environment: NodeJS.ProcessEnv = env): string {
+  try {
+    parseConfigFile(text, environment);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigFileError);
+    return (error as Error).message;
+  }
+  throw new Error('the file was accepted');
+}
+
+describe('the configuration file', () => {
+  it('reads every section of the example, with ${NAME} from the environment', () => {
+    const file = parseConfigFile(EXAMPLE, env);
+    expect(file.tenants?.get('alpha')).toEqual({
+      keyHashes: [sha256Hex('alpha-secret')],
+      weight: 3,
+      maxConcurrency: 20,
+      rpm: 300,
+      tpm: 200000,
+      clientRpm: 1200,
+      budgetUsd: 50,
+    });
+    expect(file.tenants?.get('beta')).toMatchObject({ keyHashes: ['ab'.repeat(32)], weight: 1, budgetUsd: undefined });
+    expect(file.upstreams).toEqual([
+      {
+        name: 'openai-a',
+        baseUrl: 'https://api.openai.com/v1',
+        apiKey: 'sk-a',
+        headers: { 'api-key': 'x' },
+        models: ['gpt-4o-mini', 'gpt-4o'],
+        modelMap: { 'gpt-4o': 'gpt-4o-2024' },
+        rpm: 5000,
+        tpm: 2000000,
+        weight: 2,
+      },
+      { name: 'local', baseUrl: 'http://127.0.0.1:4010/v1', apiKey: undefined, headers: {}, models: ['*'], modelMap: {}, rpm: undefined, tpm: undefined, weight: 1 },
+    ]);
+    expect(file.models.get('gpt-4o')).toEqual({ inputUsdPerMtok: 2.5, outputUsdPerMtok: 10, fallbacks: ['gpt-4o-mini'], contextTokens: 128000, batchDiscount: 0.5 });
+  });
+
+  it('reads JSON too', () => {
+    const file = parseConfigFile(JSON.stringify({ tenants: { a: { keys: ['k'], weight: 2 } } }), {});
+    expect(file.tenants?.get('a')?.weight).toBe(2);
+    expect(file.upstreams).toBeUndefined();
+  });
+
+  it('names the path of a bad value', () => {
+    expect(refusal('tenants:\n  alpha:\n    keys: [k]\n    weight: 0\n')).toBe('tenants.alpha.weight: must be a number > 0');
+    expect(refusal('tenants:\n  alpha:\n    keys: [k]\n    weight: "3"\n')).toBe('tenants.alpha.weight: must be a number > 0');
+    expect(refusal('tenants:\n  alpha:\n    keys: [k]\n    max_concurrency: 1.5\n')).toBe('tenants.alpha.max_concurrency: must be an integer > 0');
+    expect(refusal('upstreams:\n  - name: a\n    base_url: ftp://x\n')).toBe('upstreams[0].base_url: must be an http(s) URL');
+    expect(refusal('models:\n  m:\n    output_usd_per_mtok: -1\n')).toBe('models.m.output_usd_per_mtok: must be a number >= 0');
+    expect(refusal('tenants:\n  alpha: {weight: 1}\n')).toBe('tenants.alpha.keys: needs keys or key_sha256');
+  });
+
+  it('refuses unknown keys by name', () => {
+    expect(refusal('tenants:\n  alpha:\n    keys: [k]\n    wieght: 3\n')).toBe('tenants.alpha.wieght: unknown key');
+    expect(refusal('tenant: {}\n')).toBe('tenant: unknown key');
+  });
+
+  it('refuses an unset ${NAME}, a key shared by two tenants, and an upstream named twice', () => {
+    expect(refusal('tenants:\n  alpha:\n    keys: ["${NOPE}"]\n', {})).toBe('tenants.alpha.keys[0]: ${NOPE} is not set in the environment');
+    expect(refusal('tenants:\n  a: {keys: [k]}\n  b: {keys: [k]}\n')).toBe('tenants.b.keys: a key of this tenant is also a key of "a"');
+    expect(refusal('upstreams:\n  - name: a\n  - name: a\n')).toBe('upstreams[1].name: "a" is named twice');
+  });
+
+  it('refuses text that is not YAML in one line', () => {
+    expect(refusal('tenants: [\n')).toMatch(/^not valid YAML or JSON: /);
+  });
+});
+
+describe('SPOOL_CONFIG', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spool-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('takes tenants, upstreams and models from the file', () => {
+    const config = loadConfig({ ...env, SPOOL_CONFIG: write('spool.yaml', EXAMPLE) });
+    expect(config.tenantKeys.get(sha256Hex('alpha-secret'))).toBe('alpha');
+    expect(config.tenantKeys.get('ab'.repeat(32))).toBe('beta');
+    expect(config.upstreams.map((upstream) => upstream.name)).toEqual(['openai-a', 'local']);
+    expect(config.models.get('gpt-4o')?.fallbacks).toEqual(['gpt-4o-mini']);
+  });
+
+  it('refuses SPOOL_API_KEYS beside tenants in the file', () => {
+    expect(() => loadConfig({ ...env, SPOOL_API_KEYS: 'a:k', SPOOL_CONFIG: write('both.yaml', EXAMPLE) })).toThrow('SPOOL_API_KEYS: must be unset when SPOOL_CONFIG has tenants');
+  });
+
+  it('names the file and the path in its error', () => {
+    const path = write('bad.yaml', 'tenants:\n  alpha:\n    keys: [k]\n    weight: -1\n');
+    expect(() => loadConfig({ SPOOL_CONFIG: path })).toThrow(`SPOOL_CONFIG: ${path}: tenants.alpha.weight: must be a number > 0`);
+    expect(() => loadConfig({ SPOOL_CONFIG: join(dir, 'missing.yaml') })).toThrow(/SPOOL_CONFIG: .*missing\.yaml: cannot read .*ENOENT/);
+  });
+
+  it('keeps the environment-only set-up without a file', () => {
+    const config = loadConfig({ SPOOL_API_KEYS: 'a:k', OPENAI_BASE_URL: 'http://127.0.0.1:1/v1' });
+    expect(config.tenants.get('a')).toEqual({ keyHashes: [sha256Hex('k')], weight: 1 });
+    expect(config.upstreams).toHaveLength(1);
+    expect(config.upstreams[0]).toMatchObject({ name: 'default', baseUrl: 'http://127.0.0.1:1/v1' });
+  });
+});
