@@ -46,6 +46,27 @@ export interface Keys {
   clientRate(keyId: string): string;
   /** an Idempotency-Key of a tenant, by the key's hash */
   idempotency(tenant: string, keyHash: string): string;
+  /** sorted set: a tenant's jobs waiting for the fair scheduler to release them, best first (priority, then submission) */
+  tenantWaiting(tenant: string): string;
+  /** sorted set: a tenant's jobs released to the workers and not yet ended, by release time (ms) */
+  tenantRunning(tenant: string): string;
+  /** sorted set: tenants with waiting jobs, by their pass (weighted virtual time): the lowest goes next */
+  schedulerTenants(): string;
+  /** hash: the scheduler's fleet state (virtual time) */
+  scheduler(): string;
+  /** sorted set: every released job not yet ended, by release time (ms) */
+  schedulerReleased(): string;
+  /** sorted set: released jobs not yet past the upstream gate, by release time (ms) */
+  schedulerPending(): string;
+  /** sorted set: live worker processes, by when their heartbeat expires (ms); hash `workerSlots` holds each one's concurrency */
+  schedulerWorkers(): string;
+  workerSlots(): string;
+  /** hash: a tenant's scheduling settings (weight, max_concurrency, rpm, tpm) and its pass and rate slots */
+  tenantSchedule(tenant: string): string;
+  /** hash: a tenant's spend in the current month (spent, reserved, requests, tokens) */
+  tenantSpend(tenant: string, month: string): string;
+  /** hash: a job's budget reservation (tenant, month, usd) while an attempt is upstream */
+  budgetReservation(jobId: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -74,5 +95,16 @@ export function createKeys(prefix: string): Keys {
     batchResults: (id) => `${prefix}:batch:${id}:results`,
     clientRate: (keyId) => `${prefix}:client-rate:${keyId}`,
     idempotency: (tenant, keyHash) => `${prefix}:idempotency:${tenant}:${keyHash}`,
+    tenantWaiting: (tenant) => `${prefix}:tenant:${tenant}:waiting`,
+    tenantRunning: (tenant) => `${prefix}:tenant:${tenant}:running`,
+    schedulerTenants: () => `${prefix}:scheduler:tenants`,
+    scheduler: () => `${prefix}:scheduler`,
+    schedulerReleased: () => `${prefix}:scheduler:released`,
+    schedulerPending: () => `${prefix}:scheduler:pending`,
+    schedulerWorkers: () => `${prefix}:scheduler:workers`,
+    workerSlots: () => `${prefix}:scheduler:worker-slots`,
+    tenantSchedule: (tenant) => `${prefix}:tenant:${tenant}:schedule`,
+    tenantSpend: (tenant, month) => `${prefix}:tenant:${tenant}:spend:${month}`,
+    budgetReservation: (jobId) => `${prefix}:budget-reservation:${jobId}`,
   };
 }
