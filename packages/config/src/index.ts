@@ -3,3 +3,4 @@ export { parseConfigFile, sha256Hex, ConfigFileError } from './config-file.js';
 export { createLogger, REDACT_PATHS, type Logger, type LoggerOptions } from './logger.js';
 export { logProcessErrors } from './process-errors.js';
 export { redactUrl, redactUrlsIn } from './redact-url.js';
+export { costUsd, type TokenCounts } from './pricing.js';
