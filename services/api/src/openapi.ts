@@ -66,7 +66,13 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
-      '/v1/jobs/{id}': { get: { summary: 'Get a job', parameters: [idParam('id')], responses: { '200': job, ...errors } } },
+      '/v1/jobs/{id}': {
+        get: {
+          summary: 'Get a job; with ?wait=N, once it ends or after N seconds',
+          parameters: [idParam('id'), { name: 'wait', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 60 } }],
+          responses: { '200': job, ...errors },
+        },
+      },
       '/v1/jobs/{id}/events': {
         get: {
           summary: "Server-Sent Events of a job: status, delta, reset, done",

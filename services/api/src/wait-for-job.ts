@@ -1,5 +1,7 @@
+import type { Response } from 'express';
 import type { JobObject } from '@spool/contracts';
 import { eventData, type EventHub } from '@spool/stream';
+import type { AppDeps } from './deps.js';
 
 /** The finished job once its `done` event comes, or null after `timeoutMs` or on `signal`. */
 export function waitForJob(hub: EventHub, jobId: string, timeoutMs: number, signal?: AbortSignal): Promise<JobObject | null> {
@@ -30,4 +32,16 @@ export function waitForJob(hub: EventHub, jobId: string, timeoutMs: number, sign
         (error) => settle(null, error),
       );
   });
+}
+
+/**
+ * `?wait`'s long poll for the request `res` answers: the finished job if it ends within `seconds`,
+ * else null, also at once when the client leaves or the process begins to stop (rather than hold
+ * the request past its drain).
+ */
+export function waitWhileHeld(deps: Pick<AppDeps, 'hub' | 'shutdown'>, res: Response, jobId: string, seconds: number): Promise<JobObject | null> {
+  const controller = new AbortController();
+  res.once('close', () => controller.abort());
+  const signal = deps.shutdown ? AbortSignal.any([controller.signal, deps.shutdown]) : controller.signal;
+  return waitForJob(deps.hub, jobId, seconds * 1000, signal);
 }

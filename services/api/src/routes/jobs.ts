@@ -1,12 +1,12 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
-import { ApiError, isId, parseOrThrow, type JobObject } from '@spool/contracts';
+import { ApiError, isId, isTerminal, parseOrThrow, type JobObject } from '@spool/contracts';
 import { renderFields, type JobFields } from '@spool/jobs';
 import type { AppDeps } from '../deps.js';
 import { jsonBody } from '../body.js';
 import { continueJob, submitJob } from '../submit-job.js';
 import { idempotent } from '../idempotency.js';
-import { waitForJob } from '../wait-for-job.js';
+import { waitWhileHeld } from '../wait-for-job.js';
 import { cancelJob } from '../cancel-job.js';
 import { fromStore } from '../store-errors.js';
 
@@ -62,11 +62,7 @@ export function jobsRouter(deps: AppDeps): Router {
       return;
     }
     if (wait) {
-      const controller = new AbortController();
-      res.on('close', () => controller.abort());
-      // A stopping process answers now rather than hold the request past its drain.
-      const signal = deps.shutdown ? AbortSignal.any([controller.signal, deps.shutdown]) : controller.signal;
-      const finished = await waitForJob(deps.hub, job.id, wait * 1000, signal);
+      const finished = await waitWhileHeld(deps, res, job.id, wait);
       if (finished) {
         sendJob(res, 200, finished);
         return;
@@ -88,8 +84,16 @@ export function jobsRouter(deps: AppDeps): Router {
     res.json({ object: 'list', data: page.data, has_more: page.hasMore });
   });
 
+  // `?wait=N`: the same long poll as a submission's, on a job already submitted; 200 either way.
   router.get('/v1/jobs/:id', async (req, res) => {
-    res.json(await findJobObject(deps, req.params.id, res.locals.tenant));
+    const { wait } = parseOrThrow(WaitQuery, req.query);
+    const job = await findJobObject(deps, req.params.id, res.locals.tenant);
+    if (!wait || isTerminal(job.status)) {
+      res.json(job);
+      return;
+    }
+    const finished = await waitWhileHeld(deps, res, job.id, wait);
+    res.json(finished ?? (await findJobObject(deps, job.id, res.locals.tenant)));
   });
 
   router.post('/v1/jobs/:id/cancel', async (req, res) => {
