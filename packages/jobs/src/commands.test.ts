@@ -42,10 +42,11 @@ describe('jobs Lua commands', () => {
   const append = (id: string, owner: string, streamEnd: string, ...entries: string[]) => redis.spoolAppend(...jobKeys(id), owner, streamEnd, ...entries);
   const requeue = (id: string, owner: string, refund: boolean) =>
     redis.spoolRequeue(...jobKeys(id), owner, refund ? '1' : '0', encodeEvent('status', { status: 'queued', attempt: 1 }));
-  function finish(id: string, { owner = '', expected = '' as number | '', eventsTtl = 3600, jobTtl = 7200 } = {}) {
+  const fleetKeys = () => [keys.fleetJobs(), keys.fleetTokens()];
+  function finish(id: string, { owner = '', expected = '' as number | '', eventsTtl = 3600, jobTtl = 7200, status = 'failed', prompt = 0, completion = 0 } = {}) {
     return redis.spoolFinish(
-      ...jobKeys(id), keys.outbox(), keys.tenantQuota(tenant), keys.tenantJobs(tenant), keys.tenantJobsExpiry(tenant),
-      owner, expected, encodeEvent('done', { id } as never), eventsTtl, jobTtl, id, 'status', 'failed', 'finished_at', 200,
+      ...jobKeys(id), keys.outbox(), keys.tenantQuota(tenant), keys.tenantJobs(tenant), keys.tenantJobsExpiry(tenant), ...fleetKeys(),
+      owner, expected, encodeEvent('done', { id } as never), eventsTtl, jobTtl, id, prompt, completion, 'status', status, 'finished_at', 200,
     );
   }
   const running = async (id: string, owner: string) => {
@@ -183,11 +184,28 @@ describe('jobs Lua commands', () => {
       await redis.spoolCreate(...jobKeys(other), keys.tenantJobs('t-last'), keys.submissionCounter(), keys.tenantQuota('t-last'), other, queuedEntry, 5, 10, 100, 'status', 'queued');
       await start(other, 'w');
       const reply = await redis.spoolFinish(
-        ...jobKeys(other), keys.outbox(), keys.tenantQuota('t-last'), keys.tenantJobs('t-last'), keys.tenantJobsExpiry('t-last'),
-        '', '', encodeEvent('done', { id: other } as never), 60, 60, other, 'status', 'cancelled',
+        ...jobKeys(other), keys.outbox(), keys.tenantQuota('t-last'), keys.tenantJobs('t-last'), keys.tenantJobsExpiry('t-last'), ...fleetKeys(),
+        '', '', encodeEvent('done', { id: other } as never), 60, 60, other, 0, 0, 'status', 'cancelled',
       );
       expect(reply).toBe(3);
       expect(await redis.exists(keys.tenantQuota('t-last'))).toBe(0);
+    });
+
+    it("counts each ended job once for the fleet: by final status, and its tokens by tenant and kind", async () => {
+      const counts = async () => [await redis.hgetall(keys.fleetJobs()), await redis.hgetall(keys.fleetTokens())];
+      const [jobsBefore, tokensBefore] = await counts();
+      const plus = (before: Record<string, string>, field: string, n: number) => String(Number(before[field] ?? 0) + n);
+      await running('job_fleet1', 'w');
+      await running('job_fleet2', 'w');
+      expect(await finish('job_fleet1', { owner: 'w', status: 'succeeded', prompt: 11, completion: 7 })).toBeGreaterThan(0);
+      expect(await finish('job_fleet2', { owner: 'w', status: 'failed', completion: 3 })).toBeGreaterThan(0);
+      // Refused endings count nothing.
+      expect(await finish('job_fleet1', { status: 'succeeded', prompt: 100, completion: 100 })).toBe(-1);
+      const [jobs, tokens] = await counts();
+      expect(jobs.succeeded).toBe(plus(jobsBefore, 'succeeded', 1));
+      expect(jobs.failed).toBe(plus(jobsBefore, 'failed', 1));
+      expect(tokens[`prompt:${tenant}`]).toBe(plus(tokensBefore, `prompt:${tenant}`, 11));
+      expect(tokens[`completion:${tenant}`]).toBe(plus(tokensBefore, `completion:${tenant}`, 10));
     });
   });
 

@@ -8,7 +8,7 @@ export const JOB_COMMANDS = {
   spoolStart: { numberOfKeys: 3, script: script('start') },
   spoolAppend: { numberOfKeys: 3, script: script('append') },
   spoolRequeue: { numberOfKeys: 3, script: script('requeue') },
-  spoolFinish: { numberOfKeys: 7, script: script('finish') },
+  spoolFinish: { numberOfKeys: 9, script: script('finish') },
   spoolSnapshot: { numberOfKeys: 2, script: script('snapshot') },
   spoolTrimIndex: { numberOfKeys: 2, script: script('trim-index') },
   spoolRemove: { numberOfKeys: 4, script: script('remove') },

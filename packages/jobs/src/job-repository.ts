@@ -299,12 +299,16 @@ export class JobRepository {
       this.keys.tenantQuota(fields.tenant),
       this.keys.tenantJobs(fields.tenant),
       this.keys.tenantJobsExpiry(fields.tenant),
+      this.keys.fleetJobs(),
+      this.keys.fleetTokens(),
       options.owner ?? '',
       options.expectedEventCount ?? '',
       encodeEvent('done', job),
       this.eventsTtlSeconds,
       this.recordTtlSeconds,
       id,
+      outcome.result?.usage.prompt_tokens ?? 0,
+      outcome.result?.usage.completion_tokens ?? outcome.partial?.completion_tokens ?? 0,
       ...flatten(changes),
     );
     if (reply > 0) return { state: 'finished', job };

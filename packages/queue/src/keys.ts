@@ -67,6 +67,10 @@ export interface Keys {
   tenantSpend(tenant: string, month: string): string;
   /** hash: a job's budget reservation (tenant, month, usd) while an attempt is upstream */
   budgetReservation(jobId: string): string;
+  /** hash: ended jobs of the whole fleet by final status, counted by the script that ends them */
+  fleetJobs(): string;
+  /** hash: tokens of ended jobs of the whole fleet, by `<kind>:<tenant>` (kind `prompt` or `completion`) */
+  fleetTokens(): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -106,5 +110,7 @@ export function createKeys(prefix: string): Keys {
     tenantSchedule: (tenant) => `${prefix}:tenant:${tenant}:schedule`,
     tenantSpend: (tenant, month) => `${prefix}:tenant:${tenant}:spend:${month}`,
     budgetReservation: (jobId) => `${prefix}:budget-reservation:${jobId}`,
+    fleetJobs: () => `${prefix}:fleet:jobs`,
+    fleetTokens: () => `${prefix}:fleet:tokens`,
   };
 }

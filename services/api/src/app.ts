@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
-import { createMetrics } from '@spool/metrics';
+import { createMetrics, registerFleetMetrics } from '@spool/metrics';
+import { readFleetCounts } from '@spool/jobs';
 import type { AppDeps } from './deps.js';
 import { requestId } from './request-id.js';
 import { openApiDocument } from './openapi.js';
@@ -27,6 +28,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
   app.use(requestId());
   const metrics = deps.metrics ?? createMetrics({ service: 'api', queues: [deps.queue], watchers: () => deps.hub.watcherCount });
+  registerFleetMetrics(metrics.registry, () => readFleetCounts(deps.redis, deps.keys));
   app.use(httpLogging(deps.logger), httpMetrics(metrics));
   // /v1 first: it is where the traffic is, and every router a request passes costs it microseconds.
   app.use('/v1', authenticate(deps.config.tenantKeys), clientRateLimit(deps.redis, deps.keys, deps.config));
