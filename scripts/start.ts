@@ -11,6 +11,8 @@ import { freePort } from './free-port.js';
 const env = readDotEnv(process.env);
 const config = loadConfigOrExit(env);
 const children: ChildProcess[] = [];
+/** Each child's end: exited, and its output all passed on to ours. */
+const closed = new Map<ChildProcess, Promise<void>>();
 
 function say(message: string): void {
   console.log(`[spool] ${message}`);
@@ -26,6 +28,7 @@ function run(name: string, command: string, args: string[], extraEnv: Record<str
     }
   });
   children.push(child);
+  closed.set(child, new Promise((resolve) => child.once('close', () => resolve())));
   return child;
 }
 
@@ -75,8 +78,11 @@ async function stop(code: number): Promise<void> {
   // Redis goes last, once the API and worker have let go of it.
   const redis = alive.filter((child) => child.spawnfile === 'redis-server');
   const others = alive.filter((child) => !redis.includes(child));
-  await Promise.all(others.map((child) => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM')))));
-  await Promise.all(redis.map((child) => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM')))));
+  // `close`, not `exit`: a child's last lines (its logs flushed as it exits) are passed on first.
+  const end = (child: ChildProcess) => (child.kill('SIGTERM'), closed.get(child));
+  await Promise.all(others.map(end));
+  await Promise.all(redis.map(end));
+  await Promise.all(closed.values());
   process.exit(code);
 }
 process.on('SIGINT', () => void stop(0));

@@ -1,6 +1,6 @@
 export { loadConfig, loadConfigOrExit, readDotEnv, ConfigSchema, ConfigError, type Config, type ModelSettings, type TenantSettings, type UpstreamSettings } from './config.js';
 export { parseConfigFile, sha256Hex, ConfigFileError } from './config-file.js';
-export { createLogger, REDACT_PATHS, type Logger, type LoggerOptions } from './logger.js';
+export { createLogger, flushLogs, exitAfterLogs, REDACT_PATHS, type Logger, type LoggerOptions } from './logger.js';
 export { logProcessErrors } from './process-errors.js';
 export { redactUrl, redactUrlsIn } from './redact-url.js';
 export { costUsd, type TokenCounts } from './pricing.js';

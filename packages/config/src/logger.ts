@@ -48,7 +48,9 @@ export function createLogger(options: LoggerOptions): Logger {
     formatters: { log: (object: Record<string, unknown>) => redactUrlsDeep(object) as Record<string, unknown> },
     hooks: {
       logMethod(this: Logger, args: unknown[], method: (...args: unknown[]) => void) {
-        method.apply(this, args.map((arg) => (typeof arg === 'string' ? redactUrlsIn(arg) : arg)));
+        // In place: the arguments array is the call's own, and most lines have nothing to mask.
+        for (let index = 0; index < args.length; index++) if (typeof args[index] === 'string') args[index] = redactUrlsIn(args[index] as string);
+        method.apply(this, args);
       },
     },
   };
@@ -56,7 +58,28 @@ export function createLogger(options: LoggerOptions): Logger {
   if (options.pretty ?? process.stdout.isTTY) {
     return pino({ ...base, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
   }
-  return pino(base);
+  // Asynchronous: a line is queued, not written, on the request's time; flushLogs (and pino's own
+  // exit hook) write out what is left when the process exits.
+  return pino(base, pino.destination({ dest: 1, sync: false }));
+}
+
+/**
+ * Writes out at once what the logger's asynchronous destination still holds: call it before
+ * `process.exit`, which would otherwise drop the last lines. A destination that cannot is left be.
+ */
+export function flushLogs(logger: Logger): void {
+  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[pino.symbols.streamSym];
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // not ready yet, or closed: nothing is held that could still be written
+  }
+}
+
+/** Exits with `code` once the logs are written out. */
+export function exitAfterLogs(logger: Logger, code: number): never {
+  flushLogs(logger);
+  return process.exit(code);
 }
 
 export type { Logger };

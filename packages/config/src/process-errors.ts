@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { flushLogs } from './logger.js';
 
 /**
  * Logs what would otherwise end the process without a word in the logs. An unhandled rejection
@@ -12,6 +13,7 @@ export function logProcessErrors(logger: Logger, target: NodeJS.Process = proces
   });
   target.on('uncaughtException', (error) => {
     logger.fatal({ err: error }, 'uncaught exception; exiting');
+    flushLogs(logger);
     target.exit(1);
   });
 }

@@ -18,11 +18,27 @@ export function redactUrlsIn(text: string): string {
   return text.includes('@') ? text.replace(URL_WITH_CREDENTIALS, redactUrl) : text;
 }
 
-/** A copy of plain objects and arrays with every string's URLs redacted; anything else as it is. */
+/**
+ * Plain objects and arrays with every string's URLs redacted; anything else as it is. A value with
+ * nothing to redact is returned itself (most log lines), else a copy of the parts that changed.
+ */
 export function redactUrlsDeep(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redactUrlsIn(value);
   if (depth > 8 || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((item) => redactUrlsDeep(item, depth + 1));
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let index = 0; index < value.length; index++) {
+      const redacted = redactUrlsDeep(value[index], depth + 1);
+      if (redacted !== value[index]) (copy ??= [...value])[index] = redacted;
+    }
+    return copy ?? value;
+  }
   if (Object.getPrototypeOf(value) !== Object.prototype) return value;
-  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactUrlsDeep(item, depth + 1)]));
+  let copy: Record<string, unknown> | undefined;
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    const redacted = redactUrlsDeep(item, depth + 1);
+    if (redacted !== item) (copy ??= { ...value })[key] = redacted;
+  }
+  return copy ?? value;
 }

@@ -16,6 +16,7 @@ import { batchesRouter } from './routes/batches.js';
 import { deliveriesRouter } from './routes/deliveries.js';
 import { httpLogging } from './http-logging.js';
 import { httpMetrics } from './http-metrics.js';
+import { onRequestEnd } from './request-end.js';
 import { metricsRouter } from './routes/metrics.js';
 import { adminRouter } from './routes/admin.js';
 import { playgroundRouter } from './routes/playground.js';
@@ -29,7 +30,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestId());
   const metrics = deps.metrics ?? createMetrics({ service: 'api', queues: [deps.queue], watchers: () => deps.hub.watcherCount });
   registerFleetMetrics(metrics.registry, () => readFleetCounts(deps.redis, deps.keys));
-  app.use(httpLogging(deps.logger), httpMetrics(metrics));
+  const logLine = httpLogging(deps.logger);
+  app.use(onRequestEnd(logLine ? [logLine, httpMetrics(metrics)] : [httpMetrics(metrics)]));
   // /v1 first: it is where the traffic is, and every router a request passes costs it microseconds.
   app.use('/v1', authenticate(deps.config.tenantKeys), clientRateLimit(deps.redis, deps.keys, deps.config));
   const streams = streamSlots(deps.config.sseMaxPerTenant);

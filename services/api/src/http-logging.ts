@@ -1,7 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RequestHandler, Response } from 'express';
+import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
+import type { RequestEndObserver } from './request-end.js';
 
 /** Scrapes and probes come every few seconds; they would drown the log. */
 const QUIET_PATHS = new Set(['/metrics', '/healthz', '/readyz']);
@@ -9,53 +8,51 @@ const JOB_ID = /\bjob_[0-9A-Za-z]{20,}/;
 /** Query parameters that carry a secret (the admin dashboard's `?key=`). */
 const SECRET_PARAMS = /([?&](?:key|api_key|token)=)[^&#]*/gi;
 
-interface SerializedRequest {
-  method: string;
-  url: string;
-  remoteAddress?: string;
-  headers: Record<string, string | undefined>;
-}
-
-function pathOf(url: string | undefined): string {
-  return (url ?? '').split('?')[0];
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query < 0 ? url : url.slice(0, query);
 }
 
 /** The job a request is about: in its path, or the one it created (`Location`, `x-spool-job-id`). */
-function jobIdOf(req: IncomingMessage, res: ServerResponse): string | undefined {
-  for (const text of [pathOf(req.url), res.getHeader('x-spool-job-id'), res.getHeader('location')]) {
-    const match = typeof text === 'string' ? JOB_ID.exec(text) : null;
+function jobIdOf(path: string, res: Response): string | undefined {
+  for (const text of [path, res.getHeader('x-spool-job-id'), res.getHeader('location')]) {
+    const match = typeof text === 'string' && text.includes('job_') ? JOB_ID.exec(text) : null;
     if (match) return match[0];
   }
   return undefined;
 }
 
 /**
- * One line per request (pino-http) with `request_id` (the `x-request-id` the response carries)
- * and `job_id` when the request is about a job; `req.log` carries the request id too. Headers
- * are left out altogether and secret query parameters blanked, so no key reaches the log.
+ * One line per request, when it is over, with the fields pino-http gave it: `request_id` (the
+ * `x-request-id` the response carries), `req` (method, url with secret query parameters blanked,
+ * remote address, user agent), `job_id` when the request is about a job, `res.status_code`,
+ * `duration_ms`; `request completed`, `request aborted` (the client left first) or, at 5xx,
+ * `request errored` with `err` at level error. Headers are left out altogether, so no key reaches
+ * the log. Built only from the request and response objects: nothing is kept per request.
  */
-export function httpLogging(logger: Logger): RequestHandler {
-  // Request lines are logged at info; below that level pino-http would only cost a child logger per request.
-  if (!logger.isLevelEnabled('info')) return (_req, _res, next) => next();
-  return pinoHttp({
-    logger,
-    genReqId: (_req, res) => (res as unknown as Response).locals.requestId as string,
-    customAttributeKeys: { reqId: 'request_id', responseTime: 'duration_ms' },
-    quietReqLogger: true,
-    serializers: {
-      req: (req: SerializedRequest) => ({
+export function httpLogging(logger: Logger): RequestEndObserver | undefined {
+  // Request lines are logged at info; below that there is nothing to do per request.
+  if (!logger.isLevelEnabled('info')) return undefined;
+  return (req: Request, res: Response, durationMs: number) => {
+    const url = req.originalUrl ?? req.url;
+    const path = pathOf(url);
+    if (QUIET_PATHS.has(path)) return;
+    const jobId = jobIdOf(path, res);
+    const failed = res.statusCode >= 500;
+    const line = {
+      request_id: res.locals.requestId as string,
+      req: {
         method: req.method,
-        url: req.url.replace(SECRET_PARAMS, '$1[redacted]'),
-        remote_address: req.remoteAddress,
-        user_agent: req.headers?.['user-agent'],
-      }),
-      res: (res: { statusCode: number }) => ({ status_code: res.statusCode }),
-    },
-    customProps: (req, res) => {
-      const jobId = jobIdOf(req, res);
-      return jobId ? { job_id: jobId } : {};
-    },
-    customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
-    autoLogging: { ignore: (req) => QUIET_PATHS.has(pathOf(req.url)) },
-  }) as unknown as RequestHandler;
+        url: url.includes('=') ? url.replace(SECRET_PARAMS, '$1[redacted]') : url,
+        remote_address: req.socket.remoteAddress,
+        user_agent: req.headers['user-agent'],
+      },
+      ...(jobId && { job_id: jobId }),
+      res: { status_code: res.statusCode },
+      ...(failed && { err: new Error(`failed with status code ${res.statusCode}`) }),
+      duration_ms: Math.round(durationMs),
+    };
+    if (failed) logger.error(line, 'request errored');
+    else logger.info(line, !req.readableAborted && res.writableEnded ? 'request completed' : 'request aborted');
+  };
 }

@@ -1,4 +1,4 @@
-import { loadConfigOrExit, createLogger, logProcessErrors } from '@spool/config';
+import { loadConfigOrExit, createLogger, exitAfterLogs, logProcessErrors } from '@spool/config';
 import { redactUrl, checkEvictionPolicy } from '@spool/queue';
 import { ApiServer } from './server.js';
 
@@ -13,7 +13,7 @@ try {
   url = await api.listen();
 } catch (error) {
   logger.fatal((error as Error).message);
-  process.exit(1);
+  exitAfterLogs(logger, 1);
 }
 const policy = await checkEvictionPolicy(api.deps.redis);
 if (policy) logger.warn(`Redis maxmemory-policy is ${policy}: set it to noeviction or queued jobs can be lost`);
@@ -25,7 +25,7 @@ async function stop(signal: string): Promise<void> {
   stopping = true;
   logger.info({ signal }, 'api stopping: finishing requests in progress (up to 30 s)');
   await api.close();
-  process.exit(0);
+  exitAfterLogs(logger, 0);
 }
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));

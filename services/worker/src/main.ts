@@ -1,4 +1,4 @@
-import { loadConfigOrExit, createLogger, logProcessErrors } from '@spool/config';
+import { loadConfigOrExit, createLogger, exitAfterLogs, logProcessErrors } from '@spool/config';
 import { redactUrl } from '@spool/queue';
 import { createWorkerProcess, type WorkerProcess } from './worker-process.js';
 import { WorkerStopTimeoutError } from './errors.js';
@@ -12,13 +12,13 @@ try {
   worker = createWorkerProcess({ config, logger });
 } catch (error) {
   logger.fatal({ err: error }, 'cannot open the store (SPOOL_STORE_URL)');
-  process.exit(1);
+  exitAfterLogs(logger, 1);
 }
 try {
   await worker.start();
 } catch (error) {
   logger.fatal((error as Error).message);
-  process.exit(1);
+  exitAfterLogs(logger, 1);
 }
 logger.info(
   {
@@ -44,10 +44,10 @@ async function stop(signal: string): Promise<void> {
     } else {
       logger.error({ err: error }, 'worker stop failed');
     }
-    process.exit(1);
+    exitAfterLogs(logger, 1);
   }
   logger.info('worker stopped');
-  process.exit(0);
+  exitAfterLogs(logger, 0);
 }
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
