@@ -122,14 +122,17 @@ function newRecord(job: NewJob, createdAt: number): RenderedRecord {
   };
 }
 
-/** An HMGET reply of `RENDERED_FIELDS` as a hash, absent fields left out. */
-function renderedFields(values: (string | null)[]): JobFields {
+/** An HMGET reply of `names` (default `RENDERED_FIELDS`) as a hash, absent fields left out. */
+function renderedFields(values: (string | null)[], names: readonly string[] = RENDERED_FIELDS): JobFields {
   const fields: JobFields = {};
-  RENDERED_FIELDS.forEach((name, index) => {
+  names.forEach((name, index) => {
     if (values[index] !== null) fields[name] = values[index];
   });
   return fields;
 }
+
+/** What a job object shows, with whose job it is and the id of its `done`: never its request (up to 1 MB). */
+const SHOWN_FIELDS: readonly string[] = [...RENDERED_FIELDS, 'tenant', 'done_event_id'];
 
 function flatten(fields: Record<string, string | number | null | undefined>): string[] {
   const out: string[] = [];
@@ -244,6 +247,15 @@ export class JobRepository {
     const [entries, ...pairs] = await this.redis.spoolSnapshot(this.keys.job(id), this.keys.events(id));
     const fields = fieldsFrom(pairs, 0);
     return { fields: fields.status ? fields : null, events: entries.map((entry, index) => decodeEntry(index + 1, entry)) };
+  }
+
+  /**
+   * The fields `renderFields` reads, with `tenant` and `done_event_id`, if the job exists and
+   * belongs to `tenant`: what a GET or an event stream needs, without the request.
+   */
+  async getShownForTenant(id: string, tenant: string): Promise<JobFields | null> {
+    const fields = renderedFields(await this.redis.hmget(this.keys.job(id), ...SHOWN_FIELDS), SHOWN_FIELDS);
+    return fields.status && fields.tenant === tenant ? fields : null;
   }
 
   /** The job if it exists and belongs to `tenant`; another tenant's job is as absent as a missing one. */

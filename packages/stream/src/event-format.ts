@@ -37,6 +37,21 @@ export function formatSse(event: JobEvent): string {
   return `id: ${event.id}\nevent: ${event.event}\ndata: ${event.data}\n\n`;
 }
 
+const encoded = new WeakMap<JobEvent, Buffer>();
+
+/**
+ * `formatSse` as bytes, encoded once per event object: a live event reaches every watcher of its
+ * job as the same object, so thousands of streams write (and queue, when a client is slow) one buffer.
+ */
+export function sseBytes(event: JobEvent): Buffer {
+  let bytes = encoded.get(event);
+  if (!bytes) {
+    bytes = Buffer.from(formatSse(event));
+    encoded.set(event, bytes);
+  }
+  return bytes;
+}
+
 /** The text a watcher has seen: every delta after the last reset. */
 export function streamedText(events: readonly JobEvent[]): string {
   let text = '';

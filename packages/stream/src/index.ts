@@ -1,3 +1,3 @@
-export { encodeEntry, encodeEvent, decodeEntry, decodeMessage, eventData, formatSse, streamedText } from './event-format.js';
+export { encodeEntry, encodeEvent, decodeEntry, decodeMessage, eventData, formatSse, sseBytes, streamedText } from './event-format.js';
 export { EventLog } from './event-log.js';
 export { EventHub, type EventListener } from './event-hub.js';

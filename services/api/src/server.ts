@@ -9,6 +9,7 @@ import { DeliveryLog } from '@spool/webhooks';
 import { EventHub, EventLog } from '@spool/stream';
 import { createStore, type Store } from '@spool/store';
 import { createApp } from './app.js';
+import { expressShapes } from './express-shapes.js';
 import type { AppDeps } from './deps.js';
 
 export interface ApiServerOptions {
@@ -60,7 +61,7 @@ export class ApiServer {
     setMaxListeners(0, this.shutdown.signal); // one listener per open event stream
     const app = createApp(this.deps);
     // Tracked before the app runs: Express answers some routes at once, and a header set after that throws.
-    this.server = createServer((req, res) => {
+    this.server = createServer(expressShapes(app), (req, res) => {
       this.track(res);
       app(req, res);
     });

@@ -28,7 +28,7 @@ export async function findJob(deps: AppDeps, id: string, tenant: string): Promis
 /** The tenant's job object; once Redis has let the job go, its final record from the store. */
 async function findJobObject(deps: AppDeps, id: string, tenant: string): Promise<JobObject> {
   if (!isId(id, 'job')) throw ApiError.notFound('job', 'id');
-  const fields = await deps.jobs.getForTenant(id, tenant);
+  const fields = await deps.jobs.getShownForTenant(id, tenant);
   if (fields) return renderFields(id, fields);
   const stored = await fromStore(deps.store.getJob(id, tenant));
   if (!stored) throw ApiError.notFound('job', 'id');
