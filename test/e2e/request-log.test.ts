@@ -89,6 +89,13 @@ describe('request log lines', () => {
     expect(line.req).toMatchObject({ method: 'GET', remote_address: '127.0.0.1' });
   });
 
+  it('masks the credentials of a URL anywhere in the line', async () => {
+    await fetch(`${url}/v1/jobs`, { headers: { ...auth, 'user-agent': 'bot (+https://someone:pa55word@example.com/about)', 'x-request-id': 'req-log-6' } });
+    const line = await lineOf('req-log-6');
+    expect(line.req?.user_agent).toBe('bot (+https://someone:***@example.com/about)');
+    expect(JSON.stringify(lines)).not.toContain('pa55word');
+  });
+
   it('no line for scrapes and probes', async () => {
     await fetch(`${url}/healthz`, { headers: { 'x-request-id': 'req-log-4' } });
     await fetch(`${url}/v1/jobs`, { headers: { ...auth, 'x-request-id': 'req-log-5' } });
