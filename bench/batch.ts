@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { renderTable, type Row } from './report.js';
 import { Redis } from 'ioredis';
 import { chatJobOptions, createChatQueue } from '@spool/queue';
-import { freePort, spoolEnv, startChild, waitForHttp, type Child } from './processes.js';
+import { BENCH_AUTH, freePort, spoolEnv, startChild, waitForHttp, type Child } from './processes.js';
 import { deleteKeysWithPrefix } from './redis-keys.js';
 import { ms, rate, ratio } from './stats.js';
 
@@ -49,7 +49,7 @@ function batchBody(requests: number, prompt: string, tag: string): string {
 
 async function postBatch(url: string, body: string): Promise<{ id: string; ms: number }> {
   const started = performance.now();
-  const response = await fetch(`${url}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const response = await fetch(`${url}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/json', ...BENCH_AUTH }, body });
   const text = await response.text();
   if (response.status !== 202) throw new Error(`POST /v1/batches answered ${response.status}: ${text.slice(0, 300)}`);
   return { id: (JSON.parse(text) as { id: string }).id, ms: performance.now() - started };
@@ -166,7 +166,7 @@ async function waitForBatch(url: string, id: string, worker: Child, timeoutMs: n
   const deadline = Date.now() + timeoutMs;
   let lastReport = 0;
   for (;;) {
-    const batch = (await (await fetch(`${url}/v1/batches/${id}`)).json()) as BatchState;
+    const batch = (await (await fetch(`${url}/v1/batches/${id}`, { headers: BENCH_AUTH })).json()) as BatchState;
     if (batch.status === 'completed') return batch;
     if (!worker.alive) throw worker.failure('exited while the batch ran');
     if (Date.now() > deadline) throw new Error(`batch ${id} not completed in ${timeoutMs} ms: ${JSON.stringify(batch.request_counts)}`);

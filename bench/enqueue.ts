@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { keepAliveAgent, postJson } from './http.js';
+import { BENCH_AUTH } from './processes.js';
 import { errorText } from './stream-runner.js';
 import { summarize, type Summary } from './stats.js';
 
@@ -39,7 +40,8 @@ async function burst(url: string, body: string, clients: number, durationMs: num
     while (performance.now() < deadline) {
       const sent = performance.now();
       try {
-        const answer = await postJson(url, body, { agent, timeoutMs: 10_000 });
+        // The same request to both sides, the API key included (the baseline ignores it).
+        const answer = await postJson(url, body, { agent, timeoutMs: 10_000, headers: BENCH_AUTH });
         if (answer.status === 202) {
           accepted++;
           latencies.push(performance.now() - sent);
@@ -81,7 +83,7 @@ export async function compareEnqueue(
   }
   const solo = new Map<string, number[]>(targets.map((target) => [target.name, []]));
   for (let round = 0; round < 4; round++) {
-    for (const target of targets) solo.get(target.name)!.push(...(await burst(target.url, body, 1, settings.durationMs / 12)).latencies);
+    for (const target of round % 2 ? [...targets].reverse() : targets) solo.get(target.name)!.push(...(await burst(target.url, body, 1, settings.durationMs / 12)).latencies);
   }
   const results = new Map<string, EnqueueResult>();
   for (const [name, halves] of bursts) {

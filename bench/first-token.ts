@@ -52,7 +52,7 @@ export async function measureFirstToken(runners: StreamRunner[], settings: First
   for (const runner of runners) await closedLoop(runner, settings, settings.warmupJobs, [], []);
   const perRound = Math.ceil(settings.jobs / settings.rounds);
   for (let round = 0; round < settings.rounds; round++) {
-    for (const runner of runners) {
+    for (const runner of round % 2 ? [...runners].reverse() : runners) {
       await closedLoop(runner, settings, perRound, samples.get(runner.name)!, errors.get(runner.name)!, stages.get(runner.name));
     }
   }

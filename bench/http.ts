@@ -14,6 +14,8 @@ export interface PostOptions {
   agent: Agent;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** more request headers (the API key) */
+  headers?: Record<string, string>;
 }
 
 /** POSTs a JSON body that is already a string (so the client's cost is the same on both sides). */
@@ -25,7 +27,7 @@ export function postJson(url: string, body: string, options: PostOptions): Promi
         method: 'POST',
         agent: options.agent,
         signal: options.signal,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...options.headers },
       },
       (response) => {
         let text = '';

@@ -1,4 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 export { freePort } from '../scripts/free-port.js';
 
@@ -105,7 +109,8 @@ export class Child {
   }
 
   private countWarning(line: string): void {
-    if (!line.startsWith('{')) return;
+    // At info every request is a line: only warn and above (levels 40, 50, 60) are parsed.
+    if (!line.startsWith('{') || !/"level":[456]0\b/.test(line)) return;
     try {
       const record = JSON.parse(line) as { level?: number; msg?: string };
       const level = LEVELS[record.level ?? 0];
@@ -123,7 +128,7 @@ export class Child {
 const children = new Set<Child>();
 
 /** This process's environment without Spool's and the simulator's settings: the bench sets those itself. */
-function inheritedEnv(): NodeJS.ProcessEnv {
+export function inheritedEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (!/^(SPOOL_|OPENAI_|SIMULATOR_|WORKER_|REDIS_URL$|PORT$|HOST$|LOG_LEVEL$|BENCH_)/.test(name)) env[name] = value;
@@ -131,7 +136,19 @@ function inheritedEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** A Spool API's or worker's environment in the bench: its own key prefix, the simulator upstream, no API keys. */
+/** The bench's own API key (tenant `bench`): keys, and with them the per-key rate limit, are on as users run Spool. */
+export const BENCH_API_KEY = `sk-bench-${randomBytes(12).toString('hex')}`;
+/** The header every bench client sends, to Spool and to the baselines alike (the same requests both sides). */
+export const BENCH_AUTH = { authorization: `Bearer ${BENCH_API_KEY}` } as const;
+
+/** One SQLite file per run, not the repository's ./data (the default store's kind, somewhere disposable); removed at exit. */
+let storeDir: string | undefined;
+
+/**
+ * A Spool API's or worker's environment in the bench: the defaults (info logs, the SQLite store,
+ * API keys with the per-key rate limit on) with only addresses and keys set: its own key prefix,
+ * the simulator upstream, the bench's key, and a per-key rate high enough for the bench's own traffic.
+ */
 export function spoolEnv(redisUrl: string, prefix: string, port: number, simulatorUrl: string): Record<string, string> {
   return {
     REDIS_URL: redisUrl,
@@ -140,10 +157,10 @@ export function spoolEnv(redisUrl: string, prefix: string, port: number, simulat
     HOST: '127.0.0.1',
     OPENAI_BASE_URL: simulatorUrl,
     OPENAI_API_KEY: 'bench',
-    SPOOL_API_KEYS: '',
-    // The per-key limit (600/min by default) would measure the limiter, not the gateway; its check still runs.
+    SPOOL_API_KEYS: `bench:${BENCH_API_KEY}`,
+    SPOOL_STORE_URL: `sqlite:${join((storeDir ??= mkdtempSync(join(tmpdir(), 'spool-bench-'))), `${prefix}.db`)}`,
+    // The bench is one client at thousands of requests a minute; 600/min would measure the limiter's 429s. Its check runs on every request.
     SPOOL_CLIENT_RPM: '1000000000',
-    LOG_LEVEL: 'warn',
   };
 }
 
@@ -181,6 +198,7 @@ export function installExitHandlers(cleanup: () => Promise<void>): void {
   process.on('SIGTERM', stop);
   process.on('exit', () => {
     for (const child of children) if (child.alive) child.process.kill('SIGKILL');
+    if (storeDir) rmSync(storeDir, { recursive: true, force: true });
   });
 }
 

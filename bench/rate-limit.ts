@@ -17,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
-import { freePort, installExitHandlers, startChild, waitForHttp, type Child } from './processes.js';
+import { BENCH_AUTH, freePort, installExitHandlers, spoolEnv, startChild, waitForHttp, type Child } from './processes.js';
 import { keepAliveAgent, postJson } from './http.js';
 import { deleteKeysWithPrefix } from './redis-keys.js';
 import { renderTable, type Row } from './report.js';
@@ -150,7 +150,7 @@ async function countJobs(apiUrl: string, status: string, stopAt = Infinity): Pro
   let after: string | undefined;
   for (;;) {
     const query = new URLSearchParams({ status, limit: '100', ...(after && { after }) });
-    const response = await fetch(`${apiUrl}/v1/jobs?${query}`);
+    const response = await fetch(`${apiUrl}/v1/jobs?${query}`, { headers: BENCH_AUTH });
     if (response.status !== 200) throw new Error(`GET /v1/jobs?${query} answered ${response.status}: ${await response.text()}`);
     const page = (await response.json()) as { data: { id: string; error?: { code?: string } | null }[]; has_more: boolean };
     count += page.data.length;
@@ -163,22 +163,15 @@ async function runSpool(settings: RateLimitSettings, redisUrl: string, prefix: s
   const simulator = await startSimulator(settings, 'simulator (spool side)');
   const children: Child[] = [simulator.child];
   try {
+    const apiPort = await freePort();
+    // The defaults, but for what this scenario is about: the upstream's limit, and attempts and backoff as the naive side has them.
     const env = {
-      REDIS_URL: redisUrl,
-      SPOOL_PREFIX: prefix,
-      HOST: '127.0.0.1',
-      OPENAI_BASE_URL: simulator.url,
-      OPENAI_API_KEY: 'bench',
-      SPOOL_API_KEYS: '',
-      // The bench is one client sending everything at once; the per-key limit is not what is measured.
-      SPOOL_CLIENT_RPM: '1000000',
+      ...spoolEnv(redisUrl, prefix, apiPort, simulator.url),
       SPOOL_UPSTREAM_RPM: String(settings.rpm),
       SPOOL_MAX_ATTEMPTS: String(settings.attempts),
       SPOOL_BACKOFF_MS: String(settings.backoffMs),
-      LOG_LEVEL: 'info',
     };
-    const apiPort = await freePort();
-    const api = startChild({ name: 'api', script: 'services/api/src/main.ts', env: { ...env, PORT: String(apiPort), LOG_LEVEL: 'warn' } });
+    const api = startChild({ name: 'api', script: 'services/api/src/main.ts', env });
     children.push(api);
     const workers = Array.from({ length: settings.workers }, (_, index) =>
       startChild({ name: `worker ${index + 1}`, script: 'services/worker/src/main.ts', env: { ...env, PORT: '0', WORKER_CONCURRENCY: String(settings.concurrency) } }),
@@ -198,7 +191,7 @@ async function runSpool(settings: RateLimitSettings, redisUrl: string, prefix: s
         const index = next++;
         const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `${settings.prompt} #${index}` }] });
         try {
-          const answer = await postJson(`${apiUrl}/v1/jobs`, body, { agent, timeoutMs: 30_000 });
+          const answer = await postJson(`${apiUrl}/v1/jobs`, body, { agent, timeoutMs: 30_000, headers: BENCH_AUTH });
           if (answer.status !== 202) throw new Error(`POST /v1/jobs answered ${answer.status}: ${answer.text.slice(0, 200)}`);
         } catch (error) {
           rejected++;

@@ -129,8 +129,9 @@ export async function saturate(
   const steps = new Map<string, StepResult[]>(runners.map((runner) => [runner.name, []]));
   const withinLimit = (step: StepResult) => step.ttfd.p50 <= settings.p50LimitMs && step.errors <= step.jobs * settings.maxErrorShare;
   let active = runners;
-  for (const streams of settings.steps) {
-    for (const runner of active) {
+  for (const [index, streams] of settings.steps.entries()) {
+    // Alternating which side goes first, so that neither always gets the machine fresh (or tired).
+    for (const runner of index % 2 ? [...active].reverse() : active) {
       const step = await runStep(runner, streams, settings, options.cpu);
       steps.get(runner.name)!.push(step);
       options.onStep?.(runner.name, step);
@@ -141,7 +142,7 @@ export async function saturate(
   // The steps are √2 apart, so two sides a little apart in truth can land a whole step apart.
   // Bisect (geometrically) between each side's last step within the limit and its first past it.
   for (let round = 0; round < settings.refinements; round++) {
-    for (const runner of runners) {
+    for (const runner of round % 2 ? runners : [...runners].reverse()) {
       const list = steps.get(runner.name)!;
       const below = list.filter(withinLimit).reduce((top, step) => Math.max(top, step.streams), 0);
       const above = list.filter((step) => !withinLimit(step)).reduce((low, step) => Math.min(low, step.streams), Number.POSITIVE_INFINITY);

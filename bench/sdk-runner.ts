@@ -10,8 +10,9 @@ export class SdkStreamRunner implements StreamRunner {
   readonly name = 'sdk';
   private readonly client: OpenAI;
 
-  constructor(baseURL: string, private readonly model = 'gpt-4o-mini') {
-    this.client = new OpenAI({ baseURL, apiKey: 'bench', maxRetries: 0, timeout: 120_000 });
+  /** `apiKey`: the bench's key, sent to Spool's door and to the simulator alike (the same client both sides). */
+  constructor(baseURL: string, apiKey: string, private readonly model = 'gpt-4o-mini') {
+    this.client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 120_000 });
   }
 
   async run(content: string, options: StreamRunOptions = {}): Promise<StreamResult> {

@@ -1,6 +1,7 @@
 import { get, type Agent } from 'node:http';
 import { createParser } from 'eventsource-parser';
 import { keepAliveAgent, postJson } from './http.js';
+import { BENCH_AUTH } from './processes.js';
 import { countWords } from './stats.js';
 import { errorText, type StreamResult, type StreamRunOptions, type StreamRunner } from './stream-runner.js';
 
@@ -39,7 +40,7 @@ export class SpoolStreamRunner implements StreamRunner {
     let jobId: string;
     let accepted: number;
     try {
-      const answer = await postJson(`${this.baseUrl}/v1/jobs`, body, { agent: this.agent, signal: options.signal, timeoutMs: options.timeoutMs });
+      const answer = await postJson(`${this.baseUrl}/v1/jobs`, body, { agent: this.agent, signal: options.signal, timeoutMs: options.timeoutMs, headers: BENCH_AUTH });
       if (answer.status !== 202) return fail(`POST /v1/jobs answered ${answer.status}: ${answer.text.slice(0, 200)}`);
       accepted = performance.now();
       jobId = (JSON.parse(answer.text) as { id: string }).id;
@@ -89,7 +90,7 @@ export class SpoolStreamRunner implements StreamRunner {
       });
       const request = get(
         `${this.baseUrl}/v1/jobs/${jobId}/events`,
-        { agent: this.agent, signal: options.signal, headers: { accept: 'text/event-stream' } },
+        { agent: this.agent, signal: options.signal, headers: { accept: 'text/event-stream', ...BENCH_AUTH } },
         (response) => {
           marks.headers = performance.now();
           response.setEncoding('utf8');

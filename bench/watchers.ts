@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { createParser } from 'eventsource-parser';
 import { Redis } from 'ioredis';
 import type { MemoryReport } from './watchers-api.js';
+import { inheritedEnv } from './processes.js';
+import type { Row } from './report.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -57,7 +59,7 @@ class ApiChild {
   constructor(env: Record<string, string>) {
     this.process = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/watchers-api.ts'], {
       cwd: ROOT,
-      env: { ...process.env, ...env },
+      env: { ...inheritedEnv(), ...env },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     for (const stream of [this.process.stdout, this.process.stderr]) {
@@ -292,4 +294,36 @@ export async function measureWatchers(options: WatchersOptions): Promise<Watcher
     await stopWorker?.();
     await api.stop();
   }
+}
+
+/** The figures as rows of the bench's Markdown table. */
+export function watchersRows(result: WatchersResult): Row[] {
+  const label = `${result.watchers.toLocaleString('en-US')} live SSE watchers of one job, one API process`;
+  const kb = result.bytesPerWatcher / 1024;
+  return [
+    {
+      figure: `(f) API memory per watcher (heap + external after GC), ${label}`,
+      spool: `${kb.toFixed(1)} KB (heap ${(result.heapPerWatcher / 1024).toFixed(1)}, external ${(result.externalPerWatcher / 1024).toFixed(1)})`,
+      baseline: '',
+      comparison: '',
+      goal: '≤ 20 KB',
+      met: kb <= 20,
+    },
+    {
+      figure: `(f) Redis connections of the API process, ${label}`,
+      spool: `${result.redisConnections.length} (${result.redisConnections.map((name) => name.split('-').at(-1)).join(', ')})`,
+      baseline: '',
+      comparison: '',
+      goal: '≤ 4',
+      met: result.redisConnections.length <= 4,
+    },
+    {
+      figure: `(f) watchers that got the exact text, ${label}`,
+      spool: `${result.exact} of ${result.watchers}${result.failures.length ? ` (first: ${result.failures[0]})` : ''}`,
+      baseline: '',
+      comparison: `connected in ${(result.connectMs / 1000).toFixed(1)} s; worker start + reply to all ${(result.deliverMs / 1000).toFixed(1)} s`,
+      goal: 'all',
+      met: result.exact === result.watchers,
+    },
+  ];
 }
