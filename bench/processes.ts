@@ -164,9 +164,15 @@ export function spoolEnv(redisUrl: string, prefix: string, port: number, simulat
   };
 }
 
+/** BENCH_PROFILE_DIR=dir: every child runs with `--cpu-prof`, its profile written under dir/<child name> when it exits. */
+function profileArgs(name: string): string[] {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, name.replace(/[^\w.-]+/g, '-'))}`] : [];
+}
+
 /** Starts `node --import tsx <script>` from the repository root. */
 export function startChild(options: ChildOptions): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', options.script], {
+  const child = spawn(process.execPath, [...profileArgs(options.name), '--import', 'tsx', options.script], {
     cwd: ROOT,
     env: { ...inheritedEnv(), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
