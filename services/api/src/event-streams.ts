@@ -60,10 +60,6 @@ export class EventStreams {
     shutdown?.addEventListener('abort', () => this.closeAll(), { once: true });
   }
 
-  get size(): number {
-    return this.open.size;
-  }
-
   /** Opens `res` as an event stream; `release` (a tenant's slot) is called once when it closes. */
   add(res: Response, release: () => void): EventStream {
     const stream = new EventStream(res, this, release);

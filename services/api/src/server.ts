@@ -58,7 +58,7 @@ export class ApiServer {
       doorWaitMs: options.doorWaitMs,
       shutdown: this.shutdown.signal,
     };
-    setMaxListeners(0, this.shutdown.signal); // one listener per open event stream
+    setMaxListeners(0, this.shutdown.signal); // one listener per `?wait` request held
     const app = createApp(this.deps);
     // Tracked before the app runs: Express answers some routes at once, and a header set after that throws.
     this.server = createServer(expressShapes(app), (req, res) => {
