@@ -132,4 +132,22 @@ describe('UpstreamClient.stream', () => {
     const aborted = client.stream(request, { signal: controller.signal, onDelta: () => controller.abort() });
     await expect(aborted).rejects.toMatchObject({ code: 'interrupted' });
   });
+
+  it("sends an upstream's extra headers (Azure's api-key) on every call", async () => {
+    const seen: Record<string, string | string[] | undefined>[] = [];
+    const server = createServer((incoming, response) => {
+      seen.push(incoming.headers);
+      incoming.resume();
+      incoming.on('end', () => sse(response, chunk('ok', 'stop'), 'data: [DONE]\n\n'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = new UpstreamClient({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, headers: { 'api-key': 'azure-key', 'x-team': 'blue' } });
+    closers.push(async () => {
+      client.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    await client.stream(request, { onDelta: () => undefined });
+    expect(seen[0]).toMatchObject({ 'api-key': 'azure-key', 'x-team': 'blue' });
+  });
 });

@@ -15,6 +15,8 @@ export interface UpstreamClientOptions {
   timeoutMs?: number;
   /** SPOOL_STALL_TIMEOUT_MS: no chunk for this long breaks the stream, 30 s */
   stallTimeoutMs?: number;
+  /** extra headers on every request (SPOOL_CONFIG's `upstreams[].headers`, e.g. Azure's `api-key`) */
+  headers?: Record<string, string>;
 }
 
 export interface StreamOptions {
@@ -52,6 +54,7 @@ export class UpstreamClient {
       maxRetries: 0,
       timeout: this.timeoutMs,
       fetch: this.http.fetch,
+      defaultHeaders: options.headers,
     });
   }
 

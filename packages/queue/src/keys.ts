@@ -17,10 +17,18 @@ export interface Keys {
   submissionCounter(): string;
   /** pub/sub channel asking whichever worker holds a job to abort it */
   cancelChannel(): string;
-  /** hash: the shared upstream gate (next free request/token slot, pause) */
-  upstreamGate(): string;
-  /** pub/sub channel telling every worker of a 429 pause at once (ms it lasts) */
+  /** hash: an upstream's shared gate (next free request/token slot, pause); without a name, the `default` upstream's */
+  upstreamGate(upstream?: string): string;
+  /** pub/sub channel telling every worker of a 429 pause at once (`{"upstream", "ms"}`) */
   upstreamPauseChannel(): string;
+  /** hash: an upstream's health (failed calls in a row, out until, trial call lease) */
+  upstreamHealth(upstream: string): string;
+  /** sorted set: an upstream's calls in flight, by when their lease ends (ms) */
+  upstreamInFlight(upstream: string): string;
+  /** hash: the last `x-ratelimit-remaining-*` an upstream sent (`requests`, `tokens`, `at`) */
+  upstreamRateLimit(upstream: string): string;
+  /** string, expiring: the upstream answered 404 for this model (it does not serve it) */
+  upstreamNotServed(upstream: string, model: string): string;
   /** list of ended job ids whose side effects (record, session, webhook, batch) are pending */
   outbox(): string;
   /** list of outbox entries being handled, and the hash of when each was claimed */
@@ -80,8 +88,12 @@ export function createKeys(prefix: string): Keys {
     tenantQuota: (tenant) => `${prefix}:tenant:${tenant}:quota`,
     submissionCounter: () => `${prefix}:submission-counter`,
     cancelChannel: () => `${prefix}:cancel`,
-    upstreamGate: () => `${prefix}:upstream-gate`,
+    upstreamGate: (upstream = 'default') => `${prefix}:upstream:${upstream}:gate`,
     upstreamPauseChannel: () => `${prefix}:upstream-pause`,
+    upstreamHealth: (upstream) => `${prefix}:upstream:${upstream}:health`,
+    upstreamInFlight: (upstream) => `${prefix}:upstream:${upstream}:in-flight`,
+    upstreamRateLimit: (upstream) => `${prefix}:upstream:${upstream}:ratelimit`,
+    upstreamNotServed: (upstream, model) => `${prefix}:upstream:${upstream}:not-served:${model}`,
     outbox: () => `${prefix}:outbox`,
     outboxProcessing: () => `${prefix}:outbox:processing`,
     outboxClaims: () => `${prefix}:outbox:claims`,

@@ -27,6 +27,8 @@ export interface Directive {
   ttftMs?: number;
   /** Pace for this request (`tps=N`). */
   tokensPerSecond?: number;
+  /** The fault applies only on the simulator of this name (`on=NAME`, its `name` option); speed and length apply everywhere. */
+  on?: string;
 }
 
 /** A directive the simulator cannot read; answered with 400 so a typo never passes silently. */
@@ -36,7 +38,7 @@ export class DirectiveError extends SimulatorError {
   }
 }
 
-type NumericKey = Exclude<keyof Directive, 'text' | 'code'>;
+type NumericKey = Exclude<keyof Directive, 'text' | 'code' | 'on'>;
 
 const NUMERIC_KEYS: Record<string, NumericKey> = {
   status: 'status',
@@ -63,8 +65,8 @@ export function parseDirective(text: string): Directive | undefined {
     if (value === undefined || value === '' || rest.length > 0) {
       throw new DirectiveError(`Simulator directive: expected key=value, got "${pair}".`);
     }
-    if (key === 'code') {
-      directive.code = value;
+    if (key === 'code' || key === 'on') {
+      directive[key] = value;
       continue;
     }
     const field = NUMERIC_KEYS[key];
@@ -88,8 +90,9 @@ export function findDirective(messages: readonly ChatMessage[]): Directive | und
   return undefined;
 }
 
-/** Whether the directive asks for a fault (as opposed to only length or speed). */
-export function hasFault(directive: Directive): boolean {
+/** Whether the directive asks for a fault (as opposed to only length or speed) of the simulator named `name`. */
+export function hasFault(directive: Directive, name?: string): boolean {
+  if (directive.on !== undefined && directive.on !== name) return false;
   return (
     directive.status !== undefined ||
     directive.breakAfter !== undefined ||

@@ -22,6 +22,12 @@ describe('readSimulatorSettings', () => {
     expect(settings).toEqual({ port: 0, host: '0.0.0.0', options: { ttftMs: 5, tokensPerSecond: 0, rpm: 600, tpm: 90000 } });
   });
 
+  it('reads an instance of several: its name, faults and models', () => {
+    const settings = readSimulatorSettings({ SIMULATOR_NAME: 'a', SIMULATOR_FAULT_STATUS: '503', SIMULATOR_BREAK_AFTER: '5', SIMULATOR_MODELS: 'gpt-4o, gpt-4o-mini' });
+    expect(settings.options).toMatchObject({ name: 'a', faultStatus: 503, breakAfter: 5, models: ['gpt-4o', 'gpt-4o-mini'] });
+    expect(() => readSimulatorSettings({ SIMULATOR_FAULT_STATUS: '200' })).toThrow(/SIMULATOR_FAULT_STATUS/);
+  });
+
   it('rejects what is not a whole number', () => {
     expect(() => readSimulatorSettings({ SIMULATOR_RPM: 'lots' })).toThrow(SimulatorEnvError);
     expect(() => readSimulatorSettings({ SIMULATOR_PORT: '70000' })).toThrow(/SIMULATOR_PORT/);

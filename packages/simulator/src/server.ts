@@ -6,7 +6,7 @@ import { CompletionWriter } from './completion.js';
 import { DirectiveError, findDirective, hasFault, type Directive } from './directives.js';
 import { faultError, invalidRequest, type OpenAIErrorBody } from './errors.js';
 import { countPromptTokens } from './messages.js';
-import { planCompletion, selectBodyFault } from './plan.js';
+import { planCompletion, selectBodyFault, type BodyFault } from './plan.js';
 import { formatDuration, SlidingWindowLimiter, type RateDecision } from './rate-limit.js';
 import { simulateReply, type SimulatedReply } from './reply.js';
 import { BodyTooLargeError, parseCompletionBody, readBody } from './request-body.js';
@@ -28,6 +28,14 @@ export interface SimulatorOptions {
    * thousand streams stay cheap. Default 20000.
    */
   maxWritesPerSecond?: number;
+  /** This instance's name: a directive's `on=NAME` faults only the instance of that name (env SIMULATOR_NAME). */
+  name?: string;
+  /** Answer every chat completion with this HTTP status, as an upstream that is down (env SIMULATOR_FAULT_STATUS). */
+  faultStatus?: number;
+  /** Break every stream after this many content chunks, as an upstream that drops connections (env SIMULATOR_BREAK_AFTER). */
+  breakAfter?: number;
+  /** The models served (and listed): any other is answered 404 `model_not_found`, as OpenAI does. Default: MODELS, and any model is served (env SIMULATOR_MODELS). */
+  models?: string[];
 }
 
 export interface SimulatorStats {
@@ -129,7 +137,7 @@ class SimulatorServer implements Simulator {
       return;
     }
     if (method === 'GET' && path === '/v1/models') {
-      const data = MODELS.map((model) => ({ id: model, object: 'model', created: MODELS_CREATED, owned_by: 'spool-simulator' }));
+      const data = (this.options.models ?? MODELS).map((model) => ({ id: model, object: 'model', created: MODELS_CREATED, owned_by: 'spool-simulator' }));
       return sendJson(response, 200, { object: 'list', data });
     }
     sendJson(response, 404, { error: { message: `Invalid URL (${method} ${path})`, type: 'invalid_request_error', param: null, code: null } });
@@ -188,6 +196,11 @@ class SimulatorServer implements Simulator {
     const stream = body.stream === true;
     this.events.emit('request', { id: requestId, model: body.model, messages: body.messages, stream, directive });
 
+    if (this.options.models && !this.options.models.includes(body.model)) {
+      const message = `The model \`${body.model}\` does not exist or you do not have access to it.`;
+      return fail(404, { error: { message, type: 'invalid_request_error', param: null, code: 'model_not_found' } });
+    }
+
     const plannedTokens = promptTokens + (body.max_tokens ?? body.max_completion_tokens ?? reply.tokens.length);
     const limited = this.checkRateLimits(response, plannedTokens);
     if (limited) {
@@ -196,7 +209,11 @@ class SimulatorServer implements Simulator {
       return fail(429, limited.body, limited.headers);
     }
 
-    const fault = directive && hasFault(directive) && this.countFault(directive) ? directive : undefined;
+    if (this.options.faultStatus !== undefined) {
+      this.counters.faulted++;
+      return fail(this.options.faultStatus, faultError(this.options.faultStatus));
+    }
+    const fault = directive && hasFault(directive, this.options.name) && this.countFault(directive) ? directive : undefined;
     if (fault?.status !== undefined) {
       this.counters.faulted++;
       const headers: Record<string, string> = {};
@@ -206,7 +223,7 @@ class SimulatorServer implements Simulator {
       }
       return fail(fault.status, faultError(fault.status, fault.code), headers);
     }
-    const bodyFault = fault && selectBodyFault(fault, reply.tokens.length, stream);
+    const bodyFault = (fault && selectBodyFault(fault, reply.tokens.length, stream)) || this.instanceBreak(reply.tokens.length);
     if (bodyFault) this.counters.faulted++;
 
     writer = new CompletionWriter(response, planCompletion({ id, body, reply, promptTokens, fault: bodyFault, directive, defaults: this.options }), {
@@ -221,6 +238,12 @@ class SimulatorServer implements Simulator {
     });
     this.writers.add(writer);
     writer.start();
+  }
+
+  /** The `breakAfter` option's break, when the reply is longer than that (a break leaves a strict prefix). */
+  private instanceBreak(length: number): BodyFault | undefined {
+    const after = this.options.breakAfter;
+    return after !== undefined && after < length ? { kind: 'break', after } : undefined;
   }
 
   /** Counts one more request carrying this directive; false once `times` is used up. */
