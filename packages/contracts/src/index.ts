@@ -24,6 +24,8 @@ export {
   JobPartial,
   JobError,
   JobObject,
+  AttemptOutcome,
+  AttemptLogEntry,
   JobEventName,
   StatusEventData,
   DeltaEventData,

@@ -141,6 +141,19 @@ describe('jobs Lua commands', () => {
     });
   });
 
+  describe('record-attempts.lua', () => {
+    it("writes the attempt log for the job's owner only, and not once the job ended", async () => {
+      await running('job_l1', 'w');
+      expect(await redis.spoolRecordAttempts(keys.job('job_l1'), 'other', '[1]')).toBe(-1);
+      expect(await redis.hget(keys.job('job_l1'), 'attempt_log')).toBeNull();
+      expect(await redis.spoolRecordAttempts(keys.job('job_l1'), 'w', '[{"attempt":1}]')).toBe(1);
+      expect(await redis.hget(keys.job('job_l1'), 'attempt_log')).toBe('[{"attempt":1}]');
+      await finish('job_l1');
+      expect(await redis.spoolRecordAttempts(keys.job('job_l1'), 'w', '[]')).toBe(-1);
+      expect(await redis.hget(keys.job('job_l1'), 'attempt_log')).toBe('[{"attempt":1}]');
+    });
+  });
+
   describe('finish.lua', () => {
     it('-2 for a missing job', async () => {
       expect(await finish('job_missing')).toBe(-2);

@@ -12,6 +12,7 @@ export const JOB_COMMANDS = {
   spoolSnapshot: { numberOfKeys: 2, script: script('snapshot') },
   spoolTrimIndex: { numberOfKeys: 2, script: script('trim-index') },
   spoolRemove: { numberOfKeys: 4, script: script('remove') },
+  spoolRecordAttempts: { numberOfKeys: 1, script: script('record-attempts') },
 } satisfies Record<string, ScriptCommand>;
 
 export interface JobCommands {
@@ -23,6 +24,7 @@ export interface JobCommands {
   spoolSnapshot(...keys: string[]): Promise<[string[], ...string[]]>;
   spoolTrimIndex(index: string, expiry: string): Promise<number>;
   spoolRemove(...args: string[]): Promise<number>;
+  spoolRecordAttempts(job: string, owner: string, attemptLog: string): Promise<number>;
 }
 
 export const OUTBOX_COMMANDS = {

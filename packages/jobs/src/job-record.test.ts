@@ -29,11 +29,15 @@ describe('parseJobRecord', () => {
       result: null,
       partial: null,
       error: null,
+      attempt_log: [],
     });
   });
 
   it('parses an ended job’s JSON fields and counters', () => {
     const result = { content: 'hello', finish_reason: 'stop', usage: { prompt_tokens: 9, completion_tokens: 1, total_tokens: 10 } };
+    const attemptLog = [
+      { attempt: 1, upstream: 'a', model: 'gpt-4o-mini', started_at: 1_700_000_001, ended_at: 1_700_000_002, outcome: 'failed', error_code: 'upstream_error' },
+    ];
     const record = parseJobRecord({
       ...queued,
       status: 'failed',
@@ -49,6 +53,7 @@ describe('parseJobRecord', () => {
       result: JSON.stringify(result),
       partial: '{"content":"he","completion_tokens":1}',
       error: '{"code":"server_error","message":"boom"}',
+      attempt_log: JSON.stringify(attemptLog),
     });
     expect(record).toMatchObject({ started_at: 1_700_000_001, finished_at: 1_700_000_002, attempts: 2, deferrals: 3, on_interrupt: 'restart', session_id: 'sess_1', custom_id: 'req-1', upstream_status: 500, result });
     expect(renderJob('job_1', record)).toEqual({
@@ -69,6 +74,7 @@ describe('parseJobRecord', () => {
       result,
       partial: { content: 'he', completion_tokens: 1 },
       error: { code: 'server_error', message: 'boom' },
+      attempt_log: attemptLog,
     });
   });
 

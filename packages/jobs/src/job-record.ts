@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { JobStatus, type JobError, type JobObject, type JobPartial, type JobResult, type UpstreamRequest } from '@spool/contracts';
+import { JobStatus, type AttemptLogEntry, type JobError, type JobObject, type JobPartial, type JobResult, type UpstreamRequest } from '@spool/contracts';
 
 /** A job hash as Redis holds it: every value a string, JSON where structured. */
 export type JobFields = Record<string, string>;
@@ -26,11 +26,13 @@ export const RenderedRecord = z.object({
   result: orNull(json<JobResult>()),
   partial: orNull(json<JobPartial>()),
   error: orNull(json<JobError>()),
+  /** every upstream call recorded so far, oldest first */
+  attempt_log: orNull(json<AttemptLogEntry[]>()).transform((log) => log ?? []),
 });
 export type RenderedRecord = z.infer<typeof RenderedRecord>;
 
-/** How a reply that streamed to its end ended; its text is the log's. */
-export type StreamEnd = Pick<JobResult, 'finish_reason' | 'usage'>;
+/** How a reply that streamed to its end ended (and the model that answered); its text is the log's. */
+export type StreamEnd = Pick<JobResult, 'finish_reason' | 'usage' | 'model'>;
 
 /** A job hash, parsed once into what its fields mean. */
 export const JobRecord = RenderedRecord.extend({
@@ -81,6 +83,7 @@ export function renderJob(id: string, record: RenderedRecord): JobObject {
     result: record.result,
     partial: record.partial,
     error: record.error,
+    attempt_log: record.attempt_log,
   };
 }
 

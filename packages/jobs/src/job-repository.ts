@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import type { JobEvent, JobObject, JobStatus, JobResult, JobPartial, JobError, UpstreamRequest } from '@spool/contracts';
+import type { AttemptLogEntry, JobEvent, JobObject, JobStatus, JobResult, JobPartial, JobError, UpstreamRequest } from '@spool/contracts';
 
 import { coalesceWrites, defineCommands, type Keys } from '@spool/queue';
 import { decodeEntry, encodeEvent } from '@spool/stream';
@@ -51,6 +51,8 @@ export interface Outcome {
   error?: JobError;
   /** upstream's HTTP status behind `error`, kept so the OpenAI door can answer with it */
   upstreamStatus?: number;
+  /** the job's upstream calls, this attempt's included (the record's `attempt_log`) */
+  attemptLog?: AttemptLogEntry[];
 }
 
 export interface FinishOptions {
@@ -107,7 +109,7 @@ function newJobFields(job: NewJob): JobFields {
 
 /** A new job's record as `renderJob` reads it: known from the job itself, with nothing to parse. */
 function newRecord(job: NewJob, createdAt: number): RenderedRecord {
-  const unset = { started_at: null, finished_at: null, result: null, partial: null, error: null };
+  const unset = { started_at: null, finished_at: null, result: null, partial: null, error: null, attempt_log: [] };
   return {
     ...unset,
     status: 'queued',
@@ -282,6 +284,14 @@ export class JobRepository {
     return (await this.redis.spoolRequeue(...this.jobKeys(id), owner, refund ? '1' : '0', entry)) > 0;
   }
 
+  /**
+   * Records the job's upstream calls so far (the record's `attempt_log`) as `owner`, before an
+   * attempt hands the job back; false when the job is no longer this owner's to write.
+   */
+  async recordAttempts(id: string, owner: string, attemptLog: AttemptLogEntry[]): Promise<boolean> {
+    return (await this.redis.spoolRecordAttempts(this.keys.job(id), owner, JSON.stringify(attemptLog))) > 0;
+  }
+
   /** Ends the job with `outcome` and its `done` event, unless it already ended. */
   async finish(id: string, fields: JobFields, outcome: Outcome, options: FinishOptions = {}): Promise<FinishResult> {
     const changes: JobFields = {
@@ -291,6 +301,7 @@ export class JobRepository {
       ...(outcome.partial && { partial: JSON.stringify(outcome.partial) }),
       ...(outcome.error && { error: JSON.stringify(outcome.error) }),
       ...(outcome.upstreamStatus && { upstream_status: String(outcome.upstreamStatus) }),
+      ...(outcome.attemptLog?.length && { attempt_log: JSON.stringify(outcome.attemptLog) }),
     };
     const job = renderFields(id, { ...fields, ...changes });
     const reply = await this.redis.spoolFinish(
