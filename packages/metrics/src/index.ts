@@ -1,3 +1,3 @@
-export { createMetrics, QUEUE_STATES, type Metrics, type MetricsOptions, type QueueCountsSource, type QueueState } from './metrics.js';
+export { createMetrics, QUEUE_STATES, type Metrics, type MetricsOptions, type QueueCountsSource, type QueueState, type UpstreamGaugeReading } from './metrics.js';
 export { serveMetrics } from './metrics-server.js';
 export { metricsAuthorized, METRICS_UNAUTHORIZED_MESSAGE } from './metrics-auth.js';

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import type { JobError, JobResult } from '@spool/contracts';
+import type { AttemptLogEntry, JobError, JobResult } from '@spool/contracts';
 import { parseJobRecord, type JobFields, type JobRecord, type JobRepository } from '@spool/jobs';
 import { countTokens, type UpstreamError } from '@spool/llm';
 import type { ChatJobData } from '@spool/queue';
 import { encodeEvent } from '@spool/stream';
 import type { AttemptMetrics } from './attempt-metrics.js';
 import { DeltaWriter } from './delta-writer.js';
+import { FailoverError } from './errors.js';
 import type { FlushSchedule } from './flush-clock.js';
+import type { UpstreamCall } from './upstream-call.js';
 
 /**
  * One attempt of a chat job: the job's owner from its START on, and every way it can leave the
@@ -18,6 +20,8 @@ import type { FlushSchedule } from './flush-clock.js';
 export class Attempt {
   readonly jobId: string;
   readonly logger: Logger;
+  /** this attempt's upstream calls, for the job's `attempt_log` */
+  private calls: readonly UpstreamCall[] = [];
 
   private constructor(
     private readonly jobs: JobRepository,
@@ -53,6 +57,31 @@ export class Attempt {
     return new Attempt(jobs, bullJob, token, owner, started.attempt, started.eventCount, started.fields, record, logger, measure);
   }
 
+  /** The upstream calls this attempt makes (the array is read when the attempt leaves the job, so calls added later count). */
+  logCalls(calls: readonly UpstreamCall[]): void {
+    this.calls = calls;
+  }
+
+  /** The job's attempt log: earlier attempts' calls, then this one's. */
+  attemptLog(): AttemptLogEntry[] {
+    const seconds = (ms: number) => Math.floor(ms / 1000);
+    const own = this.calls.map((call) => ({
+      attempt: this.number,
+      upstream: call.upstream,
+      model: call.model,
+      started_at: seconds(call.startedAt),
+      ended_at: seconds(call.endedAt ?? Date.now()),
+      outcome: call.outcome ?? 'aborted',
+      error_code: call.errorCode ?? null,
+    }));
+    return [...this.record.attempt_log, ...own];
+  }
+
+  /** Records this attempt's calls before the job is handed back (an end records them itself). */
+  private async saveCalls(): Promise<void> {
+    if (this.calls.length) await this.jobs.recordAttempts(this.jobId, this.owner, this.attemptLog());
+  }
+
   /** Writes this attempt's deltas to the job's log; `onFailure` when a write fails (or finds the job lost). */
   deltaWriter(onFailure: (error: Error) => void, clock: FlushSchedule): DeltaWriter {
     return new DeltaWriter(this.jobs, this.jobId, this.owner, onFailure, clock);
@@ -69,19 +98,24 @@ export class Attempt {
    * throws BullMQ's DelayedError so it leaves the job where it was put.
    */
   async handBack(delayMs: number): Promise<void> {
+    await this.saveCalls();
     if (!(await this.jobs.requeue(this.jobId, this.owner, this.number, true))) return;
     // Delayed, not waiting: BullMQ wakes no blocked worker for a prioritized job moved back to wait.
     await this.bullJob.moveToDelayed(Date.now() + delayMs, this.token);
     throw new DelayedError();
   }
 
-  /** Hands the job back for another, counted, attempt and rethrows `error` so BullMQ backs off. */
-  async retry(error: UpstreamError): Promise<void> {
-    if (await this.jobs.requeue(this.jobId, this.owner, this.number)) throw error;
+  /**
+   * Hands the job back for another, counted, attempt and rethrows `error` so BullMQ backs off;
+   * with `failover` (another upstream takes the retry) BullMQ retries it at once.
+   */
+  async retry(error: UpstreamError, failover = false): Promise<void> {
+    await this.saveCalls();
+    if (await this.jobs.requeue(this.jobId, this.owner, this.number)) throw failover ? new FailoverError(error) : error;
   }
 
   async succeed(result: JobResult): Promise<void> {
-    const finished = await this.jobs.finish(this.jobId, this.fields, { status: 'succeeded', result }, { owner: this.owner });
+    const finished = await this.jobs.finish(this.jobId, this.fields, { status: 'succeeded', result, attemptLog: this.attemptLog() }, { owner: this.owner });
     if (finished.state === 'finished') this.measure.succeeded(result, this.record);
     this.logger.info({ finish_reason: result.finish_reason, completion_tokens: result.usage.completion_tokens }, 'job succeeded');
   }
@@ -89,7 +123,7 @@ export class Attempt {
   /** Ends the job as failed, keeping `text` (everything streamed so far) as its partial reply. */
   async fail(error: JobError, text: string, upstreamStatus?: number): Promise<void> {
     const partial = text ? { content: text, completion_tokens: countTokens(text) } : null;
-    const finished = await this.jobs.finish(this.jobId, this.fields, { status: 'failed', error, partial, upstreamStatus }, { owner: this.owner });
+    const finished = await this.jobs.finish(this.jobId, this.fields, { status: 'failed', error, partial, upstreamStatus, attemptLog: this.attemptLog() }, { owner: this.owner });
     if (finished.state === 'finished') this.measure.failed();
   }
 }

@@ -9,3 +9,10 @@ export class WorkerStopTimeoutError extends WorkerError {
     super('stop_timed_out', `the worker did not stop within ${deadlineMs} ms`);
   }
 }
+
+/** A retryable failure another upstream takes on at once: BullMQ retries it with no backoff (the failed upstream is not called again). */
+export class FailoverError extends WorkerError {
+  constructor(failure: SpoolError) {
+    super(failure.code, failure.message, { cause: failure });
+  }
+}

@@ -23,7 +23,7 @@ try {
 logger.info(
   {
     redis: redactUrl(config.redisUrl),
-    upstream: config.openaiBaseUrl ?? 'https://api.openai.com/v1',
+    upstreams: config.upstreams.map((upstream) => `${upstream.name} ${upstream.baseUrl ?? 'https://api.openai.com/v1'}`),
     concurrency: config.workerConcurrency,
     metrics: worker.metricsUrl,
   },

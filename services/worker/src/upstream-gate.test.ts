@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { UpstreamRequest } from '@spool/contracts';
 import { countPromptTokens } from '@spool/llm';
-import { estimateTokens, UpstreamGate, UpstreamGateError } from './upstream-gate.js';
+import { estimateTokens, parsePauseAnnouncement, UpstreamGate, UpstreamGateError } from './upstream-gate.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -160,7 +160,7 @@ describe('UpstreamGate on real Redis', () => {
     expect(next).toBeLessThanOrEqual(first + tokenGapMs + 1000);
   });
 
-  it("announces a pause, and a gate told of it checks Redis instead of its own empty record", async () => {
+  it("announces a pause with its upstream's name, and a gate told of it checks Redis instead of its own empty record", async () => {
     const key = gateKey();
     const channel = `${key}:pause`;
     const listener = new Redis(REDIS_URL);
@@ -168,8 +168,9 @@ describe('UpstreamGate on real Redis', () => {
       await listener.subscribe(channel);
       const announced = new Promise<string>((resolve) => listener.once('message', (_channel: string, message: string) => resolve(message)));
       await newGate({}, key).pause(1000);
-      await new UpstreamGate(redis, key, { pauseChannel: channel }).pause(1200);
-      expect(await announced).toBe('1200');
+      await new UpstreamGate(redis, key, { pauseChannel: channel, upstream: 'azure-east' }).pause(1200);
+      expect(parsePauseAnnouncement(await announced)).toEqual({ upstream: 'azure-east', ms: 1200 });
+      expect(parsePauseAnnouncement('1200')).toBeUndefined();
     } finally {
       listener.disconnect();
     }

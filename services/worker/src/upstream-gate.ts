@@ -52,6 +52,24 @@ export interface UpstreamGateOptions {
   tpm?: number;
   /** where a pause is announced to every worker (`keys.upstreamPauseChannel()`); none: not announced */
   pauseChannel?: string;
+  /** the upstream's name in that announcement; default `default` */
+  upstream?: string;
+}
+
+/** A pause as announced to every worker. */
+export interface PauseAnnouncement {
+  upstream: string;
+  ms: number;
+}
+
+/** The announcement in a pause channel's message; undefined for one that is not. */
+export function parsePauseAnnouncement(message: string): PauseAnnouncement | undefined {
+  try {
+    const parsed = JSON.parse(message) as Partial<PauseAnnouncement>;
+    return typeof parsed.upstream === 'string' && typeof parsed.ms === 'number' ? { upstream: parsed.upstream, ms: parsed.ms } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
@@ -72,16 +90,18 @@ function abortableTimer(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
- * One gate in Redis in front of upstream, shared by every worker process: it spaces calls to
- * fit SPOOL_UPSTREAM_RPM/TPM, holds every call back while upstream said 429, and learns from
- * upstream's `x-ratelimit-*` headers and from the usage it reports.
+ * One upstream's gate in Redis, shared by every worker process: it spaces calls to fit the
+ * upstream's `rpm`/`tpm` (SPOOL_UPSTREAM_RPM/TPM for the one of the environment), holds every
+ * call to it back while it said 429, and learns from its `x-ratelimit-*` headers and from the
+ * usage it reports.
  */
 export class UpstreamGate {
   private readonly redis: Redis & GateCommands;
   private readonly requestGapMs: number;
   private readonly msPerToken: number;
   private readonly pauseChannel?: string;
-  /** the latest pause this process set (other processes' pauses reach it through BullMQ) */
+  private readonly upstream: string;
+  /** the latest pause this process knows of (its own, or another's announcement) */
   private pausedUntil = 0;
 
   constructor(redis: Redis, private readonly key: string, options: UpstreamGateOptions = {}) {
@@ -90,6 +110,7 @@ export class UpstreamGate {
     this.requestGapMs = options.rpm ? (60_000 / options.rpm) * SPACING_MARGIN : 0;
     this.msPerToken = options.tpm ? (60_000 / options.tpm) * SPACING_MARGIN : 0;
     this.pauseChannel = options.pauseChannel;
+    this.upstream = options.upstream ?? 'default';
   }
 
   /**
@@ -98,8 +119,8 @@ export class UpstreamGate {
    * reserved); rejects only with `UpstreamGateError`.
    */
   async acquire(tokens: number, signal?: AbortSignal): Promise<number> {
-    // With no RPM/TPM there is nothing to space: only a 429 pause holds calls, and BullMQ's queue
-    // rate limit already keeps other workers from taking jobs during one.
+    // With no RPM/TPM there is nothing to space: only a 429 pause holds calls, and every pause is
+    // announced to every worker (routing reads it from Redis too, where there is a choice).
     if (!this.requestGapMs && !this.msPerToken && Date.now() >= this.pausedUntil) return 0;
     let held = 0;
     try {
@@ -123,7 +144,7 @@ export class UpstreamGate {
     this.notePause(wait);
     await this.redis.spoolGatePause(this.key, wait);
     // Jobs other workers took before the pause would otherwise call on, unaware, until they see it in Redis.
-    if (this.pauseChannel) await this.redis.publish(this.pauseChannel, String(wait));
+    if (this.pauseChannel) await this.redis.publish(this.pauseChannel, JSON.stringify({ upstream: this.upstream, ms: wait } satisfies PauseAnnouncement));
   }
 
   /** Another worker paused the gate for `ms` from now: this process's calls check the gate in Redis until then. */

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { checkEvictionPolicy, createKeys, createRedis, waitForRedis, type Redis } from '@spool/queue';
+import { checkEvictionPolicy, createKeys, createRedis, readUpstreamGauges, waitForRedis, type Redis } from '@spool/queue';
 import { BatchRepository, JobRepository, SessionTurns } from '@spool/jobs';
 import { createMetrics, serveMetrics, type Metrics } from '@spool/metrics';
 import { createStore, type Store } from '@spool/store';
@@ -11,6 +11,7 @@ import { recordBatchResult } from './batch-results.js';
 import { recordJob } from './record-job.js';
 import { startStoreRetention } from './store-retention.js';
 import { WorkerStopTimeoutError } from './errors.js';
+import type { UpstreamHealthOptions } from './upstream-health.js';
 
 export interface WorkerProcessOptions {
   config: Config;
@@ -19,6 +20,8 @@ export interface WorkerProcessOptions {
   store?: Store;
   /** a webhook attempt with no answer for this long fails; default 15 s */
   webhookTimeoutMs?: number;
+  /** failed calls in a row that take an upstream out, and for how long (5 and 30 s); tests shorten them */
+  upstreamHealth?: UpstreamHealthOptions;
 }
 
 export interface WorkerStopOptions {
@@ -45,7 +48,7 @@ interface Running {
  * connection. Its workers take jobs only once `start` has found Redis answering.
  */
 export class WorkerProcess {
-  readonly metrics: Metrics = createMetrics({ service: 'worker' });
+  readonly metrics: Metrics;
   readonly store: Store;
   /** where this worker serves `/metrics`, once started; none when SPOOL_METRICS_PORT is 0 or its port was taken */
   metricsUrl: string | undefined;
@@ -59,6 +62,9 @@ export class WorkerProcess {
     this.ownsStore = !options.store;
     this.store = options.store ?? createStore(config.storeUrl, { onError: (error) => logger.warn({ err: error }, 'store connection lost') });
     this.redis = createRedis(config.redisUrl, 'worker', config.prefix);
+    const keys = createKeys(config.prefix);
+    const upstreams = config.upstreams.map((upstream) => upstream.name);
+    this.metrics = createMetrics({ service: 'worker', upstreams: () => readUpstreamGauges(this.redis, keys, upstreams) });
   }
 
   /** The chat worker; there once `start` has begun. */
@@ -95,6 +101,7 @@ export class WorkerProcess {
       redis,
       metrics,
       prepareRequest: sessionTurns.history,
+      upstreamHealth: this.options.upstreamHealth,
       // The store's handlers come last: while it is down they fail (and are retried) without holding up webhooks.
       onJobEnded: [recordBatchResult(batches, webhooks), webhooks.onJobEnded, recordJob(store), sessionTurns.append],
     });

@@ -1,35 +1,31 @@
 import { hostname } from 'node:os';
-import { Queue, Worker, type Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
 import { CHAT_QUEUE, createKeys, createRedis, watchConnection, type ChatJobData, type Redis } from '@spool/queue';
 import { JobOutbox, JobRepository, type JobEndedHandler } from '@spool/jobs';
 import { EventLog } from '@spool/stream';
-import { UpstreamClient } from '@spool/llm';
 import { createMetrics, type Metrics } from '@spool/metrics';
 import { ABORT_CANCELLED, ABORT_SHUTDOWN, createChatProcessor, type PrepareRequest } from './chat-processor.js';
 import { retryDelayMs } from './backoff.js';
-import { UpstreamGate } from './upstream-gate.js';
+import { parsePauseAnnouncement } from './upstream-gate.js';
+import { UpstreamPool } from './upstream-pool.js';
+import type { UpstreamHealthOptions } from './upstream-health.js';
 
 export interface SpoolWorkerOptions {
   config: Config;
   logger: Logger;
   /** command connection; default: a new one from REDIS_URL */
   redis?: Redis;
-  upstream?: UpstreamClient;
   coalesceMs?: number;
   /** what runs, at least once, after every job ends (store record, session, webhook, batch) */
   onJobEnded?: JobEndedHandler[];
   prepareRequest?: PrepareRequest;
   /** this process's metrics; default: a fresh registry (main.ts serves it on SPOOL_METRICS_PORT) */
   metrics?: Metrics;
+  /** failed calls in a row that take an upstream out, and for how long (5 and 30 s); tests shorten them */
+  upstreamHealth?: UpstreamHealthOptions;
 }
-
-/**
- * BullMQ only honours a manual `queue.rateLimit` (our 429 pause) on workers that have a limiter;
- * this one never binds on its own.
- */
-const PAUSE_ONLY_LIMITER = { max: 1_000_000_000, duration: 60_000 };
 
 /** A worker process's moving parts: the BullMQ worker, its Redis connections, cancel listening. */
 export class SpoolWorker {
@@ -37,16 +33,14 @@ export class SpoolWorker {
   readonly metrics: Metrics;
   private readonly redis: Redis;
   private readonly subscriber: Redis;
-  private readonly queue: Queue<ChatJobData>;
-  private readonly queueConnection: Redis;
   /** BullMQ closes the connections it makes, not the ones it is given: these two are closed here */
   private readonly workerConnection: Redis;
   private readonly outboxConnection: Redis;
   private readonly jobs: JobRepository;
   private readonly outbox: JobOutbox;
   private readonly ownsRedis: boolean;
-  private readonly upstream: UpstreamClient;
-  private readonly ownsUpstream: boolean;
+  /** the upstreams (SPOOL_CONFIG's, or the environment's one), their gates and clients */
+  readonly pool: UpstreamPool;
 
   constructor(private readonly options: SpoolWorkerOptions) {
     const { config, logger } = options;
@@ -56,27 +50,21 @@ export class SpoolWorker {
     this.redis = options.redis ?? createRedis(config.redisUrl, 'worker', config.prefix);
     this.subscriber = createRedis(config.redisUrl, 'subscriber', config.prefix);
     watchConnection(this.redis, logger);
-    // A connection of its own: ioredis copies every script loaded on a connection (BullMQ's dozens)
-    // into each pipeline, and the job repository and outbox pipeline on `this.redis`.
-    this.queueConnection = createRedis(config.redisUrl, 'worker', config.prefix);
-    this.queue = new Queue<ChatJobData>(CHAT_QUEUE, { connection: this.queueConnection, prefix: config.prefix });
     this.jobs = new JobRepository(this.redis, keys, { eventsTtlSeconds: config.eventsTtlSeconds });
-    this.ownsUpstream = !options.upstream;
-    this.upstream =
-      options.upstream ??
-      new UpstreamClient({
-        baseURL: config.openaiBaseUrl,
-        apiKey: config.openaiApiKey,
-        timeoutMs: config.upstreamTimeoutMs,
-        stallTimeoutMs: config.stallTimeoutMs,
-      });
-    const gate = new UpstreamGate(this.redis, keys.upstreamGate(), { rpm: config.upstreamRpm, tpm: config.upstreamTpm, pauseChannel: keys.upstreamPauseChannel() });
+    this.pool = new UpstreamPool({
+      redis: this.redis,
+      keys,
+      upstreams: config.upstreams,
+      models: config.models,
+      logger,
+      timeoutMs: config.upstreamTimeoutMs,
+      stallTimeoutMs: config.stallTimeoutMs,
+      health: options.upstreamHealth,
+    });
     const processor = createChatProcessor({
       jobs: this.jobs,
       log: new EventLog(this.redis, keys),
-      upstream: this.upstream,
-      gate,
-      queue: this.queue,
+      pool: this.pool,
       logger,
       maxAttempts: config.maxAttempts,
       coalesceMs: options.coalesceMs,
@@ -94,7 +82,6 @@ export class SpoolWorker {
       stalledInterval: Math.max(1000, Math.floor(config.lockMs / 2)),
       // A takeover after a dead worker is an attempt of ours, counted by the processor.
       maxStalledCount: config.maxAttempts,
-      limiter: PAUSE_ONLY_LIMITER,
       settings: {
         backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => retryDelayMs(attemptsMade, config.backoffMs, error),
       },
@@ -112,8 +99,9 @@ export class SpoolWorker {
     // Whichever worker holds a cancelled job aborts its upstream request; a 429 pause reaches every worker.
     const cancelChannel = keys.cancelChannel();
     this.subscriber.on('message', (channel: string, message: string) => {
-      if (channel === cancelChannel) this.worker.cancelJob(message, ABORT_CANCELLED);
-      else gate.notePause(Number(message));
+      if (channel === cancelChannel) return this.worker.cancelJob(message, ABORT_CANCELLED);
+      const pause = parsePauseAnnouncement(message);
+      if (pause) this.pool.notePause(pause.upstream, pause.ms);
     });
     void this.subscriber.subscribe(cancelChannel, keys.upstreamPauseChannel());
   }
@@ -146,10 +134,8 @@ export class SpoolWorker {
     this.workerConnection.disconnect();
     await this.outbox.stop();
     this.outboxConnection.disconnect();
-    await this.queue.close();
-    this.queueConnection.disconnect();
     this.subscriber.disconnect();
-    if (this.ownsUpstream) this.upstream.close();
+    this.pool.close();
     if (this.ownsRedis) await this.redis.quit().catch(() => undefined);
   }
 }
