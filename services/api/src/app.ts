@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
 import { createMetrics } from '@spool/metrics';
+import { readUpstreamGauges } from '@spool/queue';
 import type { AppDeps } from './deps.js';
 import { requestId } from './request-id.js';
 import { openApiDocument } from './openapi.js';
@@ -26,7 +27,10 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestId());
-  const metrics = deps.metrics ?? createMetrics({ service: 'api', queues: [deps.queue], watchers: () => deps.hub.watcherCount });
+  const upstreams = deps.config.upstreams.map((upstream) => upstream.name);
+  const metrics =
+    deps.metrics ??
+    createMetrics({ service: 'api', queues: [deps.queue], watchers: () => deps.hub.watcherCount, upstreams: () => readUpstreamGauges(deps.redis, deps.keys, upstreams) });
   app.use(httpLogging(deps.logger), httpMetrics(metrics));
   // /v1 first: it is where the traffic is, and every router a request passes costs it microseconds.
   app.use('/v1', authenticate(deps.config.tenantKeys), clientRateLimit(deps.redis, deps.keys, deps.config));

@@ -12,7 +12,8 @@ export function chatCompletion(job: JobObject) {
     id: completionId(job),
     object: 'chat.completion',
     created: job.created_at,
-    model: job.model,
+    // the model that answered: a fallback of the one asked for when that had no upstream available
+    model: result.model ?? job.model,
     system_fingerprint: null,
     choices: [
       { index: 0, message: { role: 'assistant', content: result.content, refusal: null }, logprobs: null, finish_reason: result.finish_reason },

@@ -94,6 +94,12 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       '/v1/models': { get: { summary: 'List models', responses: { '200': { description: 'Models' } } } },
+      '/admin/upstreams': {
+        get: {
+          summary: "Each upstream's state (ok, paused, out), calls in flight and last x-ratelimit-remaining-* headers (SPOOL_ADMIN_KEY)",
+          responses: { '200': { description: 'Upstreams' }, ...errors },
+        },
+      },
       '/healthz': { get: { summary: 'Process up', security: [], responses: { '200': { description: 'OK' } } } },
       '/readyz': { get: { summary: 'Redis and store reachable', security: [], responses: { '200': { description: 'Ready' }, '503': { description: 'Not ready' } } } },
       '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'Metrics' } } } },
