@@ -21,6 +21,7 @@ import { renderTable, writeResults, type Row } from './report.js';
 import { rateLimitRows, runRateLimitBench } from './rate-limit.js';
 import { batchRows, benchBatch } from './batch.js';
 import { benchDoor, doorRows } from './door.js';
+import { poolRows, runPoolBench } from './pools.js';
 
 const settings = benchSettings();
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -234,6 +235,13 @@ async function main(): Promise<void> {
     log('rate limit: Spool vs a naive worker against a 600 RPM upstream');
     const figures = await runRateLimitBench({ redisUrl, log });
     rows.push(...rateLimitRows(figures));
+  }
+
+  // Issue 15: 600 jobs against two upstreams of 600 RPM each, beside keys rotated per request.
+  {
+    log('pools: Spool vs naive key rotation against two 600 RPM upstreams');
+    const figures = await runPoolBench({ redisUrl, log });
+    rows.push(...poolRows(figures));
   }
 
   // Issue 4: a 10,000-request batch (2,000 in BENCH_QUICK).

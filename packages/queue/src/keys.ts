@@ -19,6 +19,8 @@ export interface Keys {
   cancelChannel(): string;
   /** hash: an upstream's shared gate (next free request/token slot, pause); without a name, the `default` upstream's */
   upstreamGate(upstream?: string): string;
+  /** sorted set: an upstream's calls by when they left its gate (ms), the last 5 s of them; without a name, the `default` upstream's */
+  upstreamDepartures(upstream?: string): string;
   /** pub/sub channel telling every worker of a 429 pause at once (`{"upstream", "ms"}`) */
   upstreamPauseChannel(): string;
   /** hash: an upstream's health (failed calls in a row, out until, trial call lease) */
@@ -89,6 +91,7 @@ export function createKeys(prefix: string): Keys {
     submissionCounter: () => `${prefix}:submission-counter`,
     cancelChannel: () => `${prefix}:cancel`,
     upstreamGate: (upstream = 'default') => `${prefix}:upstream:${upstream}:gate`,
+    upstreamDepartures: (upstream = 'default') => `${prefix}:upstream:${upstream}:departures`,
     upstreamPauseChannel: () => `${prefix}:upstream-pause`,
     upstreamHealth: (upstream) => `${prefix}:upstream:${upstream}:health`,
     upstreamInFlight: (upstream) => `${prefix}:upstream:${upstream}:in-flight`,

@@ -160,6 +160,27 @@ describe('UpstreamGate on real Redis', () => {
     expect(next).toBeLessThanOrEqual(first + tokenGapMs + 1000);
   });
 
+  it('keeps any 5 s within RPM/12 departures when calls leave their slots late, all at once', async () => {
+    const departures = `${prefix}:departures:${randomUUID()}`;
+    const gate = new UpstreamGate(redis, gateKey(), { rpm: 120, departuresKey: departures });
+    // Ten calls (120/12) left 4.8 s ago: the next may go once the oldest is 5 s old, about 200 ms from now.
+    const [seconds, micros] = await redis.time();
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    await redis.zadd(departures, ...Array.from({ length: 10 }, (_, index) => [now - 4800 + index, `early-${index}`]).flat());
+    const startedAt = Date.now();
+    const held = await gate.acquire(1);
+    expect(held).toBeGreaterThanOrEqual(150);
+    expect(held).toBeLessThanOrEqual(300);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(150);
+    // Those older than 5 s are gone, this call is counted, and the window holds at most ten.
+    const window = await redis.zrange(departures, 0, -1);
+    expect(window).not.toContain('early-0');
+    expect(window.filter((member) => !member.startsWith('early-'))).toHaveLength(1);
+    expect(window.length).toBeLessThanOrEqual(10);
+    // With room in the window a call leaves at once.
+    expect(await new UpstreamGate(redis, gateKey(), { rpm: 1200, departuresKey: departures }).acquire(1)).toBe(0);
+  });
+
   it("announces a pause with its upstream's name, and a gate told of it checks Redis instead of its own empty record", async () => {
     const key = gateKey();
     const channel = `${key}:pause`;

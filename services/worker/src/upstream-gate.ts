@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { UpstreamRequest } from '@spool/contracts';
 import { contextWindow, MAX_RETRY_AFTER_MS, type RateLimitSnapshot } from '@spool/llm';
@@ -10,6 +11,8 @@ const SPACING_MARGIN = 1.02;
 const DEFAULT_COMPLETION_ESTIMATE = 256;
 /** The longest `setTimeout` Node honours (a longer one fires at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** OpenAI's short window: at most RPM/12 (+ 1) requests in any 5 s. */
+const SHORT_WINDOW_MS = 5000;
 
 /**
  * The tokens a call is charged before it runs: its prompt and the longest reply it may get, but
@@ -30,9 +33,10 @@ export class UpstreamGateError extends WorkerError {
 
 const script = (name: string) => new URL(`./commands/${name}.lua`, import.meta.url);
 
-/** KEYS: 1 the gate hash (`keys.upstreamGate()`). */
+/** KEYS: 1 the gate hash (`keys.upstreamGate()`), or its departures (`keys.upstreamDepartures()`). */
 const GATE_COMMANDS = {
   spoolGateAcquire: { numberOfKeys: 1, script: script('gate-acquire') },
+  spoolGateDepart: { numberOfKeys: 1, script: script('gate-depart') },
   spoolGatePause: { numberOfKeys: 1, script: script('gate-pause') },
   spoolGateAdjust: { numberOfKeys: 1, script: script('gate-adjust-tokens') },
   spoolGatePausedFor: { numberOfKeys: 1, script: script('gate-paused-for') },
@@ -41,6 +45,7 @@ const GATE_COMMANDS = {
 interface GateCommands {
   spoolGatePausedFor(key: string): Promise<number>;
   spoolGateAcquire(key: string, requestGap: number, tokens: number, tokenGap: number): Promise<number>;
+  spoolGateDepart(key: string, most: number, windowMs: number, member: string): Promise<number>;
   spoolGatePause(key: string, ms: number): Promise<number>;
   spoolGateAdjust(key: string, ms: number): Promise<number>;
 }
@@ -54,6 +59,11 @@ export interface UpstreamGateOptions {
   pauseChannel?: string;
   /** the upstream's name in that announcement; default `default` */
   upstream?: string;
+  /**
+   * where calls' departures are counted (`keys.upstreamDepartures()`): with an RPM, a call that
+   * leaves its slot late still waits until the last 5 s hold fewer than RPM/12 departures
+   */
+  departuresKey?: string;
 }
 
 /** A pause as announced to every worker. */
@@ -101,6 +111,7 @@ export class UpstreamGate {
   private readonly msPerToken: number;
   private readonly pauseChannel?: string;
   private readonly upstream: string;
+  private readonly departures?: { key: string; most: number };
   /** the latest pause this process knows of (its own, or another's announcement) */
   private pausedUntil = 0;
 
@@ -111,6 +122,8 @@ export class UpstreamGate {
     this.msPerToken = options.tpm ? (60_000 / options.tpm) * SPACING_MARGIN : 0;
     this.pauseChannel = options.pauseChannel;
     this.upstream = options.upstream ?? 'default';
+    // One below the promise of RPM/12 + 1: what leaves here still has a call of room upstream.
+    if (options.rpm && options.departuresKey) this.departures = { key: options.departuresKey, most: Math.max(1, Math.floor(options.rpm / 12)) };
   }
 
   /**
@@ -126,15 +139,31 @@ export class UpstreamGate {
     try {
       for (;;) {
         const wait = await this.redis.spoolGateAcquire(this.key, this.requestGapMs, tokens, this.msPerToken);
-        if (wait <= 0) return held;
-        held += wait;
-        await abortableDelay(wait, signal);
-        if (signal?.aborted) return held;
-        // A 429 may have paused the gate while this call slept: then it takes a new slot after the pause.
-        if ((await this.redis.spoolGatePausedFor(this.key)) <= 0) return held;
+        if (wait > 0) {
+          held += wait;
+          await abortableDelay(wait, signal);
+          if (signal?.aborted) return held;
+          // A 429 may have paused the gate while this call slept: then it takes a new slot after the pause.
+          if ((await this.redis.spoolGatePausedFor(this.key)) > 0) continue;
+        }
+        return held + (await this.depart(signal));
       }
     } catch (error) {
       throw new UpstreamGateError(error);
+    }
+  }
+
+  /** Waits until the last 5 s hold room for one more departure, and records this one; the ms it waited. */
+  private async depart(signal?: AbortSignal): Promise<number> {
+    if (!this.departures) return 0;
+    const member = randomUUID();
+    let held = 0;
+    for (;;) {
+      const wait = await this.redis.spoolGateDepart(this.departures.key, this.departures.most, SHORT_WINDOW_MS, member);
+      if (wait <= 0) return held;
+      held += wait;
+      await abortableDelay(wait, signal);
+      if (signal?.aborted) return held;
     }
   }
 

@@ -82,7 +82,13 @@ export class UpstreamPool {
         given ??
         new UpstreamClient({ baseURL: settings.baseUrl, apiKey: settings.apiKey, headers: settings.headers, timeoutMs: options.timeoutMs, stallTimeoutMs: options.stallTimeoutMs });
       if (!given) this.ownedClients.push(client);
-      const gate = new UpstreamGate(redis, keys.upstreamGate(settings.name), { rpm: settings.rpm, tpm: settings.tpm, pauseChannel: keys.upstreamPauseChannel(), upstream: settings.name });
+      const gate = new UpstreamGate(redis, keys.upstreamGate(settings.name), {
+        rpm: settings.rpm,
+        tpm: settings.tpm,
+        pauseChannel: keys.upstreamPauseChannel(),
+        upstream: settings.name,
+        departuresKey: keys.upstreamDepartures(settings.name),
+      });
       return { settings, client, gate };
     });
     this.byName = new Map(this.members.map((member) => [member.settings.name, member]));
