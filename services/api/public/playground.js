@@ -23,6 +23,9 @@ const ui = {
   jobId: $('job-id'),
   output: $('output'),
   error: $('error'),
+  answeredBy: $('answered-by'),
+  upstreams: $('upstreams'),
+  upstreamRows: $('upstream-rows'),
 };
 
 /** Text of earlier jobs in a continued chain, the current job's text, and its stream. */
@@ -79,6 +82,12 @@ function canContinue(job) {
   return (job.status === 'failed' || job.status === 'cancelled') && Boolean(job.partial?.content);
 }
 
+/** Which upstream (and model, when a fallback) answered: the job's last upstream call. */
+function answeredBy(job) {
+  const last = job.status === 'succeeded' ? job.attempt_log?.at(-1) : undefined;
+  return last ? `by ${last.upstream}${last.model !== job.model ? ` (${last.model})` : ''}` : '';
+}
+
 function describe(job) {
   if (job.status === 'succeeded') return `succeeded · ${job.result.finish_reason}`;
   if (job.error) return `${job.status}: ${job.error.message}`;
@@ -106,6 +115,7 @@ function finish(job) {
   setBusy(false);
   setConnection('');
   ui.status.textContent = describe(job);
+  ui.answeredBy.textContent = answeredBy(job);
   ui.continue.hidden = !canContinue(job);
   document.body.dataset.state = 'done';
 }
@@ -245,6 +255,7 @@ function startJob(job) {
   document.body.dataset.jobId = job.id;
   ui.jobId.textContent = job.id;
   ui.status.textContent = job.status;
+  ui.answeredBy.textContent = '';
   setBusy(true);
   render();
   state.watcher?.close();
@@ -315,6 +326,42 @@ async function loadModels() {
   }
 }
 
+const UPSTREAMS_EVERY_MS = 2000;
+
+/**
+ * Each upstream's headroom, from `GET /admin/upstreams`, while the page is open: shown only to an
+ * admin (the cookie `/admin/queues?key=...` sets); anyone else never sees the section.
+ */
+async function showUpstreams() {
+  const response = await fetch('/admin/upstreams').catch(() => null);
+  if (!response?.ok) {
+    ui.upstreams.hidden = true;
+    return response?.status === 401 || response?.status === 404 ? 'stop' : 'retry';
+  }
+  const { data } = await response.json();
+  const cell = (value) => (value === null || value === undefined ? '—' : String(value));
+  const until = (seconds) => (seconds ? `${Math.max(0, Math.round(seconds - Date.now() / 1000))} s` : '');
+  ui.upstreamRows.replaceChildren(
+    ...data.map((upstream) => {
+      const row = document.createElement('tr');
+      row.dataset.state = upstream.state;
+      const state = `${upstream.state} ${until(upstream.paused_until ?? upstream.out_until)}`.trim();
+      for (const value of [upstream.name, state, upstream.in_flight, upstream.ratelimit_remaining_requests, upstream.ratelimit_remaining_tokens]) {
+        const td = document.createElement('td');
+        td.textContent = cell(value);
+        row.append(td);
+      }
+      return row;
+    }),
+  );
+  ui.upstreams.hidden = false;
+  return 'retry';
+}
+
+async function watchUpstreams() {
+  while ((await showUpstreams()) !== 'stop') await sleep(UPSTREAMS_EVERY_MS);
+}
+
 ui.apiKey.value = localStorage.getItem(KEY_STORAGE) ?? '';
 ui.apiKey.addEventListener('change', () => {
   const key = ui.apiKey.value.trim();
@@ -329,3 +376,4 @@ ui.prompt.addEventListener('keydown', (event) => {
 ui.cancel.addEventListener('click', cancel);
 ui.continue.addEventListener('click', continueJob);
 void loadModels();
+void watchUpstreams();

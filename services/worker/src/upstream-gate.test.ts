@@ -166,14 +166,14 @@ describe('UpstreamGate on real Redis', () => {
     // Ten calls (120/12) left 4.8 s ago: the next may go once the oldest is 5 s old, about 200 ms from now.
     const [seconds, micros] = await redis.time();
     const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-    await redis.zadd(departures, ...Array.from({ length: 10 }, (_, index) => [now - 4800 + index, `early-${index}`]).flat());
+    await redis.zadd(departures, ...Array.from({ length: 10 }, (_, index) => [String(now - 4800 + index), `early-${index}`]).flat());
     const startedAt = Date.now();
     const held = await gate.acquire(1);
     expect(held).toBeGreaterThanOrEqual(150);
     expect(held).toBeLessThanOrEqual(300);
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(150);
     // Those older than 5 s are gone, this call is counted, and the window holds at most ten.
-    const window = await redis.zrange(departures, 0, -1);
+    const window = await redis.zrange(departures, '0', '-1');
     expect(window).not.toContain('early-0');
     expect(window.filter((member) => !member.startsWith('early-'))).toHaveLength(1);
     expect(window.length).toBeLessThanOrEqual(10);
