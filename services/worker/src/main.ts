@@ -23,7 +23,7 @@ try {
 logger.info(
   {
     redis: redactUrl(config.redisUrl),
-    upstreams: config.upstreams.map((upstream) => `${upstream.name} ${upstream.baseUrl ?? 'https://api.openai.com/v1'}`),
+    upstreams: config.upstreams.map((upstream) => `${upstream.name} ${redactUrl(upstream.baseUrl ?? 'https://api.openai.com/v1')}`),
     concurrency: config.workerConcurrency,
     metrics: worker.metricsUrl,
   },
