@@ -33,10 +33,12 @@ describe('WeightedRotation', () => {
 });
 
 describe('chooseRoute', () => {
-  it('sends the job to an upstream of its model with a free gate slot, before one whose next slot is later', () => {
-    expect(route([only('m', candidate('a', { nextSlotMs: 300 }), candidate('b'))])).toEqual({ kind: 'call', upstream: 'b', model: 'm', trial: false, waitMs: 0 });
-    // None free: the soonest slot.
-    expect(route([only('m', candidate('a', { nextSlotMs: 300 }), candidate('b', { nextSlotMs: 200 }))])).toMatchObject({ upstream: 'b', waitMs: 0 });
+  it('prefers an upstream of its model with a free gate slot, the others after it (the earliest slot takes the call)', () => {
+    expect(route([only('m', candidate('a', { nextSlotMs: 300 }), candidate('b'))])).toEqual({ kind: 'call', upstream: 'b', model: 'm', trial: false, waitMs: 0, alternatives: ['a'] });
+    // None free: the soonest slot first.
+    expect(route([only('m', candidate('a', { nextSlotMs: 300 }), candidate('b', { nextSlotMs: 200 }))])).toMatchObject({ upstream: 'b', waitMs: 0, alternatives: ['a'] });
+    // Alone: no alternatives.
+    expect(route([only('m', candidate('a', { nextSlotMs: 300 }), candidate('b', { pausedForMs: 200 }))])).toEqual({ kind: 'call', upstream: 'a', model: 'm', trial: false, waitMs: 0 });
   });
 
   it('leaves out upstreams that are paused, out, not serving the model, or the one the last call failed on', () => {

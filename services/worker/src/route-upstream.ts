@@ -16,8 +16,13 @@ export interface ModelChoice {
   candidates: Candidate[];
 }
 
-/** Where a call goes: the upstream, the model it is asked for, whether it is that upstream's trial, and how long it must wait first (a pause, or the rest of a window out). */
-export type Route = { kind: 'call'; upstream: string; model: string; trial: boolean; waitMs: number } | { kind: 'none' };
+/**
+ * Where a call goes: the upstream, the model it is asked for, whether it is that upstream's
+ * trial, and how long it must wait first (a pause, or the rest of a window out).
+ * `alternatives`: other upstreams of the model that can take it now, in order of preference
+ * after `upstream`; whichever gate has the earliest slot then takes the call (`acquireEarliest`).
+ */
+export type Route = { kind: 'call'; upstream: string; model: string; trial: boolean; waitMs: number; alternatives?: string[] } | { kind: 'none' };
 
 /**
  * Smooth weighted round robin (nginx's), one state per set of upstreams: over any run of picks
@@ -57,7 +62,7 @@ const isTrial = (status: UpstreamStatus) => status.outForMs !== undefined;
  * The one routing decision (API.md §13):
  * 1. the job's model, on an upstream that serves it and can take a call now; one whose trial is
  *    due goes first (so it comes back), then those with a free gate slot by weight, else the
- *    soonest slot;
+ *    soonest slot (the others as `alternatives`: the earliest slot is taken when reserving);
  * 2. else the first fallback model that has such an upstream;
  * 3. else the job's model (or, if no upstream is configured for it, its first fallback that has
  *    one) on the upstream free soonest, `avoid` included: the call waits for it. Upstreams that
@@ -71,10 +76,10 @@ export function chooseRoute(chain: readonly ModelChoice[], rotation: WeightedRot
     const trial = ready.find((candidate) => isTrial(candidate.status));
     if (trial) return { kind: 'call', upstream: trial.name, model, trial: true, waitMs: 0 };
     const free = ready.filter((candidate) => candidate.status.nextSlotMs === 0);
-    if (free.length) return { kind: 'call', upstream: rotation.pick(free), model, trial: false, waitMs: 0 };
     const soonest = Math.min(...ready.map((candidate) => candidate.status.nextSlotMs));
-    const upstream = rotation.pick(ready.filter((candidate) => candidate.status.nextSlotMs === soonest));
-    return { kind: 'call', upstream, model, trial: false, waitMs: 0 };
+    const upstream = rotation.pick(free.length ? free : ready.filter((candidate) => candidate.status.nextSlotMs === soonest));
+    const alternatives = ready.map((candidate) => candidate.name).filter((name) => name !== upstream);
+    return { kind: 'call', upstream, model, trial: false, waitMs: 0, ...(alternatives.length && { alternatives }) };
   }
   for (const { model, candidates } of chain) {
     if (candidates.length === 0) continue;

@@ -50,12 +50,12 @@ export function callOutcome(error: unknown): AttemptOutcome {
  */
 export async function callUpstream(pool: UpstreamPool, request: UpstreamRequest, options: UpstreamCallOptions): Promise<RoutedCompletion> {
   const { measure, signal } = options;
-  const routed = await pool.route(request.model, options.avoid, signal);
-  const { gate } = routed.member;
-  const upstream = routed.member.settings.name;
   const promptTokens = countPromptTokens(request.messages);
   const estimated = estimateTokens(request, promptTokens);
-  await gate.acquire(estimated, signal);
+  const routed = await pool.route(request.model, { avoid: options.avoid, signal, tokens: estimated });
+  const { gate } = routed.member;
+  const upstream = routed.member.settings.name;
+  await gate.acquire(estimated, signal, routed.reservedWaitMs);
   const call: UpstreamCall = { upstream, model: routed.model, startedAt: Date.now() };
   options.calls.push(call);
   measure.upstreamStarted(upstream);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { UpstreamRequest } from '@spool/contracts';
 import { countPromptTokens } from '@spool/llm';
-import { estimateTokens, parsePauseAnnouncement, UpstreamGate, UpstreamGateError } from './upstream-gate.js';
+import { acquireEarliest, estimateTokens, parsePauseAnnouncement, UpstreamGate, UpstreamGateError } from './upstream-gate.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -179,6 +179,22 @@ describe('UpstreamGate on real Redis', () => {
     expect(window.length).toBeLessThanOrEqual(10);
     // With room in the window a call leaves at once.
     expect(await new UpstreamGate(redis, gateKey(), { rpm: 1200, departuresKey: departures }).acquire(1)).toBe(0);
+  });
+
+  it('acquireEarliest: reserves the earliest slot among several gates, the first listed on a tie, in one step', async () => {
+    // 600 RPM: 102 ms a slot; 300 RPM: 204 ms.
+    const fast = newGate({ rpm: 600 });
+    const slow = newGate({ rpm: 300 });
+    const picks: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const { index } = await acquireEarliest(redis, [slow, fast], 1);
+      picks.push(index === 0 ? 'slow' : 'fast');
+    }
+    // Both free: the first listed; then whichever slot comes first: the fast gate twice as often.
+    expect(picks).toEqual(['slow', 'fast', 'fast', 'slow', 'fast', 'fast']);
+    // A paused gate is passed over while another has a slot.
+    await fast.pause(60_000);
+    expect(await acquireEarliest(redis, [fast, slow], 1)).toMatchObject({ index: 1 });
   });
 
   it("announces a pause with its upstream's name, and a gate told of it checks Redis instead of its own empty record", async () => {

@@ -37,6 +37,8 @@ const script = (name: string) => new URL(`./commands/${name}.lua`, import.meta.u
 const GATE_COMMANDS = {
   spoolGateAcquire: { numberOfKeys: 1, script: script('gate-acquire') },
   spoolGateDepart: { numberOfKeys: 1, script: script('gate-depart') },
+  /** KEYS: the candidates' gate hashes; the caller passes how many first */
+  spoolGateAcquireEarliest: { script: script('gate-acquire-earliest') },
   spoolGatePause: { numberOfKeys: 1, script: script('gate-pause') },
   spoolGateAdjust: { numberOfKeys: 1, script: script('gate-adjust-tokens') },
   spoolGatePausedFor: { numberOfKeys: 1, script: script('gate-paused-for') },
@@ -46,6 +48,7 @@ interface GateCommands {
   spoolGatePausedFor(key: string): Promise<number>;
   spoolGateAcquire(key: string, requestGap: number, tokens: number, tokenGap: number): Promise<number>;
   spoolGateDepart(key: string, most: number, windowMs: number, member: string): Promise<number>;
+  spoolGateAcquireEarliest(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<[number, number]>;
   spoolGatePause(key: string, ms: number): Promise<number>;
   spoolGateAdjust(key: string, ms: number): Promise<number>;
 }
@@ -107,15 +110,16 @@ function abortableTimer(ms: number, signal?: AbortSignal): Promise<void> {
  */
 export class UpstreamGate {
   private readonly redis: Redis & GateCommands;
-  private readonly requestGapMs: number;
-  private readonly msPerToken: number;
+  /** ms between two calls' slots (its RPM), and ms a token (its TPM); 0: no such limit */
+  readonly requestGapMs: number;
+  readonly msPerToken: number;
   private readonly pauseChannel?: string;
   private readonly upstream: string;
   private readonly departures?: { key: string; most: number };
   /** the latest pause this process knows of (its own, or another's announcement) */
   private pausedUntil = 0;
 
-  constructor(redis: Redis, private readonly key: string, options: UpstreamGateOptions = {}) {
+  constructor(redis: Redis, readonly key: string, options: UpstreamGateOptions = {}) {
     defineCommands(redis, GATE_COMMANDS);
     this.redis = redis as Redis & GateCommands;
     this.requestGapMs = options.rpm ? (60_000 / options.rpm) * SPACING_MARGIN : 0;
@@ -126,19 +130,27 @@ export class UpstreamGate {
     if (options.rpm && options.departuresKey) this.departures = { key: options.departuresKey, most: Math.max(1, Math.floor(options.rpm / 12)) };
   }
 
+  /** It has an RPM or a TPM to space calls by. */
+  get limited(): boolean {
+    return this.requestGapMs > 0 || this.msPerToken > 0;
+  }
+
   /**
    * Waits for this call's slot; `tokens` is the estimate the TPM budget is charged. Resolves with
    * the ms the gate told this call to wait (a `signal` that ends the wait early leaves its slot
-   * reserved); rejects only with `UpstreamGateError`.
+   * reserved); rejects only with `UpstreamGateError`. `reservedWaitMs`: a slot was reserved for
+   * this call already (`acquireEarliest`), this long from now.
    */
-  async acquire(tokens: number, signal?: AbortSignal): Promise<number> {
+  async acquire(tokens: number, signal?: AbortSignal, reservedWaitMs?: number): Promise<number> {
     // With no RPM/TPM there is nothing to space: only a 429 pause holds calls, and every pause is
     // announced to every worker (routing reads it from Redis too, where there is a choice).
-    if (!this.requestGapMs && !this.msPerToken && Date.now() >= this.pausedUntil) return 0;
+    if (reservedWaitMs === undefined && !this.limited && Date.now() >= this.pausedUntil) return 0;
     let held = 0;
+    let reserved = reservedWaitMs;
     try {
       for (;;) {
-        const wait = await this.redis.spoolGateAcquire(this.key, this.requestGapMs, tokens, this.msPerToken);
+        const wait = reserved ?? (await this.redis.spoolGateAcquire(this.key, this.requestGapMs, tokens, this.msPerToken));
+        reserved = undefined;
         if (wait > 0) {
           held += wait;
           await abortableDelay(wait, signal);
@@ -200,5 +212,21 @@ export class UpstreamGate {
       waits.push(Math.min(snapshot.resetTokensMs, snapshot.limitTokens ? (60_000 / snapshot.limitTokens) * 1000 : Infinity));
     }
     if (waits.length) await this.pause(Math.max(...waits));
+  }
+}
+
+/**
+ * Reserves the earliest slot among several upstreams' gates (the first listed on a tie) in one
+ * step: the index of the gate chosen, and how long its slot is from now. Every gate must share
+ * `redis`. Rejects only with `UpstreamGateError`.
+ */
+export async function acquireEarliest(redis: Redis, gates: readonly UpstreamGate[], tokens: number): Promise<{ index: number; waitMs: number }> {
+  defineCommands(redis, GATE_COMMANDS);
+  const args = gates.flatMap((gate) => [gate.requestGapMs, gate.msPerToken]);
+  try {
+    const [index, waitMs] = await (redis as Redis & GateCommands).spoolGateAcquireEarliest(gates.length, ...gates.map((gate) => gate.key), tokens, ...args);
+    return { index: index - 1, waitMs };
+  } catch (error) {
+    throw new UpstreamGateError(error);
   }
 }

@@ -7,7 +7,7 @@ import { classifyUpstreamError, UpstreamClient, UpstreamError, type RateLimitSna
 import { readUpstreamStatus, type Keys, type UpstreamStatus } from '@spool/queue';
 import { WorkerError } from './errors.js';
 import { chooseRoute, soonestElsewhere, WeightedRotation, type ModelChoice } from './route-upstream.js';
-import { UpstreamGate, UpstreamGateError } from './upstream-gate.js';
+import { acquireEarliest, UpstreamGate, UpstreamGateError } from './upstream-gate.js';
 import { callHealth, UpstreamHealth, type UpstreamHealthOptions } from './upstream-health.js';
 
 /** A 429 with no retry-after still pauses its upstream this long. */
@@ -42,6 +42,16 @@ export interface RoutedCall {
   trial: boolean;
   /** the upstream had a clean record when routed: a success need not be written */
   clean: boolean;
+  /** a slot of its gate was reserved while routing, this long from then (ms) */
+  reservedWaitMs?: number;
+}
+
+export interface RouteOptions {
+  /** upstreams the job's last call failed on */
+  avoid?: ReadonlySet<string>;
+  signal?: AbortSignal;
+  /** the tokens the call is charged, when routing reserves its slot */
+  tokens?: number;
 }
 
 export interface UpstreamPoolOptions {
@@ -121,9 +131,11 @@ export class UpstreamPool {
    * Where the next call of a job for `model` goes. Waits out a short pause or window; throws
    * `UpstreamUnavailableError` when the wait is longer (the job is handed back until then), an
    * `UpstreamError` when no upstream serves the model or a fallback, `UpstreamGateError` when
-   * Redis cannot be read. `avoid`: upstreams the job's last call failed on.
+   * Redis cannot be read. Among several that can take it now, the gate with the earliest slot
+   * takes it, reserved in the same step.
    */
-  async route(model: string, avoid: ReadonlySet<string> = new Set(), signal?: AbortSignal): Promise<RoutedCall> {
+  async route(model: string, options: RouteOptions = {}): Promise<RoutedCall> {
+    const { avoid = new Set<string>(), signal } = options;
     const only = this.members.length === 1 && !this.options.models.get(model)?.fallbacks.length ? this.members[0] : undefined;
     // One upstream and no fallbacks: nothing to choose, and its gate holds its pauses.
     if (only && serves(only.settings, model)) return { member: only, model, trial: false, clean: true };
@@ -138,9 +150,10 @@ export class UpstreamPool {
         await delay(route.waitMs, signal);
         continue;
       }
+      const statusOf = (name: string) => chain.flatMap((entry) => entry.candidates).find((candidate) => candidate.name === name)!.status;
+      if (route.alternatives) return this.reserveEarliest([route.upstream, ...route.alternatives], route.model, options.tokens ?? 0, statusOf);
       const member = this.byName.get(route.upstream)!;
-      const status = chain.flatMap((entry) => entry.candidates).find((candidate) => candidate.name === route.upstream)!.status;
-      if (!route.trial || !this.health) return { member, model: route.model, trial: false, clean: isClean(status) };
+      if (!route.trial || !this.health) return { member, model: route.model, trial: false, clean: isClean(statusOf(route.upstream)) };
       const claim = await this.health.claimTrial(route.upstream).catch((error: unknown) => {
         throw new UpstreamGateError(error);
       });
@@ -149,6 +162,19 @@ export class UpstreamPool {
       skip.add(route.upstream); // another worker's call is the trial
     }
     throw new UpstreamUnavailableError(SHORT_WAIT_MS);
+  }
+
+  /** The call goes to whichever of `names` (in order of preference) has the earliest gate slot, reserved now. */
+  private async reserveEarliest(names: string[], model: string, tokens: number, statusOf: (name: string) => UpstreamStatus): Promise<RoutedCall> {
+    const members = names.map((name) => this.byName.get(name)!);
+    const choose = async () => {
+      // Without RPM/TPM there are no slots to compare: the one preferred.
+      if (!members.some((member) => member.gate.limited)) return { index: 0, waitMs: undefined };
+      return acquireEarliest(this.options.redis, members.map((member) => member.gate), tokens);
+    };
+    const { index, waitMs } = await choose();
+    const member = members[index];
+    return { member, model, trial: false, clean: isClean(statusOf(member.settings.name)), reservedWaitMs: waitMs };
   }
 
   /**
