@@ -1,6 +1,8 @@
 export { SpoolWorker, type SpoolWorkerOptions } from './worker.js';
 export { createChatProcessor, ABORT_CANCELLED, ABORT_SHUTDOWN, type ChatProcessorDeps, type PrepareRequest } from './chat-processor.js';
 export { UpstreamGate, UpstreamGateError, type UpstreamGateOptions } from './upstream-gate.js';
+export { UpstreamPool, UpstreamUnavailableError, type UpstreamPoolOptions, type RoutedCall } from './upstream-pool.js';
+export { UpstreamHealth, type UpstreamHealthOptions } from './upstream-health.js';
 export { retryDelayMs } from './backoff.js';
 export { WebhookWorker, type WebhookWorkerOptions, type WebhookEvent } from './webhook-worker.js';
 export { createWebhookProcessor, webhookRetryDelayMs, type WebhookProcessorDeps } from './webhook-processor.js';
