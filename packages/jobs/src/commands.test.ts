@@ -32,6 +32,7 @@ describe('jobs Lua commands', () => {
   const queuedEntry = encodeEvent('status', { status: 'queued', attempt: 1 });
 
   /** create.lua for a job of `bytes` request bytes, within the given quota. */
+  const schedulerKeys = (name: string) => [keys.tenantWaiting(name), keys.tenantRunning(name), keys.schedulerReleased(), keys.schedulerPending()];
   function create(id: string, { bytes = 10, maxJobs = 100, maxBytes = 1000 } = {}) {
     return redis.spoolCreate(
       ...jobKeys(id), keys.tenantJobs(tenant), keys.submissionCounter(), keys.tenantQuota(tenant),
@@ -44,7 +45,7 @@ describe('jobs Lua commands', () => {
     redis.spoolRequeue(...jobKeys(id), owner, refund ? '1' : '0', encodeEvent('status', { status: 'queued', attempt: 1 }));
   function finish(id: string, { owner = '', expected = '' as number | '', eventsTtl = 3600, jobTtl = 7200 } = {}) {
     return redis.spoolFinish(
-      ...jobKeys(id), keys.outbox(), keys.tenantQuota(tenant), keys.tenantJobs(tenant), keys.tenantJobsExpiry(tenant),
+      ...jobKeys(id), keys.outbox(), keys.tenantQuota(tenant), keys.tenantJobs(tenant), keys.tenantJobsExpiry(tenant), ...schedulerKeys(tenant),
       owner, expected, encodeEvent('done', { id } as never), eventsTtl, jobTtl, id, 'status', 'failed', 'finished_at', 200,
     );
   }
@@ -183,7 +184,7 @@ describe('jobs Lua commands', () => {
       await redis.spoolCreate(...jobKeys(other), keys.tenantJobs('t-last'), keys.submissionCounter(), keys.tenantQuota('t-last'), other, queuedEntry, 5, 10, 100, 'status', 'queued');
       await start(other, 'w');
       const reply = await redis.spoolFinish(
-        ...jobKeys(other), keys.outbox(), keys.tenantQuota('t-last'), keys.tenantJobs('t-last'), keys.tenantJobsExpiry('t-last'),
+        ...jobKeys(other), keys.outbox(), keys.tenantQuota('t-last'), keys.tenantJobs('t-last'), keys.tenantJobsExpiry('t-last'), ...schedulerKeys('t-last'),
         '', '', encodeEvent('done', { id: other } as never), 60, 60, other, 'status', 'cancelled',
       );
       expect(reply).toBe(3);
@@ -211,7 +212,7 @@ describe('jobs Lua commands', () => {
   });
 
   describe('remove.lua', () => {
-    const remove = (id: string) => redis.spoolRemove(keys.job(id), keys.events(id), keys.tenantJobs(tenant), keys.tenantQuota(tenant), id);
+    const remove = (id: string) => redis.spoolRemove(keys.job(id), keys.events(id), keys.tenantJobs(tenant), keys.tenantQuota(tenant), ...schedulerKeys(tenant), id);
 
     it('deletes a job that never ran with its log and index entry, and gives back its quota', async () => {
       const held = await quota();

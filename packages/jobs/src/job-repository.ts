@@ -81,8 +81,18 @@ function fieldsFrom(reply: string[], from: number): JobFields {
   return fields;
 }
 
+/**
+ * What the fair scheduler charges a tenant's TPM when it releases the job: its request's size in
+ * tokens, roughly (4 bytes a token), and the longest reply it asks for.
+ */
+function estimateTokens(request: NewJob['request'], json: string): number {
+  const reply = request.max_completion_tokens ?? request.max_tokens;
+  return Math.ceil(json.length / 4) + (typeof reply === 'number' ? reply : 256);
+}
+
 /** A new job's hash: every value a string, absent ones left out. */
 function newJobFields(job: NewJob): JobFields {
+  const request = JSON.stringify(job.request);
   return Object.fromEntries(
     Object.entries({
       tenant: job.tenant,
@@ -92,7 +102,8 @@ function newJobFields(job: NewJob): JobFields {
       model: job.request.model,
       priority: job.priority,
       metadata: JSON.stringify(job.metadata),
-      request: JSON.stringify(job.request),
+      request,
+      est_tokens: estimateTokens(job.request, request),
       on_interrupt: job.onInterrupt,
       session_id: job.sessionId,
       batch_id: job.batchId,
@@ -164,6 +175,12 @@ export class JobRepository {
     return [this.keys.job(id), this.keys.events(id), this.keys.eventsChannel(id)];
   }
 
+  /** Where the fair scheduler keeps a tenant's job until it ends: FINISH and REMOVE take it out. */
+  private schedulerKeys(tenant: string): string[] {
+    const { keys } = this;
+    return [keys.tenantWaiting(tenant), keys.tenantRunning(tenant), keys.schedulerReleased(), keys.schedulerPending()];
+  }
+
   /** create.lua's arguments for a job and its new hash. */
   private createArgs(job: NewJob, fields: JobFields): (string | number)[] {
     return [
@@ -210,7 +227,7 @@ export class JobRepository {
   async removeMany(jobs: Pick<NewJob, 'id' | 'tenant'>[]): Promise<void> {
     const pipeline = this.redis.pipeline() as unknown as RemovePipeline;
     for (const job of jobs) {
-      pipeline.spoolRemove(this.keys.job(job.id), this.keys.events(job.id), this.keys.tenantJobs(job.tenant), this.keys.tenantQuota(job.tenant), job.id);
+      pipeline.spoolRemove(this.keys.job(job.id), this.keys.events(job.id), this.keys.tenantJobs(job.tenant), this.keys.tenantQuota(job.tenant), ...this.schedulerKeys(job.tenant), job.id);
     }
     for (const [error] of (await pipeline.exec()) ?? []) {
       if (error) throw error;
@@ -299,6 +316,7 @@ export class JobRepository {
       this.keys.tenantQuota(fields.tenant),
       this.keys.tenantJobs(fields.tenant),
       this.keys.tenantJobsExpiry(fields.tenant),
+      ...this.schedulerKeys(fields.tenant),
       options.owner ?? '',
       options.expectedEventCount ?? '',
       encodeEvent('done', job),

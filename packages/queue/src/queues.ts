@@ -15,7 +15,8 @@ export interface ChatJobData {
 }
 
 export interface ChatJobOptions {
-  priority: number;
+  /** BullMQ's priority; none: first in, first out (the fair scheduler releases jobs in the order to run) */
+  priority?: number;
   /** SPOOL_MAX_ATTEMPTS */
   attempts: number;
 }
@@ -30,7 +31,7 @@ export const CHAT_BACKOFF = 'spool';
 export function chatJobOptions(jobId: string, options: ChatJobOptions): JobsOptions {
   return {
     jobId,
-    priority: options.priority,
+    ...(options.priority === undefined ? {} : { priority: options.priority }),
     attempts: options.attempts,
     backoff: { type: CHAT_BACKOFF },
     removeOnComplete: true,

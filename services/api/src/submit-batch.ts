@@ -1,12 +1,11 @@
 import { ApiError, newId, type BatchObject } from '@spool/contracts';
-import { chatJobOptions } from '@spool/queue';
 import type { NewJob } from '@spool/jobs';
 import type { AppDeps } from './deps.js';
 import type { ParsedBatch } from './parse-batch.js';
 import { acceptWebhookUrl } from './accept-webhook-url.js';
 import { newJob } from './submit-job.js';
 
-/** Jobs recorded or enqueued per round trip: one pipeline of creates, one `addBulk`. */
+/** Jobs recorded or put in line per round trip: one pipeline of creates, one scheduler step. */
 const CHUNK = 1000;
 const CHUNKS_IN_FLIGHT = 3;
 
@@ -75,9 +74,7 @@ export async function submitBatch(deps: AppDeps, tenant: string, batch: ParsedBa
         chunk.map((job) => job.id),
       );
     });
-    await inChunks(jobs, (chunk) =>
-      deps.queue.addBulk(chunk.map((job) => ({ name: 'chat', data: { jobId: job.id }, opts: chatJobOptions(job.id, { priority: job.priority, attempts: deps.config.maxAttempts }) }))),
-    );
+    await inChunks(jobs, (chunk) => deps.scheduler.enqueue(tenant, chunk.map((job) => ({ id: job.id, priority: job.priority }))));
     return created;
   } catch (error) {
     await rollBack(deps, batchId, jobs);

@@ -1,7 +1,7 @@
 import { ApiError, JobRequest, isId, newId, parseOrThrow, splitJobRequest, type JobObject, type UpstreamRequest } from '@spool/contracts';
-import { chatJobOptions, coalesceWrites, type ChatJobData } from '@spool/queue';
+import { coalesceWrites, type ChatJobData } from '@spool/queue';
 import { continuationRequest } from '@spool/llm';
-import { SessionTurns, TenantQuotaError, parseJobRecord, renderJob, type JobFields, type NewJob } from '@spool/jobs';
+import { SessionTurns, parseJobRecord, renderJob, type JobFields, type NewJob } from '@spool/jobs';
 import type { AppDeps } from './deps.js';
 import { acceptWebhookUrl } from './accept-webhook-url.js';
 import { fromStore } from './store-errors.js';
@@ -27,22 +27,18 @@ function chatJobData(job: NewJob): ChatJobData {
   return !job.sessionId && carriable(job.request) ? { jobId: job.id, request: job.request } : { jobId: job.id };
 }
 
-/** Records a job and puts it on the queue. */
+/** Records a job and puts it in its tenant's line (and on the queue at once when a worker slot is free). */
 async function enqueue(deps: AppDeps, job: NewJob): Promise<JobObject> {
   // Whatever can throw runs before either command starts: a promise started and then left
   // behind by a throw would reject with no one awaiting it.
-  const data = chatJobData(job);
-  const options = chatJobOptions(job.id, { priority: job.priority, attempts: deps.config.maxAttempts });
+  const scheduled = { id: job.id, priority: job.priority, data: chatJobData(job) };
   // Both go out on one connection, in order (and in one write): Redis runs them in order, so the
-  // record is there before a worker can take the job (and the worker retries if it is not).
+  // record is there before the job is in line. A job its tenant's quota refused has no record,
+  // and the line takes no job without one.
   coalesceWrites(deps.redis);
   const created = deps.jobs.create(job);
-  const added = deps.queue.add('chat', data, options);
-  const [record] = await Promise.all([created, added]).catch(async (error: unknown) => {
-    // A job its tenant's quota refused leaves no queue entry behind (a worker would look for its record).
-    if (error instanceof TenantQuotaError) await added.then(() => deps.queue.remove(job.id)).catch(() => 0);
-    throw error;
-  });
+  const queued = deps.scheduler.enqueue(job.tenant, [scheduled]);
+  const [record] = await Promise.all([created, queued]);
   return record;
 }
 

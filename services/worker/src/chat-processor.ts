@@ -35,6 +35,8 @@ export interface ChatProcessorDeps {
   metrics?: Metrics;
   /** first delay of a job waiting out a gate or store outage, ms (SPOOL_BACKOFF_MS); default 1000 */
   backoffMs?: number;
+  /** a job got past the upstream gate: the fair scheduler may release the next one */
+  onGatePassed?: (jobId: string) => void;
 }
 
 /**
@@ -139,7 +141,8 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     // trip less before the first token. Its deltas are held until START confirms the attempt. (A
     // cancel that lands between pickup and START costs an upstream call, aborted at once.)
     const carried = bullJob.attemptsStarted <= 1 ? bullJob.data.request : undefined;
-    const headStart = carried ? callUpstream(deps, carried, measure, deltas.push, controller.signal) : undefined;
+    const call = { ...deps, onGatePassed: () => deps.onGatePassed?.(bullJob.data.jobId) };
+    const headStart = carried ? callUpstream(call, carried, measure, deltas.push, controller.signal) : undefined;
     headStart?.catch(() => undefined); // awaited once the attempt is confirmed
     try {
       const attempt = await starting;
@@ -160,7 +163,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
         writer.push(text);
       });
       try {
-        const completion = await (headStart ?? callUpstream(deps, prior ? continuationRequest(request, prior) : request, measure, deltas.push, controller.signal));
+        const completion = await (headStart ?? callUpstream(call, prior ? continuationRequest(request, prior) : request, measure, deltas.push, controller.signal));
         const content = prior + completion.content;
         const result: JobResult = { content, finish_reason: completion.finishReason, usage: finalUsage(completion.usage, request, prior, content) };
         await writer.end({ finish_reason: result.finish_reason, usage: result.usage });

@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { CHAT_QUEUE, createKeys, createRedis, watchConnection, type ChatJobData, type Redis } from '@spool/queue';
+import { CHAT_QUEUE, FairScheduler, createKeys, createRedis, watchConnection, type ChatJobData, type Redis } from '@spool/queue';
 import { JobOutbox, JobRepository, type JobEndedHandler } from '@spool/jobs';
 import { EventLog } from '@spool/stream';
 import { UpstreamClient } from '@spool/llm';
@@ -10,6 +11,7 @@ import { createMetrics, type Metrics } from '@spool/metrics';
 import { ABORT_CANCELLED, ABORT_SHUTDOWN, createChatProcessor, type PrepareRequest } from './chat-processor.js';
 import { retryDelayMs } from './backoff.js';
 import { UpstreamGate } from './upstream-gate.js';
+import { SchedulerLoop } from './scheduler-loop.js';
 
 export interface SpoolWorkerOptions {
   config: Config;
@@ -47,6 +49,7 @@ export class SpoolWorker {
   private readonly ownsRedis: boolean;
   private readonly upstream: UpstreamClient;
   private readonly ownsUpstream: boolean;
+  private readonly scheduling: SchedulerLoop;
 
   constructor(private readonly options: SpoolWorkerOptions) {
     const { config, logger } = options;
@@ -70,6 +73,14 @@ export class SpoolWorker {
         timeoutMs: config.upstreamTimeoutMs,
         stallTimeoutMs: config.stallTimeoutMs,
       });
+    const name = `${hostname()}:${process.pid}`;
+    this.scheduling = new SchedulerLoop({
+      scheduler: new FairScheduler(this.redis, keys, this.queue, { maxAttempts: config.maxAttempts }),
+      logger,
+      workerId: `${name}:${randomUUID()}`,
+      slots: config.workerConcurrency,
+      policies: config.tenants,
+    });
     const gate = new UpstreamGate(this.redis, keys.upstreamGate(), { rpm: config.upstreamRpm, tpm: config.upstreamTpm, pauseChannel: keys.upstreamPauseChannel() });
     const processor = createChatProcessor({
       jobs: this.jobs,
@@ -83,13 +94,14 @@ export class SpoolWorker {
       prepareRequest: options.prepareRequest,
       metrics: this.metrics,
       backoffMs: config.backoffMs,
+      onGatePassed: (jobId) => this.scheduling.kick(jobId),
     });
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.worker = new Worker<ChatJobData>(CHAT_QUEUE, processor, {
       connection: this.workerConnection,
       prefix: config.prefix,
       concurrency: config.workerConcurrency,
-      name: `${hostname()}:${process.pid}`,
+      name,
       lockDuration: config.lockMs,
       stalledInterval: Math.max(1000, Math.floor(config.lockMs / 2)),
       // A takeover after a dead worker is an attempt of ours, counted by the processor.
@@ -106,6 +118,8 @@ export class SpoolWorker {
     this.outbox = new JobOutbox(this.redis, this.outboxConnection, keys, {
       onError: (error, jobId) => logger.error({ err: error, job_id: jobId }, 'job-ended handler failed; will retry'),
     });
+    // A job that ended freed a slot (whichever process ended it): the next job in line is released.
+    this.outbox.use(async () => this.scheduling.kick());
     for (const handler of options.onJobEnded ?? []) this.outbox.use(handler);
     this.outbox.start();
 
@@ -116,6 +130,7 @@ export class SpoolWorker {
       else gate.notePause(Number(message));
     });
     void this.subscriber.subscribe(cancelChannel, keys.upstreamPauseChannel());
+    void this.scheduling.start();
   }
 
   /** BullMQ gave up on a job (stalled too often, or an error outside an attempt): end it as failed. */
@@ -139,6 +154,7 @@ export class SpoolWorker {
    * (taskforcesh/bullmq#4656): a process that must stop regardless bounds the wait (main.ts does).
    */
   async close(graceMs = 10_000): Promise<void> {
+    this.scheduling.stop();
     const closing = this.worker.close();
     const grace = setTimeout(() => this.worker.cancelAllJobs(ABORT_SHUTDOWN), graceMs);
     await closing;
