@@ -42,6 +42,8 @@ export const JobObject = z.object({
   result: JobResult.nullable(),
   partial: JobPartial.nullable(),
   error: JobError.nullable(),
+  /** a queued job's: what holds it now (API.md §12) */
+  waiting_on: z.enum(['capacity', 'tenant_concurrency', 'tenant_rpm', 'tenant_tpm', 'upstream_rate_limit', 'budget']).optional(),
 });
 export type JobObject = z.infer<typeof JobObject>;
 

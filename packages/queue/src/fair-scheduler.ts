@@ -10,13 +10,18 @@ const SCHEDULER_COMMANDS = {
   spoolSchedulerEnqueue: { numberOfKeys: 6, script: script('scheduler-enqueue') },
   spoolSchedulerDispatch: { numberOfKeys: 6, script: script('scheduler-dispatch') },
   spoolSchedulerHeartbeat: { numberOfKeys: 2, script: script('scheduler-heartbeat') },
+  spoolSchedulerWaitingOn: { numberOfKeys: 4, script: script('scheduler-waiting-on') },
 };
 
 interface SchedulerCommands {
   spoolSchedulerEnqueue(...args: (string | number)[]): Promise<(string | number)[]>;
   spoolSchedulerDispatch(...args: (string | number)[]): Promise<(string | number)[]>;
   spoolSchedulerHeartbeat(...args: (string | number)[]): Promise<number>;
+  spoolSchedulerWaitingOn(...args: string[]): Promise<WaitingOn>;
 }
+
+/** What holds a queued job (API.md §12 `waiting_on`); `budget` is decided by the budget, not here. */
+export type WaitingOn = 'capacity' | 'tenant_concurrency' | 'tenant_rpm' | 'tenant_tpm' | 'upstream_rate_limit' | 'budget';
 
 /** Jobs one scheduler call releases at most (a batch's first wave is released in steps of this). */
 const RELEASE_STEP = 500;
@@ -117,6 +122,12 @@ export class FairScheduler {
     return this.add(reply);
   }
 
+  /** What holds a queued job of `tenant` now. */
+  async waitingOn(tenant: string, jobId: string): Promise<WaitingOn> {
+    const { keys } = this;
+    return this.redis.spoolSchedulerWaitingOn(keys.tenantWaiting(tenant), keys.tenantRunning(tenant), keys.tenantSchedule(tenant), keys.upstreamGate(), jobId);
+  }
+
   /** Counts a worker's slots in the fleet's capacity for `ttlMs` (0 slots: it leaves). */
   async heartbeat(workerId: string, slots: number, ttlMs: number): Promise<void> {
     await this.redis.spoolSchedulerHeartbeat(this.keys.schedulerWorkers(), this.keys.workerSlots(), workerId, slots, ttlMs);
@@ -130,7 +141,8 @@ export class FairScheduler {
    */
   async reconcile(minAgeMs = 60_000, most = 200): Promise<number> {
     const { keys } = this;
-    const now = Number((await this.redis.time())[0]) * 1000;
+    const [seconds, micros] = await this.redis.time();
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     const ids = await this.redis.zrangebyscore(keys.schedulerReleased(), '-inf', now - minAgeMs, 'LIMIT', 0, most);
     if (!ids.length) return 0;
     const pipeline = this.redis.pipeline();

@@ -29,6 +29,7 @@ export async function findJob(deps: AppDeps, id: string, tenant: string): Promis
 async function findJobObject(deps: AppDeps, id: string, tenant: string): Promise<JobObject> {
   if (!isId(id, 'job')) throw ApiError.notFound('job', 'id');
   const fields = await deps.jobs.getForTenant(id, tenant);
+  if (fields?.status === 'queued') return { ...renderFields(id, fields), waiting_on: await deps.scheduler.waitingOn(tenant, id) };
   if (fields) return renderFields(id, fields);
   const stored = await fromStore(deps.store.getJob(id, tenant));
   if (!stored) throw ApiError.notFound('job', 'id');
