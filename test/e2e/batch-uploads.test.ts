@@ -61,7 +61,7 @@ async function leftovers(stack: Stack): Promise<{ keys: string[]; queued: number
   }
   const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed');
   // jobs waiting in their tenants' lines for the fair scheduler
-  for (const tenant of await redis.zrange(stack.api.deps.keys.schedulerTenants(), 0, -1)) counts[`line:${tenant}`] = await redis.zcard(stack.api.deps.keys.tenantWaiting(tenant));
+  for (const tenant of await redis.zrange(stack.api.deps.keys.schedulerTenants(), '0', '-1')) counts[`line:${tenant}`] = await redis.zcard(stack.api.deps.keys.tenantWaiting(tenant));
   return { keys, queued: Object.values(counts).reduce((sum, count) => sum + count, 0) };
 }
 

@@ -43,7 +43,7 @@ describe('FairScheduler', () => {
   async function serve(n: number): Promise<string[]> {
     const order: string[] = [];
     for (let i = 0; i < n; i++) {
-      const [running] = await redis.zrange(keys.schedulerReleased(), 0, 0);
+      const [running] = await redis.zrange(keys.schedulerReleased(), '0', '0');
       if (!running) break;
       const tenant = (await redis.hget(keys.job(running), 'tenant'))!;
       order.push(tenant);
@@ -103,8 +103,8 @@ describe('FairScheduler', () => {
     await scheduler.dispatch();
     expect(await redis.zcard(keys.tenantRunning('capped'))).toBe(2);
     expect(await redis.zcard(keys.tenantRunning('free'))).toBe(8);
-    expect(await scheduler.waitingOn('capped', (await redis.zrange(keys.tenantWaiting('capped'), 0, 0))[0])).toBe('tenant_concurrency');
-    expect(await scheduler.waitingOn('free', (await redis.zrange(keys.tenantWaiting('free'), 0, 0))[0])).toBe('capacity');
+    expect(await scheduler.waitingOn('capped', (await redis.zrange(keys.tenantWaiting('capped'), '0', '0'))[0])).toBe('tenant_concurrency');
+    expect(await scheduler.waitingOn('free', (await redis.zrange(keys.tenantWaiting('free'), '0', '0'))[0])).toBe('capacity');
   });
 
   it('spaces a tenant’s releases to its rpm, says when it is ready next, and names tenant_rpm', async () => {
@@ -114,7 +114,7 @@ describe('FairScheduler', () => {
     expect(first.ids).toHaveLength(1);
     expect(first.retryInMs).toBeGreaterThan(900);
     expect(first.retryInMs).toBeLessThanOrEqual(1000);
-    expect(await scheduler.waitingOn('slow', (await redis.zrange(keys.tenantWaiting('slow'), 0, 0))[0])).toBe('tenant_rpm');
+    expect(await scheduler.waitingOn('slow', (await redis.zrange(keys.tenantWaiting('slow'), '0', '0'))[0])).toBe('tenant_rpm');
     expect((await submit('other', 3)).released.ids).toHaveLength(3); // the rate-held tenant holds no one back
   });
 
@@ -124,7 +124,7 @@ describe('FairScheduler', () => {
     const { released: step } = await submit('t', 3, 5, 1000); // 1000 tokens at 100 a second: 10 s
     expect(step.ids).toHaveLength(1);
     expect(step.retryInMs).toBeGreaterThan(9000);
-    expect(await scheduler.waitingOn('t', (await redis.zrange(keys.tenantWaiting('t'), 0, 0))[0])).toBe('tenant_tpm');
+    expect(await scheduler.waitingOn('t', (await redis.zrange(keys.tenantWaiting('t'), '0', '0'))[0])).toBe('tenant_tpm');
   });
 
   it('puts back a released job that never reached the queue, and forgets one that ended', async () => {
@@ -134,7 +134,7 @@ describe('FairScheduler', () => {
     await redis.hset(keys.job(ended), 'status', 'succeeded');
     expect(await scheduler.reconcile(0)).toBe(1);
     expect(await queue.getJob(lost)).toBeDefined();
-    expect(await redis.zrange(keys.schedulerReleased(), 0, -1)).toEqual([lost]);
+    expect(await redis.zrange(keys.schedulerReleased(), '0', '-1')).toEqual([lost]);
     expect(await redis.zcard(keys.tenantRunning('a'))).toBe(1);
   });
 });

@@ -122,6 +122,15 @@ export class FairScheduler {
     return this.add(reply);
   }
 
+  /** Jobs waiting in every tenant's line. */
+  async waitingCount(): Promise<number> {
+    const tenants = await this.redis.zrange(this.keys.schedulerTenants(), '0', '-1');
+    if (!tenants.length) return 0;
+    const pipeline = this.redis.pipeline();
+    for (const tenant of tenants) pipeline.zcard(this.keys.tenantWaiting(tenant));
+    return ((await pipeline.exec()) ?? []).reduce((sum, [, count]) => sum + Number(count ?? 0), 0);
+  }
+
   /** What holds a queued job of `tenant` now. */
   async waitingOn(tenant: string, jobId: string): Promise<WaitingOn> {
     const { keys } = this;

@@ -26,7 +26,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestId());
-  const metrics = deps.metrics ?? createMetrics({ service: 'api', queues: [deps.queue], watchers: () => deps.hub.watcherCount });
+  const metrics = deps.metrics ?? createMetrics({ service: 'api', queues: [deps.queue], scheduled: () => deps.scheduler.waitingCount(), watchers: () => deps.hub.watcherCount });
   app.use(httpLogging(deps.logger), httpMetrics(metrics));
   // /v1 first: it is where the traffic is, and every router a request passes costs it microseconds.
   app.use('/v1', authenticate(deps.config.tenantKeys), clientRateLimit(deps.redis, deps.keys, deps.config));
