@@ -40,6 +40,8 @@ export const JobRecord = RenderedRecord.extend({
   webhook_url: orNull(z.string()),
   /** the request's `custom_id` in its batch */
   custom_id: orNull(z.string()),
+  /** the tokens the fair scheduler charged the tenant's TPM at release */
+  est_tokens: count.default(0),
   /** attempts given back without counting (rate limits, outages) */
   deferrals: count.default(0),
   /** upstream's HTTP status behind `error` */

@@ -125,6 +125,12 @@ describe('FairScheduler', () => {
     expect(step.ids).toHaveLength(1);
     expect(step.retryInMs).toBeGreaterThan(9000);
     expect(await scheduler.waitingOn('t', (await redis.zrange(keys.tenantWaiting('t'), '0', '0'))[0])).toBe('tenant_tpm');
+
+    // the job used 100 tokens, not 1000: the 900 given back make the tenant ready in about 1 s
+    await scheduler.chargeTokens('t', -900);
+    const readyIn = Number(await redis.hget(keys.tenantSchedule('t'), 'next_token')) - Date.now();
+    expect(readyIn).toBeGreaterThan(500);
+    expect(readyIn).toBeLessThan(1100);
   });
 
   it('puts back a released job that never reached the queue, and forgets one that ended', async () => {

@@ -11,6 +11,7 @@ const SCHEDULER_COMMANDS = {
   spoolSchedulerDispatch: { numberOfKeys: 6, script: script('scheduler-dispatch') },
   spoolSchedulerHeartbeat: { numberOfKeys: 2, script: script('scheduler-heartbeat') },
   spoolSchedulerWaitingOn: { numberOfKeys: 4, script: script('scheduler-waiting-on') },
+  spoolSchedulerChargeTokens: { numberOfKeys: 1, script: script('scheduler-charge-tokens') },
 };
 
 interface SchedulerCommands {
@@ -18,6 +19,7 @@ interface SchedulerCommands {
   spoolSchedulerDispatch(...args: (string | number)[]): Promise<(string | number)[]>;
   spoolSchedulerHeartbeat(...args: (string | number)[]): Promise<number>;
   spoolSchedulerWaitingOn(...args: string[]): Promise<WaitingOn>;
+  spoolSchedulerChargeTokens(key: string, tokens: number): Promise<number>;
 }
 
 /** What holds a queued job (API.md §12 `waiting_on`); `budget` is decided by the budget, not here. */
@@ -120,6 +122,11 @@ export class FairScheduler {
   async dispatch(passedGate = ''): Promise<Released> {
     const reply = await this.redis.spoolSchedulerDispatch(...this.fixedKeys(), this.keys.prefix, RELEASE_STEP, this.pendingLimit, passedGate);
     return this.add(reply);
+  }
+
+  /** Corrects a tenant's TPM charge by `tokens` (what a job used less its estimate at release). */
+  async chargeTokens(tenant: string, tokens: number): Promise<void> {
+    if (tokens !== 0) await this.redis.spoolSchedulerChargeTokens(this.keys.tenantSchedule(tenant), tokens);
   }
 
   /** Jobs waiting in every tenant's line. */

@@ -29,7 +29,10 @@ export class SchedulerLoop {
   private stopped = false;
   private readonly heartbeatMs: number;
 
+  readonly scheduler: FairScheduler;
+
   constructor(private readonly options: SchedulerLoopOptions) {
+    this.scheduler = options.scheduler;
     this.heartbeatMs = options.heartbeatMs ?? 5000;
   }
 

@@ -119,7 +119,10 @@ export class SpoolWorker {
       onError: (error, jobId) => logger.error({ err: error, job_id: jobId }, 'job-ended handler failed; will retry'),
     });
     // A job that ended freed a slot (whichever process ended it): the next job in line is released.
-    this.outbox.use(async () => this.scheduling.kick());
+    this.outbox.use(async (job, record) => {
+      this.scheduling.kick();
+      if (job.result) await this.scheduling.scheduler.chargeTokens(record.tenant, job.result.usage.total_tokens - record.est_tokens);
+    });
     for (const handler of options.onJobEnded ?? []) this.outbox.use(handler);
     this.outbox.start();
 
