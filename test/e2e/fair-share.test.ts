@@ -55,7 +55,7 @@ describe('fair share of a 600 RPM upstream', () => {
       await submitBatch(stack, 'beta', 40);
       await until(() => calls.length >= from + 60);
       const after = calls.slice(from, from + 60);
-      expect(after.slice(0, 12)).toContain('beta'); // at once: not behind alpha's backlog
+      expect(after.slice(0, 20)).toContain('beta'); // at once: behind at most the few jobs already released, not alpha's backlog
       expect(share(after, 'beta')).toBeGreaterThan(0.4);
       expect(share(after, 'beta')).toBeLessThan(0.6);
     } finally {

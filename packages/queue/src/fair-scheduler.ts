@@ -49,9 +49,18 @@ export interface FairSchedulerOptions {
   maxAttempts: number;
   /**
    * Released jobs allowed to wait at the upstream gate at once, fleet-wide: what a tenant arriving
-   * late waits behind when the upstream's rate is the bottleneck. Default 8.
+   * late waits behind when the upstream's rate is the bottleneck (`pendingLimitFor`).
    */
   pendingLimit?: number;
+}
+
+/**
+ * With an upstream RPM/TPM, released jobs may wait at its gate, and a tenant arriving late waits
+ * behind them: 16 keep the gate busy while a release reaches it, even on a loaded machine.
+ * Without one, nothing waits there: the free worker slots alone bound what is released.
+ */
+export function pendingLimitFor(upstreams: { rpm?: number; tpm?: number }[]): number {
+  return upstreams.some((upstream) => upstream.rpm || upstream.tpm) ? 16 : 1_000_000;
 }
 
 /** What a release step did: jobs now on the queue, and when a tenant held by its rate limits is next ready. */
@@ -81,7 +90,7 @@ export class FairScheduler {
   ) {
     defineCommands(redis, SCHEDULER_COMMANDS);
     this.redis = redis as Redis & SchedulerCommands;
-    this.pendingLimit = options.pendingLimit ?? 8;
+    this.pendingLimit = options.pendingLimit ?? 16;
   }
 
   private fixedKeys(): string[] {

@@ -3,7 +3,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { FairScheduler, createChatQueue, createKeys, createRedis, watchConnection, waitForRedis, type Redis } from '@spool/queue';
+import { FairScheduler, pendingLimitFor, createChatQueue, createKeys, createRedis, watchConnection, waitForRedis, type Redis } from '@spool/queue';
 import { BatchRepository, JobRepository } from '@spool/jobs';
 import { DeliveryLog } from '@spool/webhooks';
 import { EventHub, EventLog } from '@spool/stream';
@@ -44,7 +44,7 @@ export class ApiServer {
       redis,
       keys,
       queue,
-      scheduler: new FairScheduler(redis, keys, queue, { maxAttempts: config.maxAttempts }),
+      scheduler: new FairScheduler(redis, keys, queue, { maxAttempts: config.maxAttempts, pendingLimit: pendingLimitFor(config.upstreams) }),
       jobs: new JobRepository(redis, keys, {
         eventsTtlSeconds: config.eventsTtlSeconds,
         maxQueuedJobs: config.tenantMaxQueued,

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { CHAT_QUEUE, FairScheduler, createKeys, createRedis, watchConnection, type ChatJobData, type Redis } from '@spool/queue';
+import { CHAT_QUEUE, FairScheduler, pendingLimitFor, createKeys, createRedis, watchConnection, type ChatJobData, type Redis } from '@spool/queue';
 import { JobOutbox, JobRepository, type JobEndedHandler } from '@spool/jobs';
 import { EventLog } from '@spool/stream';
 import { UpstreamClient } from '@spool/llm';
@@ -75,7 +75,7 @@ export class SpoolWorker {
       });
     const name = `${hostname()}:${process.pid}`;
     this.scheduling = new SchedulerLoop({
-      scheduler: new FairScheduler(this.redis, keys, this.queue, { maxAttempts: config.maxAttempts }),
+      scheduler: new FairScheduler(this.redis, keys, this.queue, { maxAttempts: config.maxAttempts, pendingLimit: pendingLimitFor(config.upstreams) }),
       logger,
       workerId: `${name}:${randomUUID()}`,
       slots: config.workerConcurrency,
@@ -112,6 +112,8 @@ export class SpoolWorker {
       },
     });
     this.worker.on('failed', (job, error) => void this.onFailed(job, error));
+    // A slot of this worker is free: the next job in line is released (the outbox says so too, later).
+    this.worker.on('completed', () => this.scheduling.kick());
     this.worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
 
     this.outboxConnection = createRedis(config.redisUrl, 'worker', config.prefix);
