@@ -3,7 +3,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { createChatQueue, createKeys, createRedis, watchConnection, waitForRedis, type Redis } from '@spool/queue';
+import { createChatQueue, createKeys, createProviderBatchQueue, createRedis, watchConnection, waitForRedis, type Redis } from '@spool/queue';
 import { BatchRepository, JobRepository } from '@spool/jobs';
 import { DeliveryLog } from '@spool/webhooks';
 import { EventHub, EventLog } from '@spool/stream';
@@ -43,6 +43,7 @@ export class ApiServer {
       redis,
       keys,
       queue: createChatQueue(redis, config.prefix),
+      providerBatches: createProviderBatchQueue(redis, config.prefix),
       jobs: new JobRepository(redis, keys, {
         eventsTtlSeconds: config.eventsTtlSeconds,
         maxQueuedJobs: config.tenantMaxQueued,
@@ -108,6 +109,7 @@ export class ApiServer {
     await closed;
     clearTimeout(deadline);
     await this.deps.queue.close();
+    await this.deps.providerBatches.close();
     this.subscriber.disconnect();
     await this.deps.redis.quit().catch(() => undefined);
     if (this.ownsStore) await this.deps.store.close();
