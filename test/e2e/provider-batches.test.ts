@@ -189,6 +189,14 @@ describe('batches through the provider Batch API', () => {
     expect(done.cost_usd).toBeCloseTo(full, 6);
   });
 
+  it('describes mode, cost_usd and completion_window in /openapi.json', async () => {
+    const { schemas } = (await getJson(`${stack.url}/openapi.json`)).body.components;
+    expect(schemas.Batch.properties.mode).toMatchObject({ enum: ['live', 'provider'] });
+    expect(schemas.Batch.properties.cost_usd).toMatchObject({ type: 'number' });
+    expect(schemas.Batch.required).toEqual(expect.arrayContaining(['mode', 'cost_usd']));
+    expect(JSON.stringify(schemas.BatchRequest.properties.completion_window)).toContain('24h');
+  });
+
   it('runs live a batch that mixes models (an upstream batch holds one), and one without completion_window', async () => {
     const mixed = (await postJson(`${stack.url}/v1/batches`, {
       requests: [
