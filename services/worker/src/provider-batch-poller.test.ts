@@ -3,7 +3,6 @@
  * (no worker runs them here): how long it waits, what it does after a crash between creating the
  * upstream batch and noting it, and when it gives the requests to the chat queue instead.
  */
-import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderBatchClient } from '@spool/llm';
 import { postJson } from '../../../test/support/http.js';
@@ -15,12 +14,10 @@ const POLL_MS = 1000;
 
 describe('ProviderBatchPoller', () => {
   let stack: Stack;
-  let upstream: OpenAI;
 
   beforeAll(async () => {
     // The upstream batches never finish within a test: each test looks at the steps before that.
     stack = await startStack({ workers: 0, simulator: { batchDelayMs: 600_000 }, env: { SPOOL_PROVIDER_BATCH_POLL_MS: String(POLL_MS) } });
-    upstream = new OpenAI({ baseURL: stack.simulatorUrl, apiKey: 'sk-test', maxRetries: 0 });
   });
   afterAll(async () => stack?.close());
 
@@ -39,7 +36,10 @@ describe('ProviderBatchPoller', () => {
     return created.body.id;
   }
 
-  const upstreamBatchesOf = async (batchId: string) => (await upstream.batches.list({ limit: 100 })).data.filter((batch) => batch.metadata?.[SPOOL_BATCH_KEY] === batchId);
+  const upstreamBatchesOf = async (batchId: string): Promise<{ status: string }[]> => {
+    const page = (await (await fetch(`${stack.simulatorUrl}/batches?limit=100`)).json()) as { data: { status: string; metadata: Record<string, string> | null }[] };
+    return page.data.filter((batch) => batch.metadata?.[SPOOL_BATCH_KEY] === batchId);
+  };
   const queued = async (batchId: string) => {
     const ids = await stack.api.deps.batches.jobIds(batchId, 0, 1000);
     const entries = await Promise.all(ids.map((id) => stack.api.deps.queue.getJob(id)));

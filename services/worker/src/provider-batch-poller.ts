@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { costUsd, type Config, type UpstreamSettings } from '@spool/config';
 import { isTerminal } from '@spool/contracts';
 import type { BatchFields, BatchRepository, JobRepository } from '@spool/jobs';
+import type { Metrics } from '@spool/metrics';
 import { batchInputLine, lacksBatchApi, PROVIDER_BATCH_ENDED, readBatchOutputLine, UpstreamError, type ProviderBatch, type ProviderBatchClient } from '@spool/llm';
 import { enqueueChatJobs, type ChatJobData, type Keys, type Redis } from '@spool/queue';
 import { retryDelayMs } from './backoff.js';
@@ -23,6 +24,8 @@ export interface ProviderBatchPollerDeps {
   chatQueue: Queue<ChatJobData>;
   /** the Batch API client of an upstream */
   clientFor(upstream: UpstreamSettings): ProviderBatchClient;
+  /** this process's metrics: the tokens of the jobs it ends */
+  metrics?: Metrics;
 }
 
 /** What the poller's queue entry does next: nothing more, or run again after `delayMs`. */
@@ -132,12 +135,16 @@ export class ProviderBatchPoller {
       const line = readBatchOutputLine(text);
       if (!line) return logger.warn('provider batch: an output line that is not one; skipped');
       if (line.kind === 'failed' && line.error.retryable) return;
-      const [owner, model] = await this.deps.redis.hmget(this.deps.keys.job(line.customId), 'batch_id', 'model');
+      const [owner, model, tenant] = await this.deps.redis.hmget(this.deps.keys.job(line.customId), 'batch_id', 'model', 'tenant');
       // Only this batch's jobs: upstream's custom_id is what Spool wrote, but a job is never ended on its word alone.
-      if (owner !== batchId || !model) return;
+      if (owner !== batchId || !model || !tenant) return;
       if (line.kind === 'succeeded') {
-        const cost = costUsd(this.deps.config.models, model, line.result.usage, discount(model));
-        await endFromProvider(this.deps.jobs, line.customId, { status: 'succeeded', result: line.result, costUsd: cost });
+        const { usage } = line.result;
+        const cost = costUsd(this.deps.config.models, model, usage, discount(model));
+        if (await endFromProvider(this.deps.jobs, line.customId, { status: 'succeeded', result: line.result, costUsd: cost })) {
+          this.deps.metrics?.tokens.inc({ tenant, model, type: 'prompt' }, usage.prompt_tokens);
+          this.deps.metrics?.tokens.inc({ tenant, model, type: 'completion' }, usage.completion_tokens);
+        }
       } else {
         const error = { code: line.error.code, message: line.error.message };
         await endFromProvider(this.deps.jobs, line.customId, { status: 'failed', error, upstreamStatus: line.error.status });

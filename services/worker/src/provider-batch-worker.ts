@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config, UpstreamSettings } from '@spool/config';
 import type { BatchRepository, JobRepository } from '@spool/jobs';
 import { ProviderBatchClient } from '@spool/llm';
+import type { Metrics } from '@spool/metrics';
 import { CHAT_QUEUE, PROVIDER_BATCH_QUEUE, createKeys, createRedis, type ChatJobData, type ProviderBatchJobData, type Redis } from '@spool/queue';
 import { ProviderBatchPoller } from './provider-batch-poller.js';
 import { ProviderBatchStates } from './provider-batch-state.js';
@@ -15,6 +16,8 @@ export interface ProviderBatchWorkerOptions {
   redis: Redis;
   jobs: JobRepository;
   batches: BatchRepository;
+  /** this process's metrics */
+  metrics?: Metrics;
 }
 
 /** Provider batches one worker process drives at once; each step is a few upstream calls, or the reading of a file. */
@@ -51,6 +54,7 @@ export class ProviderBatchWorker {
       states: new ProviderBatchStates(redis, keys),
       chatQueue: this.chatQueue,
       clientFor: (upstream) => this.clientFor(upstream, config),
+      metrics: options.metrics,
     });
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.worker = new Worker<ProviderBatchJobData>(PROVIDER_BATCH_QUEUE, (job, token) => this.process(job, token), {

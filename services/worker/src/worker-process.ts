@@ -101,7 +101,7 @@ export class WorkerProcess {
       // The store's handlers come last: while it is down they fail (and are retried) without holding up webhooks.
       onJobEnded: [recordBatchResult(batches, webhooks, config.models), webhooks.onJobEnded, recordJob(store), sessionTurns.append],
     });
-    const providerBatches = new ProviderBatchWorker({ config, logger, redis, jobs, batches });
+    const providerBatches = new ProviderBatchWorker({ config, logger, redis, jobs, batches, metrics });
     const running: Running = { chat, webhooks, providerBatches };
     this.running = running;
     await Promise.all([chat.waitUntilReady(), webhooks.waitUntilReady(), providerBatches.waitUntilReady()]);
