@@ -1,9 +1,9 @@
+import { EventEmitter } from 'node:events';
 import OpenAI, { toFile } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { BatchStore } from './batches.js';
 import { FileStore } from './files.js';
 import { startSimulator, type Started } from './test-support.js';
-import { EventEmitter } from 'node:events';
 
 const model = 'gpt-4o-mini';
 const ENDED = new Set(['completed', 'failed', 'expired', 'cancelled']);

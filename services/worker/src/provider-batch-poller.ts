@@ -189,10 +189,11 @@ export class ProviderBatchPoller {
       logger.warn(details, 'provider batch: could not cancel the upstream batch');
       return this.finishState(batchId, state);
     }
-    if (state.phase === 'upload' && lacksBatchApi(error)) {
+    if ((state.phase === 'upload' || state.phase === 'create') && lacksBatchApi(error)) {
       logger.warn(details, 'provider batch: the upstream has no Batch API; this batch, and completion_window batches for the next hour, run live');
       await this.deps.redis.set(this.deps.keys.providerBatchUnsupported(batch.upstream), '1', 'EX', UNSUPPORTED_TTL_SECONDS);
       await this.deps.batches.setMode(batchId, 'live');
+      await this.deleteFiles(client, [state.fileId]);
       return this.runLive(batchId, state);
     }
     if (error.retryable && state.failures + 1 < MAX_FAILURES) {
@@ -202,6 +203,7 @@ export class ProviderBatchPoller {
     logger.error(details, 'provider batch: upstream keeps failing; its requests run live');
     // An upstream batch left running would be paid for twice.
     if (state.upstreamBatchId) await client.cancelBatch(state.upstreamBatchId).catch(() => undefined);
+    await this.deleteFiles(client, [state.fileId]);
     return this.runLive(batchId, state);
   }
 
