@@ -45,6 +45,7 @@ describe('loadConfig', () => {
       logPretty: undefined,
       metricsPort: 9464,
       metricsKey: undefined,
+      providerBatchPollMs: 30_000,
     });
   });
 
@@ -84,6 +85,7 @@ describe('loadConfig', () => {
       SPOOL_LOG_PRETTY: '0',
       SPOOL_METRICS_PORT: '0',
       SPOOL_METRICS_KEY: 'mk',
+      SPOOL_PROVIDER_BATCH_POLL_MS: '250',
     });
     expect(config).toStrictEqual({
       redisUrl: 'rediss://127.0.0.1:6380/5',
@@ -130,6 +132,7 @@ describe('loadConfig', () => {
       logPretty: false,
       metricsPort: 0,
       metricsKey: 'mk',
+      providerBatchPollMs: 250,
     });
   });
 

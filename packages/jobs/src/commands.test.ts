@@ -255,8 +255,8 @@ describe('jobs Lua commands', () => {
 
   describe('batch-record-ended.lua and batch-request-cancel.lua', () => {
     const batchKeys = (id: string) => [keys.batch(id), keys.batchEnded(id), keys.batchResults(id), keys.batchJobs(id)];
-    const recordEnded = (batch: string, job: string, failed: boolean) =>
-      redis.spoolBatchRecordEnded(...batchKeys(batch), job, `{"custom_id":"${job}"}`, failed ? '1' : '0', 500, 60);
+    const recordEnded = (batch: string, job: string, failed: boolean, cost = 0) =>
+      redis.spoolBatchRecordEnded(...batchKeys(batch), job, `{"custom_id":"${job}"}`, failed ? '1' : '0', 500, 60, cost);
     const fieldsOf = (flat: string[]) => Object.fromEntries(flat.flatMap((value, index) => (index % 2 ? [] : [[value, flat[index + 1]]])));
 
     it('an empty reply for no batch', async () => {
@@ -272,6 +272,14 @@ describe('jobs Lua commands', () => {
       expect(fieldsOf(await recordEnded('batch_1', 'job_2', false))).toMatchObject({ status: 'completed', completed: '1', failed: '1', completed_at: '500' });
       expect(await redis.lrange(keys.batchResults('batch_1'), 0, -1)).toEqual(['{"custom_id":"job_1"}', '{"custom_id":"job_2"}']);
       for (const key of batchKeys('batch_1')) expect(await redis.ttl(key)).toBeGreaterThan(0);
+    });
+
+    it("adds each request's cost once, however often replayed", async () => {
+      await redis.hset(keys.batch('batch_3'), { status: 'in_progress', total: 3, completed: 0, failed: 0 });
+      await recordEnded('batch_3', 'job_1', false, 0.25);
+      await recordEnded('batch_3', 'job_1', false, 0.25);
+      await recordEnded('batch_3', 'job_2', true, 0);
+      expect(Number(fieldsOf(await recordEnded('batch_3', 'job_3', false, 0.125)).cost_usd)).toBe(0.375);
     });
 
     it("cancelling: an in-progress batch moves to cancelling and ends cancelled; an ended one keeps its status; '' when missing", async () => {

@@ -48,6 +48,8 @@ export const JobRecord = RenderedRecord.extend({
   upstream_status: orNull(count),
   /** the end an attempt recorded with its last deltas (`JobRepository.append`): the job's whole reply is in its log */
   stream_end: orNull(json<StreamEnd>()),
+  /** what the job cost, when its end knew it (a provider batch's line, at the batch price) */
+  cost_usd: orNull(z.coerce.number()),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 

@@ -51,6 +51,8 @@ export interface Outcome {
   error?: JobError;
   /** upstream's HTTP status behind `error`, kept so the OpenAI door can answer with it */
   upstreamStatus?: number;
+  /** what the job cost when known at its end (a provider batch's line, at the batch price) */
+  costUsd?: number;
 }
 
 export interface FinishOptions {
@@ -308,6 +310,7 @@ export class JobRepository {
       ...(outcome.partial && { partial: JSON.stringify(outcome.partial) }),
       ...(outcome.error && { error: JSON.stringify(outcome.error) }),
       ...(outcome.upstreamStatus && { upstream_status: String(outcome.upstreamStatus) }),
+      ...(outcome.costUsd !== undefined && { cost_usd: String(outcome.costUsd) }),
     };
     const job = renderFields(id, { ...fields, ...changes });
     const reply = await this.redis.spoolFinish(

@@ -67,6 +67,10 @@ export interface Keys {
   tenantSpend(tenant: string, month: string): string;
   /** hash: a job's budget reservation (tenant, month, usd) while an attempt is upstream */
   budgetReservation(jobId: string): string;
+  /** hash: where a provider-mode batch is in the upstream's Batch API (file, upstream batch, polls) */
+  providerBatch(batchId: string): string;
+  /** string, expiring: the upstream answered 404 to its Batch API, so `completion_window` batches run live meanwhile */
+  providerBatchUnsupported(upstream: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -106,5 +110,7 @@ export function createKeys(prefix: string): Keys {
     tenantSchedule: (tenant) => `${prefix}:tenant:${tenant}:schedule`,
     tenantSpend: (tenant, month) => `${prefix}:tenant:${tenant}:spend:${month}`,
     budgetReservation: (jobId) => `${prefix}:budget-reservation:${jobId}`,
+    providerBatch: (batchId) => `${prefix}:provider-batch:${batchId}`,
+    providerBatchUnsupported: (upstream) => `${prefix}:provider-batch-unsupported:${upstream}`,
   };
 }

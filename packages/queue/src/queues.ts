@@ -43,6 +43,37 @@ export function createChatQueue(connection: Redis, prefix: string): Queue<ChatJo
   return new Queue<ChatJobData>(CHAT_QUEUE, { connection, prefix });
 }
 
+/** Provider-mode batches: one entry per batch, which uploads, creates, polls and collects its upstream batch (API.md §14). */
+export const PROVIDER_BATCH_QUEUE = 'provider-batches';
+
+export interface ProviderBatchJobData {
+  batchId: string;
+}
+
+/** One entry per batch: a second `add` for the same batch adds nothing. */
+export function providerBatchJobId(batchId: string): string {
+  return `pb_${batchId}`;
+}
+
+/**
+ * The entry waits between polls as a delayed job (no worker holds it meanwhile). An error outside
+ * the poller's own handling (Redis gone) is retried by BullMQ with backoff; past the last attempt
+ * the poller hands the batch's requests to the chat queue.
+ */
+export function providerBatchJobOptions(batchId: string): JobsOptions {
+  return {
+    jobId: providerBatchJobId(batchId),
+    attempts: 20,
+    backoff: { type: 'exponential', delay: 1000 },
+    removeOnComplete: true,
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+}
+
+export function createProviderBatchQueue(connection: Redis, prefix: string): Queue<ProviderBatchJobData> {
+  return new Queue<ProviderBatchJobData>(PROVIDER_BATCH_QUEUE, { connection, prefix });
+}
+
 /** Webhook deliveries: a queue of their own, so a slow receiver never holds a chat worker. */
 export const WEBHOOK_QUEUE = 'webhooks';
 

@@ -3,7 +3,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { FairScheduler, pendingLimitFor, createChatQueue, createKeys, createRedis, watchConnection, waitForRedis, type Redis } from '@spool/queue';
+import { FairScheduler, pendingLimitFor, createChatQueue, createKeys, createProviderBatchQueue, createRedis, watchConnection, waitForRedis, type Redis } from '@spool/queue';
 import { BatchRepository, JobRepository } from '@spool/jobs';
 import { DeliveryLog } from '@spool/webhooks';
 import { EventHub, EventLog } from '@spool/stream';
@@ -45,6 +45,7 @@ export class ApiServer {
       keys,
       queue,
       scheduler: new FairScheduler(redis, keys, queue, { maxAttempts: config.maxAttempts, pendingLimit: pendingLimitFor(config.upstreams) }),
+      providerBatches: createProviderBatchQueue(redis, config.prefix),
       jobs: new JobRepository(redis, keys, {
         eventsTtlSeconds: config.eventsTtlSeconds,
         maxQueuedJobs: config.tenantMaxQueued,
@@ -111,6 +112,7 @@ export class ApiServer {
     await closed;
     clearTimeout(deadline);
     await this.deps.queue.close();
+    await this.deps.providerBatches.close();
     this.subscriber.disconnect();
     await this.deps.redis.quit().catch(() => undefined);
     if (this.ownsStore) await this.deps.store.close();

@@ -6,6 +6,7 @@ import { readBatch } from '../batch-body.js';
 import { uploadSlots } from '../tenant-slots.js';
 import { submitBatch } from '../submit-batch.js';
 import { cancelBatch } from '../cancel-batch.js';
+import { completionWindowQuery } from '../batch-mode.js';
 
 const RESULTS_PAGE = 1000;
 
@@ -24,7 +25,10 @@ export function batchesRouter(deps: AppDeps): Router {
   const router = Router();
 
   router.post('/v1/batches', uploadSlots(deps.config.batchUploadsPerTenant).perRequest(), async (req, res) => {
-    const batch = await submitBatch(deps, res.locals.tenant, await readBatch(req));
+    // Checked before the body is read: a bad value fails at once, not after a 50 MB upload.
+    const queried = completionWindowQuery(req.query.completion_window);
+    const parsed = await readBatch(req);
+    const batch = await submitBatch(deps, res.locals.tenant, { ...parsed, completionWindow: parsed.completionWindow ?? queried });
     res.status(202).location(`/v1/batches/${batch.id}`).json(batch);
   });
 
