@@ -46,6 +46,8 @@ describe('loadConfig', () => {
       metricsPort: 9464,
       metricsKey: undefined,
       providerBatchPollMs: 30_000,
+      otlpEndpoint: undefined,
+      otlpProtocol: 'http/protobuf',
     });
   });
 
@@ -86,6 +88,8 @@ describe('loadConfig', () => {
       SPOOL_METRICS_PORT: '0',
       SPOOL_METRICS_KEY: 'mk',
       SPOOL_PROVIDER_BATCH_POLL_MS: '250',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     });
     expect(config).toStrictEqual({
       redisUrl: 'rediss://127.0.0.1:6380/5',
@@ -133,6 +137,8 @@ describe('loadConfig', () => {
       metricsPort: 0,
       metricsKey: 'mk',
       providerBatchPollMs: 250,
+      otlpEndpoint: 'http://127.0.0.1:4318',
+      otlpProtocol: 'http/json',
     });
   });
 
@@ -141,9 +147,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/^PORT: /);
     expect(() => loadConfig({ SPOOL_PREFIX: 'a:b' })).toThrow('SPOOL_PREFIX: letters, digits, _ . - { } only');
     expect(() => loadConfig({ SPOOL_API_KEYS: 'acme' })).toThrow(/SPOOL_API_KEYS.*tenant:key pairs/);
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(/^OTEL_EXPORTER_OTLP_ENDPOINT: /);
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(/^OTEL_EXPORTER_OTLP_PROTOCOL: /);
   });
 
   it('treats a blank optional setting as unset', () => {
-    expect(loadConfig({ OPENAI_API_KEY: '  ', SPOOL_ADMIN_KEY: '' })).toMatchObject({ openaiApiKey: undefined, adminKey: undefined });
+    expect(loadConfig({ OPENAI_API_KEY: '  ', SPOOL_ADMIN_KEY: '', OTEL_EXPORTER_OTLP_ENDPOINT: ' ' })).toMatchObject({ openaiApiKey: undefined, adminKey: undefined, otlpEndpoint: undefined });
   });
 });

@@ -59,6 +59,8 @@ export const ConfigSchema = z.object({
   SPOOL_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   SPOOL_CONFIG: optionalString,
   SPOOL_PROVIDER_BATCH_POLL_MS: positiveInt(30_000),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess((value) => (typeof value === 'string' && !value.trim() ? undefined : value), z.string().trim().regex(/^https?:\/\/[^/\s]/, 'must be an http:// or https:// URL').url().optional()),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
 });
 
 /** The root of the configuration's errors: a setting is missing or malformed. */
@@ -155,6 +157,10 @@ const configFromEnv = (env: NodeJS.ProcessEnv) =>
     metricsKey: value.SPOOL_METRICS_KEY,
     /** first wait before a provider batch is polled; it doubles each poll, up to 10 min (SPOOL_PROVIDER_BATCH_POLL_MS, 30 s) */
     providerBatchPollMs: value.SPOOL_PROVIDER_BATCH_POLL_MS,
+    /** where spans go over OTLP/HTTP (OTEL_EXPORTER_OTLP_ENDPOINT); unset: tracing is off */
+    otlpEndpoint: value.OTEL_EXPORTER_OTLP_ENDPOINT,
+    /** OTEL_EXPORTER_OTLP_PROTOCOL: `http/protobuf` (default) or `http/json` */
+    otlpProtocol: value.OTEL_EXPORTER_OTLP_PROTOCOL,
   };
 });
 

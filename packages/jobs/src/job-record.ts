@@ -50,6 +50,10 @@ export const JobRecord = RenderedRecord.extend({
   stream_end: orNull(json<StreamEnd>()),
   /** what the job cost, when its end knew it (a provider batch's line, at the batch price) */
   cost_usd: orNull(z.coerce.number()),
+  /** the submission's W3C trace context, when tracing was on */
+  traceparent: orNull(z.string()),
+  /** when the job was submitted, Unix ms; written with `traceparent` */
+  queued_at_ms: orNull(count),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 

@@ -51,6 +51,18 @@ describe('JobRepository: tenant quotas and the tenant index', () => {
     await jobs.create(c);
   });
 
+  it('keeps the trace context a job was submitted in, for its worker', async () => {
+    const jobs = new JobRepository(redis, keys);
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const traced = { ...newJob('t-trace'), traceparent, queuedAtMs: 1_700_000_000_123 };
+    const untraced = newJob('t-trace');
+    await jobs.create(traced);
+    await jobs.createMany([untraced]);
+    expect(await jobs.traceOf(traced.id)).toEqual({ traceparent, queuedAtMs: 1_700_000_000_123 });
+    expect(await jobs.traceOf(untraced.id)).toEqual({});
+    expect(await redis.hexists(keys.job(untraced.id), 'traceparent')).toBe(0);
+  });
+
   it('refuses a job past the bytes quota', async () => {
     const small = newJob('t-bytes', 'x'.repeat(100));
     const jobs = new JobRepository(redis, keys, { maxQueuedBytes: bytesOf(small) * 2 });

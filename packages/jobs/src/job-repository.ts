@@ -38,6 +38,10 @@ export interface NewJob {
   webhookUrl?: string | null;
   /** the request's `custom_id` in its batch */
   customId?: string | null;
+  /** the W3C trace context of the submission (tracing on): the worker's spans join its trace */
+  traceparent?: string | null;
+  /** when it was submitted, Unix ms, written with `traceparent`: the queue-wait span starts there */
+  queuedAtMs?: number | null;
 }
 
 export type StartResult =
@@ -112,6 +116,8 @@ function newJobFields(job: NewJob): JobFields {
       continues: job.continues,
       webhook_url: job.webhookUrl,
       custom_id: job.customId,
+      traceparent: job.traceparent,
+      queued_at_ms: job.queuedAtMs,
     })
       .filter(([, value]) => value !== undefined && value !== null)
       .map(([key, value]) => [key, String(value)]),
@@ -256,6 +262,12 @@ export class JobRepository {
   async get(id: string): Promise<JobFields | null> {
     const fields = await this.redis.hgetall(this.keys.job(id));
     return fields.status ? fields : null;
+  }
+
+  /** The trace context a job was submitted in (tracing on), for a worker whose queue entry does not carry it. */
+  async traceOf(id: string): Promise<{ traceparent?: string; queuedAtMs?: number }> {
+    const [traceparent, queuedAtMs] = await this.redis.hmget(this.keys.job(id), 'traceparent', 'queued_at_ms');
+    return traceparent ? { traceparent, queuedAtMs: queuedAtMs ? Number(queuedAtMs) : undefined } : {};
   }
 
   /** The record and the log as they were at one moment; `fields` null when the job is gone. */

@@ -12,6 +12,9 @@ export interface ChatJobData {
    * attempt calls upstream while the worker's START is still on its way.
    */
   request?: UpstreamRequest;
+  /** the job's trace context and submission time (tracing on), with `request`: read at pickup without a round trip */
+  traceparent?: string;
+  queuedAtMs?: number;
 }
 
 export interface ChatJobOptions {
@@ -94,6 +97,8 @@ export interface WebhookJobData {
   tenant?: string;
   /** times it waited for a slot of its tenant: those runs were no delivery attempts */
   deferrals?: number;
+  /** the job's trace context (tracing on): each delivery is a span of the job's trace */
+  traceparent?: string;
 }
 
 /** The delivery's BullMQ id and `webhook-id`: one per job or batch, so a repeated outbox run adds nothing. */

@@ -19,6 +19,7 @@ import { metricsRouter } from './routes/metrics.js';
 import { adminRouter } from './routes/admin.js';
 import { playgroundRouter } from './routes/playground.js';
 import { streamSlots } from './tenant-slots.js';
+import { traceSubmissions } from './trace-context.js';
 
 /** Builds the API; it never listens (main.ts does), so tests drive it directly. */
 export function createApp(deps: AppDeps): Express {
@@ -26,6 +27,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestId());
+  if (deps.config.otlpEndpoint) app.use(traceSubmissions());
   const metrics = deps.metrics ?? createMetrics({ service: 'api', queues: [deps.queue], scheduled: () => deps.scheduler.waitingCount(), watchers: () => deps.hub.watcherCount });
   app.use(httpLogging(deps.logger), httpMetrics(metrics));
   // /v1 first: it is where the traffic is, and every router a request passes costs it microseconds.

@@ -5,6 +5,7 @@ import { SessionTurns, parseJobRecord, renderJob, type JobFields, type NewJob } 
 import type { AppDeps } from './deps.js';
 import { acceptWebhookUrl } from './accept-webhook-url.js';
 import { fromStore } from './store-errors.js';
+import { carriedTrace, jobTrace } from './trace-context.js';
 
 /** A request up to this many characters of JSON rides along in the queue entry too: a second copy in Redis while the entry lives. */
 const HEAD_START_MAX_CHARS = 32 * 1024;
@@ -24,7 +25,7 @@ function carriable(request: UpstreamRequest): boolean {
  * can call upstream before the job hash is read; the hash's request is the same (it never changes).
  */
 function chatJobData(job: NewJob): ChatJobData {
-  return !job.sessionId && carriable(job.request) ? { jobId: job.id, request: job.request } : { jobId: job.id };
+  return !job.sessionId && carriable(job.request) ? { jobId: job.id, request: job.request, ...carriedTrace(job) } : { jobId: job.id };
 }
 
 /** Records a job and puts it in its tenant's line (and on the queue at once when a worker slot is free). */
@@ -54,7 +55,7 @@ async function openSessionTurn(deps: AppDeps, tenant: string, sessionId: string,
 /** The job a validated request asks for: its upstream request (model defaulted), priority, metadata and on_interrupt; `fields` adds the rest. */
 export function newJob(tenant: string, request: JobRequest, defaultModel: string, fields: Partial<NewJob> = {}): NewJob {
   const { upstream, spool } = splitJobRequest(request, defaultModel);
-  return { id: newId('job'), tenant, request: upstream, priority: spool.priority, metadata: spool.metadata, onInterrupt: spool.on_interrupt, ...fields };
+  return { id: newId('job'), tenant, request: upstream, priority: spool.priority, metadata: spool.metadata, onInterrupt: spool.on_interrupt, ...jobTrace(), ...fields };
 }
 
 /** Validates a job request, records it and enqueues it; the job object as created. */
@@ -88,5 +89,6 @@ export async function continueJob(deps: AppDeps, tenant: string, id: string, fie
     metadata: original.metadata,
     onInterrupt: record.on_interrupt,
     continues: id,
+    ...jobTrace(),
   });
 }

@@ -2,6 +2,7 @@ import type { UpstreamRequest } from '@spool/contracts';
 import { countPromptTokens, countTokens, type Completion, type UpstreamClient } from '@spool/llm';
 import type { AttemptMetrics } from './attempt-metrics.js';
 import { estimateTokens, type UpstreamGate } from './upstream-gate.js';
+import { traceUpstreamCall } from './tracing-spans.js';
 
 /**
  * One upstream call: the shared gate, then the stream, its deltas to `onDelta`. The gate is
@@ -21,14 +22,14 @@ export async function callUpstream(
   measure.upstreamStarted();
   let streamed = '';
   try {
-    const completion = await upstream.stream(request, {
+    const completion = await traceUpstreamCall(upstream, request, () => upstream.stream(request, {
       signal,
       onDelta: (text) => {
         streamed += text;
         onDelta(text);
       },
       onHeaders: (snapshot) => void gate.observe(snapshot).catch(() => undefined),
-    });
+    }));
     measure.upstreamEnded();
     if (completion.usage) void gate.correct(estimated, completion.usage.total_tokens).catch(() => undefined);
     return completion;

@@ -12,6 +12,7 @@ import { ABORT_CANCELLED, ABORT_SHUTDOWN, createChatProcessor, type PrepareReque
 import { retryDelayMs } from './backoff.js';
 import { UpstreamGate } from './upstream-gate.js';
 import { SchedulerLoop } from './scheduler-loop.js';
+import { traceChatAttempts } from './tracing-spans.js';
 
 export interface SpoolWorkerOptions {
   config: Config;
@@ -97,7 +98,8 @@ export class SpoolWorker {
       onGatePassed: (jobId) => this.scheduling.kick(jobId),
     });
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
-    this.worker = new Worker<ChatJobData>(CHAT_QUEUE, processor, {
+    const traced = config.otlpEndpoint ? traceChatAttempts(processor, (jobId) => this.jobs.traceOf(jobId)) : processor;
+    this.worker = new Worker<ChatJobData>(CHAT_QUEUE, traced, {
       connection: this.workerConnection,
       prefix: config.prefix,
       concurrency: config.workerConcurrency,
