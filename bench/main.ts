@@ -22,6 +22,7 @@ import { rateLimitRows, runRateLimitBench } from './rate-limit.js';
 import { batchRows, benchBatch } from './batch.js';
 import { benchDoor, doorRows } from './door.js';
 import { fairShareRows, runFairShareBench } from './fair-share.js';
+import { benchTracingCost, tracingCostDetails, tracingCostRows } from './tracing-cost.js';
 
 const settings = benchSettings();
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -132,6 +133,13 @@ async function main(): Promise<void> {
       `with a single client p50 ${ms(result.soloLatency.p50)} p99 ${ms(result.soloLatency.p99)}` +
       (Object.keys(result.failures).length ? `, failures ${JSON.stringify(result.failures)}` : '');
     details.push({ title: '(c) enqueue', lines: [line('Spool API', spool), line('Express + queue.add', baseline)] });
+  }
+
+  // Issue 17: what OpenTelemetry tracing costs POST /v1/jobs, measured as (c) is.
+  {
+    const figures = await benchTracingCost({ redisUrl, prefix: `${prefix}-tracing`, settings: settings.enqueue, upstreamUrl: simulatorUrl, log });
+    rows.push(...tracingCostRows(figures));
+    details.push(tracingCostDetails(figures));
   }
 
   // The real stack for (a) and (b): API and worker as deployed, on the run's prefix.
