@@ -8,6 +8,8 @@ export {
   JobRequest,
   Metadata,
   Webhook,
+  CacheOption,
+  CACHE_MAX_TTL_S,
   SpoolFields,
   SPOOL_FIELD_NAMES,
   splitJobRequest,

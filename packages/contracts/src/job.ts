@@ -42,6 +42,8 @@ export const JobObject = z.object({
   result: JobResult.nullable(),
   partial: JobPartial.nullable(),
   error: JobError.nullable(),
+  /** the result came from the response cache, without an upstream call (API.md §14) */
+  cached: z.boolean().optional(),
 });
 export type JobObject = z.infer<typeof JobObject>;
 

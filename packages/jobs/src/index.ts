@@ -5,3 +5,4 @@ export { SessionTurns, type SessionTurnsOptions } from './session-turns.js';
 export { BatchRepository, renderBatch, isBatchEnded, type NewBatch, type BatchFields } from './batch-repository.js';
 export { JobsError } from './jobs-error.js';
 export { TenantQuotaError } from './tenant-quota-error.js';
+export { ResponseCache, requestHash, canonicalJson, cachedDeltas, spentUpstream, type JobCache, type JoinDecision, type ResponseCacheOptions } from './response-cache.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { JobStatus, type JobError, type JobObject, type JobPartial, type JobResult, type UpstreamRequest } from '@spool/contracts';
+import type { JobCache } from './response-cache.js';
 
 /** A job hash as Redis holds it: every value a string, JSON where structured. */
 export type JobFields = Record<string, string>;
@@ -26,6 +27,8 @@ export const RenderedRecord = z.object({
   result: orNull(json<JobResult>()),
   partial: orNull(json<JobPartial>()),
   error: orNull(json<JobError>()),
+  /** '1' when the result came from the response cache */
+  cached: z.string().optional().transform((value) => value === '1'),
 });
 export type RenderedRecord = z.infer<typeof RenderedRecord>;
 
@@ -46,6 +49,10 @@ export const JobRecord = RenderedRecord.extend({
   upstream_status: orNull(count),
   /** the end an attempt recorded with its last deltas (`JobRepository.append`): the job's whole reply is in its log */
   stream_end: orNull(json<StreamEnd>()),
+  /** the job's `cache` option: its request's hash and ttl (response-cache.ts) */
+  cache: orNull(json<JobCache>()),
+  /** the job whose upstream call gave this job its result (it joined an identical job) */
+  merged_with: orNull(z.string()),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
@@ -81,6 +88,7 @@ export function renderJob(id: string, record: RenderedRecord): JobObject {
     result: record.result,
     partial: record.partial,
     error: record.error,
+    cached: record.cached,
   };
 }
 

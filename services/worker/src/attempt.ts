@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { JobError, JobResult } from '@spool/contracts';
-import { parseJobRecord, type JobFields, type JobRecord, type JobRepository } from '@spool/jobs';
+import { parseJobRecord, type JobFields, type JobRecord, type JobRepository, type Outcome } from '@spool/jobs';
 import { countTokens, type UpstreamError } from '@spool/llm';
 import type { ChatJobData } from '@spool/queue';
 import { encodeEvent } from '@spool/stream';
@@ -59,8 +59,8 @@ export class Attempt {
   }
 
   /** Tells readers the reply starts over (`on_interrupt: restart`); false when the job is no longer ours. */
-  async restart(): Promise<boolean> {
-    const reset = encodeEvent('reset', { attempt: this.number, reason: 'the previous attempt was interrupted' });
+  async restart(reason = 'the previous attempt was interrupted'): Promise<boolean> {
+    const reset = encodeEvent('reset', { attempt: this.number, reason });
     return this.jobs.append(this.jobId, this.owner, [reset]);
   }
 
@@ -80,9 +80,10 @@ export class Attempt {
     if (await this.jobs.requeue(this.jobId, this.owner, this.number)) throw error;
   }
 
-  async succeed(result: JobResult): Promise<void> {
-    const finished = await this.jobs.finish(this.jobId, this.fields, { status: 'succeeded', result }, { owner: this.owner });
-    if (finished.state === 'finished') this.measure.succeeded(result, this.record);
+  /** Ends the job with `result`; `origin` when the result came from the cache or an identical job's call (merged-jobs.ts). */
+  async succeed(result: JobResult, origin: Pick<Outcome, 'cached' | 'mergedWith'> = {}): Promise<void> {
+    const finished = await this.jobs.finish(this.jobId, this.fields, { status: 'succeeded', result, ...origin }, { owner: this.owner });
+    if (finished.state === 'finished') this.measure.succeeded(result, this.record, !origin.cached && !origin.mergedWith);
     this.logger.info({ finish_reason: result.finish_reason, completion_tokens: result.usage.completion_tokens }, 'job succeeded');
   }
 

@@ -13,6 +13,7 @@ import { FlushClock } from './flush-clock.js';
 import { HeldDeltas } from './held-deltas.js';
 import { callUpstream } from './upstream-call.js';
 import type { UpstreamGate } from './upstream-gate.js';
+import type { MergedJobs } from './merged-jobs.js';
 
 /** Why BullMQ aborted an attempt (`worker.cancelJob` / `cancelAllJobs`). */
 export const ABORT_CANCELLED = 'cancelled';
@@ -35,6 +36,8 @@ export interface ChatProcessorDeps {
   metrics?: Metrics;
   /** first delay of a job waiting out a gate or store outage, ms (SPOOL_BACKOFF_MS); default 1000 */
   backoffMs?: number;
+  /** the response cache and merging of identical jobs, for jobs with `cache`; none: such jobs just run */
+  merging?: MergedJobs;
 }
 
 /**
@@ -76,14 +79,17 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
    * What this attempt sends upstream, and the text earlier attempts streamed (it continues from
    * there); null when there is nothing left to call upstream for.
    */
-  async function prepare(attempt: Attempt): Promise<{ request: UpstreamRequest; prior: string } | null> {
+  async function prepare(attempt: Attempt, signal: AbortSignal): Promise<{ request: UpstreamRequest; prior: string } | null> {
     const { jobId, record } = attempt;
     // The attempt before streamed the whole reply, then its worker died before ending the job.
     if (record.stream_end) {
       await attempt.succeed({ content: streamedText(await log.readAfter(jobId, 0)), ...record.stream_end });
       return null;
     }
-    let prior = await textSoFar(log, jobId, attempt.eventCount);
+    // A job with `cache` may end here, from the cache or from an identical job's call it joined.
+    const joined = record.cache && deps.merging ? await deps.merging.join(attempt, record.cache, signal) : null;
+    if (joined?.ended) return null;
+    let prior = joined ? joined.text : await textSoFar(log, jobId, attempt.eventCount);
     if (prior) attempt.measure.continuing();
     if (prior && record.on_interrupt === 'restart') {
       if (!(await attempt.restart())) return null;
@@ -150,7 +156,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
         controller.abort();
         return await attempt.handBack(0);
       }
-      const prepared = carried ? { request: carried, prior: '' } : await prepare(attempt);
+      const prepared = carried ? { request: carried, prior: '' } : await prepare(attempt, controller.signal);
       if (!prepared) return;
       const { request, prior } = prepared;
 
@@ -164,6 +170,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
         const content = prior + completion.content;
         const result: JobResult = { content, finish_reason: completion.finishReason, usage: finalUsage(completion.usage, request, prior, content) };
         await writer.end({ finish_reason: result.finish_reason, usage: result.usage });
+        if (attempt.record.cache) await deps.merging?.produced(attempt, attempt.record.cache, result);
         await attempt.succeed(result);
       } catch (thrown) {
         await writer.flush().catch(() => undefined);

@@ -1,4 +1,4 @@
-import type { JobEndedHandler } from '@spool/jobs';
+import { spentUpstream, type JobEndedHandler } from '@spool/jobs';
 import type { Store } from '@spool/store';
 
 /**
@@ -8,7 +8,8 @@ import type { Store } from '@spool/store';
 export function recordJob(store: Store): JobEndedHandler {
   return async (job, record) => {
     await store.putJob(record.tenant, job);
-    if (job.result) {
+    // A result from the cache or from an identical job's call cost nothing: its tokens are that job's.
+    if (job.result && spentUpstream(record)) {
       const { prompt_tokens, completion_tokens } = job.result.usage;
       await store.recordUsage({ tenant: record.tenant, jobId: job.id, model: job.model, promptTokens: prompt_tokens, completionTokens: completion_tokens });
     }

@@ -3,13 +3,15 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
 import { CHAT_QUEUE, createKeys, createRedis, watchConnection, type ChatJobData, type Redis } from '@spool/queue';
-import { JobOutbox, JobRepository, type JobEndedHandler } from '@spool/jobs';
-import { EventLog } from '@spool/stream';
+import { JobOutbox, JobRepository, ResponseCache, type JobEndedHandler } from '@spool/jobs';
+import { EventHub, EventLog } from '@spool/stream';
 import { UpstreamClient } from '@spool/llm';
 import { createMetrics, type Metrics } from '@spool/metrics';
 import { ABORT_CANCELLED, ABORT_SHUTDOWN, createChatProcessor, type PrepareRequest } from './chat-processor.js';
 import { retryDelayMs } from './backoff.js';
 import { UpstreamGate } from './upstream-gate.js';
+import { FlushClock } from './flush-clock.js';
+import { MergedJobs } from './merged-jobs.js';
 
 export interface SpoolWorkerOptions {
   config: Config;
@@ -37,6 +39,8 @@ export class SpoolWorker {
   readonly metrics: Metrics;
   private readonly redis: Redis;
   private readonly subscriber: Redis;
+  /** the events of jobs that merged jobs follow */
+  private readonly followSubscriber: Redis;
   private readonly queue: Queue<ChatJobData>;
   private readonly queueConnection: Redis;
   /** BullMQ closes the connections it makes, not the ones it is given: these two are closed here */
@@ -71,9 +75,19 @@ export class SpoolWorker {
         stallTimeoutMs: config.stallTimeoutMs,
       });
     const gate = new UpstreamGate(this.redis, keys.upstreamGate(), { rpm: config.upstreamRpm, tpm: config.upstreamTpm, pauseChannel: keys.upstreamPauseChannel() });
+    const log = new EventLog(this.redis, keys);
+    const responseCache = new ResponseCache(this.redis, keys, { maxEntryBytes: config.cacheMaxEntryBytes, tenantMaxBytes: config.cacheTenantMaxBytes });
+    this.followSubscriber = createRedis(config.redisUrl, 'subscriber', config.prefix);
+    const merging = new MergedJobs({
+      jobs: this.jobs,
+      log,
+      hub: new EventHub(this.redis, this.followSubscriber, keys),
+      cache: responseCache,
+      clock: new FlushClock(options.coalesceMs ?? 80),
+    });
     const processor = createChatProcessor({
       jobs: this.jobs,
-      log: new EventLog(this.redis, keys),
+      log,
       upstream: this.upstream,
       gate,
       queue: this.queue,
@@ -83,6 +97,7 @@ export class SpoolWorker {
       prepareRequest: options.prepareRequest,
       metrics: this.metrics,
       backoffMs: config.backoffMs,
+      merging,
     });
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.worker = new Worker<ChatJobData>(CHAT_QUEUE, processor, {
@@ -106,6 +121,8 @@ export class SpoolWorker {
     this.outbox = new JobOutbox(this.redis, this.outboxConnection, keys, {
       onError: (error, jobId) => logger.error({ err: error, job_id: jobId }, 'job-ended handler failed; will retry'),
     });
+    // First: an identical job waiting for this one's leadership or result should not wait on the store.
+    this.outbox.use(responseCache.onJobEnded);
     for (const handler of options.onJobEnded ?? []) this.outbox.use(handler);
     this.outbox.start();
 
@@ -149,6 +166,7 @@ export class SpoolWorker {
     await this.queue.close();
     this.queueConnection.disconnect();
     this.subscriber.disconnect();
+    this.followSubscriber.disconnect();
     if (this.ownsUpstream) this.upstream.close();
     if (this.ownsRedis) await this.redis.quit().catch(() => undefined);
   }
