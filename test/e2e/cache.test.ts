@@ -211,6 +211,25 @@ describe('merging when the leader fails', () => {
   });
 });
 
+describe('merging when the leader is handed back for a retry', () => {
+  // A retry waits 3 s or more: long enough that a joined job takes the lead before the leader's next attempt.
+  const stack = useStack({ env: { SPOOL_API_KEYS: API_KEYS, SPOOL_BACKOFF_MS: '3000' } });
+
+  it('has a running joined job take the lead, and the old leader follow it', async () => {
+    const body = { messages: user('[[sim tokens=40 tps=20 break=5 times=1]] retried once'), ...cache(60) };
+    const before = calls(stack);
+    const leader = await submit(stack, body);
+    await firstDelta(stack, leader.id);
+    const follower = await submit(stack, body);
+    const [first, second] = await Promise.all([completeStream(stack, leader.id), completeStream(stack, follower.id)]);
+    expect(first.job).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(second.job).toMatchObject({ status: 'succeeded', result: first.job.result });
+    // The broken call, and the one the follower made in its place; none for the leader's retry.
+    expect(calls(stack)).toBe(before + 2);
+    expect((await stack.api.deps.jobs.get(leader.id))?.merged_with).toBe(follower.id);
+  });
+});
+
 describe('the cache through the OpenAI door', () => {
   const stack = useStack();
   const client = () => new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'unused-in-open-mode', maxRetries: 0 });

@@ -29,6 +29,9 @@ describe('parseJobRecord', () => {
       result: null,
       partial: null,
       error: null,
+      cached: false,
+      cache: null,
+      merged_with: null,
     });
   });
 
@@ -49,8 +52,11 @@ describe('parseJobRecord', () => {
       result: JSON.stringify(result),
       partial: '{"content":"he","completion_tokens":1}',
       error: '{"code":"server_error","message":"boom"}',
+      cached: '1',
+      cache: '{"hash":"ab","ttl_s":60}',
+      merged_with: 'job_0',
     });
-    expect(record).toMatchObject({ started_at: 1_700_000_001, finished_at: 1_700_000_002, attempts: 2, deferrals: 3, on_interrupt: 'restart', session_id: 'sess_1', custom_id: 'req-1', upstream_status: 500, result });
+    expect(record).toMatchObject({ started_at: 1_700_000_001, finished_at: 1_700_000_002, attempts: 2, deferrals: 3, on_interrupt: 'restart', session_id: 'sess_1', custom_id: 'req-1', upstream_status: 500, result, cache: { hash: 'ab', ttl_s: 60 }, merged_with: 'job_0' });
     expect(renderJob('job_1', record)).toEqual({
       id: 'job_1',
       object: 'job',
@@ -69,6 +75,7 @@ describe('parseJobRecord', () => {
       result,
       partial: { content: 'he', completion_tokens: 1 },
       error: { code: 'server_error', message: 'boom' },
+      cached: true,
     });
   });
 

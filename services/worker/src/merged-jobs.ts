@@ -38,6 +38,10 @@ class EventInbox {
   private readonly events: JobEvent[] = [];
   private wake: (() => void) | null = null;
 
+  get empty(): boolean {
+    return this.events.length === 0;
+  }
+
   readonly push = (event: JobEvent): void => {
     this.events.push(event);
     this.wake?.();
@@ -144,14 +148,19 @@ export class MergedJobs {
   /**
    * Copies the leader's text into this job's log as it streams, until the leader ends. Its log is
    * read from the start: this job's own text may be ahead of it (a leader taking over continues
-   * from the text its followers have).
+   * from the text its followers have). A leader handed back to the queue (a retry, a 429, its
+   * worker stopping) counts as gone: a running job takes its place, so that followers, which
+   * hold worker slots, never wait on a leader that needs a slot to go on.
    */
   private async follow(leader: string, mirror: TextMirror, signal: AbortSignal): Promise<Followed> {
     const inbox = new EventInbox();
     const unwatch = await this.deps.hub.watch(leader, 0, inbox.push);
     try {
       let theirs = '';
+      let queued = false;
       for (;;) {
+        // Judged on its latest event only: a leader that was handed back may have started again since.
+        if (queued && inbox.empty) return { kind: 'gone' };
         const event = await inbox.next(signal, this.checkEveryMs);
         if (signal.aborted || mirror.lost) return { kind: 'stopped' };
         if (!event) {
@@ -163,9 +172,12 @@ export class MergedJobs {
           const job = eventData(event, 'done')!;
           return job.status === 'succeeded' && job.result ? { kind: 'succeeded', result: job.result } : { kind: 'gone' };
         }
+        if (event.event === 'status') {
+          queued = eventData(event, 'status')!.status === 'queued';
+          continue;
+        }
         if (event.event === 'delta') theirs += eventData(event, 'delta')!.content;
         else if (event.event === 'reset') theirs = '';
-        else continue;
         if (!(await mirror.follow(theirs, false))) return { kind: 'diverged' };
       }
     } finally {
