@@ -145,6 +145,6 @@ describe('ResponseCache', () => {
     await redis.zadd(keys.cacheExpiry('budget'), 1, hashOf('b1')); // b1 expired
     expect(await cache.ended(tenant, 'job_a', { hash: hashOf('b3'), ttl_s: 60 }, big)).toBe(true);
     expect(Number(await redis.hget(keys.cacheSizes('budget'), 'total'))).toBe(2 * size);
-    expect(await redis.zrange(keys.cacheExpiry('budget'), 0, -1)).toEqual(expect.arrayContaining([hashOf('b2'), hashOf('b3')]));
+    expect(await redis.zrange(keys.cacheExpiry('budget'), '0', '-1')).toEqual(expect.arrayContaining([hashOf('b2'), hashOf('b3')]));
   });
 });
