@@ -42,6 +42,8 @@ export const JobObject = z.object({
   result: JobResult.nullable(),
   partial: JobPartial.nullable(),
   error: JobError.nullable(),
+  /** what its upstream calls cost, in USD, at the model's prices (every attempt that reached upstream) */
+  cost_usd: z.number(),
 });
 export type JobObject = z.infer<typeof JobObject>;
 

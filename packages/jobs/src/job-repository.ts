@@ -107,7 +107,7 @@ function newJobFields(job: NewJob): JobFields {
 
 /** A new job's record as `renderJob` reads it: known from the job itself, with nothing to parse. */
 function newRecord(job: NewJob, createdAt: number): RenderedRecord {
-  const unset = { started_at: null, finished_at: null, result: null, partial: null, error: null };
+  const unset = { started_at: null, finished_at: null, result: null, partial: null, error: null, cost_nusd: 0 };
   return {
     ...unset,
     status: 'queued',

@@ -36,6 +36,7 @@ function jobObject(id: string, overrides: Partial<JobObject> = {}): JobObject {
     result: { content: 'hello', finish_reason: 'stop', usage: { prompt_tokens: 9, completion_tokens: 1, total_tokens: 10 } },
     partial: null,
     error: null,
+    cost_usd: 0.000012,
     ...overrides,
   };
 }

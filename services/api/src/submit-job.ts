@@ -24,7 +24,7 @@ function carriable(request: UpstreamRequest): boolean {
  * can call upstream before the job hash is read; the hash's request is the same (it never changes).
  */
 function chatJobData(job: NewJob): ChatJobData {
-  return !job.sessionId && carriable(job.request) ? { jobId: job.id, request: job.request } : { jobId: job.id };
+  return !job.sessionId && carriable(job.request) ? { jobId: job.id, tenant: job.tenant, request: job.request } : { jobId: job.id };
 }
 
 /** Records a job and puts it on the queue. */

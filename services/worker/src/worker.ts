@@ -10,6 +10,7 @@ import { createMetrics, type Metrics } from '@spool/metrics';
 import { ABORT_CANCELLED, ABORT_SHUTDOWN, createChatProcessor, type PrepareRequest } from './chat-processor.js';
 import { retryDelayMs } from './backoff.js';
 import { UpstreamGate } from './upstream-gate.js';
+import type { Budget } from './budget.js';
 
 export interface SpoolWorkerOptions {
   config: Config;
@@ -23,6 +24,8 @@ export interface SpoolWorkerOptions {
   prepareRequest?: PrepareRequest;
   /** this process's metrics; default: a fresh registry (main.ts serves it on SPOOL_METRICS_PORT) */
   metrics?: Metrics;
+  /** tenants' budgets: each upstream call reserved and settled (worker-process.ts makes it); none: spend is not counted */
+  budget?: Budget;
 }
 
 /**
@@ -83,6 +86,7 @@ export class SpoolWorker {
       prepareRequest: options.prepareRequest,
       metrics: this.metrics,
       backoffMs: config.backoffMs,
+      budget: options.budget,
     });
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.worker = new Worker<ChatJobData>(CHAT_QUEUE, processor, {
@@ -106,6 +110,9 @@ export class SpoolWorker {
     this.outbox = new JobOutbox(this.redis, this.outboxConnection, keys, {
       onError: (error, jobId) => logger.error({ err: error, job_id: jobId }, 'job-ended handler failed; will retry'),
     });
+    // A reservation an ended job still holds (its worker died, or it was cancelled mid-call) is settled before its record is read.
+    const budget = options.budget;
+    if (budget) this.outbox.before(async (jobId) => void (await budget.settleLeftover(jobId)));
     for (const handler of options.onJobEnded ?? []) this.outbox.use(handler);
     this.outbox.start();
 
