@@ -5,6 +5,7 @@ import { SessionTurns, TenantQuotaError, parseJobRecord, renderJob, type JobFiel
 import type { AppDeps } from './deps.js';
 import { acceptWebhookUrl } from './accept-webhook-url.js';
 import { fromStore } from './store-errors.js';
+import { refuseWhenBudgetSpent } from './budget-check.js';
 
 /** A request up to this many characters of JSON rides along in the queue entry too: a second copy in Redis while the entry lives. */
 const HEAD_START_MAX_CHARS = 32 * 1024;
@@ -63,6 +64,7 @@ export function newJob(tenant: string, request: JobRequest, defaultModel: string
 
 /** Validates a job request, records it and enqueues it; the job object as created. */
 export async function submitJob(deps: AppDeps, tenant: string, body: unknown, id = newId('job')): Promise<JobObject> {
+  await refuseWhenBudgetSpent(deps, tenant);
   const request = parseOrThrow(JobRequest, body);
   const webhookUrl = request.webhook ? await acceptWebhookUrl(deps, request.webhook.url) : null;
   if (request.session_id) await openSessionTurn(deps, tenant, request.session_id, id);
@@ -84,6 +86,7 @@ export async function continueJob(deps: AppDeps, tenant: string, id: string, fie
   if (text === null) {
     throw ApiError.conflict('not_continuable', 'Only a job cut off by max tokens, or failed or cancelled with partial text, can be continued');
   }
+  await refuseWhenBudgetSpent(deps, tenant);
   return enqueue(deps, {
     id: newId('job'),
     tenant,

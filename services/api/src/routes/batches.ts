@@ -6,6 +6,7 @@ import { readBatch } from '../batch-body.js';
 import { uploadSlots } from '../tenant-slots.js';
 import { submitBatch } from '../submit-batch.js';
 import { cancelBatch } from '../cancel-batch.js';
+import { refuseWhenBudgetSpent } from '../budget-check.js';
 
 const RESULTS_PAGE = 1000;
 
@@ -24,6 +25,8 @@ export function batchesRouter(deps: AppDeps): Router {
   const router = Router();
 
   router.post('/v1/batches', uploadSlots(deps.config.batchUploadsPerTenant).perRequest(), async (req, res) => {
+    // Before the upload is read: a spent budget refuses the batch whole, however large.
+    await refuseWhenBudgetSpent(deps, res.locals.tenant);
     const batch = await submitBatch(deps, res.locals.tenant, await readBatch(req));
     res.status(202).location(`/v1/batches/${batch.id}`).json(batch);
   });
