@@ -107,6 +107,11 @@ export class Budget {
     return this.options.logger;
   }
 
+  /** Whether `tenant` has a budget (else its calls are never refused). */
+  limits(tenant: string): boolean {
+    return this.options.tenants.get(tenant)?.budgetUsd !== undefined;
+  }
+
   /** What `tokens` of `model` cost, nano-USD. */
   private price(model: string, tokens: TokenCounts | null): number {
     return tokens ? toNanoUsd(costUsd(this.options.models, model, tokens)) : 0;

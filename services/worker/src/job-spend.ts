@@ -41,7 +41,10 @@ export class JobSpend {
   async call(request: UpstreamRequest, onDelta: (text: string) => void, run: (onDelta: (text: string) => void) => Promise<Completion>): Promise<Completion> {
     if (!this.tenant) throw new BudgetUnavailableError(new Error("the job's tenant is not known before START"));
     const promptTokens = countPromptTokens(request.messages);
-    const reservation = await this.budget.reserve(this.jobId, this.tenant, request, promptTokens, this.from);
+    const reserving = this.budget.reserve(this.jobId, this.tenant, request, promptTokens, this.from);
+    // A tenant without a budget is never refused: its call goes without waiting for the
+    // reservation (a round trip less before the first token), which is settled all the same.
+    const reservation = this.budget.limits(this.tenant) ? await reserving : reserving.catch((error: unknown) => this.unsettled(error));
     let streamed = '';
     let completion: Completion;
     try {
@@ -59,11 +62,17 @@ export class JobSpend {
   }
 
   /** A settlement Redis refused is not the call's failure: the reservation is settled when the job is taken over or ends. */
-  private async settle(reservation: Reservation, charge: Charge): Promise<void> {
+  private async settle(reservation: Reservation | Promise<Reservation | null>, charge: Charge): Promise<void> {
     try {
-      Object.assign(this.jobFields, await this.budget.settle(reservation, charge));
+      const held = await reservation;
+      if (held) Object.assign(this.jobFields, await this.budget.settle(held, charge));
     } catch (error) {
-      this.budget.logger.warn({ err: error, job_id: this.jobId }, 'spend not settled now; it is when the job is taken over or ends');
+      this.unsettled(error);
     }
+  }
+
+  private unsettled(error: unknown): null {
+    this.budget.logger.warn({ err: error, job_id: this.jobId }, 'spend not counted now; a reservation left is settled when the job is taken over or ends');
+    return null;
   }
 }
