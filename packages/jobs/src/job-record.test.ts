@@ -29,6 +29,11 @@ describe('parseJobRecord', () => {
       result: null,
       partial: null,
       error: null,
+      cost_nusd: 0,
+      billed_requests: 0,
+      billed_prompt_tokens: 0,
+      billed_completion_tokens: 0,
+      cost_month: null,
     });
   });
 
@@ -49,8 +54,11 @@ describe('parseJobRecord', () => {
       result: JSON.stringify(result),
       partial: '{"content":"he","completion_tokens":1}',
       error: '{"code":"server_error","message":"boom"}',
+      cost_nusd: '2500150',
+      billed_requests: '2',
+      cost_month: '2031-05',
     });
-    expect(record).toMatchObject({ started_at: 1_700_000_001, finished_at: 1_700_000_002, attempts: 2, deferrals: 3, on_interrupt: 'restart', session_id: 'sess_1', custom_id: 'req-1', upstream_status: 500, result });
+    expect(record).toMatchObject({ started_at: 1_700_000_001, finished_at: 1_700_000_002, attempts: 2, deferrals: 3, on_interrupt: 'restart', session_id: 'sess_1', custom_id: 'req-1', upstream_status: 500, result, cost_nusd: 2_500_150, billed_requests: 2, cost_month: '2031-05' });
     expect(renderJob('job_1', record)).toEqual({
       id: 'job_1',
       object: 'job',
@@ -69,6 +77,7 @@ describe('parseJobRecord', () => {
       result,
       partial: { content: 'he', completion_tokens: 1 },
       error: { code: 'server_error', message: 'boom' },
+      cost_usd: 0.00250015,
     });
   });
 

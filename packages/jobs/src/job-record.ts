@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { JobStatus, type JobError, type JobObject, type JobPartial, type JobResult, type UpstreamRequest } from '@spool/contracts';
+import { fromNanoUsd } from './tenant-spend.js';
 
 /** A job hash as Redis holds it: every value a string, JSON where structured. */
 export type JobFields = Record<string, string>;
@@ -26,6 +27,8 @@ export const RenderedRecord = z.object({
   result: orNull(json<JobResult>()),
   partial: orNull(json<JobPartial>()),
   error: orNull(json<JobError>()),
+  /** what its settled upstream calls cost, nano-USD (budget-settle.lua adds each) */
+  cost_nusd: count.default(0),
 });
 export type RenderedRecord = z.infer<typeof RenderedRecord>;
 
@@ -48,8 +51,12 @@ export const JobRecord = RenderedRecord.extend({
   upstream_status: orNull(count),
   /** the end an attempt recorded with its last deltas (`JobRepository.append`): the job's whole reply is in its log */
   stream_end: orNull(json<StreamEnd>()),
-  /** what the job cost, when its end knew it (a provider batch's line, at the batch price) */
-  cost_usd: orNull(z.coerce.number()),
+  /** upstream calls billed to its tenant, and their tokens (budget-settle.lua) */
+  billed_requests: count.default(0),
+  billed_prompt_tokens: count.default(0),
+  billed_completion_tokens: count.default(0),
+  /** the budget month (`YYYY-MM`) its last billed call was counted in */
+  cost_month: orNull(z.string()),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
@@ -85,6 +92,7 @@ export function renderJob(id: string, record: RenderedRecord): JobObject {
     result: record.result,
     partial: record.partial,
     error: record.error,
+    cost_usd: fromNanoUsd(record.cost_nusd),
   };
 }
 

@@ -7,6 +7,7 @@ import { decodeEntry, encodeEvent } from '@spool/stream';
 import { JOB_COMMANDS, type JobCommands } from './commands.js';
 import { RENDERED_FIELDS, nowSeconds, renderFields, renderJob, type JobFields, type RenderedRecord, type StreamEnd } from './job-record.js';
 import { TenantQuotaError } from './tenant-quota-error.js';
+import { toNanoUsd } from './tenant-spend.js';
 
 const JOB_TTL_SECONDS = 7 * 24 * 3600;
 /** requests `checkQuota` measures in one event-loop turn */
@@ -120,7 +121,7 @@ function newJobFields(job: NewJob): JobFields {
 
 /** A new job's record as `renderJob` reads it: known from the job itself, with nothing to parse. */
 function newRecord(job: NewJob, createdAt: number): RenderedRecord {
-  const unset = { started_at: null, finished_at: null, result: null, partial: null, error: null };
+  const unset = { started_at: null, finished_at: null, result: null, partial: null, error: null, cost_nusd: 0 };
   return {
     ...unset,
     status: 'queued',
@@ -310,7 +311,7 @@ export class JobRepository {
       ...(outcome.partial && { partial: JSON.stringify(outcome.partial) }),
       ...(outcome.error && { error: JSON.stringify(outcome.error) }),
       ...(outcome.upstreamStatus && { upstream_status: String(outcome.upstreamStatus) }),
-      ...(outcome.costUsd !== undefined && { cost_usd: String(outcome.costUsd) }),
+      ...(outcome.costUsd !== undefined && { cost_nusd: String(toNanoUsd(outcome.costUsd)) }),
     };
     const job = renderFields(id, { ...fields, ...changes });
     const reply = await this.redis.spoolFinish(

@@ -5,6 +5,7 @@ import { SessionTurns, parseJobRecord, renderJob, type JobFields, type NewJob } 
 import type { AppDeps } from './deps.js';
 import { acceptWebhookUrl } from './accept-webhook-url.js';
 import { fromStore } from './store-errors.js';
+import { refuseWhenBudgetSpent } from './budget-check.js';
 
 /** A request up to this many characters of JSON rides along in the queue entry too: a second copy in Redis while the entry lives. */
 const HEAD_START_MAX_CHARS = 32 * 1024;
@@ -24,7 +25,7 @@ function carriable(request: UpstreamRequest): boolean {
  * can call upstream before the job hash is read; the hash's request is the same (it never changes).
  */
 function chatJobData(job: NewJob): ChatJobData {
-  return !job.sessionId && carriable(job.request) ? { jobId: job.id, request: job.request } : { jobId: job.id };
+  return !job.sessionId && carriable(job.request) ? { jobId: job.id, tenant: job.tenant, request: job.request } : { jobId: job.id };
 }
 
 /** Records a job and puts it in its tenant's line (and on the queue at once when a worker slot is free). */
@@ -59,6 +60,7 @@ export function newJob(tenant: string, request: JobRequest, defaultModel: string
 
 /** Validates a job request, records it and enqueues it; the job object as created. */
 export async function submitJob(deps: AppDeps, tenant: string, body: unknown, id = newId('job')): Promise<JobObject> {
+  await refuseWhenBudgetSpent(deps, tenant);
   const request = parseOrThrow(JobRequest, body);
   const webhookUrl = request.webhook ? await acceptWebhookUrl(deps, request.webhook.url) : null;
   if (request.session_id) await openSessionTurn(deps, tenant, request.session_id, id);
@@ -80,6 +82,7 @@ export async function continueJob(deps: AppDeps, tenant: string, id: string, fie
   if (text === null) {
     throw ApiError.conflict('not_continuable', 'Only a job cut off by max tokens, or failed or cancelled with partial text, can be continued');
   }
+  await refuseWhenBudgetSpent(deps, tenant);
   return enqueue(deps, {
     id: newId('job'),
     tenant,

@@ -12,6 +12,7 @@ import { ABORT_CANCELLED, ABORT_SHUTDOWN, createChatProcessor, type PrepareReque
 import { retryDelayMs } from './backoff.js';
 import { UpstreamGate } from './upstream-gate.js';
 import { SchedulerLoop } from './scheduler-loop.js';
+import type { Budget } from './budget.js';
 
 export interface SpoolWorkerOptions {
   config: Config;
@@ -25,6 +26,8 @@ export interface SpoolWorkerOptions {
   prepareRequest?: PrepareRequest;
   /** this process's metrics; default: a fresh registry (main.ts serves it on SPOOL_METRICS_PORT) */
   metrics?: Metrics;
+  /** tenants' budgets: each upstream call reserved and settled (worker-process.ts makes it); none: spend is not counted */
+  budget?: Budget;
 }
 
 /**
@@ -95,6 +98,7 @@ export class SpoolWorker {
       metrics: this.metrics,
       backoffMs: config.backoffMs,
       onGatePassed: (jobId) => this.scheduling.kick(jobId),
+      budget: options.budget,
     });
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.worker = new Worker<ChatJobData>(CHAT_QUEUE, processor, {
@@ -125,6 +129,9 @@ export class SpoolWorker {
       this.scheduling.kick();
       if (job.result) await this.scheduling.scheduler.chargeTokens(record.tenant, job.result.usage.total_tokens - record.est_tokens);
     });
+    // A reservation an ended job still holds (its worker died, or it was cancelled mid-call) is settled before its record is read.
+    const budget = options.budget;
+    if (budget) this.outbox.before(async (jobId) => void (await budget.settleLeftover(jobId)));
     for (const handler of options.onJobEnded ?? []) this.outbox.use(handler);
     this.outbox.start();
 
