@@ -113,3 +113,21 @@ describe('a tenant’s max_concurrency', () => {
     }
   }, 60_000);
 });
+
+describe('waiting_on', () => {
+  it('says budget while what the tenant has spent and reserved this month leaves nothing, else capacity', async () => {
+    const stack = await stackWithTenants(`  alpha: {keys: ["${KEY.alpha}"], budget_usd: 1}\n`, { workers: 0 });
+    try {
+      const job = await postJson(`${stack.url}/v1/jobs`, { messages: [{ role: 'user', content: 'waiting' }], max_tokens: 5 }, auth('alpha'));
+      expect(job.status).toBe(202);
+      const read = async () => (await getJson(`${stack.url}/v1/jobs/${job.body.id}`, auth('alpha'))).body.waiting_on;
+      expect(await read()).toBe('capacity'); // no worker runs
+      // Other attempts in flight hold the whole budget in reservations (as budget-reserve.lua records them).
+      const month = new Date().toISOString().slice(0, 7);
+      await stack.api.deps.redis.hset(stack.api.deps.keys.tenantSpend('alpha', month), 'reserved', 1_000_000_000);
+      expect(await read()).toBe('budget');
+    } finally {
+      await stack.close();
+    }
+  });
+});
