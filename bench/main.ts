@@ -22,6 +22,7 @@ import { rateLimitRows, runRateLimitBench } from './rate-limit.js';
 import { batchRows, benchBatch } from './batch.js';
 import { benchDoor, doorRows } from './door.js';
 import { benchCache, cacheRows } from './cache.js';
+import { fairShareRows, runFairShareBench } from './fair-share.js';
 
 const settings = benchSettings();
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -235,6 +236,12 @@ async function main(): Promise<void> {
     log('rate limit: Spool vs a naive worker against a 600 RPM upstream');
     const figures = await runRateLimitBench({ redisUrl, log });
     rows.push(...rateLimitRows(figures));
+  }
+
+  // Issue 14: the noisy neighbour, and the fair scheduler's cost.
+  {
+    log('fair share: tenant B beside tenant A\'s batch, and the scheduler\'s Redis time per job');
+    rows.push(...fairShareRows(await runFairShareBench({ redisUrl, quick: settings.quick, log })));
   }
 
   // Issue 4: a 10,000-request batch (2,000 in BENCH_QUICK).

@@ -55,11 +55,13 @@ async function leftovers(stack: Stack): Promise<{ keys: string[]; queued: number
     let cursor = '0';
     do {
       const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      keys.push(...found);
+      keys.push(...found.filter((key) => !key.endsWith(':schedule'))); // a tenant's settings, written at start
       cursor = next;
     } while (cursor !== '0');
   }
   const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed');
+  // jobs waiting in their tenants' lines for the fair scheduler
+  for (const tenant of await redis.zrange(stack.api.deps.keys.schedulerTenants(), '0', '-1')) counts[`line:${tenant}`] = await redis.zcard(stack.api.deps.keys.tenantWaiting(tenant));
   return { keys, queued: Object.values(counts).reduce((sum, count) => sum + count, 0) };
 }
 

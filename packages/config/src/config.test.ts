@@ -47,6 +47,7 @@ describe('loadConfig', () => {
       logPretty: undefined,
       metricsPort: 9464,
       metricsKey: undefined,
+      providerBatchPollMs: 30_000,
     });
   });
 
@@ -88,6 +89,7 @@ describe('loadConfig', () => {
       SPOOL_LOG_PRETTY: '0',
       SPOOL_METRICS_PORT: '0',
       SPOOL_METRICS_KEY: 'mk',
+      SPOOL_PROVIDER_BATCH_POLL_MS: '250',
     });
     expect(config).toStrictEqual({
       redisUrl: 'rediss://127.0.0.1:6380/5',
@@ -136,6 +138,7 @@ describe('loadConfig', () => {
       logPretty: false,
       metricsPort: 0,
       metricsKey: 'mk',
+      providerBatchPollMs: 250,
     });
   });
 

@@ -60,6 +60,7 @@ export const ConfigSchema = z.object({
   SPOOL_METRICS_KEY: optionalString,
   SPOOL_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   SPOOL_CONFIG: optionalString,
+  SPOOL_PROVIDER_BATCH_POLL_MS: positiveInt(30_000),
 });
 
 /** The root of the configuration's errors: a setting is missing or malformed. */
@@ -158,6 +159,8 @@ const configFromEnv = (env: NodeJS.ProcessEnv) =>
     metricsPort: value.SPOOL_METRICS_PORT,
     /** when set, `/metrics` of the API and the worker needs `Authorization: Bearer <key>` (SPOOL_METRICS_KEY) */
     metricsKey: value.SPOOL_METRICS_KEY,
+    /** first wait before a provider batch is polled; it doubles each poll, up to 10 min (SPOOL_PROVIDER_BATCH_POLL_MS, 30 s) */
+    providerBatchPollMs: value.SPOOL_PROVIDER_BATCH_POLL_MS,
   };
 });
 

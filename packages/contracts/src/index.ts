@@ -34,6 +34,7 @@ export {
   JobEventData,
   type JobEvent,
 } from './job.js';
-export { BATCH_MAX_REQUESTS, CustomId, BatchRequest, BatchRequestItem, BatchFileLine, BatchStatus, BatchObject, type BatchResultLine } from './batch.js';
+export { BATCH_MAX_REQUESTS, CustomId, BatchRequest, BatchRequestItem, BatchFileLine, BatchStatus, BatchObject, BatchMode, CompletionWindow, type BatchResultLine } from './batch.js';
 export { MAX_JSON_DEPTH, checkJsonDepth } from './json-depth.js';
 export { sameSecret } from './same-secret.js';
+export { TenantUsage } from './usage.js';

@@ -8,10 +8,10 @@ export const JOB_COMMANDS = {
   spoolStart: { numberOfKeys: 3, script: script('start') },
   spoolAppend: { numberOfKeys: 3, script: script('append') },
   spoolRequeue: { numberOfKeys: 3, script: script('requeue') },
-  spoolFinish: { numberOfKeys: 7, script: script('finish') },
+  spoolFinish: { numberOfKeys: 11, script: script('finish') },
   spoolSnapshot: { numberOfKeys: 2, script: script('snapshot') },
   spoolTrimIndex: { numberOfKeys: 2, script: script('trim-index') },
-  spoolRemove: { numberOfKeys: 4, script: script('remove') },
+  spoolRemove: { numberOfKeys: 8, script: script('remove') },
 } satisfies Record<string, ScriptCommand>;
 
 export interface JobCommands {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { JobStatus, type JobError, type JobObject, type JobPartial, type JobResult, type UpstreamRequest } from '@spool/contracts';
 import type { JobCache } from './response-cache.js';
+import { fromNanoUsd } from './tenant-spend.js';
 
 /** A job hash as Redis holds it: every value a string, JSON where structured. */
 export type JobFields = Record<string, string>;
@@ -29,6 +30,8 @@ export const RenderedRecord = z.object({
   error: orNull(json<JobError>()),
   /** '1' when the result came from the response cache */
   cached: z.string().optional().transform((value) => value === '1'),
+  /** what its settled upstream calls cost, nano-USD (budget-settle.lua adds each) */
+  cost_nusd: count.default(0),
 });
 export type RenderedRecord = z.infer<typeof RenderedRecord>;
 
@@ -43,6 +46,8 @@ export const JobRecord = RenderedRecord.extend({
   webhook_url: orNull(z.string()),
   /** the request's `custom_id` in its batch */
   custom_id: orNull(z.string()),
+  /** the tokens the fair scheduler charged the tenant's TPM at release */
+  est_tokens: count.default(0),
   /** attempts given back without counting (rate limits, outages) */
   deferrals: count.default(0),
   /** upstream's HTTP status behind `error` */
@@ -53,6 +58,12 @@ export const JobRecord = RenderedRecord.extend({
   cache: orNull(json<JobCache>()),
   /** the job whose upstream call gave this job its result (it joined an identical job) */
   merged_with: orNull(z.string()),
+  /** upstream calls billed to its tenant, and their tokens (budget-settle.lua) */
+  billed_requests: count.default(0),
+  billed_prompt_tokens: count.default(0),
+  billed_completion_tokens: count.default(0),
+  /** the budget month (`YYYY-MM`) its last billed call was counted in */
+  cost_month: orNull(z.string()),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
@@ -89,6 +100,7 @@ export function renderJob(id: string, record: RenderedRecord): JobObject {
     partial: record.partial,
     error: record.error,
     cached: record.cached,
+    cost_usd: fromNanoUsd(record.cost_nusd),
   };
 }
 

@@ -9,6 +9,7 @@ import { JOB_COMMANDS, type JobCommands } from './commands.js';
 import { RENDERED_FIELDS, nowSeconds, renderFields, renderJob, type JobFields, type RenderedRecord, type StreamEnd } from './job-record.js';
 import { TenantQuotaError } from './tenant-quota-error.js';
 import type { JobCache } from './response-cache.js';
+import { toNanoUsd } from './tenant-spend.js';
 
 const JOB_TTL_SECONDS = 7 * 24 * 3600;
 /** requests `checkQuota` measures in one event-loop turn */
@@ -59,6 +60,8 @@ export interface Outcome {
   cached?: boolean;
   /** the result came from the upstream call of this identical job */
   mergedWith?: string;
+  /** what the job cost when known at its end (a provider batch's line, at the batch price) */
+  costUsd?: number;
 }
 
 export interface FinishOptions {
@@ -96,8 +99,18 @@ function fieldsFrom(reply: string[], from: number): JobFields {
   return fields;
 }
 
+/**
+ * What the fair scheduler charges a tenant's TPM when it releases the job: its request's size in
+ * tokens, roughly (4 bytes a token), and the longest reply it asks for.
+ */
+function estimateTokens(request: NewJob['request'], json: string): number {
+  const reply = request.max_completion_tokens ?? request.max_tokens;
+  return Math.ceil(json.length / 4) + (typeof reply === 'number' ? reply : 256);
+}
+
 /** A new job's hash: every value a string, absent ones left out. */
 function newJobFields(job: NewJob): JobFields {
+  const request = JSON.stringify(job.request);
   return Object.fromEntries(
     Object.entries({
       tenant: job.tenant,
@@ -107,7 +120,8 @@ function newJobFields(job: NewJob): JobFields {
       model: job.request.model,
       priority: job.priority,
       metadata: JSON.stringify(job.metadata),
-      request: JSON.stringify(job.request),
+      request,
+      est_tokens: estimateTokens(job.request, request),
       on_interrupt: job.onInterrupt,
       session_id: job.sessionId,
       batch_id: job.batchId,
@@ -123,7 +137,7 @@ function newJobFields(job: NewJob): JobFields {
 
 /** A new job's record as `renderJob` reads it: known from the job itself, with nothing to parse. */
 function newRecord(job: NewJob, createdAt: number): RenderedRecord {
-  const unset = { started_at: null, finished_at: null, result: null, partial: null, error: null, cached: false };
+  const unset = { started_at: null, finished_at: null, result: null, partial: null, error: null, cached: false, cost_nusd: 0 };
   return {
     ...unset,
     status: 'queued',
@@ -180,6 +194,12 @@ export class JobRepository {
     return [this.keys.job(id), this.keys.events(id), this.keys.eventsChannel(id)];
   }
 
+  /** Where the fair scheduler keeps a tenant's job until it ends: FINISH and REMOVE take it out. */
+  private schedulerKeys(tenant: string): string[] {
+    const { keys } = this;
+    return [keys.tenantWaiting(tenant), keys.tenantRunning(tenant), keys.schedulerReleased(), keys.schedulerPending()];
+  }
+
   /** create.lua's arguments for a job and its new hash. */
   private createArgs(job: NewJob, fields: JobFields): (string | number)[] {
     return [
@@ -226,7 +246,7 @@ export class JobRepository {
   async removeMany(jobs: Pick<NewJob, 'id' | 'tenant'>[]): Promise<void> {
     const pipeline = this.redis.pipeline() as unknown as RemovePipeline;
     for (const job of jobs) {
-      pipeline.spoolRemove(this.keys.job(job.id), this.keys.events(job.id), this.keys.tenantJobs(job.tenant), this.keys.tenantQuota(job.tenant), job.id);
+      pipeline.spoolRemove(this.keys.job(job.id), this.keys.events(job.id), this.keys.tenantJobs(job.tenant), this.keys.tenantQuota(job.tenant), ...this.schedulerKeys(job.tenant), job.id);
     }
     for (const [error] of (await pipeline.exec()) ?? []) {
       if (error) throw error;
@@ -317,6 +337,7 @@ export class JobRepository {
       ...(outcome.upstreamStatus && { upstream_status: String(outcome.upstreamStatus) }),
       ...(outcome.cached && { cached: '1' }),
       ...(outcome.mergedWith && { merged_with: outcome.mergedWith }),
+      ...(outcome.costUsd !== undefined && { cost_nusd: String(toNanoUsd(outcome.costUsd)) }),
     };
     const job = renderFields(id, { ...fields, ...changes });
     const args = [
@@ -325,6 +346,7 @@ export class JobRepository {
       this.keys.tenantQuota(fields.tenant),
       this.keys.tenantJobs(fields.tenant),
       this.keys.tenantJobsExpiry(fields.tenant),
+      ...this.schedulerKeys(fields.tenant),
       options.owner ?? '',
       options.expectedEventCount ?? '',
       encodeEvent('done', job),

@@ -78,6 +78,10 @@ export interface Keys {
   cacheSizes(tenant: string): string;
   /** string: the id of the job whose upstream call identical cache-opted jobs join (merging) */
   mergeLeader(tenant: string, mergeKey: string): string;
+  /** hash: where a provider-mode batch is in the upstream's Batch API (file, upstream batch, polls) */
+  providerBatch(batchId: string): string;
+  /** string, expiring: the upstream answered 404 to its Batch API, so `completion_window` batches run live meanwhile */
+  providerBatchUnsupported(upstream: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -121,5 +125,7 @@ export function createKeys(prefix: string): Keys {
     cacheExpiry: (tenant) => `${prefix}:cache:{${tenant}}:expiry`,
     cacheSizes: (tenant) => `${prefix}:cache:{${tenant}}:sizes`,
     mergeLeader: (tenant, mergeKey) => `${prefix}:cache:{${tenant}}:leader:${mergeKey}`,
+    providerBatch: (batchId) => `${prefix}:provider-batch:${batchId}`,
+    providerBatchUnsupported: (upstream) => `${prefix}:provider-batch-unsupported:${upstream}`,
   };
 }

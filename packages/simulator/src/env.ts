@@ -26,6 +26,7 @@ export function readSimulatorSettings(env: NodeJS.ProcessEnv): SimulatorSettings
       tokensPerSecond: integer(env, 'SIMULATOR_TOKENS_PER_SECOND', 50),
       rpm: integer(env, 'SIMULATOR_RPM', undefined),
       tpm: integer(env, 'SIMULATOR_TPM', undefined),
+      batchDelayMs: integer(env, 'SIMULATOR_BATCH_DELAY_MS', 10_000),
     },
   };
 }

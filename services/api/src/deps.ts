@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { Config } from '@spool/config';
-import type { ChatJobData, Keys } from '@spool/queue';
+import type { ChatJobData, FairScheduler, Keys, ProviderBatchJobData } from '@spool/queue';
 import type { BatchRepository, JobRepository, ResponseCache } from '@spool/jobs';
 import type { DeliveryLog } from '@spool/webhooks';
 import type { EventHub, EventLog } from '@spool/stream';
@@ -16,6 +16,10 @@ export interface AppDeps {
   redis: Redis;
   keys: Keys;
   queue: Queue<ChatJobData>;
+  /** where submitted jobs wait their turn: each tenant its share of the workers */
+  scheduler: FairScheduler;
+  /** provider-mode batches, one entry each, for the worker's poller (API.md §14) */
+  providerBatches: Queue<ProviderBatchJobData>;
   jobs: JobRepository;
   batches: BatchRepository;
   /** cached replies of cache-opted jobs (API.md §14) */

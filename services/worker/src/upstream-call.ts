@@ -8,7 +8,7 @@ import { estimateTokens, type UpstreamGate } from './upstream-gate.js';
  * charged an estimate, corrected to the usage upstream reports, or to what a failed call used.
  */
 export async function callUpstream(
-  { gate, upstream }: { gate: UpstreamGate; upstream: UpstreamClient },
+  { gate, upstream, onGatePassed }: { gate: UpstreamGate; upstream: UpstreamClient; onGatePassed?: () => void },
   request: UpstreamRequest,
   measure: AttemptMetrics,
   onDelta: (text: string) => void,
@@ -17,6 +17,7 @@ export async function callUpstream(
   const promptTokens = countPromptTokens(request.messages);
   const estimated = estimateTokens(request, promptTokens);
   await gate.acquire(estimated, signal);
+  onGatePassed?.();
   measure.upstreamStarted();
   let streamed = '';
   try {

@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { CHAT_QUEUE, createKeys, createRedis, watchConnection, type ChatJobData, type Redis } from '@spool/queue';
+import { CHAT_QUEUE, FairScheduler, pendingLimitFor, createKeys, createRedis, watchConnection, type ChatJobData, type Redis } from '@spool/queue';
 import { JobOutbox, JobRepository, ResponseCache, type JobEndedHandler } from '@spool/jobs';
 import { EventHub, EventLog } from '@spool/stream';
 import { UpstreamClient } from '@spool/llm';
@@ -12,6 +13,8 @@ import { retryDelayMs } from './backoff.js';
 import { UpstreamGate } from './upstream-gate.js';
 import { FlushClock } from './flush-clock.js';
 import { MergedJobs } from './merged-jobs.js';
+import { SchedulerLoop } from './scheduler-loop.js';
+import type { Budget } from './budget.js';
 
 export interface SpoolWorkerOptions {
   config: Config;
@@ -25,6 +28,8 @@ export interface SpoolWorkerOptions {
   prepareRequest?: PrepareRequest;
   /** this process's metrics; default: a fresh registry (main.ts serves it on SPOOL_METRICS_PORT) */
   metrics?: Metrics;
+  /** tenants' budgets: each upstream call reserved and settled (worker-process.ts makes it); none: spend is not counted */
+  budget?: Budget;
 }
 
 /**
@@ -51,6 +56,7 @@ export class SpoolWorker {
   private readonly ownsRedis: boolean;
   private readonly upstream: UpstreamClient;
   private readonly ownsUpstream: boolean;
+  private readonly scheduling: SchedulerLoop;
 
   constructor(private readonly options: SpoolWorkerOptions) {
     const { config, logger } = options;
@@ -74,6 +80,14 @@ export class SpoolWorker {
         timeoutMs: config.upstreamTimeoutMs,
         stallTimeoutMs: config.stallTimeoutMs,
       });
+    const name = `${hostname()}:${process.pid}`;
+    this.scheduling = new SchedulerLoop({
+      scheduler: new FairScheduler(this.redis, keys, this.queue, { maxAttempts: config.maxAttempts, pendingLimit: pendingLimitFor(config.upstreams) }),
+      logger,
+      workerId: `${name}:${randomUUID()}`,
+      slots: config.workerConcurrency,
+      policies: config.tenants,
+    });
     const gate = new UpstreamGate(this.redis, keys.upstreamGate(), { rpm: config.upstreamRpm, tpm: config.upstreamTpm, pauseChannel: keys.upstreamPauseChannel() });
     const log = new EventLog(this.redis, keys);
     const responseCache = new ResponseCache(this.redis, keys, { maxEntryBytes: config.cacheMaxEntryBytes, tenantMaxBytes: config.cacheTenantMaxBytes });
@@ -98,13 +112,15 @@ export class SpoolWorker {
       metrics: this.metrics,
       backoffMs: config.backoffMs,
       merging,
+      onGatePassed: (jobId) => this.scheduling.kick(jobId),
+      budget: options.budget,
     });
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.worker = new Worker<ChatJobData>(CHAT_QUEUE, processor, {
       connection: this.workerConnection,
       prefix: config.prefix,
       concurrency: config.workerConcurrency,
-      name: `${hostname()}:${process.pid}`,
+      name,
       lockDuration: config.lockMs,
       stalledInterval: Math.max(1000, Math.floor(config.lockMs / 2)),
       // A takeover after a dead worker is an attempt of ours, counted by the processor.
@@ -115,12 +131,22 @@ export class SpoolWorker {
       },
     });
     this.worker.on('failed', (job, error) => void this.onFailed(job, error));
+    // A slot of this worker is free: the next job in line is released (the outbox says so too, later).
+    this.worker.on('completed', () => this.scheduling.kick());
     this.worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
 
     this.outboxConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.outbox = new JobOutbox(this.redis, this.outboxConnection, keys, {
       onError: (error, jobId) => logger.error({ err: error, job_id: jobId }, 'job-ended handler failed; will retry'),
     });
+    // A job that ended freed a slot (whichever process ended it): the next job in line is released.
+    this.outbox.use(async (job, record) => {
+      this.scheduling.kick();
+      if (job.result) await this.scheduling.scheduler.chargeTokens(record.tenant, job.result.usage.total_tokens - record.est_tokens);
+    });
+    // A reservation an ended job still holds (its worker died, or it was cancelled mid-call) is settled before its record is read.
+    const budget = options.budget;
+    if (budget) this.outbox.before(async (jobId) => void (await budget.settleLeftover(jobId)));
     // First: an identical job waiting for this one's leadership or result should not wait on the store.
     this.outbox.use(responseCache.onJobEnded);
     for (const handler of options.onJobEnded ?? []) this.outbox.use(handler);
@@ -133,6 +159,7 @@ export class SpoolWorker {
       else gate.notePause(Number(message));
     });
     void this.subscriber.subscribe(cancelChannel, keys.upstreamPauseChannel());
+    void this.scheduling.start();
   }
 
   /** BullMQ gave up on a job (stalled too often, or an error outside an attempt): end it as failed. */
@@ -156,6 +183,7 @@ export class SpoolWorker {
    * (taskforcesh/bullmq#4656): a process that must stop regardless bounds the wait (main.ts does).
    */
   async close(graceMs = 10_000): Promise<void> {
+    this.scheduling.stop();
     const closing = this.worker.close();
     const grace = setTimeout(() => this.worker.cancelAllJobs(ABORT_SHUTDOWN), graceMs);
     await closing;
