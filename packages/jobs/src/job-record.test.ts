@@ -24,6 +24,7 @@ describe('parseJobRecord', () => {
       webhook_url: null,
       custom_id: null,
       deferrals: 0,
+      est_tokens: 0,
       upstream_status: null,
       stream_end: null,
       result: null,
