@@ -21,6 +21,7 @@ import { renderTable, writeResults, type Row } from './report.js';
 import { rateLimitRows, runRateLimitBench } from './rate-limit.js';
 import { batchRows, benchBatch } from './batch.js';
 import { benchDoor, doorRows } from './door.js';
+import { benchCache, cacheRows } from './cache.js';
 import { fairShareRows, runFairShareBench } from './fair-share.js';
 import { benchTracingCost, tracingCostDetails, tracingCostRows } from './tracing-cost.js';
 
@@ -255,6 +256,13 @@ async function main(): Promise<void> {
   {
     const result = await benchBatch({ redisUrl, requests: settings.quick ? 2000 : 10_000, rounds: settings.quick ? 1 : 3, log });
     rows.push(...batchRows(result));
+  }
+
+  // Issue 18: 1,000 requests of which half repeat, without and with `cache` (400 in BENCH_QUICK).
+  {
+    log('cache: half of the requests repeat, without and with `cache`');
+    const result = await benchCache({ redisUrl, requests: settings.quick ? 400 : 1000, log });
+    rows.push(...cacheRows(result));
   }
 
   const warnings = running.flatMap((child) => child.logSummary.map((entry) => `- ${child.name}: ${entry.count}× ${entry.level} "${entry.msg}"`));

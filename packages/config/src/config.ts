@@ -53,6 +53,8 @@ export const ConfigSchema = z.object({
   SPOOL_SSE_MAX_PER_TENANT: positiveInt(5000),
   SPOOL_TENANT_MAX_QUEUED: positiveInt(100_000),
   SPOOL_TENANT_MAX_QUEUED_BYTES: positiveInt(1024 ** 3),
+  SPOOL_CACHE_MAX_ENTRY_BYTES: positiveInt(1024 ** 2),
+  SPOOL_CACHE_TENANT_MAX_BYTES: positiveInt(64 * 1024 ** 2),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SPOOL_LOG_PRETTY: optionalBoolean,
   SPOOL_METRICS_KEY: optionalString,
@@ -148,6 +150,10 @@ const configFromEnv = (env: NodeJS.ProcessEnv) =>
     tenantMaxQueued: value.SPOOL_TENANT_MAX_QUEUED,
     /** bytes of the requests of those jobs (SPOOL_TENANT_MAX_QUEUED_BYTES, 1 GiB) */
     tenantMaxQueuedBytes: value.SPOOL_TENANT_MAX_QUEUED_BYTES,
+    /** a reply whose result JSON is larger is not cached (SPOOL_CACHE_MAX_ENTRY_BYTES, 1 MiB) */
+    cacheMaxEntryBytes: value.SPOOL_CACHE_MAX_ENTRY_BYTES,
+    /** the cached results of one tenant, at most, in bytes (SPOOL_CACHE_TENANT_MAX_BYTES, 64 MiB) */
+    cacheTenantMaxBytes: value.SPOOL_CACHE_TENANT_MAX_BYTES,
     logLevel: value.LOG_LEVEL,
     /** pretty logs (SPOOL_LOG_PRETTY); unset: pretty when stdout is a terminal */
     logPretty: value.SPOOL_LOG_PRETTY,

@@ -45,3 +45,15 @@ export interface BatchCommands {
   spoolBatchRecordEnded(...args: (string | number)[]): Promise<string[]>;
   spoolBatchRequestCancel(key: string): Promise<string>;
 }
+
+export const CACHE_COMMANDS = {
+  spoolCacheGet: { numberOfKeys: 1, script: script('cache-get') },
+  spoolCacheJoin: { numberOfKeys: 2, script: script('cache-join') },
+  spoolCacheEnd: { numberOfKeys: 4, script: script('cache-end') },
+} satisfies Record<string, ScriptCommand>;
+
+export interface CacheCommands {
+  spoolCacheGet(entry: string, maxAgeMs: number): Promise<string | null>;
+  spoolCacheJoin(entry: string, leader: string, jobId: string, maxAgeMs: number | '', former: string, leaseSeconds: number): Promise<string[]>;
+  spoolCacheEnd(...args: (string | number)[]): Promise<number>;
+}

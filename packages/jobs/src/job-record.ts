@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { JobStatus, type JobError, type JobObject, type JobPartial, type JobResult, type UpstreamRequest } from '@spool/contracts';
+import type { JobCache } from './response-cache.js';
+import { fromNanoUsd } from './tenant-spend.js';
 
 /** A job hash as Redis holds it: every value a string, JSON where structured. */
 export type JobFields = Record<string, string>;
@@ -26,6 +28,10 @@ export const RenderedRecord = z.object({
   result: orNull(json<JobResult>()),
   partial: orNull(json<JobPartial>()),
   error: orNull(json<JobError>()),
+  /** '1' when the result came from the response cache */
+  cached: z.string().optional().transform((value) => value === '1'),
+  /** what its settled upstream calls cost, nano-USD (budget-settle.lua adds each) */
+  cost_nusd: count.default(0),
 });
 export type RenderedRecord = z.infer<typeof RenderedRecord>;
 
@@ -48,8 +54,16 @@ export const JobRecord = RenderedRecord.extend({
   upstream_status: orNull(count),
   /** the end an attempt recorded with its last deltas (`JobRepository.append`): the job's whole reply is in its log */
   stream_end: orNull(json<StreamEnd>()),
-  /** what the job cost, when its end knew it (a provider batch's line, at the batch price) */
-  cost_usd: orNull(z.coerce.number()),
+  /** the job's `cache` option: its request's hash and ttl (response-cache.ts) */
+  cache: orNull(json<JobCache>()),
+  /** the job whose upstream call gave this job its result (it joined an identical job) */
+  merged_with: orNull(z.string()),
+  /** upstream calls billed to its tenant, and their tokens (budget-settle.lua) */
+  billed_requests: count.default(0),
+  billed_prompt_tokens: count.default(0),
+  billed_completion_tokens: count.default(0),
+  /** the budget month (`YYYY-MM`) its last billed call was counted in */
+  cost_month: orNull(z.string()),
   /** the submission's W3C trace context, when tracing was on */
   traceparent: orNull(z.string()),
   /** when the job was submitted, Unix ms; written with `traceparent` */
@@ -89,6 +103,8 @@ export function renderJob(id: string, record: RenderedRecord): JobObject {
     result: record.result,
     partial: record.partial,
     error: record.error,
+    cached: record.cached,
+    cost_usd: fromNanoUsd(record.cost_nusd),
   };
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { JobEvent, JobObject, JobStatus, JobResult, JobPartial, JobError, UpstreamRequest } from '@spool/contracts';
@@ -7,6 +8,8 @@ import { decodeEntry, encodeEvent } from '@spool/stream';
 import { JOB_COMMANDS, type JobCommands } from './commands.js';
 import { RENDERED_FIELDS, nowSeconds, renderFields, renderJob, type JobFields, type RenderedRecord, type StreamEnd } from './job-record.js';
 import { TenantQuotaError } from './tenant-quota-error.js';
+import type { JobCache } from './response-cache.js';
+import { toNanoUsd } from './tenant-spend.js';
 
 const JOB_TTL_SECONDS = 7 * 24 * 3600;
 /** requests `checkQuota` measures in one event-loop turn */
@@ -38,6 +41,8 @@ export interface NewJob {
   webhookUrl?: string | null;
   /** the request's `custom_id` in its batch */
   customId?: string | null;
+  /** the `cache` option: reuse or join an identical request's reply (response-cache.ts) */
+  cache?: JobCache | null;
   /** the W3C trace context of the submission (tracing on): the worker's spans join its trace */
   traceparent?: string | null;
   /** when it was submitted, Unix ms, written with `traceparent`: the queue-wait span starts there */
@@ -55,6 +60,10 @@ export interface Outcome {
   error?: JobError;
   /** upstream's HTTP status behind `error`, kept so the OpenAI door can answer with it */
   upstreamStatus?: number;
+  /** the result came from the response cache */
+  cached?: boolean;
+  /** the result came from the upstream call of this identical job */
+  mergedWith?: string;
   /** what the job cost when known at its end (a provider batch's line, at the batch price) */
   costUsd?: number;
 }
@@ -71,6 +80,13 @@ export type FinishResult = { state: 'finished'; job: JobObject } | { state: 'end
 /** ioredis queues a defined command on a pipeline like any other. */
 interface CreatePipeline {
   spoolCreate(...args: (string | number)[]): CreatePipeline;
+  exec(): Promise<[Error | null, unknown][] | null>;
+}
+interface SucceededPipeline {
+  spoolCreate(...args: (string | number)[]): SucceededPipeline;
+  spoolStart(...args: (string | number)[]): SucceededPipeline;
+  spoolAppend(...args: (string | number)[]): SucceededPipeline;
+  spoolFinish(...args: (string | number)[]): SucceededPipeline;
   exec(): Promise<[Error | null, unknown][] | null>;
 }
 interface RemovePipeline {
@@ -116,6 +132,7 @@ function newJobFields(job: NewJob): JobFields {
       continues: job.continues,
       webhook_url: job.webhookUrl,
       custom_id: job.customId,
+      cache: job.cache ? JSON.stringify(job.cache) : null,
       traceparent: job.traceparent,
       queued_at_ms: job.queuedAtMs,
     })
@@ -126,7 +143,7 @@ function newJobFields(job: NewJob): JobFields {
 
 /** A new job's record as `renderJob` reads it: known from the job itself, with nothing to parse. */
 function newRecord(job: NewJob, createdAt: number): RenderedRecord {
-  const unset = { started_at: null, finished_at: null, result: null, partial: null, error: null };
+  const unset = { started_at: null, finished_at: null, result: null, partial: null, error: null, cached: false, cost_nusd: 0 };
   return {
     ...unset,
     status: 'queued',
@@ -315,6 +332,14 @@ export class JobRepository {
 
   /** Ends the job with `outcome` and its `done` event, unless it already ended. */
   async finish(id: string, fields: JobFields, outcome: Outcome, options: FinishOptions = {}): Promise<FinishResult> {
+    const { job, args } = this.finishArgs(id, fields, outcome, options);
+    const reply = await this.redis.spoolFinish(...args);
+    if (reply > 0) return { state: 'finished', job };
+    return { state: reply === -2 ? 'missing' : reply === -3 ? 'moved' : 'ended' };
+  }
+
+  /** finish.lua's arguments for ending the job with `outcome`, and the job object its `done` carries. */
+  private finishArgs(id: string, fields: JobFields, outcome: Outcome, options: FinishOptions): { job: JobObject; args: (string | number)[] } {
     const changes: JobFields = {
       status: outcome.status,
       finished_at: String(nowSeconds()),
@@ -322,10 +347,12 @@ export class JobRepository {
       ...(outcome.partial && { partial: JSON.stringify(outcome.partial) }),
       ...(outcome.error && { error: JSON.stringify(outcome.error) }),
       ...(outcome.upstreamStatus && { upstream_status: String(outcome.upstreamStatus) }),
-      ...(outcome.costUsd !== undefined && { cost_usd: String(outcome.costUsd) }),
+      ...(outcome.cached && { cached: '1' }),
+      ...(outcome.mergedWith && { merged_with: outcome.mergedWith }),
+      ...(outcome.costUsd !== undefined && { cost_nusd: String(toNanoUsd(outcome.costUsd)) }),
     };
     const job = renderFields(id, { ...fields, ...changes });
-    const reply = await this.redis.spoolFinish(
+    const args = [
       ...this.jobKeys(id),
       this.keys.outbox(),
       this.keys.tenantQuota(fields.tenant),
@@ -339,9 +366,31 @@ export class JobRepository {
       this.recordTtlSeconds,
       id,
       ...flatten(changes),
-    );
-    if (reply > 0) return { state: 'finished', job };
-    return { state: reply === -2 ? 'missing' : reply === -3 ? 'moved' : 'ended' };
+    ];
+    return { job, args };
+  }
+
+  /**
+   * Records a job that has its result already (a cache hit) and ends it at once, by the same
+   * scripts as any job, in one MULTI: CREATE, START, its text as `delta` events (`deltas`),
+   * FINISH (the outbox then runs its webhook, store record and batch result). It never holds
+   * its tenant's quota past this step, and never goes on the queue. TenantQuotaError past the quota.
+   */
+  async createSucceeded(job: NewJob, result: JobResult, deltas: string[], origin: Pick<Outcome, 'cached'>): Promise<JobObject> {
+    const owner = randomUUID();
+    const fields = newJobFields(job);
+    const started: JobFields = { ...fields, attempts: '1', started_at: fields.created_at };
+    const { job: ended, args } = this.finishArgs(job.id, started, { status: 'succeeded', result, ...origin }, { owner });
+    const multi = this.redis.multi() as unknown as SucceededPipeline;
+    multi
+      .spoolCreate(...this.createArgs(job, fields))
+      .spoolStart(...this.jobKeys(job.id), owner, Number(fields.created_at))
+      .spoolAppend(...this.jobKeys(job.id), owner, '', ...deltas)
+      .spoolFinish(...args);
+    const replies = (await multi.exec()) ?? [];
+    for (const [error] of replies) if (error) throw error;
+    this.checkCreated(job, replies[0][1] as number);
+    return ended;
   }
 
   /** Drops from the tenant's index every job whose record has expired. */

@@ -7,6 +7,8 @@ export const CHAT_QUEUE = 'chat';
 /** What a chat job carries through BullMQ; the request itself lives in the job hash. */
 export interface ChatJobData {
   jobId: string;
+  /** the job's tenant, when `request` rides along: its head start is reserved against the tenant's budget before START */
+  tenant?: string;
   /**
    * A copy of a small request that needs nothing from the job hash (no session): its first
    * attempt calls upstream while the worker's START is still on its way.

@@ -1,5 +1,5 @@
 import express, { type Express } from 'express';
-import { createMetrics } from '@spool/metrics';
+import { createMetrics, registerTenantMetrics } from '@spool/metrics';
 import type { AppDeps } from './deps.js';
 import { requestId } from './request-id.js';
 import { openApiDocument } from './openapi.js';
@@ -19,6 +19,8 @@ import { metricsRouter } from './routes/metrics.js';
 import { adminRouter } from './routes/admin.js';
 import { playgroundRouter } from './routes/playground.js';
 import { streamSlots } from './tenant-slots.js';
+import { usageRouter } from './routes/usage.js';
+import { tenantFigures } from './tenant-usage.js';
 import { traceSubmissions } from './trace-context.js';
 
 /** Builds the API; it never listens (main.ts does), so tests drive it directly. */
@@ -29,6 +31,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestId());
   if (deps.config.otlpEndpoint) app.use(traceSubmissions());
   const metrics = deps.metrics ?? createMetrics({ service: 'api', queues: [deps.queue], scheduled: () => deps.scheduler.waitingCount(), watchers: () => deps.hub.watcherCount });
+  registerTenantMetrics(metrics.registry, () => tenantFigures(deps));
   app.use(httpLogging(deps.logger), httpMetrics(metrics));
   // /v1 first: it is where the traffic is, and every router a request passes costs it microseconds.
   app.use('/v1', authenticate(deps.config.tenantKeys), clientRateLimit(deps.redis, deps.keys, deps.config));
@@ -39,6 +42,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(openaiRouter(deps, streams));
   app.use(batchesRouter(deps));
   app.use(deliveriesRouter(deps));
+  app.use(usageRouter(deps));
   app.use(healthRouter(deps));
   app.use(metricsRouter(metrics, deps.config.metricsKey), adminRouter(deps), playgroundRouter());
   const openApi = openApiDocument();

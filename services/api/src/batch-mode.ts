@@ -20,10 +20,13 @@ export function completionWindowQuery(value: unknown): CompletionWindow | null {
  * A batch that asked for `completion_window` goes through the upstream's Batch API when it can:
  * its requests share one model (an upstream batch holds one model), an upstream serves that model,
  * and that upstream has not lately answered 404 to its Batch API (the worker notes it, and the
- * batch then runs live). Otherwise it runs live.
+ * batch then runs live). Otherwise it runs live. So does every batch of a tenant with a budget:
+ * an upstream batch is paid for whole, after the fact, and could not be held to the budget the
+ * way each live call is (reserved before it goes).
  */
 export async function routeBatch(deps: AppDeps, jobs: NewJob[], completionWindow: CompletionWindow | null): Promise<BatchRouting> {
   if (!completionWindow) return LIVE;
+  if (deps.config.tenants.get(jobs[0].tenant)?.budgetUsd !== undefined) return LIVE;
   const model = jobs[0].request.model;
   if (jobs.some((job) => job.request.model !== model)) return LIVE;
   const upstream = upstreamForModel(deps.config.upstreams, model);

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { Config } from '@spool/config';
 import type { ChatJobData, FairScheduler, Keys, ProviderBatchJobData } from '@spool/queue';
-import type { BatchRepository, JobRepository } from '@spool/jobs';
+import type { BatchRepository, JobRepository, ResponseCache } from '@spool/jobs';
 import type { DeliveryLog } from '@spool/webhooks';
 import type { EventHub, EventLog } from '@spool/stream';
 import type { Store } from '@spool/store';
@@ -22,6 +22,8 @@ export interface AppDeps {
   providerBatches: Queue<ProviderBatchJobData>;
   jobs: JobRepository;
   batches: BatchRepository;
+  /** cached replies of cache-opted jobs (API.md §14) */
+  responseCache: ResponseCache;
   /** webhook delivery attempts, by job */
   deliveries: DeliveryLog;
   log: EventLog;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BatchObject, BatchRequest, JobObject, JobRequest } from '@spool/contracts';
+import { BatchObject, BatchRequest, JobObject, JobRequest, TenantUsage } from '@spool/contracts';
 
 /** A zod schema as an OpenAPI 3.1 (JSON Schema 2020-12) component. */
 function component(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
@@ -37,6 +37,7 @@ export function openApiDocument(): Record<string, unknown> {
         Job: component(JobObject, 'output'),
         BatchRequest: component(BatchRequest, 'input'),
         Batch: component(BatchObject, 'output'),
+        Usage: component(TenantUsage, 'output'),
         Error: component(ErrorEnvelope, 'output'),
       },
     },
@@ -104,6 +105,24 @@ export function openApiDocument(): Record<string, unknown> {
           summary: "OpenAI's chat completions, through the queue",
           requestBody: { required: true, content: json(ref('JobRequest')) },
           responses: { '200': { description: 'chat.completion, or chat.completion.chunk events with stream: true' }, ...errors },
+        },
+      },
+      '/v1/usage': {
+        get: {
+          summary: "The caller's tenant this month: spend, budget, reserved, requests, tokens, jobs running and queued",
+          responses: { '200': { description: 'Usage', content: json(ref('Usage')) }, ...errors },
+        },
+      },
+      '/admin/tenants': {
+        get: {
+          summary: 'Every tenant’s usage this month (admin key)',
+          responses: {
+            '200': {
+              description: 'Usage by tenant',
+              content: json({ type: 'object', properties: { object: { const: 'list' }, data: { type: 'array', items: ref('Usage') } } }),
+            },
+            ...errors,
+          },
         },
       },
       '/v1/models': { get: { summary: 'List models', responses: { '200': { description: 'Models' } } } },

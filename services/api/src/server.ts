@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
 import { FairScheduler, pendingLimitFor, createChatQueue, createKeys, createProviderBatchQueue, createRedis, watchConnection, waitForRedis, type Redis } from '@spool/queue';
-import { BatchRepository, JobRepository } from '@spool/jobs';
+import { BatchRepository, JobRepository, ResponseCache } from '@spool/jobs';
 import { DeliveryLog } from '@spool/webhooks';
 import { EventHub, EventLog } from '@spool/stream';
 import { createStore, type Store } from '@spool/store';
@@ -52,6 +52,7 @@ export class ApiServer {
         maxQueuedBytes: config.tenantMaxQueuedBytes,
       }),
       batches: new BatchRepository(redis, keys),
+      responseCache: new ResponseCache(redis, keys, { maxEntryBytes: config.cacheMaxEntryBytes, tenantMaxBytes: config.cacheTenantMaxBytes }),
       deliveries: new DeliveryLog(redis, keys),
       log: new EventLog(redis, keys),
       hub: new EventHub(redis, this.subscriber, keys),

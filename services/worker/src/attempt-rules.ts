@@ -2,6 +2,7 @@ import type { JobError } from '@spool/contracts';
 import { classifyUpstreamError, type UpstreamError } from '@spool/llm';
 import { retryDelayMs } from './backoff.js';
 import { UpstreamGateError } from './upstream-gate.js';
+import { BudgetExceededError, BudgetUnavailableError } from './errors.js';
 import { StoreUnavailableError } from '@spool/store';
 
 /*
@@ -65,18 +66,19 @@ export type Decision =
   | { kind: 'defer'; reason: 'shutdown' | 'outage' | 'rate_limit'; delayMs: number; cause: unknown }
   /** handed back counted; BullMQ's backoff picks the delay */
   | { kind: 'retry'; cause: UpstreamError }
-  /** the job ends as failed */
-  | { kind: 'fail'; reason: 'outage'; error: JobError; cause: unknown }
+  /** the job ends as failed: our own gate or store out for too long, or its tenant's budget spent */
+  | { kind: 'fail'; reason: 'outage' | 'budget'; error: JobError; cause: unknown }
   | { kind: 'fail'; reason: 'upstream'; error: JobError; upstreamStatus?: number; cause: UpstreamError };
 
-/** Our own gate (Redis) or store failed before upstream was called. */
+/** Our own gate (Redis), budget or store failed before upstream was called. */
 function isOutage(error: unknown): boolean {
-  return error instanceof UpstreamGateError || error instanceof PrepareRequestError;
+  return error instanceof UpstreamGateError || error instanceof PrepareRequestError || error instanceof BudgetUnavailableError;
 }
 
 /** The one decision on a failed attempt: retry, fail, or give it back for later. */
 export function decide(thrown: unknown, state: AttemptState): Decision {
   if (state.stopping) return { kind: 'defer', reason: 'shutdown', delayMs: 0, cause: thrown };
+  if (thrown instanceof BudgetExceededError) return { kind: 'fail', reason: 'budget', error: { code: thrown.code, message: thrown.message }, cause: thrown };
   const deferralsLeft = state.deferrals < MAX_DEFERRALS;
   if (isOutage(thrown)) {
     if (deferralsLeft) return { kind: 'defer', reason: 'outage', delayMs: retryDelayMs(state.deferrals + 1, state.backoffMs), cause: thrown };

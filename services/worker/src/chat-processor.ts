@@ -13,6 +13,9 @@ import { FlushClock } from './flush-clock.js';
 import { HeldDeltas } from './held-deltas.js';
 import { callUpstream } from './upstream-call.js';
 import type { UpstreamGate } from './upstream-gate.js';
+import type { MergedJobs } from './merged-jobs.js';
+import type { Budget } from './budget.js';
+import { JobSpend } from './job-spend.js';
 
 /** Why BullMQ aborted an attempt (`worker.cancelJob` / `cancelAllJobs`). */
 export const ABORT_CANCELLED = 'cancelled';
@@ -35,8 +38,12 @@ export interface ChatProcessorDeps {
   metrics?: Metrics;
   /** first delay of a job waiting out a gate or store outage, ms (SPOOL_BACKOFF_MS); default 1000 */
   backoffMs?: number;
+  /** the response cache and merging of identical jobs, for jobs with `cache`; none: such jobs just run */
+  merging?: MergedJobs;
   /** a job got past the upstream gate: the fair scheduler may release the next one */
   onGatePassed?: (jobId: string) => void;
+  /** reserves each upstream call's worst case against its tenant's budget and settles it after; none: spend is not counted */
+  budget?: Budget;
 }
 
 /**
@@ -78,14 +85,17 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
    * What this attempt sends upstream, and the text earlier attempts streamed (it continues from
    * there); null when there is nothing left to call upstream for.
    */
-  async function prepare(attempt: Attempt): Promise<{ request: UpstreamRequest; prior: string } | null> {
+  async function prepare(attempt: Attempt, signal: AbortSignal): Promise<{ request: UpstreamRequest; prior: string } | null> {
     const { jobId, record } = attempt;
     // The attempt before streamed the whole reply, then its worker died before ending the job.
     if (record.stream_end) {
       await attempt.succeed({ content: streamedText(await log.readAfter(jobId, 0)), ...record.stream_end });
       return null;
     }
-    let prior = await textSoFar(log, jobId, attempt.eventCount);
+    // A job with `cache` may end here, from the cache or from an identical job's call it joined.
+    const joined = record.cache && deps.merging ? await deps.merging.join(attempt, record.cache, signal) : null;
+    if (joined?.ended) return null;
+    let prior = joined ? joined.text : await textSoFar(log, jobId, attempt.eventCount);
     if (prior) attempt.measure.continuing();
     if (prior && record.on_interrupt === 'restart') {
       if (!(await attempt.restart())) return null;
@@ -112,8 +122,9 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
       measure.retried(decision.cause.code);
       return attempt.retry(decision.cause);
     }
-    if (decision.kind === 'fail' && decision.reason === 'outage') {
-      jobLogger.error({ err: decision.cause }, 'gate or store unavailable for too long; job failed');
+    if (decision.kind === 'fail' && decision.reason !== 'upstream') {
+      if (decision.reason === 'budget') jobLogger.warn('tenant budget spent: job failed without calling upstream');
+      else jobLogger.error({ err: decision.cause }, 'gate or store unavailable for too long; job failed');
       return attempt.fail(decision.error, text);
     }
     if (decision.kind === 'fail') {
@@ -136,13 +147,19 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     signal?.addEventListener('abort', onAbort, { once: true });
     const measure = new AttemptMetrics(deps.metrics, bullJob);
     const deltas = new HeldDeltas();
-    const starting = Attempt.start(jobs, bullJob, token, logger, measure);
+    const spend = deps.budget && new JobSpend(deps.budget, bullJob.data.jobId, bullJob.data.tenant);
+    const starting = Attempt.start(jobs, bullJob, token, logger, measure, spend);
+    // Each call is reserved against the tenant's budget before it goes, and settled after.
+    const callDeps = { ...deps, onGatePassed: () => deps.onGatePassed?.(bullJob.data.jobId) };
+    const call = (request: UpstreamRequest) =>
+      spend
+        ? spend.call(request, deltas.push, (onDelta) => callUpstream(callDeps, request, measure, onDelta, controller.signal))
+        : callUpstream(callDeps, request, measure, deltas.push, controller.signal);
     // A first attempt that carries its request calls upstream while START is on its way: a round
     // trip less before the first token. Its deltas are held until START confirms the attempt. (A
     // cancel that lands between pickup and START costs an upstream call, aborted at once.)
     const carried = bullJob.attemptsStarted <= 1 ? bullJob.data.request : undefined;
-    const call = { ...deps, onGatePassed: () => deps.onGatePassed?.(bullJob.data.jobId) };
-    const headStart = carried ? callUpstream(call, carried, measure, deltas.push, controller.signal) : undefined;
+    const headStart = carried ? call(carried) : undefined;
     headStart?.catch(() => undefined); // awaited once the attempt is confirmed
     try {
       const attempt = await starting;
@@ -153,7 +170,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
         controller.abort();
         return await attempt.handBack(0);
       }
-      const prepared = carried ? { request: carried, prior: '' } : await prepare(attempt);
+      const prepared = carried ? { request: carried, prior: '' } : await prepare(attempt, controller.signal);
       if (!prepared) return;
       const { request, prior } = prepared;
 
@@ -163,10 +180,11 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
         writer.push(text);
       });
       try {
-        const completion = await (headStart ?? callUpstream(call, prior ? continuationRequest(request, prior) : request, measure, deltas.push, controller.signal));
+        const completion = await (headStart ?? call(prior ? continuationRequest(request, prior) : request));
         const content = prior + completion.content;
         const result: JobResult = { content, finish_reason: completion.finishReason, usage: finalUsage(completion.usage, request, prior, content) };
         await writer.end({ finish_reason: result.finish_reason, usage: result.usage });
+        if (attempt.record.cache) await deps.merging?.produced(attempt, attempt.record.cache, result);
         await attempt.succeed(result);
       } catch (thrown) {
         await writer.flush().catch(() => undefined);

@@ -5,11 +5,13 @@ import { checkEvictionPolicy, createKeys, createRedis, waitForRedis, type Redis 
 import { BatchRepository, JobRepository, SessionTurns } from '@spool/jobs';
 import { createMetrics, serveMetrics, type Metrics } from '@spool/metrics';
 import { createStore, type Store } from '@spool/store';
+import { EventLog } from '@spool/stream';
 import { SpoolWorker } from './worker.js';
 import { WebhookWorker } from './webhook-worker.js';
 import { ProviderBatchWorker } from './provider-batch-worker.js';
 import { recordBatchResult } from './batch-results.js';
 import { recordJob } from './record-job.js';
+import { Budget } from './budget.js';
 import { startStoreRetention } from './store-retention.js';
 import { WorkerStopTimeoutError } from './errors.js';
 
@@ -98,8 +100,9 @@ export class WorkerProcess {
       redis,
       metrics,
       prepareRequest: sessionTurns.history,
+      budget: new Budget(redis, keys, { tenants: config.tenants, models: config.models, store, log: new EventLog(redis, keys), logger }),
       // The store's handlers come last: while it is down they fail (and are retried) without holding up webhooks.
-      onJobEnded: [recordBatchResult(batches, webhooks, config.models), webhooks.onJobEnded, recordJob(store), sessionTurns.append],
+      onJobEnded: [recordBatchResult(batches, webhooks), webhooks.onJobEnded, recordJob(store), sessionTurns.append],
     });
     const providerBatches = new ProviderBatchWorker({ config, logger, redis, jobs, batches, metrics });
     const running: Running = { chat, webhooks, providerBatches };

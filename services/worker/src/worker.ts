@@ -4,14 +4,17 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
 import { CHAT_QUEUE, FairScheduler, pendingLimitFor, createKeys, createRedis, watchConnection, type ChatJobData, type Redis } from '@spool/queue';
-import { JobOutbox, JobRepository, type JobEndedHandler } from '@spool/jobs';
-import { EventLog } from '@spool/stream';
+import { JobOutbox, JobRepository, ResponseCache, type JobEndedHandler } from '@spool/jobs';
+import { EventHub, EventLog } from '@spool/stream';
 import { UpstreamClient } from '@spool/llm';
 import { createMetrics, type Metrics } from '@spool/metrics';
 import { ABORT_CANCELLED, ABORT_SHUTDOWN, createChatProcessor, type PrepareRequest } from './chat-processor.js';
 import { retryDelayMs } from './backoff.js';
 import { UpstreamGate } from './upstream-gate.js';
+import { FlushClock } from './flush-clock.js';
+import { MergedJobs } from './merged-jobs.js';
 import { SchedulerLoop } from './scheduler-loop.js';
+import type { Budget } from './budget.js';
 import { traceChatAttempts } from './tracing-spans.js';
 
 export interface SpoolWorkerOptions {
@@ -26,6 +29,8 @@ export interface SpoolWorkerOptions {
   prepareRequest?: PrepareRequest;
   /** this process's metrics; default: a fresh registry (main.ts serves it on SPOOL_METRICS_PORT) */
   metrics?: Metrics;
+  /** tenants' budgets: each upstream call reserved and settled (worker-process.ts makes it); none: spend is not counted */
+  budget?: Budget;
 }
 
 /**
@@ -40,6 +45,8 @@ export class SpoolWorker {
   readonly metrics: Metrics;
   private readonly redis: Redis;
   private readonly subscriber: Redis;
+  /** the events of jobs that merged jobs follow */
+  private readonly followSubscriber: Redis;
   private readonly queue: Queue<ChatJobData>;
   private readonly queueConnection: Redis;
   /** BullMQ closes the connections it makes, not the ones it is given: these two are closed here */
@@ -83,9 +90,19 @@ export class SpoolWorker {
       policies: config.tenants,
     });
     const gate = new UpstreamGate(this.redis, keys.upstreamGate(), { rpm: config.upstreamRpm, tpm: config.upstreamTpm, pauseChannel: keys.upstreamPauseChannel() });
+    const log = new EventLog(this.redis, keys);
+    const responseCache = new ResponseCache(this.redis, keys, { maxEntryBytes: config.cacheMaxEntryBytes, tenantMaxBytes: config.cacheTenantMaxBytes });
+    this.followSubscriber = createRedis(config.redisUrl, 'subscriber', config.prefix);
+    const merging = new MergedJobs({
+      jobs: this.jobs,
+      log,
+      hub: new EventHub(this.redis, this.followSubscriber, keys),
+      cache: responseCache,
+      clock: new FlushClock(options.coalesceMs ?? 80),
+    });
     const processor = createChatProcessor({
       jobs: this.jobs,
-      log: new EventLog(this.redis, keys),
+      log,
       upstream: this.upstream,
       gate,
       queue: this.queue,
@@ -95,7 +112,9 @@ export class SpoolWorker {
       prepareRequest: options.prepareRequest,
       metrics: this.metrics,
       backoffMs: config.backoffMs,
+      merging,
       onGatePassed: (jobId) => this.scheduling.kick(jobId),
+      budget: options.budget,
     });
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     const traced = config.otlpEndpoint ? traceChatAttempts(processor, (jobId) => this.jobs.traceOf(jobId)) : processor;
@@ -127,6 +146,11 @@ export class SpoolWorker {
       this.scheduling.kick();
       if (job.result) await this.scheduling.scheduler.chargeTokens(record.tenant, job.result.usage.total_tokens - record.est_tokens);
     });
+    // A reservation an ended job still holds (its worker died, or it was cancelled mid-call) is settled before its record is read.
+    const budget = options.budget;
+    if (budget) this.outbox.before(async (jobId) => void (await budget.settleLeftover(jobId)));
+    // First: an identical job waiting for this one's leadership or result should not wait on the store.
+    this.outbox.use(responseCache.onJobEnded);
     for (const handler of options.onJobEnded ?? []) this.outbox.use(handler);
     this.outbox.start();
 
@@ -172,6 +196,7 @@ export class SpoolWorker {
     await this.queue.close();
     this.queueConnection.disconnect();
     this.subscriber.disconnect();
+    this.followSubscriber.disconnect();
     if (this.ownsUpstream) this.upstream.close();
     if (this.ownsRedis) await this.redis.quit().catch(() => undefined);
   }

@@ -7,6 +7,7 @@ import { uploadSlots } from '../tenant-slots.js';
 import { submitBatch } from '../submit-batch.js';
 import { cancelBatch } from '../cancel-batch.js';
 import { completionWindowQuery } from '../batch-mode.js';
+import { refuseWhenBudgetSpent } from '../budget-check.js';
 
 const RESULTS_PAGE = 1000;
 
@@ -25,7 +26,9 @@ export function batchesRouter(deps: AppDeps): Router {
   const router = Router();
 
   router.post('/v1/batches', uploadSlots(deps.config.batchUploadsPerTenant).perRequest(), async (req, res) => {
-    // Checked before the body is read: a bad value fails at once, not after a 50 MB upload.
+    // Before the upload is read: a spent budget refuses the batch whole, however large, and a bad
+    // completion_window fails at once, not after a 50 MB upload.
+    await refuseWhenBudgetSpent(deps, res.locals.tenant);
     const queried = completionWindowQuery(req.query.completion_window);
     const parsed = await readBatch(req);
     const batch = await submitBatch(deps, res.locals.tenant, { ...parsed, completionWindow: parsed.completionWindow ?? queried });
