@@ -120,7 +120,7 @@ describe('batch uploads', () => {
     second.request.write(`${line(0)}\n`);
     // Both uploads are in progress once a third is refused; until then an empty batch is a 400.
     let third = await post(stack.url, '\n', 'application/jsonl', alice);
-    for (let tries = 0; third.status === 400 && tries < 200; tries++) {
+    for (let tries = 0; third.status === 400 && tries < 800; tries++) {
       await new Promise((resolve) => setTimeout(resolve, 25));
       third = await post(stack.url, '\n', 'application/jsonl', alice);
     }
