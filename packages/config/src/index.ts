@@ -4,3 +4,4 @@ export { createLogger, REDACT_PATHS, type Logger, type LoggerOptions } from './l
 export { logProcessErrors } from './process-errors.js';
 export { redactUrl, redactUrlsIn } from './redact-url.js';
 export { costUsd, type TokenCounts } from './pricing.js';
+export { servesModel, upstreamForModel } from './upstream-for-model.js';

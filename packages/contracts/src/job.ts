@@ -60,6 +60,12 @@ export const JobObject = z.object({
   partial: JobPartial.nullable(),
   error: JobError.nullable(),
   attempt_log: z.array(AttemptLogEntry).optional(),
+  /** the result came from the response cache, without an upstream call (API.md §14) */
+  cached: z.boolean().optional(),
+  /** what its upstream calls cost, in USD, at the model's prices (every attempt that reached upstream) */
+  cost_usd: z.number(),
+  /** a queued job's: what holds it now (API.md §12) */
+  waiting_on: z.enum(['capacity', 'tenant_concurrency', 'tenant_rpm', 'tenant_tpm', 'upstream_rate_limit', 'budget']).optional(),
 });
 export type JobObject = z.infer<typeof JobObject>;
 

@@ -7,7 +7,7 @@ import { UPSTREAM_AUTH_MESSAGE, UpstreamError } from './upstream-error.js';
 type Handler = (response: ServerResponse) => void;
 
 const chunk = (content: string | null, finish: string | null = null) =>
-  `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: content === null ? {} : { content }, finish_reason: finish }] })}\n\n`;
+  `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: 'gpt-4o-mini-2024-07-18', choices: [{ index: 0, delta: content === null ? {} : { content }, finish_reason: finish }] })}\n\n`;
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -41,14 +41,14 @@ function sse(response: ServerResponse, ...events: string[]) {
 }
 
 describe('UpstreamClient.stream', () => {
-  it('reads deltas, finish_reason and usage until [DONE], and reuses one kept-alive connection', async () => {
+  it('reads deltas, finish_reason, usage and the answering model until [DONE], and reuses one kept-alive connection', async () => {
     const usage = `data: ${JSON.stringify({ id: 'c', choices: [], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } })}\n\n`;
     const { client, connections } = await upstream((response) => sse(response, chunk('Hel'), chunk('lo'), chunk(null, 'stop'), usage, 'data: [DONE]\n\n', chunk('ignored')));
     for (let call = 0; call < 3; call++) {
       const deltas: string[] = [];
       const completion = await client.stream(request, { onDelta: (text) => deltas.push(text) });
       expect(deltas).toEqual(['Hel', 'lo']);
-      expect(completion).toEqual({ content: 'Hello', finishReason: 'stop', usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } });
+      expect(completion).toEqual({ content: 'Hello', finishReason: 'stop', usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 }, model: 'gpt-4o-mini-2024-07-18' });
     }
     expect(connections()).toBe(1);
   });

@@ -1,3 +1,4 @@
 export { createMetrics, QUEUE_STATES, type Metrics, type MetricsOptions, type QueueCountsSource, type QueueState, type UpstreamGaugeReading } from './metrics.js';
 export { serveMetrics } from './metrics-server.js';
 export { metricsAuthorized, METRICS_UNAUTHORIZED_MESSAGE } from './metrics-auth.js';
+export { registerTenantMetrics, type TenantFigure } from './tenant-metrics.js';

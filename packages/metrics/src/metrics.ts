@@ -25,6 +25,8 @@ export interface MetricsOptions {
   service?: string;
   /** queues whose depth is read from Redis at each scrape (the same figure on every process: aggregate with `max`) */
   queues?: QueueCountsSource[];
+  /** jobs waiting in their tenants' lines, before the queue (the fair scheduler): `state="scheduled"` of the chat queue */
+  scheduled?: () => Promise<number>;
   /** live SSE watchers of this process */
   watchers?: () => number;
   /** process and Node.js metrics (`spool_process_*`, `spool_nodejs_*`); default true */
@@ -105,6 +107,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
             for (const state of QUEUE_STATES) if (counts) this.set({ queue: queue.name, state }, counts[state] ?? 0);
           }),
         );
+        const scheduled = options.scheduled && (await withTimeout(options.scheduled(), queueTimeoutMs).catch(() => null));
+        if (typeof scheduled === 'number') this.set({ queue: 'chat', state: 'scheduled' }, scheduled);
       },
     }),
     jobDuration: new Histogram({

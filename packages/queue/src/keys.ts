@@ -77,6 +77,21 @@ export interface Keys {
   tenantSpend(tenant: string, month: string): string;
   /** hash: a job's budget reservation (tenant, month, usd) while an attempt is upstream */
   budgetReservation(jobId: string): string;
+  /**
+   * hash: a cached reply (`at` ms, `result` JSON) of a tenant's request, by the request's hash. A
+   * tenant's cache keys share one hash slot (`{tenant}`), so its scripts run unchanged on a cluster.
+   */
+  cacheEntry(tenant: string, hash: string): string;
+  /** sorted set: a tenant's cache entries (request hashes) by when they expire (ms) */
+  cacheExpiry(tenant: string): string;
+  /** hash: the bytes of each of a tenant's cache entries, and their `total` */
+  cacheSizes(tenant: string): string;
+  /** string: the id of the job whose upstream call identical cache-opted jobs join (merging) */
+  mergeLeader(tenant: string, mergeKey: string): string;
+  /** hash: where a provider-mode batch is in the upstream's Batch API (file, upstream batch, polls) */
+  providerBatch(batchId: string): string;
+  /** string, expiring: the upstream answered 404 to its Batch API, so `completion_window` batches run live meanwhile */
+  providerBatchUnsupported(upstream: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -121,5 +136,11 @@ export function createKeys(prefix: string): Keys {
     tenantSchedule: (tenant) => `${prefix}:tenant:${tenant}:schedule`,
     tenantSpend: (tenant, month) => `${prefix}:tenant:${tenant}:spend:${month}`,
     budgetReservation: (jobId) => `${prefix}:budget-reservation:${jobId}`,
+    cacheEntry: (tenant, hash) => `${prefix}:cache:{${tenant}}:entry:${hash}`,
+    cacheExpiry: (tenant) => `${prefix}:cache:{${tenant}}:expiry`,
+    cacheSizes: (tenant) => `${prefix}:cache:{${tenant}}:sizes`,
+    mergeLeader: (tenant, mergeKey) => `${prefix}:cache:{${tenant}}:leader:${mergeKey}`,
+    providerBatch: (batchId) => `${prefix}:provider-batch:${batchId}`,
+    providerBatchUnsupported: (upstream) => `${prefix}:provider-batch-unsupported:${upstream}`,
   };
 }

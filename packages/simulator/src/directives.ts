@@ -29,7 +29,16 @@ export interface Directive {
   tokensPerSecond?: number;
   /** The fault applies only on the simulator of this name (`on=NAME`, its `name` option); speed and length apply everywhere. */
   on?: string;
+  /**
+   * A fault of the whole Batch API batch whose input file holds this request (`batch=failed` or
+   * `batch=expired`); a live request carrying it is answered as usual.
+   */
+  batch?: BatchFault;
 }
+
+/** What a `batch=` directive does to a Batch API batch. */
+export type BatchFault = 'failed' | 'expired';
+const BATCH_FAULTS: readonly string[] = ['failed', 'expired'] satisfies BatchFault[];
 
 /** A directive the simulator cannot read; answered with 400 so a typo never passes silently. */
 export class DirectiveError extends SimulatorError {
@@ -38,7 +47,7 @@ export class DirectiveError extends SimulatorError {
   }
 }
 
-type NumericKey = Exclude<keyof Directive, 'text' | 'code' | 'on'>;
+type NumericKey = Exclude<keyof Directive, 'text' | 'code' | 'on' | 'batch'>;
 
 const NUMERIC_KEYS: Record<string, NumericKey> = {
   status: 'status',
@@ -67,6 +76,11 @@ export function parseDirective(text: string): Directive | undefined {
     }
     if (key === 'code' || key === 'on') {
       directive[key] = value;
+      continue;
+    }
+    if (key === 'batch') {
+      if (!BATCH_FAULTS.includes(value)) throw new DirectiveError(`Simulator directive: batch must be ${BATCH_FAULTS.join(' or ')}.`);
+      directive.batch = value as BatchFault;
       continue;
     }
     const field = NUMERIC_KEYS[key];

@@ -30,6 +30,7 @@ export function readSimulatorSettings(env: NodeJS.ProcessEnv): SimulatorSettings
       faultStatus: status(env, 'SIMULATOR_FAULT_STATUS'),
       breakAfter: integer(env, 'SIMULATOR_BREAK_AFTER', undefined),
       models: list(env.SIMULATOR_MODELS),
+      batchDelayMs: integer(env, 'SIMULATOR_BATCH_DELAY_MS', 10_000),
     },
   };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BatchApi, type RouteAnswer } from './batch-api.js';
 import { CompletionWriter } from './completion.js';
 import { DirectiveError, findDirective, hasFault, type Directive } from './directives.js';
 import { faultError, invalidRequest, type OpenAIErrorBody } from './errors.js';
@@ -36,6 +37,12 @@ export interface SimulatorOptions {
   breakAfter?: number;
   /** The models served (and listed): any other is answered 404 `model_not_found`, as OpenAI does. Default: MODELS, and any model is served (env SIMULATOR_MODELS). */
   models?: string[];
+  /**
+   * How long a Batch API batch (`/v1/batches`) runs before it completes, or expires when a
+   * request in it carries `[[sim batch=expired]]`. Default 1000 (`npm run simulator`: 10000,
+   * env SIMULATOR_BATCH_DELAY_MS).
+   */
+  batchDelayMs?: number;
 }
 
 export interface SimulatorStats {
@@ -56,7 +63,8 @@ export interface Simulator {
   /**
    * `request` ({ id, model, messages, stream, directive }) for every parsed completion request,
    * `completed` ({ id, finishReason }), `aborted` ({ id, chunksSent }) when the client left first,
-   * `rate_limited` ({ id }). `id` is the response's x-request-id.
+   * `rate_limited` ({ id }). `id` is the response's x-request-id. `batch` ({ id, status }) each
+   * time a Batch API batch changes status.
    */
   readonly events: EventEmitter;
 }
@@ -77,12 +85,14 @@ class SimulatorServer implements Simulator {
   private readonly faultCounts = new Map<string, number>();
   private readonly requestLimiter?: SlidingWindowLimiter;
   private readonly tokenLimiter?: SlidingWindowLimiter;
+  private readonly batchApi: BatchApi;
   private closing = false;
 
   constructor(private readonly options: SimulatorOptions) {
     if (options.rpm !== undefined) this.requestLimiter = new SlidingWindowLimiter(options.rpm);
     if (options.tpm !== undefined) this.tokenLimiter = new SlidingWindowLimiter(options.tpm);
     this.writeBudget = options.maxWritesPerSecond ?? 20_000;
+    this.batchApi = new BatchApi({ delayMs: options.batchDelayMs ?? 1000, events: this.events, countFault: (directive) => this.countFault(directive) });
     this.server = createServer((request, response) => this.route(request, response));
   }
 
@@ -105,6 +115,7 @@ class SimulatorServer implements Simulator {
   close(): Promise<void> {
     this.closing = true;
     for (const writer of this.writers) writer.cancel();
+    this.batchApi.close();
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -139,6 +150,15 @@ class SimulatorServer implements Simulator {
     if (method === 'GET' && path === '/v1/models') {
       const data = (this.options.models ?? MODELS).map((model) => ({ id: model, object: 'model', created: MODELS_CREATED, owned_by: 'spool-simulator' }));
       return sendJson(response, 200, { object: 'list', data });
+    }
+    const query = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
+    const batchAnswer = this.batchApi.route(method, path, query, request);
+    if (batchAnswer) {
+      batchAnswer.then(
+        (answer) => sendAnswer(response, answer),
+        () => sendJson(response, 500, faultError(500)),
+      );
+      return;
     }
     sendJson(response, 404, { error: { message: `Invalid URL (${method} ${path})`, type: 'invalid_request_error', param: null, code: null } });
   }
@@ -290,6 +310,12 @@ function setRateHeaders(response: ServerResponse, kind: 'requests' | 'tokens', d
   response.setHeader(`x-ratelimit-limit-${kind}`, String(decision.limit));
   response.setHeader(`x-ratelimit-remaining-${kind}`, String(decision.remaining));
   response.setHeader(`x-ratelimit-reset-${kind}`, formatDuration(decision.resetMs));
+}
+
+function sendAnswer(response: ServerResponse, answer: RouteAnswer): void {
+  if ('body' in answer) return sendJson(response, answer.status, answer.body);
+  response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': answer.file.length });
+  response.end(answer.file);
 }
 
 function sendJson(response: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {

@@ -26,6 +26,7 @@ const ui = {
   answeredBy: $('answered-by'),
   upstreams: $('upstreams'),
   upstreamRows: $('upstream-rows'),
+  spend: $('spend'),
 };
 
 /** Text of earlier jobs in a continued chain, the current job's text, and its stream. */
@@ -108,7 +109,27 @@ function onEvent(name, data) {
   }
 }
 
+/** Dollars as people read them: cents once there are some, else the few digits that say how little. */
+function formatUsd(value) {
+  if (value >= 0.01 || value === 0) return `$${value.toFixed(2)}`;
+  return `$${value.toFixed(8).replace(/0+$/, '')}`;
+}
+
+/** The tenant's spend this month and its budget, from /v1/usage; hidden when it cannot be read. */
+async function loadSpend() {
+  try {
+    const usage = await api('GET', '/v1/usage');
+    const budget = usage.budget_usd === null ? '(no budget)' : `of a ${formatUsd(usage.budget_usd)} budget`;
+    ui.spend.textContent = `This month: ${formatUsd(usage.spend_usd)} spent ${budget}`;
+    ui.spend.dataset.spent = String(usage.budget_usd !== null && usage.spend_usd >= usage.budget_usd);
+    ui.spend.hidden = false;
+  } catch {
+    ui.spend.hidden = true;
+  }
+}
+
 function finish(job) {
+  void loadSpend();
   state.watcher?.close();
   state.watcher = null;
   state.job = job;
@@ -368,6 +389,7 @@ ui.apiKey.addEventListener('change', () => {
   if (key) localStorage.setItem(KEY_STORAGE, key);
   else localStorage.removeItem(KEY_STORAGE);
   void loadModels();
+  void loadSpend();
 });
 ui.form.addEventListener('submit', send);
 ui.prompt.addEventListener('keydown', (event) => {
@@ -377,3 +399,4 @@ ui.cancel.addEventListener('click', cancel);
 ui.continue.addEventListener('click', continueJob);
 void loadModels();
 void watchUpstreams();
+void loadSpend();

@@ -1,5 +1,5 @@
 import express, { type Express } from 'express';
-import { createMetrics } from '@spool/metrics';
+import { createMetrics, registerTenantMetrics } from '@spool/metrics';
 import { readUpstreamGauges } from '@spool/queue';
 import type { AppDeps } from './deps.js';
 import { requestId } from './request-id.js';
@@ -20,6 +20,9 @@ import { metricsRouter } from './routes/metrics.js';
 import { adminRouter } from './routes/admin.js';
 import { playgroundRouter } from './routes/playground.js';
 import { streamSlots } from './tenant-slots.js';
+import { usageRouter } from './routes/usage.js';
+import { tenantFigures } from './tenant-usage.js';
+import { traceSubmissions } from './trace-context.js';
 
 /** Builds the API; it never listens (main.ts does), so tests drive it directly. */
 export function createApp(deps: AppDeps): Express {
@@ -27,10 +30,18 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestId());
+  if (deps.config.otlpEndpoint) app.use(traceSubmissions());
   const upstreams = deps.config.upstreams.map((upstream) => upstream.name);
   const metrics =
     deps.metrics ??
-    createMetrics({ service: 'api', queues: [deps.queue], watchers: () => deps.hub.watcherCount, upstreams: () => readUpstreamGauges(deps.redis, deps.keys, upstreams) });
+    createMetrics({
+      service: 'api',
+      queues: [deps.queue],
+      scheduled: () => deps.scheduler.waitingCount(),
+      watchers: () => deps.hub.watcherCount,
+      upstreams: () => readUpstreamGauges(deps.redis, deps.keys, upstreams),
+    });
+  registerTenantMetrics(metrics.registry, () => tenantFigures(deps));
   app.use(httpLogging(deps.logger), httpMetrics(metrics));
   // /v1 first: it is where the traffic is, and every router a request passes costs it microseconds.
   app.use('/v1', authenticate(deps.config.tenantKeys), clientRateLimit(deps.redis, deps.keys, deps.config));
@@ -41,6 +52,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(openaiRouter(deps, streams));
   app.use(batchesRouter(deps));
   app.use(deliveriesRouter(deps));
+  app.use(usageRouter(deps));
   app.use(healthRouter(deps));
   app.use(metricsRouter(metrics, deps.config.metricsKey), adminRouter(deps), playgroundRouter());
   const openApi = openApiDocument();

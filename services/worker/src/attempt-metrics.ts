@@ -52,9 +52,11 @@ export class AttemptMetrics {
     this.metrics?.timeToFirstToken.observe(seconds(this.bullJob.timestamp));
   }
 
-  succeeded(result: JobResult, record: Pick<JobRecord, 'tenant' | 'model'>): void {
+  /** `spentTokens` false: the result came without an upstream call of this job's (cache, merging), and its tokens are not counted again. */
+  succeeded(result: JobResult, record: Pick<JobRecord, 'tenant' | 'model'>, spentTokens = true): void {
     if (!this.metrics) return;
     this.metrics.jobDuration.observe({ status: 'succeeded' }, seconds(this.bullJob.timestamp));
+    if (!spentTokens) return;
     const labels = { tenant: record.tenant, model: record.model };
     this.metrics.tokens.inc({ ...labels, type: 'prompt' }, result.usage.prompt_tokens);
     this.metrics.tokens.inc({ ...labels, type: 'completion' }, result.usage.completion_tokens);

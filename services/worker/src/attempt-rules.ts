@@ -6,6 +6,7 @@ import { DEFAULT_RATE_LIMIT_PAUSE_MS } from './upstream-pool.js';
 export { DEFAULT_RATE_LIMIT_PAUSE_MS };
 import { UpstreamGateError } from './upstream-gate.js';
 import { UpstreamUnavailableError } from './upstream-pool.js';
+import { BudgetExceededError, BudgetUnavailableError } from './errors.js';
 import { StoreUnavailableError } from '@spool/store';
 
 /*
@@ -78,17 +79,18 @@ export type Decision =
   /** handed back counted; BullMQ's backoff picks the delay, or none when `failover` (another upstream takes it) */
   | { kind: 'retry'; cause: UpstreamError; failover?: true }
   /** the job ends as failed */
-  | { kind: 'fail'; reason: 'outage' | 'unavailable'; error: JobError; cause: unknown }
+  | { kind: 'fail'; reason: 'outage' | 'unavailable' | 'budget'; error: JobError; cause: unknown }
   | { kind: 'fail'; reason: 'upstream'; error: JobError; upstreamStatus?: number; cause: UpstreamError };
 
-/** Our own gate (Redis) or store failed before upstream was called. */
+/** Our own gate (Redis), budget or store failed before upstream was called. */
 function isOutage(error: unknown): boolean {
-  return error instanceof UpstreamGateError || error instanceof PrepareRequestError;
+  return error instanceof UpstreamGateError || error instanceof PrepareRequestError || error instanceof BudgetUnavailableError;
 }
 
 /** The one decision on a failed attempt: retry, fail, or give it back for later. */
 export function decide(thrown: unknown, state: AttemptState): Decision {
   if (state.stopping) return { kind: 'defer', reason: 'shutdown', delayMs: 0, cause: thrown };
+  if (thrown instanceof BudgetExceededError) return { kind: 'fail', reason: 'budget', error: { code: thrown.code, message: thrown.message }, cause: thrown };
   const deferralsLeft = state.deferrals < MAX_DEFERRALS;
   if (isOutage(thrown)) {
     if (deferralsLeft) return { kind: 'defer', reason: 'outage', delayMs: retryDelayMs(state.deferrals + 1, state.backoffMs), cause: thrown };

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { AttemptLogEntry, JobError, JobResult } from '@spool/contracts';
-import { parseJobRecord, type JobFields, type JobRecord, type JobRepository } from '@spool/jobs';
+import { parseJobRecord, type JobFields, type JobRecord, type JobRepository, type Outcome } from '@spool/jobs';
 import { countTokens, type UpstreamError } from '@spool/llm';
 import type { ChatJobData } from '@spool/queue';
 import { encodeEvent } from '@spool/stream';
@@ -11,6 +11,7 @@ import { DeltaWriter } from './delta-writer.js';
 import { FailoverError } from './errors.js';
 import type { FlushSchedule } from './flush-clock.js';
 import type { UpstreamCall } from './upstream-call.js';
+import type { JobSpend } from './job-spend.js';
 
 /**
  * One attempt of a chat job: the job's owner from its START on, and every way it can leave the
@@ -38,13 +39,17 @@ export class Attempt {
     readonly record: JobRecord,
     logger: Logger,
     readonly measure: AttemptMetrics,
+    private readonly spend?: JobSpend,
   ) {
     this.jobId = bullJob.data.jobId;
     this.logger = logger.child({ job_id: this.jobId, attempt: number });
   }
 
-  /** Takes the job as a new owner; null when the job already ended (cancelled before it ran) or has no record. */
-  static async start(jobs: JobRepository, bullJob: Job<ChatJobData>, token: string | undefined, logger: Logger, measure: AttemptMetrics): Promise<Attempt | null> {
+  /**
+   * Takes the job as a new owner; null when the job already ended (cancelled before it ran) or
+   * has no record. `spend`, the job's budget meter, learns whose job it is.
+   */
+  static async start(jobs: JobRepository, bullJob: Job<ChatJobData>, token: string | undefined, logger: Logger, measure: AttemptMetrics, spend?: JobSpend): Promise<Attempt | null> {
     const jobId = bullJob.data.jobId;
     const owner = randomUUID();
     const started = await jobs.start(jobId, owner);
@@ -54,7 +59,8 @@ export class Attempt {
     if (started.state !== 'started') return null;
     // The request a queue entry carries (BullMQ parsed it already) is the hash's: not parsed twice.
     const record = parseJobRecord(started.fields, bullJob.data.request);
-    return new Attempt(jobs, bullJob, token, owner, started.attempt, started.eventCount, started.fields, record, logger, measure);
+    spend?.started(record.tenant, started.eventCount);
+    return new Attempt(jobs, bullJob, token, owner, started.attempt, started.eventCount, started.fields, record, logger, measure, spend);
   }
 
   /** The upstream calls this attempt makes (the array is read when the attempt leaves the job, so calls added later count). */
@@ -88,8 +94,8 @@ export class Attempt {
   }
 
   /** Tells readers the reply starts over (`on_interrupt: restart`); false when the job is no longer ours. */
-  async restart(): Promise<boolean> {
-    const reset = encodeEvent('reset', { attempt: this.number, reason: 'the previous attempt was interrupted' });
+  async restart(reason = 'the previous attempt was interrupted'): Promise<boolean> {
+    const reset = encodeEvent('reset', { attempt: this.number, reason });
     return this.jobs.append(this.jobId, this.owner, [reset]);
   }
 
@@ -114,16 +120,22 @@ export class Attempt {
     if (await this.jobs.requeue(this.jobId, this.owner, this.number)) throw failover ? new FailoverError(error) : error;
   }
 
-  async succeed(result: JobResult): Promise<void> {
-    const finished = await this.jobs.finish(this.jobId, this.fields, { status: 'succeeded', result, attemptLog: this.attemptLog() }, { owner: this.owner });
-    if (finished.state === 'finished') this.measure.succeeded(result, this.record);
+  /** The hash `finish` renders the job from: START's, with the cost this worker's calls added since. */
+  private get finalFields(): JobFields {
+    return this.spend ? { ...this.fields, ...this.spend.jobFields } : this.fields;
+  }
+
+  /** Ends the job with `result`; `origin` when the result came from the cache or an identical job's call (merged-jobs.ts). */
+  async succeed(result: JobResult, origin: Pick<Outcome, 'cached' | 'mergedWith'> = {}): Promise<void> {
+    const finished = await this.jobs.finish(this.jobId, this.finalFields, { status: 'succeeded', result, attemptLog: this.attemptLog(), ...origin }, { owner: this.owner });
+    if (finished.state === 'finished') this.measure.succeeded(result, this.record, !origin.cached && !origin.mergedWith);
     this.logger.info({ finish_reason: result.finish_reason, completion_tokens: result.usage.completion_tokens }, 'job succeeded');
   }
 
   /** Ends the job as failed, keeping `text` (everything streamed so far) as its partial reply. */
   async fail(error: JobError, text: string, upstreamStatus?: number): Promise<void> {
     const partial = text ? { content: text, completion_tokens: countTokens(text) } : null;
-    const finished = await this.jobs.finish(this.jobId, this.fields, { status: 'failed', error, partial, upstreamStatus, attemptLog: this.attemptLog() }, { owner: this.owner });
+    const finished = await this.jobs.finish(this.jobId, this.finalFields, { status: 'failed', error, partial, upstreamStatus, attemptLog: this.attemptLog() }, { owner: this.owner });
     if (finished.state === 'finished') this.measure.failed();
   }
 }

@@ -13,6 +13,9 @@ import { FlushClock } from './flush-clock.js';
 import { HeldDeltas } from './held-deltas.js';
 import { callUpstream, type UpstreamCall } from './upstream-call.js';
 import type { UpstreamPool } from './upstream-pool.js';
+import type { MergedJobs } from './merged-jobs.js';
+import type { Budget } from './budget.js';
+import { JobSpend } from './job-spend.js';
 
 /** Why BullMQ aborted an attempt (`worker.cancelJob` / `cancelAllJobs`). */
 export const ABORT_CANCELLED = 'cancelled';
@@ -23,6 +26,12 @@ export interface ChatProcessorDeps {
   log: EventLog;
   /** the upstreams, their gates and the routing between them */
   pool: UpstreamPool;
+  /** the response cache and merging of identical jobs, for jobs with `cache`; none: such jobs just run */
+  merging?: MergedJobs;
+  /** a job got past its upstream's gate: the fair scheduler may release the next one */
+  onGatePassed?: (jobId: string) => void;
+  /** reserves each upstream call's worst case against its tenant's budget and settles it after; none: spend is not counted */
+  budget?: Budget;
   logger: Logger;
   maxAttempts: number;
   /** delta coalescing window, ms */
@@ -84,14 +93,17 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
    * What this attempt sends upstream, and the text earlier attempts streamed (it continues from
    * there); null when there is nothing left to call upstream for.
    */
-  async function prepare(attempt: Attempt): Promise<{ request: UpstreamRequest; prior: string } | null> {
+  async function prepare(attempt: Attempt, signal: AbortSignal): Promise<{ request: UpstreamRequest; prior: string } | null> {
     const { jobId, record } = attempt;
     // The attempt before streamed the whole reply, then its worker died before ending the job.
     if (record.stream_end) {
       await attempt.succeed({ content: streamedText(await log.readAfter(jobId, 0)), ...record.stream_end });
       return null;
     }
-    let prior = await textSoFar(log, jobId, attempt.eventCount);
+    // A job with `cache` may end here, from the cache or from an identical job's call it joined.
+    const joined = record.cache && deps.merging ? await deps.merging.join(attempt, record.cache, signal) : null;
+    if (joined?.ended) return null;
+    let prior = joined ? joined.text : await textSoFar(log, jobId, attempt.eventCount);
     if (prior) attempt.measure.continuing();
     if (prior && record.on_interrupt === 'restart') {
       if (!(await attempt.restart())) return null;
@@ -126,7 +138,8 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
       return attempt.retry(decision.cause, decision.failover);
     }
     if (decision.kind === 'fail' && decision.reason !== 'upstream') {
-      if (decision.reason === 'outage') jobLogger.error({ err: decision.cause }, 'gate or store unavailable for too long; job failed');
+      if (decision.reason === 'budget') jobLogger.warn('tenant budget spent: job failed without calling upstream');
+      else if (decision.reason === 'outage') jobLogger.error({ err: decision.cause }, 'gate or store unavailable for too long; job failed');
       else jobLogger.error('no upstream serving the model was available for too long; job failed');
       return attempt.fail(decision.error, text);
     }
@@ -149,13 +162,19 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     const measure = new AttemptMetrics(deps.metrics, bullJob);
     const deltas = new HeldDeltas();
     const calls: UpstreamCall[] = [];
-    const starting = Attempt.start(jobs, bullJob, token, logger, measure);
+    const spend = deps.budget && new JobSpend(deps.budget, bullJob.data.jobId, bullJob.data.tenant);
+    const starting = Attempt.start(jobs, bullJob, token, logger, measure, spend);
     // A first attempt that carries its request calls upstream while START is on its way: a round
     // trip less before the first token. Its deltas are held until START confirms the attempt. (A
     // cancel that lands between pickup and START costs an upstream call, aborted at once.)
     const carried = bullJob.attemptsStarted <= 1 ? bullJob.data.request : undefined;
-    const callOptions = { measure, onDelta: deltas.push, signal: controller.signal, calls };
-    const headStart = carried ? callUpstream(pool, carried, callOptions) : undefined;
+    const callOptions = { measure, onDelta: deltas.push, signal: controller.signal, calls, onGatePassed: () => deps.onGatePassed?.(bullJob.data.jobId) };
+    // Each call is reserved against the tenant's budget before it goes, and settled after.
+    const call = (request: UpstreamRequest, avoid?: ReadonlySet<string>) =>
+      spend
+        ? spend.call(request, deltas.push, (onDelta) => callUpstream(pool, request, { ...callOptions, onDelta, avoid }))
+        : callUpstream(pool, request, { ...callOptions, avoid });
+    const headStart = carried ? call(carried) : undefined;
     headStart?.catch(() => undefined); // awaited once the attempt is confirmed
     try {
       const attempt = await starting;
@@ -167,7 +186,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
         controller.abort();
         return await attempt.handBack(0);
       }
-      const prepared = carried ? { request: carried, prior: '' } : await prepare(attempt);
+      const prepared = carried ? { request: carried, prior: '' } : await prepare(attempt, controller.signal);
       if (!prepared) return;
       const { request, prior } = prepared;
 
@@ -178,10 +197,11 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
       });
       try {
         const next = prior ? continuationRequest(request, prior) : request;
-        const completion = await (headStart ?? callUpstream(pool, next, { ...callOptions, avoid: avoidAfter(attempt.record.attempt_log) }));
+        const completion = await (headStart ?? call(next, avoidAfter(attempt.record.attempt_log)));
         const content = prior + completion.content;
         const result: JobResult = { content, finish_reason: completion.finishReason, usage: finalUsage(completion.usage, request, prior, content), model: completion.model };
         await writer.end({ finish_reason: result.finish_reason, usage: result.usage, model: result.model });
+        if (attempt.record.cache) await deps.merging?.produced(attempt, attempt.record.cache, result);
         await attempt.succeed(result);
       } catch (thrown) {
         await writer.flush().catch(() => undefined);

@@ -16,3 +16,17 @@ export class FailoverError extends WorkerError {
     super(failure.code, failure.message, { cause: failure });
   }
 }
+
+/** The tenant's budget cannot pay for an attempt's worst case: the job fails without calling upstream. */
+export class BudgetExceededError extends WorkerError {
+  constructor() {
+    super('budget_exceeded', "The tenant's budget for this month cannot pay for this request");
+  }
+}
+
+/** The budget could not be checked (Redis or the store is out of reach): the call never went upstream, and the job waits. */
+export class BudgetUnavailableError extends WorkerError {
+  constructor(cause: unknown) {
+    super('budget_unavailable', 'the budget could not be checked', { cause });
+  }
+}

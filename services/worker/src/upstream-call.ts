@@ -3,6 +3,7 @@ import { classifyUpstreamError, countPromptTokens, countTokens, type Completion 
 import type { AttemptMetrics } from './attempt-metrics.js';
 import { estimateTokens } from './upstream-gate.js';
 import { DEFAULT_RATE_LIMIT_PAUSE_MS, type UpstreamPool } from './upstream-pool.js';
+import { traceUpstreamCall } from './tracing-spans.js';
 
 /** One upstream call of an attempt, for the job's `attempt_log`. */
 export interface UpstreamCall {
@@ -24,6 +25,8 @@ export interface UpstreamCallOptions {
   avoid?: ReadonlySet<string>;
   /** the call is noted here when it starts, and how it ended when it ends */
   calls: UpstreamCall[];
+  /** the call got past its upstream's gate: the fair scheduler may release the next job */
+  onGatePassed?: () => void;
 }
 
 /** A completion, and where it came from. */
@@ -56,20 +59,25 @@ export async function callUpstream(pool: UpstreamPool, request: UpstreamRequest,
   const { gate } = routed.member;
   const upstream = routed.member.settings.name;
   await gate.acquire(estimated, signal, routed.reservedWaitMs);
+  options.onGatePassed?.();
   const call: UpstreamCall = { upstream, model: routed.model, startedAt: Date.now() };
   options.calls.push(call);
   measure.upstreamStarted(upstream);
   const ended = pool.callStarted(routed);
   let streamed = '';
   try {
-    const completion = await routed.member.client.stream(pool.requestFor(routed, request), {
-      signal,
-      onDelta: (text) => {
-        streamed += text;
-        options.onDelta(text);
-      },
-      onHeaders: (snapshot) => pool.observe(routed, snapshot),
-    });
+    const { client } = routed.member;
+    const sent = pool.requestFor(routed, request);
+    const completion = await traceUpstreamCall(client, sent, () =>
+      client.stream(sent, {
+        signal,
+        onDelta: (text) => {
+          streamed += text;
+          options.onDelta(text);
+        },
+        onHeaders: (snapshot) => pool.observe(routed, snapshot),
+      }),
+    );
     ended();
     measure.upstreamEnded();
     Object.assign(call, { endedAt: Date.now(), outcome: 'succeeded' });

@@ -5,10 +5,13 @@ import { checkEvictionPolicy, createKeys, createRedis, readUpstreamGauges, waitF
 import { BatchRepository, JobRepository, SessionTurns } from '@spool/jobs';
 import { createMetrics, serveMetrics, type Metrics } from '@spool/metrics';
 import { createStore, type Store } from '@spool/store';
+import { EventLog } from '@spool/stream';
 import { SpoolWorker } from './worker.js';
 import { WebhookWorker } from './webhook-worker.js';
+import { ProviderBatchWorker } from './provider-batch-worker.js';
 import { recordBatchResult } from './batch-results.js';
 import { recordJob } from './record-job.js';
+import { Budget } from './budget.js';
 import { startStoreRetention } from './store-retention.js';
 import { WorkerStopTimeoutError } from './errors.js';
 import type { UpstreamHealthOptions } from './upstream-health.js';
@@ -38,14 +41,15 @@ export interface WorkerStopOptions {
 interface Running {
   chat: SpoolWorker;
   webhooks: WebhookWorker;
+  providerBatches: ProviderBatchWorker;
   retention?: { stop(): void };
   metricsServer?: Server;
 }
 
 /**
  * Everything a worker process runs, wired once (main.ts and the tests use it): the chat worker
- * and its outbox handlers, the webhook worker, store retention and `/metrics`, on one command
- * connection. Its workers take jobs only once `start` has found Redis answering.
+ * and its outbox handlers, the webhook worker, the provider-batch poller, store retention and
+ * `/metrics`, on one command connection. Its workers take jobs only once `start` has found Redis answering.
  */
 export class WorkerProcess {
   readonly metrics: Metrics;
@@ -94,7 +98,8 @@ export class WorkerProcess {
     const { store, redis, metrics } = this;
     const webhooks = new WebhookWorker({ config, logger, redis, metrics, timeoutMs: this.options.webhookTimeoutMs });
     const batches = new BatchRepository(redis, keys);
-    const sessionTurns = new SessionTurns(store, new JobRepository(redis, keys, { eventsTtlSeconds: config.eventsTtlSeconds }), { contextTokens: config.contextTokens });
+    const jobs = new JobRepository(redis, keys, { eventsTtlSeconds: config.eventsTtlSeconds });
+    const sessionTurns = new SessionTurns(store, jobs, { contextTokens: config.contextTokens });
     const chat = new SpoolWorker({
       config,
       logger,
@@ -102,12 +107,14 @@ export class WorkerProcess {
       metrics,
       prepareRequest: sessionTurns.history,
       upstreamHealth: this.options.upstreamHealth,
+      budget: new Budget(redis, keys, { tenants: config.tenants, models: config.models, store, log: new EventLog(redis, keys), logger }),
       // The store's handlers come last: while it is down they fail (and are retried) without holding up webhooks.
       onJobEnded: [recordBatchResult(batches, webhooks), webhooks.onJobEnded, recordJob(store), sessionTurns.append],
     });
-    const running: Running = { chat, webhooks };
+    const providerBatches = new ProviderBatchWorker({ config, logger, redis, jobs, batches, metrics });
+    const running: Running = { chat, webhooks, providerBatches };
     this.running = running;
-    await Promise.all([chat.waitUntilReady(), webhooks.waitUntilReady()]);
+    await Promise.all([chat.waitUntilReady(), webhooks.waitUntilReady(), providerBatches.waitUntilReady()]);
     running.retention = startStoreRetention({ store, redis, lockKey: keys.storePruneRound(), retentionDays: config.storeRetentionDays, logger });
     // A second worker on the same machine finds the port taken: it works on, without /metrics.
     const served = config.metricsPort
@@ -144,7 +151,7 @@ export class WorkerProcess {
       running.retention?.stop();
       // Deliveries in flight end while the chat jobs finish; the outbox still enqueues new ones until the chat worker has closed.
       const deliveriesStopped = running.webhooks.stopDeliveries();
-      await running.chat.close(graceMs);
+      await Promise.all([running.chat.close(graceMs), running.providerBatches.close()]);
       await deliveriesStopped;
       await running.webhooks.close();
       running.metricsServer?.close();

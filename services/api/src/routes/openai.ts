@@ -10,6 +10,7 @@ import { cancelJob } from '../cancel-job.js';
 import { chatCompletion, chunk, jobFailure, usageChunk } from '../openai-format.js';
 import type { TenantSlots } from '../tenant-slots.js';
 import { ModelList } from '../model-list.js';
+import { CACHE_TTL_HEADER, withCacheHeader } from '../cache-header.js';
 
 /** The fields of OpenAI's request the queue changes the meaning of. */
 const DoorFields = z.looseObject({
@@ -77,7 +78,8 @@ export function openaiRouter(deps: AppDeps, slots: TenantSlots): Router {
     const door = parseOrThrow(DoorFields, req.body);
     // A stream counts against the tenant's SSE streams, refused before its job is made.
     if (door.stream) res.on('close', slots.take(res.locals.tenant));
-    const job = await submitJob(deps, res.locals.tenant, req.body);
+    const body = withCacheHeader(req.body as Record<string, unknown>, req.header(CACHE_TTL_HEADER));
+    const job = await submitJob(deps, res.locals.tenant, body);
     res.setHeader('x-spool-job-id', job.id);
 
     if (!door.stream) {
