@@ -140,7 +140,8 @@ export class ProviderBatchPoller {
       if (line.kind === 'succeeded') {
         const { usage } = line.result;
         const cost = costUsd(this.deps.config.models, model, usage, discount(model));
-        if (await endFromProvider(this.deps.jobs, line.customId, { status: 'succeeded', result: line.result, costUsd: cost })) {
+        // `model`: the model that answered, as a live job's result says (the job's: a provider batch has no fallbacks)
+        if (await endFromProvider(this.deps.jobs, line.customId, { status: 'succeeded', result: { ...line.result, model }, costUsd: cost })) {
           this.deps.metrics?.tokens.inc({ tenant, model, type: 'prompt' }, usage.prompt_tokens);
           this.deps.metrics?.tokens.inc({ tenant, model, type: 'completion' }, usage.completion_tokens);
         }

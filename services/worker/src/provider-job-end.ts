@@ -16,7 +16,7 @@ export async function endFromProvider(jobs: JobRepository, jobId: string, outcom
   const result = outcome.result;
   if (result && !started.fields.stream_end) {
     const deltas = result.content ? [encodeEvent('delta', { content: result.content })] : [];
-    if (!(await jobs.append(jobId, owner, deltas, { finish_reason: result.finish_reason, usage: result.usage }))) return false;
+    if (!(await jobs.append(jobId, owner, deltas, { finish_reason: result.finish_reason, usage: result.usage, model: result.model }))) return false;
   }
   return (await jobs.finish(jobId, started.fields, outcome, { owner })).state === 'finished';
 }
