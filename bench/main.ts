@@ -22,6 +22,10 @@ import { rateLimitRows, runRateLimitBench } from './rate-limit.js';
 import { batchRows, benchBatch } from './batch.js';
 import { benchDoor, doorRows } from './door.js';
 import { measureWatchers, watchersRows } from './watchers.js';
+import { poolRows, runPoolBench } from './pools.js';
+import { benchCache, cacheRows } from './cache.js';
+import { fairShareRows, runFairShareBench } from './fair-share.js';
+import { benchTracingCost, tracingCostDetails, tracingCostRows } from './tracing-cost.js';
 
 const settings = benchSettings();
 /** BENCH_ONLY=c,a,b,e,f,d,batch runs only those scenarios (all when unset). */
@@ -137,7 +141,15 @@ async function main(): Promise<void> {
     details.push({ title: '(c) enqueue', lines: [line('Spool API', spool), line('Express + queue.add', baseline)] });
   }
 
+  // Issue 17: what OpenTelemetry tracing costs POST /v1/jobs, measured as (c) is.
+  {
+    const figures = await benchTracingCost({ redisUrl, prefix: `${prefix}-tracing`, settings: settings.enqueue, upstreamUrl: simulatorUrl, log });
+    rows.push(...tracingCostRows(figures));
+    details.push(tracingCostDetails(figures));
+  }
+
   // The real stack for (a), (b) and (e): API and worker as deployed, on the run's prefix.
+  const apiPort = await freePort();
   const maxStreams = Math.max(...settings.saturation.steps);
   // One worker process (BENCH_WORKERS to change it): on two cores shared with the API, Redis, the
   // simulator and the bench, a second one moved (b)'s crossing up about 10% but added about 1 ms
@@ -264,10 +276,30 @@ async function main(): Promise<void> {
     rows.push(...rateLimitRows(figures));
   }
 
+  // Issue 15: 600 jobs against two upstreams of 600 RPM each, beside keys rotated per request.
+  {
+    log('pools: Spool vs naive key rotation against two 600 RPM upstreams');
+    const figures = await runPoolBench({ redisUrl, log });
+    rows.push(...poolRows(figures));
+  }
+
+  // Issue 14: the noisy neighbour, and the fair scheduler's cost.
+  {
+    log('fair share: tenant B beside tenant A\'s batch, and the scheduler\'s Redis time per job');
+    rows.push(...fairShareRows(await runFairShareBench({ redisUrl, quick: settings.quick, log })));
+  }
+
   // Issue 4: a 10,000-request batch (2,000 in BENCH_QUICK).
   if (runs('batch')) {
     const result = await benchBatch({ redisUrl, requests: settings.quick ? 2000 : 10_000, rounds: settings.quick ? 1 : 3, log });
     rows.push(...batchRows(result));
+  }
+
+  // Issue 18: 1,000 requests of which half repeat, without and with `cache` (400 in BENCH_QUICK).
+  {
+    log('cache: half of the requests repeat, without and with `cache`');
+    const result = await benchCache({ redisUrl, requests: settings.quick ? 400 : 1000, log });
+    rows.push(...cacheRows(result));
   }
 
   const warnings = running.flatMap((child) => child.logSummary.map((entry) => `- ${child.name}: ${entry.count}× ${entry.level} "${entry.msg}"`));

@@ -119,7 +119,7 @@ async function startSimulator(settings: RateLimitSettings, name: string): Promis
   return { child, url };
 }
 
-async function simulatorStats(simulatorUrl: string): Promise<SimulatorStats> {
+export async function simulatorStats(simulatorUrl: string): Promise<SimulatorStats> {
   const response = await fetch(new URL('/sim/stats', simulatorUrl));
   return (await response.json()) as SimulatorStats;
 }
@@ -145,7 +145,7 @@ function sideFigures(name: string, settings: RateLimitSettings, outcome: { succe
 const giveUpAfterMs = (settings: RateLimitSettings) => (settings.jobs / settings.rpm) * 60_000 * 4 + 60_000;
 
 /** Counts the tenant's jobs with `status`, paging through GET /v1/jobs. */
-async function countJobs(apiUrl: string, status: string, stopAt = Infinity): Promise<number> {
+export async function countJobs(apiUrl: string, status: string, stopAt = Infinity): Promise<number> {
   let count = 0;
   let after: string | undefined;
   for (;;) {

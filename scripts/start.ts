@@ -1,10 +1,13 @@
 /**
  * `npm start`: one API and one worker in the foreground, plus the simulator when no
- * OPENAI_API_KEY is set, plus a private redis-server when none answers at REDIS_URL.
- * Ctrl-C stops them all.
+ * OPENAI_API_KEY is set (or, with SPOOL_CONFIG's `upstreams`, one simulator for each upstream
+ * that points at a free port of this machine and has no api_key), plus a private redis-server
+ * when none answers at REDIS_URL. Ctrl-C stops them all.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { loadConfigOrExit, readDotEnv } from '@spool/config';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { loadConfigOrExit, parseConfigFile, readDotEnv, type UpstreamSettings } from '@spool/config';
 import { redactUrl, redisAnswers } from '@spool/queue';
 import { freePort } from './free-port.js';
 
@@ -70,6 +73,49 @@ async function ensureRedis(): Promise<string> {
   return url;
 }
 
+/** Whether something accepts connections at host:port. */
+function listening(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(1000);
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+  });
+}
+
+/** SPOOL_CONFIG lists `upstreams` (then OPENAI_* describe none). */
+const upstreamsInFile = !!config.configPath && !!parseConfigFile(readFileSync(config.configPath, 'utf8'), env).upstreams;
+
+/** The upstreams of SPOOL_CONFIG meant for a simulator: a base_url on this machine where nothing listens, and no api_key. */
+async function simulatedUpstreams(): Promise<{ upstream: UpstreamSettings; host: string; port: number }[]> {
+  if (!upstreamsInFile) return [];
+  const found = [];
+  for (const upstream of config.upstreams) {
+    if (!upstream.baseUrl || upstream.apiKey) continue;
+    const url = new URL(upstream.baseUrl);
+    const host = url.hostname === 'localhost' ? '127.0.0.1' : url.hostname;
+    if (!['127.0.0.1', '[::1]'].includes(host) || !url.port) continue;
+    if (!(await listening(host, Number(url.port)))) found.push({ upstream, host, port: Number(url.port) });
+  }
+  return found;
+}
+
+/** A simulator standing in for `upstream` on its port: its name (for `on=` faults), its limits, the models it serves (by their names there). */
+async function simulate({ upstream, host, port }: { upstream: UpstreamSettings; host: string; port: number }): Promise<void> {
+  const models = upstream.models.includes('*') ? [] : upstream.models.map((model) => upstream.modelMap[model] ?? model);
+  const simulator = runTs(`simulator ${upstream.name}`, 'packages/simulator/src/main.ts', {
+    SIMULATOR_PORT: String(port),
+    SIMULATOR_HOST: host.replace(/^\[|\]$/g, ''),
+    SIMULATOR_NAME: upstream.name,
+    ...(upstream.rpm && { SIMULATOR_RPM: String(upstream.rpm) }),
+    ...(upstream.tpm && { SIMULATOR_TPM: String(upstream.tpm) }),
+    ...(models.length && { SIMULATOR_MODELS: models.join(',') }),
+  });
+  await waitForLine(simulator, /simulator listening on/);
+  say(`upstream ${upstream.name}: nothing listened at ${upstream.baseUrl}, so the built-in simulator runs there (named ${upstream.name})`);
+}
+
 let stopping = false;
 async function stop(code: number): Promise<void> {
   if (stopping) return;
@@ -92,7 +138,8 @@ const redisUrl = await ensureRedis();
 const shared: Record<string, string> = { REDIS_URL: redisUrl };
 // The children's stdout is a pipe to ours: they log pretty when ours is a terminal.
 if (process.stdout.isTTY && env.SPOOL_LOG_PRETTY === undefined) shared.SPOOL_LOG_PRETTY = '1';
-if (!config.openaiApiKey) {
+for (const upstream of await simulatedUpstreams()) await simulate(upstream);
+if (!config.openaiApiKey && !upstreamsInFile) {
   const simulator = runTs('simulator', 'packages/simulator/src/main.ts', { SIMULATOR_PORT: '0' });
   const line = await waitForLine(simulator, /simulator listening on/);
   const url = /(http:\/\/\S+)/.exec(line)![1];

@@ -73,7 +73,8 @@ describe('batches', () => {
     expect(created.id).toMatch(/^batch_[0-9A-Za-z]{20,}$/);
     expect(response.headers.get('location')).toBe(`/v1/batches/${created.id}`);
     expect(created).toMatchObject({ object: 'batch', status: 'in_progress', request_counts: { total, completed: 0, failed: 0 }, completed_at: null, metadata: { run: 'big' } });
-    expect(Object.keys(created).sort()).toEqual(['completed_at', 'created_at', 'id', 'metadata', 'object', 'request_counts', 'status']);
+    expect(Object.keys(created).sort()).toEqual(['completed_at', 'cost_usd', 'created_at', 'id', 'metadata', 'mode', 'object', 'request_counts', 'status']);
+    expect(created).toMatchObject({ mode: 'live', cost_usd: 0 });
 
     const finished = await waitForEnd(created.id);
     expect(finished).toMatchObject({ id: created.id, status: 'completed', request_counts: { total, completed: total, failed: 0 } });

@@ -117,7 +117,7 @@ describe('metrics after real traffic', () => {
     expect(samples.some((sample) => sample.name === 'spool_http_requests_total' && sample.labels.route.includes('job_'))).toBe(false);
     expect(samples.find((sample) => sample.name === 'spool_sse_watchers')).toMatchObject({ value: 0, labels: { service: 'api' } });
     expect(samples.filter((sample) => sample.name === 'spool_queue_jobs' && sample.labels.queue === 'chat').map((sample) => sample.labels.state).sort()).toEqual(
-      ['active', 'completed', 'delayed', 'failed', 'prioritized', 'waiting', 'waiting-children'],
+      ['active', 'completed', 'delayed', 'failed', 'prioritized', 'scheduled', 'waiting', 'waiting-children'],
     );
     expect(samples.some((sample) => sample.name === 'spool_process_cpu_user_seconds_total')).toBe(true);
   });

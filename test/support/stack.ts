@@ -7,7 +7,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '@spool/config';
 import { ApiServer } from '@spool/api';
-import { createWorkerProcess, type SpoolWorker, type WebhookWorker, type WorkerProcess } from '@spool/worker';
+import { createWorkerProcess, type SpoolWorker, type WebhookWorker, type WorkerProcess, type WorkerProcessOptions } from '@spool/worker';
 import { createStore, type Store } from '@spool/store';
 import { createSimulator, type Simulator, type SimulatorOptions } from '@spool/simulator';
 
@@ -53,6 +53,8 @@ export interface StackOptions {
   webhookTimeoutMs?: number;
   /** the store the API and workers share, closed by its owner; default: what SPOOL_STORE_URL names, a temp SQLite file */
   store?: Store;
+  /** failed calls in a row that take an upstream out, and for how long (the workers' internal option) */
+  upstreamHealth?: WorkerProcessOptions['upstreamHealth'];
 }
 
 export interface Stack {
@@ -81,7 +83,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const store = options.store ?? createStore(config.storeUrl);
   const api = new ApiServer({ config, logger, heartbeatMs: options.heartbeatMs, store });
   const url = await api.listen(0, '127.0.0.1');
-  const processes = Array.from({ length: options.workers ?? 1 }, () => createWorkerProcess({ config, logger, store, webhookTimeoutMs: options.webhookTimeoutMs }));
+  const processes = Array.from({ length: options.workers ?? 1 }, () => createWorkerProcess({ config, logger, store, webhookTimeoutMs: options.webhookTimeoutMs, upstreamHealth: options.upstreamHealth }));
   await Promise.all(processes.map((worker) => worker.start()));
   const workers = processes.map((worker) => worker.chat);
   const webhooks = processes.map((worker) => worker.webhooks);

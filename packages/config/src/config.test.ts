@@ -41,10 +41,15 @@ describe('loadConfig', () => {
       sseMaxPerTenant: 5000,
       tenantMaxQueued: 100_000,
       tenantMaxQueuedBytes: 1024 ** 3,
+      cacheMaxEntryBytes: 1024 ** 2,
+      cacheTenantMaxBytes: 64 * 1024 ** 2,
       logLevel: 'info',
       logPretty: undefined,
       metricsPort: 9464,
       metricsKey: undefined,
+      providerBatchPollMs: 30_000,
+      otlpEndpoint: undefined,
+      otlpProtocol: 'http/protobuf',
     });
   });
 
@@ -80,10 +85,15 @@ describe('loadConfig', () => {
       SPOOL_SSE_MAX_PER_TENANT: '16',
       SPOOL_TENANT_MAX_QUEUED: '17',
       SPOOL_TENANT_MAX_QUEUED_BYTES: '18',
+      SPOOL_CACHE_MAX_ENTRY_BYTES: '19',
+      SPOOL_CACHE_TENANT_MAX_BYTES: '20',
       LOG_LEVEL: 'debug',
       SPOOL_LOG_PRETTY: '0',
       SPOOL_METRICS_PORT: '0',
       SPOOL_METRICS_KEY: 'mk',
+      SPOOL_PROVIDER_BATCH_POLL_MS: '250',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     });
     expect(config).toStrictEqual({
       redisUrl: 'rediss://127.0.0.1:6380/5',
@@ -126,10 +136,15 @@ describe('loadConfig', () => {
       sseMaxPerTenant: 16,
       tenantMaxQueued: 17,
       tenantMaxQueuedBytes: 18,
+      cacheMaxEntryBytes: 19,
+      cacheTenantMaxBytes: 20,
       logLevel: 'debug',
       logPretty: false,
       metricsPort: 0,
       metricsKey: 'mk',
+      providerBatchPollMs: 250,
+      otlpEndpoint: 'http://127.0.0.1:4318',
+      otlpProtocol: 'http/json',
     });
   });
 
@@ -138,9 +153,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/^PORT: /);
     expect(() => loadConfig({ SPOOL_PREFIX: 'a:b' })).toThrow('SPOOL_PREFIX: letters, digits, _ . - { } only');
     expect(() => loadConfig({ SPOOL_API_KEYS: 'acme' })).toThrow(/SPOOL_API_KEYS.*tenant:key pairs/);
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(/^OTEL_EXPORTER_OTLP_ENDPOINT: /);
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(/^OTEL_EXPORTER_OTLP_PROTOCOL: /);
   });
 
   it('treats a blank optional setting as unset', () => {
-    expect(loadConfig({ OPENAI_API_KEY: '  ', SPOOL_ADMIN_KEY: '' })).toMatchObject({ openaiApiKey: undefined, adminKey: undefined });
+    expect(loadConfig({ OPENAI_API_KEY: '  ', SPOOL_ADMIN_KEY: '', OTEL_EXPORTER_OTLP_ENDPOINT: ' ' })).toMatchObject({ openaiApiKey: undefined, adminKey: undefined, otlpEndpoint: undefined });
   });
 });

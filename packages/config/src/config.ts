@@ -53,11 +53,16 @@ export const ConfigSchema = z.object({
   SPOOL_SSE_MAX_PER_TENANT: positiveInt(5000),
   SPOOL_TENANT_MAX_QUEUED: positiveInt(100_000),
   SPOOL_TENANT_MAX_QUEUED_BYTES: positiveInt(1024 ** 3),
+  SPOOL_CACHE_MAX_ENTRY_BYTES: positiveInt(1024 ** 2),
+  SPOOL_CACHE_TENANT_MAX_BYTES: positiveInt(64 * 1024 ** 2),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SPOOL_LOG_PRETTY: optionalBoolean,
   SPOOL_METRICS_KEY: optionalString,
   SPOOL_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   SPOOL_CONFIG: optionalString,
+  SPOOL_PROVIDER_BATCH_POLL_MS: positiveInt(30_000),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess((value) => (typeof value === 'string' && !value.trim() ? undefined : value), z.string().trim().regex(/^https?:\/\/[^/\s]/, 'must be an http:// or https:// URL').url().optional()),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
 });
 
 /** The root of the configuration's errors: a setting is missing or malformed. */
@@ -145,6 +150,10 @@ const configFromEnv = (env: NodeJS.ProcessEnv) =>
     tenantMaxQueued: value.SPOOL_TENANT_MAX_QUEUED,
     /** bytes of the requests of those jobs (SPOOL_TENANT_MAX_QUEUED_BYTES, 1 GiB) */
     tenantMaxQueuedBytes: value.SPOOL_TENANT_MAX_QUEUED_BYTES,
+    /** a reply whose result JSON is larger is not cached (SPOOL_CACHE_MAX_ENTRY_BYTES, 1 MiB) */
+    cacheMaxEntryBytes: value.SPOOL_CACHE_MAX_ENTRY_BYTES,
+    /** the cached results of one tenant, at most, in bytes (SPOOL_CACHE_TENANT_MAX_BYTES, 64 MiB) */
+    cacheTenantMaxBytes: value.SPOOL_CACHE_TENANT_MAX_BYTES,
     logLevel: value.LOG_LEVEL,
     /** pretty logs (SPOOL_LOG_PRETTY); unset: pretty when stdout is a terminal */
     logPretty: value.SPOOL_LOG_PRETTY,
@@ -152,6 +161,12 @@ const configFromEnv = (env: NodeJS.ProcessEnv) =>
     metricsPort: value.SPOOL_METRICS_PORT,
     /** when set, `/metrics` of the API and the worker needs `Authorization: Bearer <key>` (SPOOL_METRICS_KEY) */
     metricsKey: value.SPOOL_METRICS_KEY,
+    /** first wait before a provider batch is polled; it doubles each poll, up to 10 min (SPOOL_PROVIDER_BATCH_POLL_MS, 30 s) */
+    providerBatchPollMs: value.SPOOL_PROVIDER_BATCH_POLL_MS,
+    /** where spans go over OTLP/HTTP (OTEL_EXPORTER_OTLP_ENDPOINT); unset: tracing is off */
+    otlpEndpoint: value.OTEL_EXPORTER_OTLP_ENDPOINT,
+    /** OTEL_EXPORTER_OTLP_PROTOCOL: `http/protobuf` (default) or `http/json` */
+    otlpProtocol: value.OTEL_EXPORTER_OTLP_PROTOCOL,
   };
 });
 

@@ -4,3 +4,4 @@ export { createLogger, flushLogs, exitAfterLogs, REDACT_PATHS, type Logger, type
 export { logProcessErrors } from './process-errors.js';
 export { redactUrl, redactUrlsIn } from './redact-url.js';
 export { costUsd, type TokenCounts } from './pricing.js';
+export { servesModel, upstreamForModel } from './upstream-for-model.js';

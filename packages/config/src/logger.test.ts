@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger, flushLogs } from './logger.js';
 import { redactUrlsDeep } from './redact-url.js';
 
-function capture() {
+function capture(mixin?: () => Record<string, unknown>) {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -15,7 +15,7 @@ function capture() {
       done();
     },
   });
-  return { lines, logger: createLogger({ name: 'test', destination }) };
+  return { lines, logger: createLogger({ name: 'test', destination, mixin }) };
 }
 
 describe('log lines', () => {
@@ -29,6 +29,20 @@ describe('log lines', () => {
     expect(ready.upstream).toBe('https://user:***@127.0.0.1:4010/v1');
     expect(ready.nested.list[0]).toBe('redis://:***@127.0.0.1:6379/0');
     expect(warning.msg).toBe('upstream https://***@127.0.0.1/v1 refused; see http://127.0.0.1/docs');
+  });
+
+  it('carry the mixin\'s fields as they are when each line is written (the active trace), and none without one', () => {
+    let traceId: string | undefined;
+    const { lines, logger } = capture(() => (traceId ? { trace_id: traceId } : {}));
+    logger.info('outside');
+    traceId = '0af7651916cd43dd8448eb211c80319c';
+    logger.child({ job_id: 'job_1' }).info('inside');
+    const [outside, inside] = lines.map((line) => JSON.parse(line));
+    expect(outside).not.toHaveProperty('trace_id');
+    expect(inside).toMatchObject({ trace_id: traceId, job_id: 'job_1', msg: 'inside' });
+    const plain = capture();
+    plain.logger.info('plain');
+    expect(JSON.parse(plain.lines[0])).not.toHaveProperty('trace_id');
   });
 });
 

@@ -36,6 +36,8 @@ export interface LoggerOptions {
   destination?: DestinationStream;
   /** pretty output (SPOOL_LOG_PRETTY); default: when stdout is a terminal */
   pretty?: boolean;
+  /** fields added to every line, read when it is logged (the active trace's `trace_id` when tracing is on) */
+  mixin?: () => Record<string, unknown>;
 }
 
 /** JSON logs; pretty when a person is watching a terminal. */
@@ -44,6 +46,7 @@ export function createLogger(options: LoggerOptions): Logger {
     name: options.name,
     level: options.level ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    ...(options.mixin && { mixin: options.mixin }),
     // Credentials inside URLs (OPENAI_BASE_URL, REDIS_URL, ...) are masked wherever a line carries them.
     formatters: { log: (object: Record<string, unknown>) => redactUrlsDeep(object) as Record<string, unknown> },
     hooks: {

@@ -8,6 +8,8 @@ export {
   JobRequest,
   Metadata,
   Webhook,
+  CacheOption,
+  CACHE_MAX_TTL_S,
   SpoolFields,
   SPOOL_FIELD_NAMES,
   splitJobRequest,
@@ -24,6 +26,8 @@ export {
   JobPartial,
   JobError,
   JobObject,
+  AttemptOutcome,
+  AttemptLogEntry,
   JobEventName,
   StatusEventData,
   DeltaEventData,
@@ -32,6 +36,7 @@ export {
   JobEventData,
   type JobEvent,
 } from './job.js';
-export { BATCH_MAX_REQUESTS, CustomId, BatchRequest, BatchRequestItem, BatchFileLine, BatchStatus, BatchObject, type BatchResultLine } from './batch.js';
+export { BATCH_MAX_REQUESTS, CustomId, BatchRequest, BatchRequestItem, BatchFileLine, BatchStatus, BatchObject, BatchMode, CompletionWindow, type BatchResultLine } from './batch.js';
 export { MAX_JSON_DEPTH, checkJsonDepth } from './json-depth.js';
 export { sameSecret } from './same-secret.js';
+export { TenantUsage } from './usage.js';

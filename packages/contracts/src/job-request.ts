@@ -35,6 +35,13 @@ export const Metadata = z
 
 export const Webhook = z.object({ url: z.string().max(2048) });
 
+/** A week: the longest a cached reply may be reused. */
+export const CACHE_MAX_TTL_S = 604_800;
+
+/** `cache`: reuse an identical request's reply from the last `ttl_s` seconds, or join one running now (API.md §14). */
+export const CacheOption = z.strictObject({ ttl_s: z.number().int().min(1).max(CACHE_MAX_TTL_S) });
+export type CacheOption = z.infer<typeof CacheOption>;
+
 /** Spool's own fields, never forwarded upstream. */
 export const SpoolFields = {
   session_id: z.string().max(128).nullish(),
@@ -42,6 +49,7 @@ export const SpoolFields = {
   priority: z.number().int().min(1).max(10).default(5),
   metadata: Metadata.default({}),
   on_interrupt: z.enum(['continue', 'restart']).default('continue'),
+  cache: CacheOption.nullish(),
 };
 
 export const JobRequest = z.looseObject({ ...ChatRequestFields, ...SpoolFields });
@@ -69,6 +77,7 @@ export function splitJobRequest(request: JobRequest, defaultModel: string): { up
       priority: request.priority,
       metadata: request.metadata,
       on_interrupt: request.on_interrupt,
+      cache: request.cache,
     },
   };
 }

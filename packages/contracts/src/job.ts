@@ -14,7 +14,8 @@ export const Usage = z.object({
 });
 export type Usage = z.infer<typeof Usage>;
 
-export const JobResult = z.object({ content: z.string(), finish_reason: FinishReason, usage: Usage });
+/** `model`: the model that answered, which is a fallback of the job's when its own had no upstream available (§13). */
+export const JobResult = z.object({ content: z.string(), finish_reason: FinishReason, usage: Usage, model: z.string().optional() });
 export type JobResult = z.infer<typeof JobResult>;
 
 export const JobPartial = z.object({ content: z.string(), completion_tokens: z.number().int() });
@@ -22,6 +23,22 @@ export type JobPartial = z.infer<typeof JobPartial>;
 
 export const JobError = z.object({ code: z.string(), message: z.string() });
 export type JobError = z.infer<typeof JobError>;
+
+/** How one upstream call of a job ended (API.md §13). */
+export const AttemptOutcome = z.enum(['succeeded', 'rate_limited', 'not_served', 'failed', 'aborted']);
+export type AttemptOutcome = z.infer<typeof AttemptOutcome>;
+
+/** One upstream call of a job: which upstream, which model, when, and how it ended. */
+export const AttemptLogEntry = z.object({
+  attempt: z.number().int(),
+  upstream: z.string(),
+  model: z.string(),
+  started_at: z.number().int(),
+  ended_at: z.number().int(),
+  outcome: AttemptOutcome,
+  error_code: z.string().nullable(),
+});
+export type AttemptLogEntry = z.infer<typeof AttemptLogEntry>;
 
 /** The public job object of API.md §3. */
 export const JobObject = z.object({
@@ -42,6 +59,13 @@ export const JobObject = z.object({
   result: JobResult.nullable(),
   partial: JobPartial.nullable(),
   error: JobError.nullable(),
+  attempt_log: z.array(AttemptLogEntry).optional(),
+  /** the result came from the response cache, without an upstream call (API.md §14) */
+  cached: z.boolean().optional(),
+  /** what its upstream calls cost, in USD, at the model's prices (every attempt that reached upstream) */
+  cost_usd: z.number(),
+  /** a queued job's: what holds it now (API.md §12) */
+  waiting_on: z.enum(['capacity', 'tenant_concurrency', 'tenant_rpm', 'tenant_tpm', 'upstream_rate_limit', 'budget']).optional(),
 });
 export type JobObject = z.infer<typeof JobObject>;
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { BatchObject, BatchStatus } from '@spool/contracts';
+import type { BatchMode, BatchObject, BatchStatus } from '@spool/contracts';
 import { defineCommands, type Keys } from '@spool/queue';
 import { BATCH_COMMANDS, type BatchCommands } from './commands.js';
 import { nowSeconds } from './job-record.js';
@@ -15,6 +15,10 @@ export interface NewBatch {
   total: number;
   metadata: Record<string, string>;
   webhookUrl?: string | null;
+  /** `provider`: its requests go through the upstream's Batch API; default `live` */
+  mode?: BatchMode;
+  /** a provider batch's upstream (its name in the configuration) */
+  upstream?: string;
 }
 
 export const isBatchEnded = (status: string | undefined) => status === 'completed' || status === 'cancelled';
@@ -29,6 +33,9 @@ export function renderBatch(id: string, fields: BatchFields): BatchObject {
     created_at: Number(fields.created_at),
     completed_at: fields.completed_at ? Number(fields.completed_at) : null,
     metadata: fields.metadata ? (JSON.parse(fields.metadata) as Record<string, string>) : {},
+    mode: fields.mode === 'provider' ? 'provider' : 'live',
+    // Summed in floating point, one request at a time: rounded to a millionth of a cent.
+    cost_usd: Math.round(Number(fields.cost_usd ?? 0) * 1e8) / 1e8,
   };
 }
 
@@ -60,6 +67,9 @@ export class BatchRepository {
       failed: '0',
       created_at: String(nowSeconds()),
       metadata: JSON.stringify(batch.metadata),
+      mode: batch.mode ?? 'live',
+      cost_usd: '0',
+      ...(batch.upstream && { upstream: batch.upstream }),
       ...(batch.webhookUrl && { webhook_url: batch.webhookUrl }),
     };
     await this.redis.hset(this.keys.batch(batch.id), fields);
@@ -86,8 +96,11 @@ export class BatchRepository {
     return fields && fields.tenant === tenant ? fields : null;
   }
 
-  /** Counts one ended request and keeps its result line (once, however often called); the batch after, or null. */
-  async recordEnded(batchId: string, jobId: string, line: string, failed: boolean): Promise<BatchFields | null> {
+  /**
+   * Counts one ended request, adds its cost (USD) and keeps its result line (once, however often
+   * called); the batch after, or null.
+   */
+  async recordEnded(batchId: string, jobId: string, line: string, failed: boolean, costUsd = 0): Promise<BatchFields | null> {
     const reply = await this.redis.spoolBatchRecordEnded(
       this.keys.batch(batchId),
       this.keys.batchEnded(batchId),
@@ -98,8 +111,14 @@ export class BatchRepository {
       failed ? '1' : '0',
       nowSeconds(),
       BATCH_TTL_SECONDS,
+      costUsd,
     );
     return reply.length ? toFields(reply) : null;
+  }
+
+  /** Sets a batch's mode: a provider batch whose upstream has no Batch API runs live after all. */
+  async setMode(id: string, mode: BatchMode): Promise<void> {
+    await this.redis.hset(this.keys.batch(id), 'mode', mode);
   }
 
   /** Marks an in-progress batch `cancelling`; the status after (`completed`/`cancelled` if it had ended), null if missing. */

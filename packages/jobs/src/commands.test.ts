@@ -32,6 +32,7 @@ describe('jobs Lua commands', () => {
   const queuedEntry = encodeEvent('status', { status: 'queued', attempt: 1 });
 
   /** create.lua for a job of `bytes` request bytes, within the given quota. */
+  const schedulerKeys = (name: string) => [keys.tenantWaiting(name), keys.tenantRunning(name), keys.schedulerReleased(), keys.schedulerPending()];
   function create(id: string, { bytes = 10, maxJobs = 100, maxBytes = 1000 } = {}) {
     return redis.spoolCreate(
       ...jobKeys(id), keys.tenantJobs(tenant), keys.submissionCounter(), keys.tenantQuota(tenant),
@@ -45,7 +46,7 @@ describe('jobs Lua commands', () => {
   const fleetKeys = () => [keys.fleetJobs(), keys.fleetTokens()];
   function finish(id: string, { owner = '', expected = '' as number | '', eventsTtl = 3600, jobTtl = 7200, status = 'failed', prompt = 0, completion = 0 } = {}) {
     return redis.spoolFinish(
-      ...jobKeys(id), keys.outbox(), keys.tenantQuota(tenant), keys.tenantJobs(tenant), keys.tenantJobsExpiry(tenant), ...fleetKeys(),
+      ...jobKeys(id), keys.outbox(), keys.tenantQuota(tenant), keys.tenantJobs(tenant), keys.tenantJobsExpiry(tenant), ...schedulerKeys(tenant), ...fleetKeys(),
       owner, expected, encodeEvent('done', { id } as never), eventsTtl, jobTtl, id, prompt, completion, 'status', status, 'finished_at', 200,
     );
   }
@@ -142,6 +143,19 @@ describe('jobs Lua commands', () => {
     });
   });
 
+  describe('record-attempts.lua', () => {
+    it("writes the attempt log for the job's owner only, and not once the job ended", async () => {
+      await running('job_l1', 'w');
+      expect(await redis.spoolRecordAttempts(keys.job('job_l1'), 'other', '[1]')).toBe(-1);
+      expect(await redis.hget(keys.job('job_l1'), 'attempt_log')).toBeNull();
+      expect(await redis.spoolRecordAttempts(keys.job('job_l1'), 'w', '[{"attempt":1}]')).toBe(1);
+      expect(await redis.hget(keys.job('job_l1'), 'attempt_log')).toBe('[{"attempt":1}]');
+      await finish('job_l1');
+      expect(await redis.spoolRecordAttempts(keys.job('job_l1'), 'w', '[]')).toBe(-1);
+      expect(await redis.hget(keys.job('job_l1'), 'attempt_log')).toBe('[{"attempt":1}]');
+    });
+  });
+
   describe('finish.lua', () => {
     it('-2 for a missing job', async () => {
       expect(await finish('job_missing')).toBe(-2);
@@ -184,7 +198,7 @@ describe('jobs Lua commands', () => {
       await redis.spoolCreate(...jobKeys(other), keys.tenantJobs('t-last'), keys.submissionCounter(), keys.tenantQuota('t-last'), other, queuedEntry, 5, 10, 100, 'status', 'queued');
       await start(other, 'w');
       const reply = await redis.spoolFinish(
-        ...jobKeys(other), keys.outbox(), keys.tenantQuota('t-last'), keys.tenantJobs('t-last'), keys.tenantJobsExpiry('t-last'), ...fleetKeys(),
+        ...jobKeys(other), keys.outbox(), keys.tenantQuota('t-last'), keys.tenantJobs('t-last'), keys.tenantJobsExpiry('t-last'), ...schedulerKeys('t-last'), ...fleetKeys(),
         '', '', encodeEvent('done', { id: other } as never), 60, 60, other, 0, 0, 'status', 'cancelled',
       );
       expect(reply).toBe(3);
@@ -229,7 +243,7 @@ describe('jobs Lua commands', () => {
   });
 
   describe('remove.lua', () => {
-    const remove = (id: string) => redis.spoolRemove(keys.job(id), keys.events(id), keys.tenantJobs(tenant), keys.tenantQuota(tenant), id);
+    const remove = (id: string) => redis.spoolRemove(keys.job(id), keys.events(id), keys.tenantJobs(tenant), keys.tenantQuota(tenant), ...schedulerKeys(tenant), id);
 
     it('deletes a job that never ran with its log and index entry, and gives back its quota', async () => {
       const held = await quota();
@@ -272,8 +286,8 @@ describe('jobs Lua commands', () => {
 
   describe('batch-record-ended.lua and batch-request-cancel.lua', () => {
     const batchKeys = (id: string) => [keys.batch(id), keys.batchEnded(id), keys.batchResults(id), keys.batchJobs(id)];
-    const recordEnded = (batch: string, job: string, failed: boolean) =>
-      redis.spoolBatchRecordEnded(...batchKeys(batch), job, `{"custom_id":"${job}"}`, failed ? '1' : '0', 500, 60);
+    const recordEnded = (batch: string, job: string, failed: boolean, cost = 0) =>
+      redis.spoolBatchRecordEnded(...batchKeys(batch), job, `{"custom_id":"${job}"}`, failed ? '1' : '0', 500, 60, cost);
     const fieldsOf = (flat: string[]) => Object.fromEntries(flat.flatMap((value, index) => (index % 2 ? [] : [[value, flat[index + 1]]])));
 
     it('an empty reply for no batch', async () => {
@@ -289,6 +303,14 @@ describe('jobs Lua commands', () => {
       expect(fieldsOf(await recordEnded('batch_1', 'job_2', false))).toMatchObject({ status: 'completed', completed: '1', failed: '1', completed_at: '500' });
       expect(await redis.lrange(keys.batchResults('batch_1'), 0, -1)).toEqual(['{"custom_id":"job_1"}', '{"custom_id":"job_2"}']);
       for (const key of batchKeys('batch_1')) expect(await redis.ttl(key)).toBeGreaterThan(0);
+    });
+
+    it("adds each request's cost once, however often replayed", async () => {
+      await redis.hset(keys.batch('batch_3'), { status: 'in_progress', total: 3, completed: 0, failed: 0 });
+      await recordEnded('batch_3', 'job_1', false, 0.25);
+      await recordEnded('batch_3', 'job_1', false, 0.25);
+      await recordEnded('batch_3', 'job_2', true, 0);
+      expect(Number(fieldsOf(await recordEnded('batch_3', 'job_3', false, 0.125)).cost_usd)).toBe(0.375);
     });
 
     it("cancelling: an in-progress batch moves to cancelling and ends cancelled; an ended one keeps its status; '' when missing", async () => {

@@ -8,10 +8,11 @@ export const JOB_COMMANDS = {
   spoolStart: { numberOfKeys: 3, script: script('start') },
   spoolAppend: { numberOfKeys: 3, script: script('append') },
   spoolRequeue: { numberOfKeys: 3, script: script('requeue') },
-  spoolFinish: { numberOfKeys: 9, script: script('finish') },
+  spoolFinish: { numberOfKeys: 13, script: script('finish') },
   spoolSnapshot: { numberOfKeys: 2, script: script('snapshot') },
   spoolTrimIndex: { numberOfKeys: 2, script: script('trim-index') },
-  spoolRemove: { numberOfKeys: 4, script: script('remove') },
+  spoolRemove: { numberOfKeys: 8, script: script('remove') },
+  spoolRecordAttempts: { numberOfKeys: 1, script: script('record-attempts') },
 } satisfies Record<string, ScriptCommand>;
 
 export interface JobCommands {
@@ -23,6 +24,7 @@ export interface JobCommands {
   spoolSnapshot(...keys: string[]): Promise<[string[], ...string[]]>;
   spoolTrimIndex(index: string, expiry: string): Promise<number>;
   spoolRemove(...args: string[]): Promise<number>;
+  spoolRecordAttempts(job: string, owner: string, attemptLog: string): Promise<number>;
 }
 
 export const OUTBOX_COMMANDS = {
@@ -44,4 +46,16 @@ export const BATCH_COMMANDS = {
 export interface BatchCommands {
   spoolBatchRecordEnded(...args: (string | number)[]): Promise<string[]>;
   spoolBatchRequestCancel(key: string): Promise<string>;
+}
+
+export const CACHE_COMMANDS = {
+  spoolCacheGet: { numberOfKeys: 1, script: script('cache-get') },
+  spoolCacheJoin: { numberOfKeys: 2, script: script('cache-join') },
+  spoolCacheEnd: { numberOfKeys: 4, script: script('cache-end') },
+} satisfies Record<string, ScriptCommand>;
+
+export interface CacheCommands {
+  spoolCacheGet(entry: string, maxAgeMs: number): Promise<string | null>;
+  spoolCacheJoin(entry: string, leader: string, jobId: string, maxAgeMs: number | '', former: string, leaseSeconds: number): Promise<string[]>;
+  spoolCacheEnd(...args: (string | number)[]): Promise<number>;
 }

@@ -6,3 +6,19 @@ export { BatchRepository, renderBatch, isBatchEnded, type NewBatch, type BatchFi
 export { JobsError } from './jobs-error.js';
 export { TenantQuotaError } from './tenant-quota-error.js';
 export { readFleetCounts, type FleetCounts } from './fleet-counts.js';
+export { ResponseCache, requestHash, canonicalJson, cachedDeltas, spentUpstream, type JobCache, type JoinDecision, type ResponseCacheOptions } from './response-cache.js';
+export {
+  NANO_USD_PER_USD,
+  NO_SPEND,
+  SPEND_FIELDS,
+  toNanoUsd,
+  fromNanoUsd,
+  spendMonth,
+  monthStartSeconds,
+  nextMonthStartSeconds,
+  secondsUntilMonthEnds,
+  parseTenantSpend,
+  readTenantSpend,
+  queueTenantSpendRead,
+  type TenantSpend,
+} from './tenant-spend.js';

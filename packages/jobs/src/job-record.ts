@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { JobStatus, type JobError, type JobObject, type JobPartial, type JobResult, type UpstreamRequest } from '@spool/contracts';
+import { JobStatus, type AttemptLogEntry, type JobError, type JobObject, type JobPartial, type JobResult, type UpstreamRequest } from '@spool/contracts';
+import type { JobCache } from './response-cache.js';
+import { fromNanoUsd } from './tenant-spend.js';
 
 /** A job hash as Redis holds it: every value a string, JSON where structured. */
 export type JobFields = Record<string, string>;
@@ -26,11 +28,17 @@ export const RenderedRecord = z.object({
   result: orNull(json<JobResult>()),
   partial: orNull(json<JobPartial>()),
   error: orNull(json<JobError>()),
+  /** every upstream call recorded so far, oldest first */
+  attempt_log: orNull(json<AttemptLogEntry[]>()).transform((log) => log ?? []),
+  /** '1' when the result came from the response cache */
+  cached: z.string().optional().transform((value) => value === '1'),
+  /** what its settled upstream calls cost, nano-USD (budget-settle.lua adds each) */
+  cost_nusd: count.default(0),
 });
 export type RenderedRecord = z.infer<typeof RenderedRecord>;
 
-/** How a reply that streamed to its end ended; its text is the log's. */
-export type StreamEnd = Pick<JobResult, 'finish_reason' | 'usage'>;
+/** How a reply that streamed to its end ended (and the model that answered); its text is the log's. */
+export type StreamEnd = Pick<JobResult, 'finish_reason' | 'usage' | 'model'>;
 
 /** A job hash, parsed once into what its fields mean. */
 export const JobRecord = RenderedRecord.extend({
@@ -40,12 +48,28 @@ export const JobRecord = RenderedRecord.extend({
   webhook_url: orNull(z.string()),
   /** the request's `custom_id` in its batch */
   custom_id: orNull(z.string()),
+  /** the tokens the fair scheduler charged the tenant's TPM at release */
+  est_tokens: count.default(0),
   /** attempts given back without counting (rate limits, outages) */
   deferrals: count.default(0),
   /** upstream's HTTP status behind `error` */
   upstream_status: orNull(count),
   /** the end an attempt recorded with its last deltas (`JobRepository.append`): the job's whole reply is in its log */
   stream_end: orNull(json<StreamEnd>()),
+  /** the job's `cache` option: its request's hash and ttl (response-cache.ts) */
+  cache: orNull(json<JobCache>()),
+  /** the job whose upstream call gave this job its result (it joined an identical job) */
+  merged_with: orNull(z.string()),
+  /** upstream calls billed to its tenant, and their tokens (budget-settle.lua) */
+  billed_requests: count.default(0),
+  billed_prompt_tokens: count.default(0),
+  billed_completion_tokens: count.default(0),
+  /** the budget month (`YYYY-MM`) its last billed call was counted in */
+  cost_month: orNull(z.string()),
+  /** the submission's W3C trace context, when tracing was on */
+  traceparent: orNull(z.string()),
+  /** when the job was submitted, Unix ms; written with `traceparent` */
+  queued_at_ms: orNull(count),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
@@ -81,6 +105,9 @@ export function renderJob(id: string, record: RenderedRecord): JobObject {
     result: record.result,
     partial: record.partial,
     error: record.error,
+    attempt_log: record.attempt_log,
+    cached: record.cached,
+    cost_usd: fromNanoUsd(record.cost_nusd),
   };
 }
 

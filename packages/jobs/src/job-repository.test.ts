@@ -51,6 +51,18 @@ describe('JobRepository: tenant quotas and the tenant index', () => {
     await jobs.create(c);
   });
 
+  it('keeps the trace context a job was submitted in, for its worker', async () => {
+    const jobs = new JobRepository(redis, keys);
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const traced = { ...newJob('t-trace'), traceparent, queuedAtMs: 1_700_000_000_123 };
+    const untraced = newJob('t-trace');
+    await jobs.create(traced);
+    await jobs.createMany([untraced]);
+    expect(await jobs.traceOf(traced.id)).toEqual({ traceparent, queuedAtMs: 1_700_000_000_123 });
+    expect(await jobs.traceOf(untraced.id)).toEqual({});
+    expect(await redis.hexists(keys.job(untraced.id), 'traceparent')).toBe(0);
+  });
+
   it('refuses a job past the bytes quota', async () => {
     const small = newJob('t-bytes', 'x'.repeat(100));
     const jobs = new JobRepository(redis, keys, { maxQueuedBytes: bytesOf(small) * 2 });
@@ -119,5 +131,32 @@ describe('JobRepository: tenant quotas and the tenant index', () => {
     expect(listed.data.map((job) => job.id)).toEqual([kept.id]);
     expect(listed.hasMore).toBe(false);
     expect(await redis.zrange(keys.tenantJobs('t-legacy'), '0', '-1')).toEqual([kept.id]);
+  });
+
+  it('records a cache hit as a job that succeeded at once: its whole log, the outbox, the index, and no quota held', async () => {
+    const jobs = new JobRepository(redis, keys);
+    const job = { ...newJob('t-cached', 'cached'), cache: { hash: 'ab', ttl_s: 60 } };
+    const result = { content: 'the reply', finish_reason: 'stop' as const, usage: { prompt_tokens: 2, completion_tokens: 2, total_tokens: 4 } };
+    const entries = ['delta\n{"content":"the "}', 'delta\n{"content":"reply"}'];
+    const ended = await jobs.createSucceeded(job, result, entries, { cached: true });
+    expect(ended).toMatchObject({ id: job.id, status: 'succeeded', cached: true, attempts: 1, result });
+    const { fields, events } = await jobs.snapshot(job.id);
+    expect(events.map((event) => event.event)).toEqual(['status', 'status', 'delta', 'delta', 'done']);
+    expect(JSON.parse(events.at(-1)!.data)).toEqual(ended);
+    expect(fields).toMatchObject({ status: 'succeeded', cached: '1', cache: '{"hash":"ab","ttl_s":60}' });
+    expect(fields!.owner).toBeUndefined();
+    expect(await redis.lrange(keys.outbox(), 0, -1)).toContain(job.id);
+    expect(await redis.zscore(keys.tenantJobs('t-cached'), job.id)).not.toBeNull();
+    expect(await quota('t-cached')).toEqual({});
+  });
+
+  it('refuses a cache hit past the jobs quota, writing nothing', async () => {
+    const jobs = new JobRepository(redis, keys, { maxQueuedJobs: 1 });
+    await jobs.create(newJob('t-cached-full'));
+    const job = newJob('t-cached-full');
+    const result = { content: 'x', finish_reason: 'stop' as const, usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } };
+    expect(await refusal(jobs.createSucceeded(job, result, [], { cached: true }))).toBeInstanceOf(TenantQuotaError);
+    expect(await redis.exists(keys.job(job.id), keys.events(job.id))).toBe(0);
+    expect(await redis.lrange(keys.outbox(), 0, -1)).not.toContain(job.id);
   });
 });

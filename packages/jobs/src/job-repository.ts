@@ -1,12 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import type { JobEvent, JobObject, JobStatus, JobResult, JobPartial, JobError, UpstreamRequest } from '@spool/contracts';
+import type { AttemptLogEntry, JobEvent, JobObject, JobStatus, JobResult, JobPartial, JobError, UpstreamRequest } from '@spool/contracts';
 
 import { coalesceWrites, defineCommands, type Keys } from '@spool/queue';
 import { decodeEntry, encodeEvent } from '@spool/stream';
 import { JOB_COMMANDS, type JobCommands } from './commands.js';
 import { RENDERED_FIELDS, nowSeconds, renderFields, renderJob, type JobFields, type RenderedRecord, type StreamEnd } from './job-record.js';
 import { TenantQuotaError } from './tenant-quota-error.js';
+import type { JobCache } from './response-cache.js';
+import { toNanoUsd } from './tenant-spend.js';
 
 const JOB_TTL_SECONDS = 7 * 24 * 3600;
 /** requests `checkQuota` measures in one event-loop turn */
@@ -38,6 +41,12 @@ export interface NewJob {
   webhookUrl?: string | null;
   /** the request's `custom_id` in its batch */
   customId?: string | null;
+  /** the `cache` option: reuse or join an identical request's reply (response-cache.ts) */
+  cache?: JobCache | null;
+  /** the W3C trace context of the submission (tracing on): the worker's spans join its trace */
+  traceparent?: string | null;
+  /** when it was submitted, Unix ms, written with `traceparent`: the queue-wait span starts there */
+  queuedAtMs?: number | null;
 }
 
 export type StartResult =
@@ -51,6 +60,14 @@ export interface Outcome {
   error?: JobError;
   /** upstream's HTTP status behind `error`, kept so the OpenAI door can answer with it */
   upstreamStatus?: number;
+  /** the job's upstream calls, this attempt's included (the record's `attempt_log`) */
+  attemptLog?: AttemptLogEntry[];
+  /** the result came from the response cache */
+  cached?: boolean;
+  /** the result came from the upstream call of this identical job */
+  mergedWith?: string;
+  /** what the job cost when known at its end (a provider batch's line, at the batch price) */
+  costUsd?: number;
 }
 
 export interface FinishOptions {
@@ -67,6 +84,13 @@ interface CreatePipeline {
   spoolCreate(...args: (string | number)[]): CreatePipeline;
   exec(): Promise<[Error | null, unknown][] | null>;
 }
+interface SucceededPipeline {
+  spoolCreate(...args: (string | number)[]): SucceededPipeline;
+  spoolStart(...args: (string | number)[]): SucceededPipeline;
+  spoolAppend(...args: (string | number)[]): SucceededPipeline;
+  spoolFinish(...args: (string | number)[]): SucceededPipeline;
+  exec(): Promise<[Error | null, unknown][] | null>;
+}
 interface RemovePipeline {
   spoolRemove(...args: string[]): RemovePipeline;
   exec(): Promise<[Error | null, unknown][] | null>;
@@ -81,8 +105,18 @@ function fieldsFrom(reply: string[], from: number): JobFields {
   return fields;
 }
 
+/**
+ * What the fair scheduler charges a tenant's TPM when it releases the job: its request's size in
+ * tokens, roughly (4 bytes a token), and the longest reply it asks for.
+ */
+function estimateTokens(request: NewJob['request'], json: string): number {
+  const reply = request.max_completion_tokens ?? request.max_tokens;
+  return Math.ceil(json.length / 4) + (typeof reply === 'number' ? reply : 256);
+}
+
 /** A new job's hash: every value a string, absent ones left out. */
 function newJobFields(job: NewJob): JobFields {
+  const request = JSON.stringify(job.request);
   return Object.fromEntries(
     Object.entries({
       tenant: job.tenant,
@@ -92,13 +126,17 @@ function newJobFields(job: NewJob): JobFields {
       model: job.request.model,
       priority: job.priority,
       metadata: JSON.stringify(job.metadata),
-      request: JSON.stringify(job.request),
+      request,
+      est_tokens: estimateTokens(job.request, request),
       on_interrupt: job.onInterrupt,
       session_id: job.sessionId,
       batch_id: job.batchId,
       continues: job.continues,
       webhook_url: job.webhookUrl,
       custom_id: job.customId,
+      cache: job.cache ? JSON.stringify(job.cache) : null,
+      traceparent: job.traceparent,
+      queued_at_ms: job.queuedAtMs,
     })
       .filter(([, value]) => value !== undefined && value !== null)
       .map(([key, value]) => [key, String(value)]),
@@ -107,7 +145,7 @@ function newJobFields(job: NewJob): JobFields {
 
 /** A new job's record as `renderJob` reads it: known from the job itself, with nothing to parse. */
 function newRecord(job: NewJob, createdAt: number): RenderedRecord {
-  const unset = { started_at: null, finished_at: null, result: null, partial: null, error: null };
+  const unset = { started_at: null, finished_at: null, result: null, partial: null, error: null, attempt_log: [], cached: false, cost_nusd: 0 };
   return {
     ...unset,
     status: 'queued',
@@ -167,6 +205,12 @@ export class JobRepository {
     return [this.keys.job(id), this.keys.events(id), this.keys.eventsChannel(id)];
   }
 
+  /** Where the fair scheduler keeps a tenant's job until it ends: FINISH and REMOVE take it out. */
+  private schedulerKeys(tenant: string): string[] {
+    const { keys } = this;
+    return [keys.tenantWaiting(tenant), keys.tenantRunning(tenant), keys.schedulerReleased(), keys.schedulerPending()];
+  }
+
   /** create.lua's arguments for a job and its new hash. */
   private createArgs(job: NewJob, fields: JobFields): (string | number)[] {
     return [
@@ -213,7 +257,7 @@ export class JobRepository {
   async removeMany(jobs: Pick<NewJob, 'id' | 'tenant'>[]): Promise<void> {
     const pipeline = this.redis.pipeline() as unknown as RemovePipeline;
     for (const job of jobs) {
-      pipeline.spoolRemove(this.keys.job(job.id), this.keys.events(job.id), this.keys.tenantJobs(job.tenant), this.keys.tenantQuota(job.tenant), job.id);
+      pipeline.spoolRemove(this.keys.job(job.id), this.keys.events(job.id), this.keys.tenantJobs(job.tenant), this.keys.tenantQuota(job.tenant), ...this.schedulerKeys(job.tenant), job.id);
     }
     for (const [error] of (await pipeline.exec()) ?? []) {
       if (error) throw error;
@@ -240,6 +284,12 @@ export class JobRepository {
   async get(id: string): Promise<JobFields | null> {
     const fields = await this.redis.hgetall(this.keys.job(id));
     return fields.status ? fields : null;
+  }
+
+  /** The trace context a job was submitted in (tracing on), for a worker whose queue entry does not carry it. */
+  async traceOf(id: string): Promise<{ traceparent?: string; queuedAtMs?: number }> {
+    const [traceparent, queuedAtMs] = await this.redis.hmget(this.keys.job(id), 'traceparent', 'queued_at_ms');
+    return traceparent ? { traceparent, queuedAtMs: queuedAtMs ? Number(queuedAtMs) : undefined } : {};
   }
 
   /** The record and the log as they were at one moment; `fields` null when the job is gone. */
@@ -294,8 +344,24 @@ export class JobRepository {
     return (await this.redis.spoolRequeue(...this.jobKeys(id), owner, refund ? '1' : '0', entry)) > 0;
   }
 
+  /**
+   * Records the job's upstream calls so far (the record's `attempt_log`) as `owner`, before an
+   * attempt hands the job back; false when the job is no longer this owner's to write.
+   */
+  async recordAttempts(id: string, owner: string, attemptLog: AttemptLogEntry[]): Promise<boolean> {
+    return (await this.redis.spoolRecordAttempts(this.keys.job(id), owner, JSON.stringify(attemptLog))) > 0;
+  }
+
   /** Ends the job with `outcome` and its `done` event, unless it already ended. */
   async finish(id: string, fields: JobFields, outcome: Outcome, options: FinishOptions = {}): Promise<FinishResult> {
+    const { job, args } = this.finishArgs(id, fields, outcome, options);
+    const reply = await this.redis.spoolFinish(...args);
+    if (reply > 0) return { state: 'finished', job };
+    return { state: reply === -2 ? 'missing' : reply === -3 ? 'moved' : 'ended' };
+  }
+
+  /** finish.lua's arguments for ending the job with `outcome`, and the job object its `done` carries. */
+  private finishArgs(id: string, fields: JobFields, outcome: Outcome, options: FinishOptions): { job: JobObject; args: (string | number)[] } {
     const changes: JobFields = {
       status: outcome.status,
       finished_at: String(nowSeconds()),
@@ -303,14 +369,19 @@ export class JobRepository {
       ...(outcome.partial && { partial: JSON.stringify(outcome.partial) }),
       ...(outcome.error && { error: JSON.stringify(outcome.error) }),
       ...(outcome.upstreamStatus && { upstream_status: String(outcome.upstreamStatus) }),
+      ...(outcome.attemptLog?.length && { attempt_log: JSON.stringify(outcome.attemptLog) }),
+      ...(outcome.cached && { cached: '1' }),
+      ...(outcome.mergedWith && { merged_with: outcome.mergedWith }),
+      ...(outcome.costUsd !== undefined && { cost_nusd: String(toNanoUsd(outcome.costUsd)) }),
     };
     const job = renderFields(id, { ...fields, ...changes });
-    const reply = await this.redis.spoolFinish(
+    const args = [
       ...this.jobKeys(id),
       this.keys.outbox(),
       this.keys.tenantQuota(fields.tenant),
       this.keys.tenantJobs(fields.tenant),
       this.keys.tenantJobsExpiry(fields.tenant),
+      ...this.schedulerKeys(fields.tenant),
       this.keys.fleetJobs(),
       this.keys.fleetTokens(),
       options.owner ?? '',
@@ -322,9 +393,31 @@ export class JobRepository {
       outcome.result?.usage.prompt_tokens ?? 0,
       outcome.result?.usage.completion_tokens ?? outcome.partial?.completion_tokens ?? 0,
       ...flatten(changes),
-    );
-    if (reply > 0) return { state: 'finished', job };
-    return { state: reply === -2 ? 'missing' : reply === -3 ? 'moved' : 'ended' };
+    ];
+    return { job, args };
+  }
+
+  /**
+   * Records a job that has its result already (a cache hit) and ends it at once, by the same
+   * scripts as any job, in one MULTI: CREATE, START, its text as `delta` events (`deltas`),
+   * FINISH (the outbox then runs its webhook, store record and batch result). It never holds
+   * its tenant's quota past this step, and never goes on the queue. TenantQuotaError past the quota.
+   */
+  async createSucceeded(job: NewJob, result: JobResult, deltas: string[], origin: Pick<Outcome, 'cached'>): Promise<JobObject> {
+    const owner = randomUUID();
+    const fields = newJobFields(job);
+    const started: JobFields = { ...fields, attempts: '1', started_at: fields.created_at };
+    const { job: ended, args } = this.finishArgs(job.id, started, { status: 'succeeded', result, ...origin }, { owner });
+    const multi = this.redis.multi() as unknown as SucceededPipeline;
+    multi
+      .spoolCreate(...this.createArgs(job, fields))
+      .spoolStart(...this.jobKeys(job.id), owner, Number(fields.created_at))
+      .spoolAppend(...this.jobKeys(job.id), owner, '', ...deltas)
+      .spoolFinish(...args);
+    const replies = (await multi.exec()) ?? [];
+    for (const [error] of replies) if (error) throw error;
+    this.checkCreated(job, replies[0][1] as number);
+    return ended;
   }
 
   /** Drops from the tenant's index every job whose record has expired. */

@@ -28,6 +28,7 @@ export class JobOutbox {
   private running = false;
   private loop: Promise<void> | null = null;
   private readonly handlers: JobEndedHandler[] = [];
+  private readonly steps: ((jobId: string) => Promise<void>)[] = [];
   private readonly reclaimAfterMs: number;
   private readonly concurrency: number;
   /** the last handling of each session with entries in flight */
@@ -50,6 +51,12 @@ export class JobOutbox {
     return this;
   }
 
+  /** Runs `step` on each ended job before its record is read, so that the handlers see what it wrote. Must be idempotent. */
+  before(step: (jobId: string) => Promise<void>): this {
+    this.steps.push(step);
+    return this;
+  }
+
   start(): void {
     if (this.running) return;
     this.running = true;
@@ -67,6 +74,7 @@ export class JobOutbox {
 
   /** Handles one entry now (tests, and the drain loop). */
   async handle(jobId: string): Promise<void> {
+    for (const step of this.steps) await step(jobId);
     const fields = await this.redis.hgetall(this.keys.job(jobId));
     if (!fields.status) return;
     const record = parseJobRecord(fields);

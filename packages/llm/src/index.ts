@@ -4,3 +4,5 @@ export { MAX_RETRY_AFTER_MS, parseRetryAfterMs, parseDurationMs, parseRateLimitH
 export { countTokens, countPromptTokens } from './tokens.js';
 export { continuationRequest } from './continuation.js';
 export { contextWindow, DEFAULT_CONTEXT_TOKENS } from './context-window.js';
+export { ProviderBatchClient, lacksBatchApi, PROVIDER_BATCH_ENDED, type ProviderBatchClientOptions, type ProviderBatch } from './provider-batch-client.js';
+export { batchInputLine, readBatchOutputLine, type BatchLineOutcome } from './provider-batch-lines.js';

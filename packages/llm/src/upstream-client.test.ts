@@ -7,7 +7,7 @@ import { UPSTREAM_AUTH_MESSAGE, UpstreamError } from './upstream-error.js';
 type Handler = (response: ServerResponse) => void;
 
 const chunk = (content: string | null, finish: string | null = null) =>
-  `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: content === null ? {} : { content }, finish_reason: finish }] })}\n\n`;
+  `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: 'gpt-4o-mini-2024-07-18', choices: [{ index: 0, delta: content === null ? {} : { content }, finish_reason: finish }] })}\n\n`;
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -41,14 +41,14 @@ function sse(response: ServerResponse, ...events: string[]) {
 }
 
 describe('UpstreamClient.stream', () => {
-  it('reads deltas, finish_reason and usage until [DONE], and reuses one kept-alive connection', async () => {
+  it('reads deltas, finish_reason, usage and the answering model until [DONE], and reuses one kept-alive connection', async () => {
     const usage = `data: ${JSON.stringify({ id: 'c', choices: [], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } })}\n\n`;
     const { client, connections } = await upstream((response) => sse(response, chunk('Hel'), chunk('lo'), chunk(null, 'stop'), usage, 'data: [DONE]\n\n', chunk('ignored')));
     for (let call = 0; call < 3; call++) {
       const deltas: string[] = [];
       const completion = await client.stream(request, { onDelta: (text) => deltas.push(text) });
       expect(deltas).toEqual(['Hel', 'lo']);
-      expect(completion).toEqual({ content: 'Hello', finishReason: 'stop', usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } });
+      expect(completion).toEqual({ content: 'Hello', finishReason: 'stop', usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 }, model: 'gpt-4o-mini-2024-07-18' });
     }
     expect(connections()).toBe(1);
   });
@@ -131,5 +131,23 @@ describe('UpstreamClient.stream', () => {
     const controller = new AbortController();
     const aborted = client.stream(request, { signal: controller.signal, onDelta: () => controller.abort() });
     await expect(aborted).rejects.toMatchObject({ code: 'interrupted' });
+  });
+
+  it("sends an upstream's extra headers (Azure's api-key) on every call", async () => {
+    const seen: Record<string, string | string[] | undefined>[] = [];
+    const server = createServer((incoming, response) => {
+      seen.push(incoming.headers);
+      incoming.resume();
+      incoming.on('end', () => sse(response, chunk('ok', 'stop'), 'data: [DONE]\n\n'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = new UpstreamClient({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, headers: { 'api-key': 'azure-key', 'x-team': 'blue' } });
+    closers.push(async () => {
+      client.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    await client.stream(request, { onDelta: () => undefined });
+    expect(seen[0]).toMatchObject({ 'api-key': 'azure-key', 'x-team': 'blue' });
   });
 });

@@ -15,6 +15,8 @@ export interface UpstreamClientOptions {
   timeoutMs?: number;
   /** SPOOL_STALL_TIMEOUT_MS: no chunk for this long breaks the stream, 30 s */
   stallTimeoutMs?: number;
+  /** extra headers on every request (SPOOL_CONFIG's `upstreams[].headers`, e.g. Azure's `api-key`) */
+  headers?: Record<string, string>;
 }
 
 export interface StreamOptions {
@@ -29,6 +31,8 @@ export interface Completion {
   content: string;
   finishReason: FinishReason;
   usage: Usage | null;
+  /** the model that answered, as upstream named it */
+  model?: string;
 }
 
 /**
@@ -52,7 +56,13 @@ export class UpstreamClient {
       maxRetries: 0,
       timeout: this.timeoutMs,
       fetch: this.http.fetch,
+      defaultHeaders: options.headers,
     });
+  }
+
+  /** where calls go (OPENAI_BASE_URL, else OpenAI's own) */
+  get baseURL(): string {
+    return this.sdk.baseURL;
   }
 
   /** Closes the kept-alive upstream connections. */
@@ -79,6 +89,7 @@ export class UpstreamClient {
     let content = '';
     let finishReason: FinishReason | null = null;
     let usage: Usage | null = null;
+    let model: string | undefined;
     let body: IncomingMessage | undefined;
     try {
       if (options.signal?.aborted) throw new UpstreamError('interrupted', 'Aborted before the call', true);
@@ -95,6 +106,7 @@ export class UpstreamClient {
       await readChatStream(body, response.headers, (chunk) => {
         touch();
         if (chunk.usage) usage = chunk.usage as Usage;
+        model ??= chunk.model;
         const choice = chunk.choices?.[0];
         if (!choice) return;
         const text = choice.delta?.content;
@@ -106,7 +118,7 @@ export class UpstreamClient {
       });
       if (controller.signal.aborted) throw new UpstreamError('interrupted', 'Upstream request aborted', true);
       if (!finishReason) throw new UpstreamError('upstream_error', 'Upstream stream ended without a finish_reason', true);
-      return { content, finishReason, usage };
+      return { content, finishReason, usage, model };
     } catch (error) {
       if (timedOut) throw new UpstreamError('upstream_timeout', timedOut, true, { cause: error });
       if (controller.signal.aborted) throw new UpstreamError('interrupted', 'Upstream request aborted', true, { cause: error });

@@ -49,6 +49,37 @@ describe('createMetrics', () => {
   });
 });
 
+describe('upstream gauges', () => {
+  it('reads every upstream once a scrape: available 1 or 0, and the remaining requests and tokens it last sent', async () => {
+    let reads = 0;
+    const metrics = createMetrics({
+      defaultMetrics: false,
+      upstreams: async () => {
+        reads++;
+        return [
+          { name: 'a', available: false, remainingRequests: 0, remainingTokens: 1200 },
+          { name: 'b', available: true, remainingRequests: null, remainingTokens: null },
+        ];
+      },
+    });
+    const text = await metrics.registry.metrics();
+    expect(reads).toBe(1);
+    expect(text).toContain('spool_upstream_available{upstream="a"} 0');
+    expect(text).toContain('spool_upstream_available{upstream="b"} 1');
+    expect(text).toContain('spool_upstream_ratelimit_remaining{upstream="a",kind="requests"} 0');
+    expect(text).toContain('spool_upstream_ratelimit_remaining{upstream="a",kind="tokens"} 1200');
+    expect(text).not.toMatch(/spool_upstream_ratelimit_remaining\{upstream="b"/);
+  });
+
+  it('still answers a scrape when the upstreams cannot be read: without them', async () => {
+    const metrics = createMetrics({ defaultMetrics: false, queueTimeoutMs: 50, upstreams: () => Promise.reject(new Error('Connection is closed')) });
+    metrics.upstreamRequests.inc({ upstream: 'a', status: '200' });
+    const text = await metrics.registry.metrics();
+    expect(text).not.toMatch(/^spool_upstream_available\{/m);
+    expect(text).toContain('spool_upstream_requests_total{upstream="a",status="200"} 1');
+  });
+});
+
 describe('serveMetrics', () => {
   it('answers GET /metrics in the Prometheus text format and 404 elsewhere', async () => {
     const metrics = createMetrics({ service: 'worker', defaultMetrics: false });

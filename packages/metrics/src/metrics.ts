@@ -10,17 +10,31 @@ export interface QueueCountsSource {
 export const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'waiting-children', 'failed', 'completed'] as const;
 export type QueueState = (typeof QUEUE_STATES)[number];
 
+/** An upstream's state for the gauges, read from Redis at scrape time (the same figure on every process). */
+export interface UpstreamGaugeReading {
+  name: string;
+  /** not paused and not taken out */
+  available: boolean;
+  /** the last `x-ratelimit-remaining-requests` / `-tokens` it sent; null: none seen */
+  remainingRequests: number | null;
+  remainingTokens: number | null;
+}
+
 export interface MetricsOptions {
   /** the `service` label on every series (`api`, `worker`); none when omitted */
   service?: string;
   /** queues whose depth is read from Redis at each scrape (the same figure on every process: aggregate with `max`) */
   queues?: QueueCountsSource[];
+  /** jobs waiting in their tenants' lines, before the queue (the fair scheduler): `state="scheduled"` of the chat queue */
+  scheduled?: () => Promise<number>;
   /** live SSE watchers of this process */
   watchers?: () => number;
   /** process and Node.js metrics (`spool_process_*`, `spool_nodejs_*`); default true */
   defaultMetrics?: boolean;
   /** a scrape gives up on Redis after this long and reports no queue depth; default 2000 ms */
   queueTimeoutMs?: number;
+  /** each upstream's state, read at scrape time for `spool_upstream_available` and `spool_upstream_ratelimit_remaining` */
+  upstreams?: () => Promise<UpstreamGaugeReading[]>;
 }
 
 /** Every metric of one process, and the registry that holds them. Counters are per process; Prometheus sums them. */
@@ -34,13 +48,13 @@ export interface Metrics {
   timeToFirstToken: Histogram;
   /** spool_upstream_request_duration_seconds{status}: one whole upstream call, streaming included */
   upstreamDuration: Histogram<'status'>;
-  /** spool_upstream_requests_total{status}: upstream calls by HTTP status, or `timeout`, `aborted`, `error` */
-  upstreamRequests: Counter<'status'>;
+  /** spool_upstream_requests_total{upstream,status}: upstream calls by upstream and HTTP status, or `timeout`, `aborted`, `error` */
+  upstreamRequests: Counter<'upstream' | 'status'>;
   /** spool_job_retries_total{code}: attempts that failed and were retried with backoff */
   retries: Counter<'code'>;
-  /** spool_upstream_rate_limited_total: upstream 429s (rate, not quota) that paused the queue */
+  /** spool_upstream_rate_limited_total: upstream 429s (rate, not quota), each pausing its upstream */
   upstreamRateLimited: Counter;
-  /** spool_upstream_paused_seconds_total: queue pause asked for by upstream 429s */
+  /** spool_upstream_paused_seconds_total: upstream pause asked for by upstream 429s */
   upstreamPausedSeconds: Counter;
   /** spool_tokens_total{tenant,model,type}: tokens of succeeded jobs, `type` prompt or completion */
   tokens: Counter<'tenant' | 'model' | 'type'>;
@@ -50,6 +64,10 @@ export interface Metrics {
    * `exhausted` (the last attempt failed), `gone` (410, stopped).
    */
   webhookDeliveries: Counter<'outcome'>;
+  /** spool_upstream_available{upstream}: 1 when the upstream may take calls (not paused, not out), read from Redis at scrape time */
+  upstreamAvailable: Gauge<'upstream'>;
+  /** spool_upstream_ratelimit_remaining{upstream,kind}: the last `x-ratelimit-remaining-{requests,tokens}` it sent, read from Redis at scrape time */
+  upstreamRateLimitRemaining: Gauge<'upstream' | 'kind'>;
   /** spool_sse_watchers: SSE clients this process is streaming to */
   sseWatchers: Gauge;
   /** spool_http_requests_total{method,route,status} */
@@ -71,6 +89,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const queues = options.queues ?? [];
   const queueTimeoutMs = options.queueTimeoutMs ?? 2000;
   const watchers = options.watchers;
+  const upstreams = scrapeOnce(options.upstreams, queueTimeoutMs);
 
   return {
     registry,
@@ -88,6 +107,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
             for (const state of QUEUE_STATES) if (counts) this.set({ queue: queue.name, state }, counts[state] ?? 0);
           }),
         );
+        const scheduled = options.scheduled && (await withTimeout(options.scheduled(), queueTimeoutMs).catch(() => null));
+        if (typeof scheduled === 'number') this.set({ queue: 'chat', state: 'scheduled' }, scheduled);
       },
     }),
     jobDuration: new Histogram({
@@ -112,8 +133,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }),
     upstreamRequests: new Counter({
       name: 'spool_upstream_requests_total',
-      help: 'Upstream chat completion calls by HTTP status (or timeout, aborted, error when none came)',
-      labelNames: ['status'],
+      help: 'Upstream chat completion calls by upstream and HTTP status (or timeout, aborted, error when none came)',
+      labelNames: ['upstream', 'status'],
       registers,
     }),
     retries: new Counter({
@@ -124,12 +145,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }),
     upstreamRateLimited: new Counter({
       name: 'spool_upstream_rate_limited_total',
-      help: 'Upstream 429 rate-limit answers; each pauses the whole queue',
+      help: 'Upstream 429 rate-limit answers; each pauses its upstream',
       registers,
     }),
     upstreamPausedSeconds: new Counter({
       name: 'spool_upstream_paused_seconds_total',
-      help: 'Seconds of queue pause asked for by upstream 429s',
+      help: 'Seconds of upstream pause asked for by upstream 429s',
       registers,
     }),
     tokens: new Counter({
@@ -143,6 +164,29 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       help: 'Webhook delivery attempts by outcome',
       labelNames: ['outcome'],
       registers,
+    }),
+    upstreamAvailable: new Gauge({
+      name: 'spool_upstream_available',
+      help: 'Whether each upstream may take calls now (1) or is paused or taken out (0), read from Redis at scrape time',
+      labelNames: ['upstream'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const reading of (await upstreams()) ?? []) this.set({ upstream: reading.name }, reading.available ? 1 : 0);
+      },
+    }),
+    upstreamRateLimitRemaining: new Gauge({
+      name: 'spool_upstream_ratelimit_remaining',
+      help: 'The last x-ratelimit-remaining-requests/-tokens each upstream sent, by kind (requests, tokens), read from Redis at scrape time',
+      labelNames: ['upstream', 'kind'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const reading of (await upstreams()) ?? []) {
+          if (reading.remainingRequests !== null) this.set({ upstream: reading.name, kind: 'requests' }, reading.remainingRequests);
+          if (reading.remainingTokens !== null) this.set({ upstream: reading.name, kind: 'tokens' }, reading.remainingTokens);
+        }
+      },
     }),
     sseWatchers: new Gauge({
       name: 'spool_sse_watchers',
@@ -165,5 +209,18 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       buckets: HTTP_BUCKETS,
       registers,
     }),
+  };
+}
+
+/**
+ * One read of `source` shared by the gauges of one scrape (each collects on its own); undefined
+ * when there is no source, or it failed or took longer than `timeoutMs` (the scrape still answers).
+ */
+function scrapeOnce<T>(source: (() => Promise<T>) | undefined, timeoutMs: number): () => Promise<T | undefined> {
+  let last: { at: number; reading: Promise<T | undefined> } | undefined;
+  return () => {
+    if (!source) return Promise.resolve(undefined);
+    if (!last || Date.now() - last.at > 1000) last = { at: Date.now(), reading: withTimeout(source(), timeoutMs).catch(() => undefined) };
+    return last.reading;
   };
 }

@@ -17,10 +17,20 @@ export interface Keys {
   submissionCounter(): string;
   /** pub/sub channel asking whichever worker holds a job to abort it */
   cancelChannel(): string;
-  /** hash: the shared upstream gate (next free request/token slot, pause) */
-  upstreamGate(): string;
-  /** pub/sub channel telling every worker of a 429 pause at once (ms it lasts) */
+  /** hash: an upstream's shared gate (next free request/token slot, pause); without a name, the `default` upstream's */
+  upstreamGate(upstream?: string): string;
+  /** sorted set: an upstream's calls by when they left its gate (ms), the last 5 s of them; without a name, the `default` upstream's */
+  upstreamDepartures(upstream?: string): string;
+  /** pub/sub channel telling every worker of a 429 pause at once (`{"upstream", "ms"}`) */
   upstreamPauseChannel(): string;
+  /** hash: an upstream's health (failed calls in a row, out until, trial call lease) */
+  upstreamHealth(upstream: string): string;
+  /** sorted set: an upstream's calls in flight, by when their lease ends (ms) */
+  upstreamInFlight(upstream: string): string;
+  /** hash: the last `x-ratelimit-remaining-*` an upstream sent (`requests`, `tokens`, `at`) */
+  upstreamRateLimit(upstream: string): string;
+  /** string, expiring: the upstream answered 404 for this model (it does not serve it) */
+  upstreamNotServed(upstream: string, model: string): string;
   /** list of ended job ids whose side effects (record, session, webhook, batch) are pending */
   outbox(): string;
   /** list of outbox entries being handled, and the hash of when each was claimed */
@@ -71,6 +81,21 @@ export interface Keys {
   fleetJobs(): string;
   /** hash: tokens of ended jobs of the whole fleet, by `<kind>:<tenant>` (kind `prompt` or `completion`) */
   fleetTokens(): string;
+  /**
+   * hash: a cached reply (`at` ms, `result` JSON) of a tenant's request, by the request's hash. A
+   * tenant's cache keys share one hash slot (`{tenant}`), so its scripts run unchanged on a cluster.
+   */
+  cacheEntry(tenant: string, hash: string): string;
+  /** sorted set: a tenant's cache entries (request hashes) by when they expire (ms) */
+  cacheExpiry(tenant: string): string;
+  /** hash: the bytes of each of a tenant's cache entries, and their `total` */
+  cacheSizes(tenant: string): string;
+  /** string: the id of the job whose upstream call identical cache-opted jobs join (merging) */
+  mergeLeader(tenant: string, mergeKey: string): string;
+  /** hash: where a provider-mode batch is in the upstream's Batch API (file, upstream batch, polls) */
+  providerBatch(batchId: string): string;
+  /** string, expiring: the upstream answered 404 to its Batch API, so `completion_window` batches run live meanwhile */
+  providerBatchUnsupported(upstream: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -84,8 +109,13 @@ export function createKeys(prefix: string): Keys {
     tenantQuota: (tenant) => `${prefix}:tenant:${tenant}:quota`,
     submissionCounter: () => `${prefix}:submission-counter`,
     cancelChannel: () => `${prefix}:cancel`,
-    upstreamGate: () => `${prefix}:upstream-gate`,
+    upstreamGate: (upstream = 'default') => `${prefix}:upstream:${upstream}:gate`,
+    upstreamDepartures: (upstream = 'default') => `${prefix}:upstream:${upstream}:departures`,
     upstreamPauseChannel: () => `${prefix}:upstream-pause`,
+    upstreamHealth: (upstream) => `${prefix}:upstream:${upstream}:health`,
+    upstreamInFlight: (upstream) => `${prefix}:upstream:${upstream}:in-flight`,
+    upstreamRateLimit: (upstream) => `${prefix}:upstream:${upstream}:ratelimit`,
+    upstreamNotServed: (upstream, model) => `${prefix}:upstream:${upstream}:not-served:${model}`,
     outbox: () => `${prefix}:outbox`,
     outboxProcessing: () => `${prefix}:outbox:processing`,
     outboxClaims: () => `${prefix}:outbox:claims`,
@@ -112,5 +142,11 @@ export function createKeys(prefix: string): Keys {
     budgetReservation: (jobId) => `${prefix}:budget-reservation:${jobId}`,
     fleetJobs: () => `${prefix}:fleet:jobs`,
     fleetTokens: () => `${prefix}:fleet:tokens`,
+    cacheEntry: (tenant, hash) => `${prefix}:cache:{${tenant}}:entry:${hash}`,
+    cacheExpiry: (tenant) => `${prefix}:cache:{${tenant}}:expiry`,
+    cacheSizes: (tenant) => `${prefix}:cache:{${tenant}}:sizes`,
+    mergeLeader: (tenant, mergeKey) => `${prefix}:cache:{${tenant}}:leader:${mergeKey}`,
+    providerBatch: (batchId) => `${prefix}:provider-batch:${batchId}`,
+    providerBatchUnsupported: (upstream) => `${prefix}:provider-batch-unsupported:${upstream}`,
   };
 }

@@ -7,15 +7,21 @@ export const CHAT_QUEUE = 'chat';
 /** What a chat job carries through BullMQ; the request itself lives in the job hash. */
 export interface ChatJobData {
   jobId: string;
+  /** the job's tenant, when `request` rides along: its head start is reserved against the tenant's budget before START */
+  tenant?: string;
   /**
    * A copy of a small request that needs nothing from the job hash (no session): its first
    * attempt calls upstream while the worker's START is still on its way.
    */
   request?: UpstreamRequest;
+  /** the job's trace context and submission time (tracing on), with `request`: read at pickup without a round trip */
+  traceparent?: string;
+  queuedAtMs?: number;
 }
 
 export interface ChatJobOptions {
-  priority: number;
+  /** BullMQ's priority; none: first in, first out (the fair scheduler releases jobs in the order to run) */
+  priority?: number;
   /** SPOOL_MAX_ATTEMPTS */
   attempts: number;
 }
@@ -30,7 +36,7 @@ export const CHAT_BACKOFF = 'spool';
 export function chatJobOptions(jobId: string, options: ChatJobOptions): JobsOptions {
   return {
     jobId,
-    priority: options.priority,
+    ...(options.priority === undefined ? {} : { priority: options.priority }),
     attempts: options.attempts,
     backoff: { type: CHAT_BACKOFF },
     removeOnComplete: true,
@@ -40,6 +46,37 @@ export function chatJobOptions(jobId: string, options: ChatJobOptions): JobsOpti
 
 export function createChatQueue(connection: Redis, prefix: string): Queue<ChatJobData> {
   return new Queue<ChatJobData>(CHAT_QUEUE, { connection, prefix });
+}
+
+/** Provider-mode batches: one entry per batch, which uploads, creates, polls and collects its upstream batch (API.md §14). */
+export const PROVIDER_BATCH_QUEUE = 'provider-batches';
+
+export interface ProviderBatchJobData {
+  batchId: string;
+}
+
+/** One entry per batch: a second `add` for the same batch adds nothing. */
+export function providerBatchJobId(batchId: string): string {
+  return `pb_${batchId}`;
+}
+
+/**
+ * The entry waits between polls as a delayed job (no worker holds it meanwhile). An error outside
+ * the poller's own handling (Redis gone) is retried by BullMQ with backoff; past the last attempt
+ * the poller hands the batch's requests to the chat queue.
+ */
+export function providerBatchJobOptions(batchId: string): JobsOptions {
+  return {
+    jobId: providerBatchJobId(batchId),
+    attempts: 20,
+    backoff: { type: 'exponential', delay: 1000 },
+    removeOnComplete: true,
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+}
+
+export function createProviderBatchQueue(connection: Redis, prefix: string): Queue<ProviderBatchJobData> {
+  return new Queue<ProviderBatchJobData>(PROVIDER_BATCH_QUEUE, { connection, prefix });
 }
 
 /** Webhook deliveries: a queue of their own, so a slow receiver never holds a chat worker. */
@@ -62,6 +99,8 @@ export interface WebhookJobData {
   tenant?: string;
   /** times it waited for a slot of its tenant: those runs were no delivery attempts */
   deferrals?: number;
+  /** the job's trace context (tracing on): each delivery is a span of the job's trace */
+  traceparent?: string;
 }
 
 /** The delivery's BullMQ id and `webhook-id`: one per job or batch, so a repeated outbox run adds nothing. */

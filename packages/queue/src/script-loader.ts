@@ -5,7 +5,8 @@ import type { Redis } from 'ioredis';
 
 /** A Lua script run as a command of its own on a connection (ioredis `defineCommand`). */
 export interface ScriptCommand {
-  numberOfKeys: number;
+  /** undefined: as many as the caller says, in the first argument */
+  numberOfKeys?: number;
   /** the `.lua` file, e.g. `new URL('./commands/start.lua', import.meta.url)` */
   script: URL;
 }

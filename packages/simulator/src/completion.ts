@@ -9,6 +9,41 @@ export interface Usage {
   total_tokens: number;
 }
 
+/** What a finished, non-streamed reply is made of. */
+export interface FinishedReply {
+  id: string;
+  created: number;
+  model: string;
+  tokens: string[];
+  finishReason: 'stop' | 'length';
+  promptTokens: number;
+}
+
+export function usageOf(reply: Pick<FinishedReply, 'tokens' | 'promptTokens'>): Usage {
+  const completion = reply.tokens.length;
+  return { prompt_tokens: reply.promptTokens, completion_tokens: completion, total_tokens: reply.promptTokens + completion };
+}
+
+/** The `chat.completion` object of a whole reply: the body of a non-streamed answer, and of a Batch API output line. */
+export function chatCompletion(reply: FinishedReply) {
+  return {
+    id: reply.id,
+    object: 'chat.completion',
+    created: reply.created,
+    model: reply.model,
+    system_fingerprint: SYSTEM_FINGERPRINT,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: reply.tokens.join(''), refusal: null },
+        logprobs: null,
+        finish_reason: reply.finishReason,
+      },
+    ],
+    usage: usageOf(reply),
+  };
+}
+
 export interface WriterHooks {
   /** Called once the writer ended the response itself: with the finish reason, or null for a fault. */
   onEnd(finishReason: string | null): void;
@@ -110,7 +145,7 @@ export class CompletionWriter {
     }
     if (this.sent === tokens.length) {
       batch += `${this.head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${this.plan.finishReason}"}${this.tail}`;
-      if (this.plan.includeUsage) batch += `${this.head}],"usage":${JSON.stringify(this.usage())}}\n\n`;
+      if (this.plan.includeUsage) batch += `${this.head}],"usage":${JSON.stringify(usageOf(this.plan))}}\n\n`;
       this.hooks.onEnd(this.plan.finishReason);
       this.response.end(`${batch}data: [DONE]\n\n`);
       return;
@@ -142,38 +177,13 @@ export class CompletionWriter {
 
   private sendBody(): void {
     const { plan } = this;
-    const content = plan.tokens.join('');
     this.sent = plan.tokens.length;
-    const body = JSON.stringify({
-      id: plan.id,
-      object: 'chat.completion',
-      created: plan.created,
-      model: plan.model,
-      system_fingerprint: SYSTEM_FINGERPRINT,
-      choices: [
-        {
-          index: 0,
-          message: { role: 'assistant', content, refusal: null },
-          logprobs: null,
-          finish_reason: plan.finishReason,
-        },
-      ],
-      usage: this.usage(),
-    });
+    const body = JSON.stringify(chatCompletion(plan));
     this.hooks.onEnd(plan.finishReason);
     this.response.writeHead(200, {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(body),
     });
     this.response.end(body);
-  }
-
-  private usage(): Usage {
-    const completion = this.plan.tokens.length;
-    return {
-      prompt_tokens: this.plan.promptTokens,
-      completion_tokens: completion,
-      total_tokens: this.plan.promptTokens + completion,
-    };
   }
 }

@@ -35,6 +35,13 @@ describe('parseDirective', () => {
     expect(() => parseDirective('[[sim tokens]]')).toThrow(/key=value/);
     expect(() => parseDirective('[[sim status=200]]')).toThrow(/between 400 and 599/);
   });
+
+  it('reads a batch fault, which is no fault of a live request', () => {
+    expect(parseDirective('[[sim batch=expired times=1]]')).toEqual({ text: '[[sim batch=expired times=1]]', batch: 'expired', times: 1 });
+    expect(parseDirective('[[sim batch=failed]]')).toMatchObject({ batch: 'failed' });
+    expect(hasFault(parseDirective('[[sim batch=expired]]')!)).toBe(false);
+    expect(() => parseDirective('[[sim batch=late]]')).toThrow(/batch must be failed or expired/);
+  });
 });
 
 describe('findDirective', () => {

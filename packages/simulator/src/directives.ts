@@ -27,7 +27,18 @@ export interface Directive {
   ttftMs?: number;
   /** Pace for this request (`tps=N`). */
   tokensPerSecond?: number;
+  /** The fault applies only on the simulator of this name (`on=NAME`, its `name` option); speed and length apply everywhere. */
+  on?: string;
+  /**
+   * A fault of the whole Batch API batch whose input file holds this request (`batch=failed` or
+   * `batch=expired`); a live request carrying it is answered as usual.
+   */
+  batch?: BatchFault;
 }
+
+/** What a `batch=` directive does to a Batch API batch. */
+export type BatchFault = 'failed' | 'expired';
+const BATCH_FAULTS: readonly string[] = ['failed', 'expired'] satisfies BatchFault[];
 
 /** A directive the simulator cannot read; answered with 400 so a typo never passes silently. */
 export class DirectiveError extends SimulatorError {
@@ -36,7 +47,7 @@ export class DirectiveError extends SimulatorError {
   }
 }
 
-type NumericKey = Exclude<keyof Directive, 'text' | 'code'>;
+type NumericKey = Exclude<keyof Directive, 'text' | 'code' | 'on' | 'batch'>;
 
 const NUMERIC_KEYS: Record<string, NumericKey> = {
   status: 'status',
@@ -63,8 +74,13 @@ export function parseDirective(text: string): Directive | undefined {
     if (value === undefined || value === '' || rest.length > 0) {
       throw new DirectiveError(`Simulator directive: expected key=value, got "${pair}".`);
     }
-    if (key === 'code') {
-      directive.code = value;
+    if (key === 'code' || key === 'on') {
+      directive[key] = value;
+      continue;
+    }
+    if (key === 'batch') {
+      if (!BATCH_FAULTS.includes(value)) throw new DirectiveError(`Simulator directive: batch must be ${BATCH_FAULTS.join(' or ')}.`);
+      directive.batch = value as BatchFault;
       continue;
     }
     const field = NUMERIC_KEYS[key];
@@ -88,8 +104,9 @@ export function findDirective(messages: readonly ChatMessage[]): Directive | und
   return undefined;
 }
 
-/** Whether the directive asks for a fault (as opposed to only length or speed). */
-export function hasFault(directive: Directive): boolean {
+/** Whether the directive asks for a fault (as opposed to only length or speed) of the simulator named `name`. */
+export function hasFault(directive: Directive, name?: string): boolean {
+  if (directive.on !== undefined && directive.on !== name) return false;
   return (
     directive.status !== undefined ||
     directive.breakAfter !== undefined ||

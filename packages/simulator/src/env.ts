@@ -26,8 +26,25 @@ export function readSimulatorSettings(env: NodeJS.ProcessEnv): SimulatorSettings
       tokensPerSecond: integer(env, 'SIMULATOR_TOKENS_PER_SECOND', 50),
       rpm: integer(env, 'SIMULATOR_RPM', undefined),
       tpm: integer(env, 'SIMULATOR_TPM', undefined),
+      name: env.SIMULATOR_NAME?.trim() || undefined,
+      faultStatus: status(env, 'SIMULATOR_FAULT_STATUS'),
+      breakAfter: integer(env, 'SIMULATOR_BREAK_AFTER', undefined),
+      models: list(env.SIMULATOR_MODELS),
+      batchDelayMs: integer(env, 'SIMULATOR_BATCH_DELAY_MS', 10_000),
     },
   };
+}
+
+/** `a,b,c` as a list; unset or empty: undefined. */
+function list(value: string | undefined): string[] | undefined {
+  const items = (value ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+  return items.length ? items : undefined;
+}
+
+function status(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const value = integer(env, name, undefined, 599);
+  if (value !== undefined && value < 400) throw new SimulatorEnvError(`${name} must be an HTTP error status (400..599), got "${env[name]}".`);
+  return value;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number | undefined, max = Number.MAX_SAFE_INTEGER) {

@@ -3,7 +3,8 @@ import { SimulatorError } from './simulator-error.js';
 import { invalidRequest, type OpenAIErrorBody } from './errors.js';
 import type { ChatMessage } from './messages.js';
 
-const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** A chat completion's body, at most. */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /** The fields of `POST /v1/chat/completions` the simulator reads. */
 export interface CompletionBody {
@@ -24,14 +25,19 @@ export class BodyTooLargeError extends SimulatorError {
 
 /** The request body as text; rejects past 16 MiB or when the client goes away. */
 export async function readBody(request: IncomingMessage): Promise<string> {
+  return (await readBytes(request, MAX_BODY_BYTES)).toString('utf8');
+}
+
+/** The request body's bytes; rejects past `max` bytes or when the client goes away. */
+export async function readBytes(request: IncomingMessage, max: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new BodyTooLargeError('Request body is larger than 16 MiB.');
+    if (size > max) throw new BodyTooLargeError(`Request body is larger than ${Math.round(max / 1024 / 1024)} MiB.`);
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 /** Parses and checks a completion body the way OpenAI would answer a bad one: 400 with a `param`. */
@@ -42,6 +48,11 @@ export function parseCompletionBody(text: string): CompletionBody | OpenAIErrorB
   } catch {
     return invalidRequest('We could not parse the JSON body of your request.', 'messages');
   }
+  return checkCompletionBody(value);
+}
+
+/** Checks a parsed completion body (a request, or a line of a batch file). */
+export function checkCompletionBody(value: unknown): CompletionBody | OpenAIErrorBody {
   if (!isObject(value)) return invalidRequest('The body must be a JSON object.', 'messages');
   const { messages, model } = value;
   if (!Array.isArray(messages) || messages.length === 0) {

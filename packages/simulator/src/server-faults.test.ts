@@ -113,3 +113,39 @@ describe('simulator: faults asked for in a message', () => {
     expect(simulator.stats).toMatchObject({ requests: 3, faulted: 1, completed: 2 });
   });
 });
+
+describe('simulator: one instance of several, with faults and models of its own', () => {
+  it('on=NAME faults only the instance of that name; the other answers the same request', async () => {
+    const a = await startSimulator({ name: 'a' });
+    const b = await startSimulator({ name: 'b' });
+    const messages = ask('[[sim status=503 on=a]] which one?');
+    await expect(a.client.chat.completions.create({ model, messages })).rejects.toBeInstanceOf(OpenAI.InternalServerError);
+    const served = await b.client.chat.completions.create({ model, messages });
+    expect(served.choices[0].message.content).toBe(simulateReply({ model, messages }).content);
+  });
+
+  it('faultStatus answers every chat completion with that status', async () => {
+    const { client, simulator } = await startSimulator({ faultStatus: 500 });
+    for (let call = 0; call < 2; call++) {
+      await expect(client.chat.completions.create({ model, messages: ask(`down ${call}`) })).rejects.toMatchObject({ status: 500, type: 'server_error' });
+    }
+    expect(simulator.stats).toMatchObject({ requests: 2, faulted: 2, completed: 0 });
+  });
+
+  it('breakAfter cuts every stream after N chunks, leaving the reply a strict prefix', async () => {
+    const { client } = await startSimulator({ breakAfter: 4 });
+    const messages = ask('[[sim tokens=10]] always cut');
+    const result = await readContent(await client.chat.completions.create({ model, messages, stream: true }));
+    expect(result.error).toBeInstanceOf(Error);
+    expect(result.content).toBe(simulateReply({ model, messages }).tokens.slice(0, 4).join(''));
+  });
+
+  it('models: lists only those and answers any other with 404 model_not_found', async () => {
+    const { client } = await startSimulator({ models: ['gpt-4o'] });
+    expect((await client.models.list()).data.map((entry) => entry.id)).toEqual(['gpt-4o']);
+    await expect(client.chat.completions.create({ model: 'gpt-4o', messages: ask('served') })).resolves.toBeTruthy();
+    const missing = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: ask('not served') }).catch((caught) => caught);
+    expect(missing).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(missing).toMatchObject({ status: 404, code: 'model_not_found' });
+  });
+});

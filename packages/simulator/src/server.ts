@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BatchApi, type RouteAnswer } from './batch-api.js';
 import { CompletionWriter } from './completion.js';
 import { DirectiveError, findDirective, hasFault, type Directive } from './directives.js';
 import { faultError, invalidRequest, type OpenAIErrorBody } from './errors.js';
 import { countPromptTokens } from './messages.js';
-import { planCompletion, selectBodyFault } from './plan.js';
+import { planCompletion, selectBodyFault, type BodyFault } from './plan.js';
 import { formatDuration, SlidingWindowLimiter, type RateDecision } from './rate-limit.js';
 import { simulateReply, type SimulatedReply } from './reply.js';
 import { BodyTooLargeError, parseCompletionBody, readBody } from './request-body.js';
@@ -28,6 +29,20 @@ export interface SimulatorOptions {
    * thousand streams stay cheap. Default 20000.
    */
   maxWritesPerSecond?: number;
+  /** This instance's name: a directive's `on=NAME` faults only the instance of that name (env SIMULATOR_NAME). */
+  name?: string;
+  /** Answer every chat completion with this HTTP status, as an upstream that is down (env SIMULATOR_FAULT_STATUS). */
+  faultStatus?: number;
+  /** Break every stream after this many content chunks, as an upstream that drops connections (env SIMULATOR_BREAK_AFTER). */
+  breakAfter?: number;
+  /** The models served (and listed): any other is answered 404 `model_not_found`, as OpenAI does. Default: MODELS, and any model is served (env SIMULATOR_MODELS). */
+  models?: string[];
+  /**
+   * How long a Batch API batch (`/v1/batches`) runs before it completes, or expires when a
+   * request in it carries `[[sim batch=expired]]`. Default 1000 (`npm run simulator`: 10000,
+   * env SIMULATOR_BATCH_DELAY_MS).
+   */
+  batchDelayMs?: number;
 }
 
 export interface SimulatorStats {
@@ -48,7 +63,8 @@ export interface Simulator {
   /**
    * `request` ({ id, model, messages, stream, directive }) for every parsed completion request,
    * `completed` ({ id, finishReason }), `aborted` ({ id, chunksSent }) when the client left first,
-   * `rate_limited` ({ id }). `id` is the response's x-request-id.
+   * `rate_limited` ({ id }). `id` is the response's x-request-id. `batch` ({ id, status }) each
+   * time a Batch API batch changes status.
    */
   readonly events: EventEmitter;
 }
@@ -69,12 +85,14 @@ class SimulatorServer implements Simulator {
   private readonly faultCounts = new Map<string, number>();
   private readonly requestLimiter?: SlidingWindowLimiter;
   private readonly tokenLimiter?: SlidingWindowLimiter;
+  private readonly batchApi: BatchApi;
   private closing = false;
 
   constructor(private readonly options: SimulatorOptions) {
     if (options.rpm !== undefined) this.requestLimiter = new SlidingWindowLimiter(options.rpm);
     if (options.tpm !== undefined) this.tokenLimiter = new SlidingWindowLimiter(options.tpm);
     this.writeBudget = options.maxWritesPerSecond ?? 20_000;
+    this.batchApi = new BatchApi({ delayMs: options.batchDelayMs ?? 1000, events: this.events, countFault: (directive) => this.countFault(directive) });
     this.server = createServer((request, response) => this.route(request, response));
   }
 
@@ -97,6 +115,7 @@ class SimulatorServer implements Simulator {
   close(): Promise<void> {
     this.closing = true;
     for (const writer of this.writers) writer.cancel();
+    this.batchApi.close();
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -129,8 +148,17 @@ class SimulatorServer implements Simulator {
       return;
     }
     if (method === 'GET' && path === '/v1/models') {
-      const data = MODELS.map((model) => ({ id: model, object: 'model', created: MODELS_CREATED, owned_by: 'spool-simulator' }));
+      const data = (this.options.models ?? MODELS).map((model) => ({ id: model, object: 'model', created: MODELS_CREATED, owned_by: 'spool-simulator' }));
       return sendJson(response, 200, { object: 'list', data });
+    }
+    const query = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
+    const batchAnswer = this.batchApi.route(method, path, query, request);
+    if (batchAnswer) {
+      batchAnswer.then(
+        (answer) => sendAnswer(response, answer),
+        () => sendJson(response, 500, faultError(500)),
+      );
+      return;
     }
     sendJson(response, 404, { error: { message: `Invalid URL (${method} ${path})`, type: 'invalid_request_error', param: null, code: null } });
   }
@@ -188,6 +216,11 @@ class SimulatorServer implements Simulator {
     const stream = body.stream === true;
     this.events.emit('request', { id: requestId, model: body.model, messages: body.messages, stream, directive });
 
+    if (this.options.models && !this.options.models.includes(body.model)) {
+      const message = `The model \`${body.model}\` does not exist or you do not have access to it.`;
+      return fail(404, { error: { message, type: 'invalid_request_error', param: null, code: 'model_not_found' } });
+    }
+
     const plannedTokens = promptTokens + (body.max_tokens ?? body.max_completion_tokens ?? reply.tokens.length);
     const limited = this.checkRateLimits(response, plannedTokens);
     if (limited) {
@@ -196,7 +229,11 @@ class SimulatorServer implements Simulator {
       return fail(429, limited.body, limited.headers);
     }
 
-    const fault = directive && hasFault(directive) && this.countFault(directive) ? directive : undefined;
+    if (this.options.faultStatus !== undefined) {
+      this.counters.faulted++;
+      return fail(this.options.faultStatus, faultError(this.options.faultStatus));
+    }
+    const fault = directive && hasFault(directive, this.options.name) && this.countFault(directive) ? directive : undefined;
     if (fault?.status !== undefined) {
       this.counters.faulted++;
       const headers: Record<string, string> = {};
@@ -206,7 +243,7 @@ class SimulatorServer implements Simulator {
       }
       return fail(fault.status, faultError(fault.status, fault.code), headers);
     }
-    const bodyFault = fault && selectBodyFault(fault, reply.tokens.length, stream);
+    const bodyFault = (fault && selectBodyFault(fault, reply.tokens.length, stream)) || this.instanceBreak(reply.tokens.length);
     if (bodyFault) this.counters.faulted++;
 
     writer = new CompletionWriter(response, planCompletion({ id, body, reply, promptTokens, fault: bodyFault, directive, defaults: this.options }), {
@@ -221,6 +258,12 @@ class SimulatorServer implements Simulator {
     });
     this.writers.add(writer);
     writer.start();
+  }
+
+  /** The `breakAfter` option's break, when the reply is longer than that (a break leaves a strict prefix). */
+  private instanceBreak(length: number): BodyFault | undefined {
+    const after = this.options.breakAfter;
+    return after !== undefined && after < length ? { kind: 'break', after } : undefined;
   }
 
   /** Counts one more request carrying this directive; false once `times` is used up. */
@@ -267,6 +310,12 @@ function setRateHeaders(response: ServerResponse, kind: 'requests' | 'tokens', d
   response.setHeader(`x-ratelimit-limit-${kind}`, String(decision.limit));
   response.setHeader(`x-ratelimit-remaining-${kind}`, String(decision.remaining));
   response.setHeader(`x-ratelimit-reset-${kind}`, formatDuration(decision.resetMs));
+}
+
+function sendAnswer(response: ServerResponse, answer: RouteAnswer): void {
+  if ('body' in answer) return sendJson(response, answer.status, answer.body);
+  response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': answer.file.length });
+  response.end(answer.file);
 }
 
 function sendJson(response: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {

@@ -8,6 +8,8 @@ export {
   type TurnMessage,
   type UsageRecord,
   type UsageTotal,
+  type SpendRecord,
+  type SpendTotal,
   type PruneResult,
 } from './store.js';
 export { createStore, sqlitePath, type CreateStoreOptions } from './create-store.js';

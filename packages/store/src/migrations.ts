@@ -50,5 +50,20 @@ export function migrations(table: (name: string) => string): string[][] {
       `CREATE INDEX usage_recorded ON ${table('usage')} (recorded_at)`,
       `CREATE INDEX sessions_created ON ${table('sessions')} (created_at)`,
     ],
+    // Spend: each ended job's cost, for its tenant's monthly budget to outlive a Redis loss.
+    [
+      `CREATE TABLE ${table('job_spend')} (
+        job_id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        month TEXT NOT NULL,
+        cost_nano_usd BIGINT NOT NULL,
+        requests BIGINT NOT NULL,
+        prompt_tokens BIGINT NOT NULL,
+        completion_tokens BIGINT NOT NULL,
+        recorded_at BIGINT NOT NULL
+      )`,
+      `CREATE INDEX job_spend_tenant_month ON ${table('job_spend')} (tenant, month)`,
+      `CREATE INDEX job_spend_recorded ON ${table('job_spend')} (recorded_at)`,
+    ],
   ];
 }

@@ -1,9 +1,11 @@
 import pg from 'pg';
 import { newId, type ChatMessage, type JobObject } from '@spool/contracts';
 import { migrations } from './migrations.js';
-import { PRUNE_BATCH_SIZE, StoreError, StoreUnavailableError, type PruneResult, type Session, type SessionState, type Store, type TurnMessage, type UsageRecord, type UsageTotal } from './store.js';
+import { PRUNE_BATCH_SIZE, StoreError, StoreUnavailableError, type PruneResult, type Session, type SessionState, type SpendRecord, type SpendTotal, type Store, type TurnMessage, type UsageRecord, type UsageTotal } from './store.js';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
+/** The budget month now, `YYYY-MM` (UTC): its spend is never pruned. */
+const currentMonth = () => new Date().toISOString().slice(0, 7);
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
 
@@ -234,13 +236,40 @@ export class PostgresStore implements Store {
     }));
   }
 
+  async recordSpend(spend: SpendRecord): Promise<void> {
+    await this.query(
+      `INSERT INTO ${this.table('job_spend')} (job_id, tenant, month, cost_nano_usd, requests, prompt_tokens, completion_tokens, recorded_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (job_id) DO UPDATE SET month = excluded.month, cost_nano_usd = excluded.cost_nano_usd, requests = excluded.requests,
+         prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens`,
+      [spend.jobId, spend.tenant, spend.month, spend.costNanoUsd, spend.requests, spend.promptTokens, spend.completionTokens, nowSeconds()],
+    );
+  }
+
+  async spend(tenant: string, month: string): Promise<SpendTotal> {
+    const result = await this.query<{ cost: string; requests: string; prompt: string; completion: string }>(
+      `SELECT coalesce(sum(cost_nano_usd), 0) AS cost, coalesce(sum(requests), 0) AS requests,
+         coalesce(sum(prompt_tokens), 0) AS prompt, coalesce(sum(completion_tokens), 0) AS completion
+       FROM ${this.table('job_spend')} WHERE tenant = $1 AND month = $2`,
+      [tenant, month],
+    );
+    const row = result.rows[0];
+    return { costNanoUsd: Number(row.cost), requests: Number(row.requests), promptTokens: Number(row.prompt), completionTokens: Number(row.completion) };
+  }
+
   async prune(before: number): Promise<PruneResult> {
     const jobs = this.table('jobs');
     const usage = this.table('usage');
+    const spend = this.table('job_spend');
     const sessions = this.table('sessions');
     return {
       jobs: await this.deleteInBatches(`DELETE FROM ${jobs} WHERE id IN (SELECT id FROM ${jobs} WHERE created_at < $1 LIMIT ${PRUNE_BATCH_SIZE})`, before),
-      usage: await this.deleteInBatches(`DELETE FROM ${usage} WHERE job_id IN (SELECT job_id FROM ${usage} WHERE recorded_at < $1 LIMIT ${PRUNE_BATCH_SIZE})`, before),
+      usage:
+        (await this.deleteInBatches(`DELETE FROM ${usage} WHERE job_id IN (SELECT job_id FROM ${usage} WHERE recorded_at < $1 LIMIT ${PRUNE_BATCH_SIZE})`, before)) +
+        (await this.deleteInBatches(
+          `DELETE FROM ${spend} WHERE job_id IN (SELECT job_id FROM ${spend} WHERE recorded_at < $1 AND month < '${currentMonth()}' LIMIT ${PRUNE_BATCH_SIZE})`,
+          before,
+        )),
       sessions: await this.deleteInBatches(
         `DELETE FROM ${sessions} WHERE id IN (
            SELECT id FROM ${sessions} s WHERE created_at < $1

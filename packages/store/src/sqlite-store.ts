@@ -3,9 +3,11 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { newId, type ChatMessage, type JobObject } from '@spool/contracts';
 import { migrations } from './migrations.js';
-import { PRUNE_BATCH_SIZE, StoreError, StoreUnavailableError, type PruneResult, type Session, type SessionState, type Store, type TurnMessage, type UsageRecord, type UsageTotal } from './store.js';
+import { PRUNE_BATCH_SIZE, StoreError, StoreUnavailableError, type PruneResult, type Session, type SessionState, type SpendRecord, type SpendTotal, type Store, type TurnMessage, type UsageRecord, type UsageTotal } from './store.js';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
+/** The budget month now, `YYYY-MM` (UTC): its spend is never pruned. */
+const currentMonth = () => new Date().toISOString().slice(0, 7);
 
 /** Errors that say "not now" rather than "never": another process holds the lock, the disk is full... */
 const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|PROTOCOL)/;
@@ -187,10 +189,38 @@ export class SqliteStore implements Store {
     );
   }
 
+  recordSpend(spend: SpendRecord): Promise<void> {
+    return this.run(() => {
+      this.statement(
+          `INSERT INTO job_spend (job_id, tenant, month, cost_nano_usd, requests, prompt_tokens, completion_tokens, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (job_id) DO UPDATE SET month = excluded.month, cost_nano_usd = excluded.cost_nano_usd, requests = excluded.requests,
+             prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens`,
+        )
+        .run(spend.jobId, spend.tenant, spend.month, spend.costNanoUsd, spend.requests, spend.promptTokens, spend.completionTokens, nowSeconds());
+    });
+  }
+
+  spend(tenant: string, month: string): Promise<SpendTotal> {
+    return this.run(() => {
+      const row = this.statement(
+          `SELECT coalesce(sum(cost_nano_usd), 0) AS costNanoUsd, coalesce(sum(requests), 0) AS requests,
+             coalesce(sum(prompt_tokens), 0) AS promptTokens, coalesce(sum(completion_tokens), 0) AS completionTokens
+           FROM job_spend WHERE tenant = ? AND month = ?`,
+        )
+        .get(tenant, month) as SpendTotal;
+      return { ...row };
+    });
+  }
+
   async prune(before: number): Promise<PruneResult> {
     return {
       jobs: await this.deleteInBatches(`DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE created_at < @before LIMIT ${PRUNE_BATCH_SIZE})`, before),
-      usage: await this.deleteInBatches(`DELETE FROM usage WHERE job_id IN (SELECT job_id FROM usage WHERE recorded_at < @before LIMIT ${PRUNE_BATCH_SIZE})`, before),
+      usage:
+        (await this.deleteInBatches(`DELETE FROM usage WHERE job_id IN (SELECT job_id FROM usage WHERE recorded_at < @before LIMIT ${PRUNE_BATCH_SIZE})`, before)) +
+        (await this.deleteInBatches(
+          `DELETE FROM job_spend WHERE job_id IN (SELECT job_id FROM job_spend WHERE recorded_at < @before AND month < '${currentMonth()}' LIMIT ${PRUNE_BATCH_SIZE})`,
+          before,
+        )),
       sessions: await this.deleteInBatches(
         `DELETE FROM sessions WHERE id IN (
            SELECT id FROM sessions s WHERE created_at < @before

@@ -36,6 +36,7 @@ function jobObject(id: string, overrides: Partial<JobObject> = {}): JobObject {
     result: { content: 'hello', finish_reason: 'stop', usage: { prompt_tokens: 9, completion_tokens: 1, total_tokens: 10 } },
     partial: null,
     error: null,
+    cost_usd: 0.000012,
     ...overrides,
   };
 }
@@ -213,6 +214,34 @@ export function storeContractTests(name: string, setup: () => Promise<StoreFixtu
         { model: 'gpt-4o-mini', jobs: 2, prompt_tokens: 11, completion_tokens: 7 },
       ]);
       expect(await store.usage('nobody')).toEqual([]);
+    });
+
+    it('keeps spend once per job (the latest record of it), summed per tenant and month, across a reopen', async () => {
+      const spend = { tenant: 'acme', month: '2031-05', costNanoUsd: 1_500, requests: 1, promptTokens: 10, completionTokens: 5 };
+      expect(await store.spend('acme', '2031-05')).toEqual({ costNanoUsd: 0, requests: 0, promptTokens: 0, completionTokens: 0 });
+      await store.recordSpend({ ...spend, jobId: 'job_1' });
+      await store.recordSpend({ ...spend, jobId: 'job_1' });
+      // Recorded again after a late settlement: the newer figures replace the old, never add to them.
+      await store.recordSpend({ ...spend, jobId: 'job_2', costNanoUsd: 2_000, requests: 1, promptTokens: 20 });
+      await store.recordSpend({ ...spend, jobId: 'job_2', costNanoUsd: 9_000_000_000_123, requests: 2, promptTokens: 30 });
+      await store.recordSpend({ ...spend, jobId: 'job_3', month: '2031-06' });
+      await store.recordSpend({ ...spend, jobId: 'job_4', tenant: 'other' });
+      const expected = { costNanoUsd: 9_000_000_001_623, requests: 3, promptTokens: 40, completionTokens: 10 };
+      expect(await store.spend('acme', '2031-05')).toEqual(expected);
+      expect(await store.spend('acme', '2031-06')).toEqual({ costNanoUsd: 1_500, requests: 1, promptTokens: 10, completionTokens: 5 });
+      expect(await store.spend('other', '2031-05')).toMatchObject({ costNanoUsd: 1_500 });
+      await store.close();
+      expect(await open().spend('acme', '2031-05')).toEqual(expected);
+    });
+
+    it('prunes spend of past months older than the cutoff, never the current month', async () => {
+      const thisMonth = new Date().toISOString().slice(0, 7);
+      const spend = { tenant: 'acme', costNanoUsd: 7, requests: 1, promptTokens: 1, completionTokens: 1 };
+      await store.recordSpend({ ...spend, jobId: 'job_past', month: '2000-01' });
+      await store.recordSpend({ ...spend, jobId: 'job_now', month: thisMonth });
+      expect((await store.prune(now() + 1000)).usage).toBe(1);
+      expect(await store.spend('acme', '2000-01')).toMatchObject({ costNanoUsd: 0 });
+      expect(await store.spend('acme', thisMonth)).toMatchObject({ costNanoUsd: 7 });
     });
 
     it('prunes job records, usage and idle sessions older than the cutoff, and nothing newer', async () => {

@@ -40,9 +40,31 @@ export interface UsageTotal {
   completion_tokens: number;
 }
 
+/** An ended job's spend: what its upstream calls cost, counted in its tenant's budget month. */
+export interface SpendRecord {
+  tenant: string;
+  jobId: string;
+  /** the budget month, `YYYY-MM` (UTC) */
+  month: string;
+  costNanoUsd: number;
+  /** upstream calls billed */
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** A tenant's spend in one month: the sum of its jobs' records. */
+export interface SpendTotal {
+  costNanoUsd: number;
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
 /** What one `prune` deleted. */
 export interface PruneResult {
   jobs: number;
+  /** usage rows, and spend rows of months before the current one */
   usage: number;
   sessions: number;
 }
@@ -80,9 +102,13 @@ export interface Store {
   /** Counts a job's tokens once, however often it is called for the same job. */
   recordUsage(usage: UsageRecord): Promise<void>;
   usage(tenant: string): Promise<UsageTotal[]>;
+  /** Keeps a job's spend, replacing an earlier record of the same job: counted once however often it is called. */
+  recordSpend(spend: SpendRecord): Promise<void>;
+  /** A tenant's spend in `month` (`YYYY-MM`), summed over its jobs; zeros when there is none. */
+  spend(tenant: string, month: string): Promise<SpendTotal>;
   /**
    * Deletes what is older than `before` (Unix seconds): job records of jobs submitted before it,
-   * usage recorded before it, and sessions made before it with no turn since (with their
+   * usage recorded before it (spend too, but never the current month's: budgets need it), and sessions made before it with no turn since (with their
    * messages). Idempotent, in batches of `PRUNE_BATCH_SIZE`; several processes may run it at once.
    */
   prune(before: number): Promise<PruneResult>;

@@ -55,7 +55,7 @@ describe('event entries', () => {
     id: 'job_1', object: 'job' as const, status: 'succeeded' as const, model: 'm', created_at: 1, started_at: 2, finished_at: 3,
     attempts: 1, priority: 5, session_id: null, batch_id: null, continues: null, metadata: {}, stream_url: '/v1/jobs/job_1/events',
     result: { content: 'hi', finish_reason: 'stop' as const, usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } },
-    partial: null, error: null,
+    partial: null, error: null, cost_usd: 0.0000015,
   };
   const samples: { [Name in JobEventName]: JobEventData[Name] } = {
     status: { status: 'queued', attempt: 2 },

@@ -23,6 +23,10 @@ const ui = {
   jobId: $('job-id'),
   output: $('output'),
   error: $('error'),
+  answeredBy: $('answered-by'),
+  upstreams: $('upstreams'),
+  upstreamRows: $('upstream-rows'),
+  spend: $('spend'),
 };
 
 /** Text of earlier jobs in a continued chain, the current job's text, and its stream. */
@@ -79,6 +83,12 @@ function canContinue(job) {
   return (job.status === 'failed' || job.status === 'cancelled') && Boolean(job.partial?.content);
 }
 
+/** Which upstream (and model, when a fallback) answered: the job's last upstream call. */
+function answeredBy(job) {
+  const last = job.status === 'succeeded' ? job.attempt_log?.at(-1) : undefined;
+  return last ? `by ${last.upstream}${last.model !== job.model ? ` (${last.model})` : ''}` : '';
+}
+
 function describe(job) {
   if (job.status === 'succeeded') return `succeeded · ${job.result.finish_reason}`;
   if (job.error) return `${job.status}: ${job.error.message}`;
@@ -99,13 +109,34 @@ function onEvent(name, data) {
   }
 }
 
+/** Dollars as people read them: cents once there are some, else the few digits that say how little. */
+function formatUsd(value) {
+  if (value >= 0.01 || value === 0) return `$${value.toFixed(2)}`;
+  return `$${value.toFixed(8).replace(/0+$/, '')}`;
+}
+
+/** The tenant's spend this month and its budget, from /v1/usage; hidden when it cannot be read. */
+async function loadSpend() {
+  try {
+    const usage = await api('GET', '/v1/usage');
+    const budget = usage.budget_usd === null ? '(no budget)' : `of a ${formatUsd(usage.budget_usd)} budget`;
+    ui.spend.textContent = `This month: ${formatUsd(usage.spend_usd)} spent ${budget}`;
+    ui.spend.dataset.spent = String(usage.budget_usd !== null && usage.spend_usd >= usage.budget_usd);
+    ui.spend.hidden = false;
+  } catch {
+    ui.spend.hidden = true;
+  }
+}
+
 function finish(job) {
+  void loadSpend();
   state.watcher?.close();
   state.watcher = null;
   state.job = job;
   setBusy(false);
   setConnection('');
   ui.status.textContent = describe(job);
+  ui.answeredBy.textContent = answeredBy(job);
   ui.continue.hidden = !canContinue(job);
   document.body.dataset.state = 'done';
 }
@@ -245,6 +276,7 @@ function startJob(job) {
   document.body.dataset.jobId = job.id;
   ui.jobId.textContent = job.id;
   ui.status.textContent = job.status;
+  ui.answeredBy.textContent = '';
   setBusy(true);
   render();
   state.watcher?.close();
@@ -315,12 +347,49 @@ async function loadModels() {
   }
 }
 
+const UPSTREAMS_EVERY_MS = 2000;
+
+/**
+ * Each upstream's headroom, from `GET /admin/upstreams`, while the page is open: shown only to an
+ * admin (the cookie `/admin/queues?key=...` sets); anyone else never sees the section.
+ */
+async function showUpstreams() {
+  const response = await fetch('/admin/upstreams').catch(() => null);
+  if (!response?.ok) {
+    ui.upstreams.hidden = true;
+    return response?.status === 401 || response?.status === 404 ? 'stop' : 'retry';
+  }
+  const { data } = await response.json();
+  const cell = (value) => (value === null || value === undefined ? '—' : String(value));
+  const until = (seconds) => (seconds ? `${Math.max(0, Math.round(seconds - Date.now() / 1000))} s` : '');
+  ui.upstreamRows.replaceChildren(
+    ...data.map((upstream) => {
+      const row = document.createElement('tr');
+      row.dataset.state = upstream.state;
+      const state = `${upstream.state} ${until(upstream.paused_until ?? upstream.out_until)}`.trim();
+      for (const value of [upstream.name, state, upstream.in_flight, upstream.ratelimit_remaining_requests, upstream.ratelimit_remaining_tokens]) {
+        const td = document.createElement('td');
+        td.textContent = cell(value);
+        row.append(td);
+      }
+      return row;
+    }),
+  );
+  ui.upstreams.hidden = false;
+  return 'retry';
+}
+
+async function watchUpstreams() {
+  while ((await showUpstreams()) !== 'stop') await sleep(UPSTREAMS_EVERY_MS);
+}
+
 ui.apiKey.value = localStorage.getItem(KEY_STORAGE) ?? '';
 ui.apiKey.addEventListener('change', () => {
   const key = ui.apiKey.value.trim();
   if (key) localStorage.setItem(KEY_STORAGE, key);
   else localStorage.removeItem(KEY_STORAGE);
   void loadModels();
+  void loadSpend();
 });
 ui.form.addEventListener('submit', send);
 ui.prompt.addEventListener('keydown', (event) => {
@@ -329,3 +398,5 @@ ui.prompt.addEventListener('keydown', (event) => {
 ui.cancel.addEventListener('click', cancel);
 ui.continue.addEventListener('click', continueJob);
 void loadModels();
+void watchUpstreams();
+void loadSpend();

@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
-import { createMetrics, registerFleetMetrics } from '@spool/metrics';
+import { createMetrics, registerFleetMetrics, registerTenantMetrics } from '@spool/metrics';
 import { readFleetCounts } from '@spool/jobs';
+import { readUpstreamGauges } from '@spool/queue';
 import type { AppDeps } from './deps.js';
 import { requestId } from './request-id.js';
 import { openApiDocument } from './openapi.js';
@@ -21,6 +22,9 @@ import { metricsRouter } from './routes/metrics.js';
 import { adminRouter } from './routes/admin.js';
 import { playgroundRouter } from './routes/playground.js';
 import { streamSlots } from './tenant-slots.js';
+import { usageRouter } from './routes/usage.js';
+import { tenantFigures } from './tenant-usage.js';
+import { traceSubmissions } from './trace-context.js';
 
 /** Builds the API; it never listens (main.ts does), so tests drive it directly. */
 export function createApp(deps: AppDeps): Express {
@@ -28,7 +32,18 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestId());
-  const metrics = deps.metrics ?? createMetrics({ service: 'api', queues: [deps.queue], watchers: () => deps.hub.watcherCount });
+  if (deps.config.otlpEndpoint) app.use(traceSubmissions());
+  const upstreams = deps.config.upstreams.map((upstream) => upstream.name);
+  const metrics =
+    deps.metrics ??
+    createMetrics({
+      service: 'api',
+      queues: [deps.queue],
+      scheduled: () => deps.scheduler.waitingCount(),
+      watchers: () => deps.hub.watcherCount,
+      upstreams: () => readUpstreamGauges(deps.redis, deps.keys, upstreams),
+    });
+  registerTenantMetrics(metrics.registry, () => tenantFigures(deps));
   registerFleetMetrics(metrics.registry, () => readFleetCounts(deps.redis, deps.keys));
   const logLine = httpLogging(deps.logger);
   app.use(onRequestEnd(logLine ? [logLine, httpMetrics(metrics)] : [httpMetrics(metrics)]));
@@ -41,6 +56,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(openaiRouter(deps, streams));
   app.use(batchesRouter(deps));
   app.use(deliveriesRouter(deps));
+  app.use(usageRouter(deps));
   app.use(healthRouter(deps));
   app.use(metricsRouter(metrics, deps.config.metricsKey), adminRouter(deps), playgroundRouter());
   const openApi = openApiDocument();

@@ -2,8 +2,8 @@ import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { Config } from '@spool/config';
-import type { ChatJobData, Keys } from '@spool/queue';
-import type { BatchRepository, JobRepository } from '@spool/jobs';
+import type { ChatJobData, FairScheduler, Keys, ProviderBatchJobData } from '@spool/queue';
+import type { BatchRepository, JobRepository, ResponseCache } from '@spool/jobs';
 import type { DeliveryLog } from '@spool/webhooks';
 import type { EventHub, EventLog } from '@spool/stream';
 import type { Store } from '@spool/store';
@@ -16,8 +16,14 @@ export interface AppDeps {
   redis: Redis;
   keys: Keys;
   queue: Queue<ChatJobData>;
+  /** where submitted jobs wait their turn: each tenant its share of the workers */
+  scheduler: FairScheduler;
+  /** provider-mode batches, one entry each, for the worker's poller (API.md §14) */
+  providerBatches: Queue<ProviderBatchJobData>;
   jobs: JobRepository;
   batches: BatchRepository;
+  /** cached replies of cache-opted jobs (API.md §14) */
+  responseCache: ResponseCache;
   /** webhook delivery attempts, by job */
   deliveries: DeliveryLog;
   log: EventLog;

@@ -1,5 +1,6 @@
 import type { JobObject } from '@spool/contracts';
 import { ApiError } from '@spool/contracts';
+import { budgetExceeded } from './budget-check.js';
 
 /** OpenAI's ids and shapes for a Spool job, so an OpenAI SDK pointed at Spool sees nothing new. */
 export function completionId(job: Pick<JobObject, 'id'>): string {
@@ -12,7 +13,8 @@ export function chatCompletion(job: JobObject) {
     id: completionId(job),
     object: 'chat.completion',
     created: job.created_at,
-    model: job.model,
+    // the model that answered: a fallback of the one asked for when that had no upstream available
+    model: result.model ?? job.model,
     system_fingerprint: null,
     choices: [
       { index: 0, message: { role: 'assistant', content: result.content, refusal: null }, logprobs: null, finish_reason: result.finish_reason },
@@ -52,6 +54,9 @@ export function jobFailure(job: JobObject, upstreamStatus?: number): ApiError {
     case 'insufficient_quota':
     case 'upstream_rate_limited':
       return new ApiError(429, 'rate_limit_error', code, message, null, { 'retry-after': '1' });
+    case 'budget_exceeded':
+      // A new submission would meet the same budget: the SDK is told not to send it again.
+      return budgetExceeded(message, { 'x-should-retry': 'false' });
     case 'upstream_timeout':
       return new ApiError(504, 'api_error', code, message);
     case 'cancelled':

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { JobObject, JobRequest } from '@spool/contracts';
+import { BatchObject, BatchRequest, JobObject, JobRequest, TenantUsage } from '@spool/contracts';
 
 /** A zod schema as an OpenAPI 3.1 (JSON Schema 2020-12) component. */
 function component(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
@@ -26,6 +26,7 @@ const idParam = (name: string) => ({ name, in: 'path', required: true, schema: {
 /** The OpenAPI 3.1 document of Spool's API, built from the same zod schemas that validate requests. */
 export function openApiDocument(): Record<string, unknown> {
   const job = { description: 'The job', content: json(ref('Job')) };
+  const batch = { description: 'The batch', content: json(ref('Batch')) };
   return {
     openapi: '3.1.0',
     info: { title: 'Spool', version: '0.1.0', description: 'A queue-backed gateway for LLM chat jobs.' },
@@ -34,6 +35,9 @@ export function openApiDocument(): Record<string, unknown> {
       schemas: {
         JobRequest: component(JobRequest, 'input'),
         Job: component(JobObject, 'output'),
+        BatchRequest: component(BatchRequest, 'input'),
+        Batch: component(BatchObject, 'output'),
+        Usage: component(TenantUsage, 'output'),
         Error: component(ErrorEnvelope, 'output'),
       },
     },
@@ -83,10 +87,20 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/jobs/{id}/cancel': { post: { summary: 'Cancel a job', parameters: [idParam('id')], responses: { '200': job, ...errors } } },
       '/v1/jobs/{id}/continue': { post: { summary: 'Continue a cut-off job in a new job', parameters: [idParam('id')], responses: { '202': job, ...errors } } },
       '/v1/jobs/{id}/deliveries': { get: { summary: "A job's webhook delivery attempts", parameters: [idParam('id')], responses: { '200': { description: 'Deliveries' }, ...errors } } },
-      '/v1/batches': { post: { summary: 'Submit a batch (JSON or JSONL)', responses: { '202': { description: 'The batch' }, ...errors } } },
-      '/v1/batches/{id}': { get: { summary: 'Get a batch', parameters: [idParam('id')], responses: { '200': { description: 'The batch' }, ...errors } } },
+      '/v1/batches': {
+        post: {
+          summary: "Submit a batch (JSON or JSONL); completion_window '24h' sends it through the upstream's Batch API",
+          parameters: [{ name: 'completion_window', in: 'query', description: 'for a JSONL body', schema: { type: 'string', enum: ['24h'] } }],
+          requestBody: {
+            required: true,
+            content: { ...json(ref('BatchRequest')), 'application/jsonl': { schema: { type: 'string', description: "OpenAI's batch file format, one request a line" } } },
+          },
+          responses: { '202': batch, ...errors },
+        },
+      },
+      '/v1/batches/{id}': { get: { summary: 'Get a batch', parameters: [idParam('id')], responses: { '200': batch, ...errors } } },
       '/v1/batches/{id}/results': { get: { summary: 'Results as JSONL', parameters: [idParam('id')], responses: { '200': { description: 'JSONL' }, ...errors } } },
-      '/v1/batches/{id}/cancel': { post: { summary: 'Cancel a batch', parameters: [idParam('id')], responses: { '200': { description: 'The batch' }, ...errors } } },
+      '/v1/batches/{id}/cancel': { post: { summary: 'Cancel a batch', parameters: [idParam('id')], responses: { '200': batch, ...errors } } },
       '/v1/sessions': { post: { summary: 'Create a session', responses: { '200': { description: 'The session' }, ...errors } } },
       '/v1/sessions/{id}': {
         get: { summary: 'Get a session', parameters: [idParam('id')], responses: { '200': { description: 'The session' }, ...errors } },
@@ -99,7 +113,31 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': { description: 'chat.completion, or chat.completion.chunk events with stream: true' }, ...errors },
         },
       },
+      '/v1/usage': {
+        get: {
+          summary: "The caller's tenant this month: spend, budget, reserved, requests, tokens, jobs running and queued",
+          responses: { '200': { description: 'Usage', content: json(ref('Usage')) }, ...errors },
+        },
+      },
+      '/admin/tenants': {
+        get: {
+          summary: 'Every tenant’s usage this month (admin key)',
+          responses: {
+            '200': {
+              description: 'Usage by tenant',
+              content: json({ type: 'object', properties: { object: { const: 'list' }, data: { type: 'array', items: ref('Usage') } } }),
+            },
+            ...errors,
+          },
+        },
+      },
       '/v1/models': { get: { summary: 'List models', responses: { '200': { description: 'Models' } } } },
+      '/admin/upstreams': {
+        get: {
+          summary: "Each upstream's state (ok, paused, out), calls in flight and last x-ratelimit-remaining-* headers (SPOOL_ADMIN_KEY)",
+          responses: { '200': { description: 'Upstreams' }, ...errors },
+        },
+      },
       '/healthz': { get: { summary: 'Process up', security: [], responses: { '200': { description: 'OK' } } } },
       '/readyz': { get: { summary: 'Redis and store reachable', security: [], responses: { '200': { description: 'Ready' }, '503': { description: 'Not ready' } } } },
       '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'Metrics' } } } },

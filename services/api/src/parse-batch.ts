@@ -1,5 +1,5 @@
 import { Tokenizer, TokenParser } from '@streamparser/json';
-import { ApiError, BATCH_MAX_REQUESTS, BatchFileLine, BatchRequest, BatchRequestItem, checkJsonDepth, JobRequest, parseOrThrow } from '@spool/contracts';
+import { ApiError, BATCH_MAX_REQUESTS, BatchFileLine, BatchRequest, BatchRequestItem, checkJsonDepth, JobRequest, parseOrThrow, type CompletionWindow } from '@spool/contracts';
 
 /** Batch requests run after single jobs when the queue is backed up, unless a request sets its own `priority`. */
 export const BATCH_DEFAULT_PRIORITY = 8;
@@ -16,6 +16,8 @@ export interface ParsedBatch {
   items: BatchItem[];
   webhook: { url: string } | null;
   metadata: Record<string, string>;
+  /** `24h`: through the upstream's Batch API (a JSON body's field; for JSONL, the query's) */
+  completionWindow: CompletionWindow | null;
 }
 
 /** Takes a batch's text as it arrives, validating each request as soon as it is complete. */
@@ -118,7 +120,7 @@ class JsonlBatchParser implements BatchParser {
     if (this.pending) this.parseLine(this.pending);
     this.pending = '';
     if (this.batch.items.length === 0) throw ApiError.invalid('The batch file has no requests', null, 'invalid_body');
-    return { items: this.batch.items, webhook: null, metadata: {} };
+    return { items: this.batch.items, webhook: null, metadata: {}, completionWindow: null };
   }
 
   private parseLine(text: string): void {
@@ -152,7 +154,7 @@ class JsonlBatchParser implements BatchParser {
 class JsonBatchParser implements BatchParser {
   private readonly batch = new BatchItems();
   private readonly tokenizer = new Tokenizer();
-  private readonly tokens = new TokenParser({ paths: ['$.requests.*', '$.webhook', '$.metadata'], keepStack: false });
+  private readonly tokens = new TokenParser({ paths: ['$.requests.*', '$.webhook', '$.metadata', '$.completion_window'], keepStack: false });
   private readonly fields: Record<string, unknown> = {};
   private started = false;
   /** where the last request ended, in bytes: the next one's size is counted from there */
@@ -199,7 +201,7 @@ class JsonBatchParser implements BatchParser {
     }
     if (this.batch.items.length === 0) throw ApiError.invalid("Missing required parameter: 'requests' (a non-empty array of requests)", 'requests', 'missing_required_parameter');
     const rest = parseOrThrow(BatchRest, this.fields);
-    return { items: this.batch.items, webhook: rest.webhook ?? null, metadata: rest.metadata };
+    return { items: this.batch.items, webhook: rest.webhook ?? null, metadata: rest.metadata, completionWindow: rest.completion_window ?? null };
   }
 
   private addRequest(value: unknown, index: number, parent: unknown): void {

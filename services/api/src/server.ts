@@ -3,8 +3,8 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { createChatQueue, createKeys, createRedis, watchConnection, waitForRedis, type Redis } from '@spool/queue';
-import { BatchRepository, JobRepository } from '@spool/jobs';
+import { FairScheduler, pendingLimitFor, createChatQueue, createKeys, createProviderBatchQueue, createRedis, watchConnection, waitForRedis, type Redis } from '@spool/queue';
+import { BatchRepository, JobRepository, ResponseCache } from '@spool/jobs';
 import { DeliveryLog } from '@spool/webhooks';
 import { EventHub, EventLog } from '@spool/stream';
 import { createStore, type Store } from '@spool/store';
@@ -38,18 +38,22 @@ export class ApiServer {
     this.subscriber = createRedis(config.redisUrl, 'subscriber', config.prefix);
     watchConnection(redis, logger);
     this.ownsStore = !options.store;
+    const queue = createChatQueue(redis, config.prefix);
     this.deps = {
       config,
       logger,
       redis,
       keys,
-      queue: createChatQueue(redis, config.prefix),
+      queue,
+      scheduler: new FairScheduler(redis, keys, queue, { maxAttempts: config.maxAttempts, pendingLimit: pendingLimitFor(config.upstreams) }),
+      providerBatches: createProviderBatchQueue(redis, config.prefix),
       jobs: new JobRepository(redis, keys, {
         eventsTtlSeconds: config.eventsTtlSeconds,
         maxQueuedJobs: config.tenantMaxQueued,
         maxQueuedBytes: config.tenantMaxQueuedBytes,
       }),
       batches: new BatchRepository(redis, keys),
+      responseCache: new ResponseCache(redis, keys, { maxEntryBytes: config.cacheMaxEntryBytes, tenantMaxBytes: config.cacheTenantMaxBytes }),
       deliveries: new DeliveryLog(redis, keys),
       log: new EventLog(redis, keys),
       hub: new EventHub(redis, this.subscriber, keys),
@@ -84,6 +88,7 @@ export class ApiServer {
   /** Waits for Redis, then listens on `port` (0: a free one); resolves to the base URL. */
   async listen(port = this.deps.config.port, host = this.deps.config.host): Promise<string> {
     await waitForRedis(this.deps.redis, this.deps.config.redisUrl);
+    await this.deps.scheduler.applyPolicies(this.deps.config.tenants);
     // Migrates the store; one that is down only makes /readyz say so, and is tried again on use.
     await this.deps.store.ping().catch((error) => this.deps.logger.warn({ err: error }, 'store unavailable'));
     await new Promise<void>((resolve, reject) => {
@@ -109,6 +114,7 @@ export class ApiServer {
     await closed;
     clearTimeout(deadline);
     await this.deps.queue.close();
+    await this.deps.providerBatches.close();
     this.subscriber.disconnect();
     await this.deps.redis.quit().catch(() => undefined);
     if (this.ownsStore) await this.deps.store.close();

@@ -1,12 +1,13 @@
 import { ApiError, newId, type BatchObject } from '@spool/contracts';
-import { chatJobOptions } from '@spool/queue';
+import { providerBatchJobId, providerBatchJobOptions } from '@spool/queue';
 import type { NewJob } from '@spool/jobs';
 import type { AppDeps } from './deps.js';
 import type { ParsedBatch } from './parse-batch.js';
 import { acceptWebhookUrl } from './accept-webhook-url.js';
+import { routeBatch } from './batch-mode.js';
 import { newJob } from './submit-job.js';
 
-/** Jobs recorded or enqueued per round trip: one pipeline of creates, one `addBulk`. */
+/** Jobs recorded or put in line per round trip: one pipeline of creates, one scheduler step. */
 const CHUNK = 1000;
 const CHUNKS_IN_FLIGHT = 3;
 
@@ -47,6 +48,7 @@ async function rollBack(deps: AppDeps, batchId: string, jobs: NewJob[], tries = 
     await inChunks(jobs, (chunk) => deps.jobs.removeMany(chunk));
     await deps.batches.remove(batchId);
     await inChunks(jobs, (chunk) => Promise.all(chunk.map((job) => deps.queue.remove(job.id))));
+    await deps.providerBatches.remove(providerBatchJobId(batchId));
     if (tries > 1) deps.logger.info({ batch_id: batchId, tries }, 'a failed batch submission was rolled back');
   } catch (error) {
     const again = tries < ROLLBACK_TRIES;
@@ -58,6 +60,8 @@ async function rollBack(deps: AppDeps, batchId: string, jobs: NewJob[], tries = 
 /**
  * Records a validated batch and enqueues its requests as jobs carrying `batch_id`: the batch and
  * every job record first, then the queue entries, so no job runs before its batch is complete.
+ * A provider-mode batch (`completion_window`, API.md §14) gets one entry on the provider-batch
+ * queue instead; its jobs are recorded the same, and wait for the upstream's Batch API.
  * If a write fails (Redis down or out of memory) everything written is undone, and the client
  * gets a 503 to retry: a batch is submitted whole or not at all.
  */
@@ -66,8 +70,17 @@ export async function submitBatch(deps: AppDeps, tenant: string, batch: ParsedBa
   const batchId = newId('batch');
   const jobs = batch.items.map(({ customId, request }) => newJob(tenant, request, deps.config.defaultModel, { batchId, customId }));
   await deps.jobs.checkQuota(tenant, jobs.map((job) => job.request));
+  const routing = await routeBatch(deps, jobs, batch.completionWindow);
   try {
-    const created = await deps.batches.create({ id: batchId, tenant, total: jobs.length, metadata: batch.metadata, webhookUrl });
+    const created = await deps.batches.create({
+      id: batchId,
+      tenant,
+      total: jobs.length,
+      metadata: batch.metadata,
+      webhookUrl,
+      mode: routing.mode,
+      ...(routing.mode === 'provider' && { upstream: routing.upstream }),
+    });
     await inChunks(jobs, async (chunk) => {
       await deps.jobs.createMany(chunk);
       await deps.batches.addJobs(
@@ -75,9 +88,8 @@ export async function submitBatch(deps: AppDeps, tenant: string, batch: ParsedBa
         chunk.map((job) => job.id),
       );
     });
-    await inChunks(jobs, (chunk) =>
-      deps.queue.addBulk(chunk.map((job) => ({ name: 'chat', data: { jobId: job.id }, opts: chatJobOptions(job.id, { priority: job.priority, attempts: deps.config.maxAttempts }) }))),
-    );
+    if (routing.mode === 'provider') await deps.providerBatches.add('provider-batch', { batchId }, providerBatchJobOptions(batchId));
+    else await inChunks(jobs, (chunk) => deps.scheduler.enqueue(tenant, chunk.map((job) => ({ id: job.id, priority: job.priority }))));
     return created;
   } catch (error) {
     await rollBack(deps, batchId, jobs);

@@ -1,10 +1,13 @@
 import { ApiError, JobRequest, isId, newId, parseOrThrow, splitJobRequest, type JobObject, type UpstreamRequest } from '@spool/contracts';
-import { chatJobOptions, coalesceWrites, type ChatJobData } from '@spool/queue';
+import { coalesceWrites, type ChatJobData } from '@spool/queue';
 import { continuationRequest } from '@spool/llm';
-import { SessionTurns, TenantQuotaError, parseJobRecord, renderJob, type JobFields, type NewJob } from '@spool/jobs';
+import { SessionTurns, parseJobRecord, renderJob, requestHash, type JobFields, type NewJob } from '@spool/jobs';
 import type { AppDeps } from './deps.js';
 import { acceptWebhookUrl } from './accept-webhook-url.js';
 import { fromStore } from './store-errors.js';
+import { fromCache } from './cached-job.js';
+import { refuseWhenBudgetSpent } from './budget-check.js';
+import { carriedTrace, jobTrace } from './trace-context.js';
 
 /** A request up to this many characters of JSON rides along in the queue entry too: a second copy in Redis while the entry lives. */
 const HEAD_START_MAX_CHARS = 32 * 1024;
@@ -24,25 +27,22 @@ function carriable(request: UpstreamRequest): boolean {
  * can call upstream before the job hash is read; the hash's request is the same (it never changes).
  */
 function chatJobData(job: NewJob): ChatJobData {
-  return !job.sessionId && carriable(job.request) ? { jobId: job.id, request: job.request } : { jobId: job.id };
+  // A job with `cache` must not call upstream before its worker has looked for a twin to join.
+  return !job.sessionId && !job.cache && carriable(job.request) ? { jobId: job.id, tenant: job.tenant, request: job.request, ...carriedTrace(job) } : { jobId: job.id };
 }
 
-/** Records a job and puts it on the queue. */
+/** Records a job and puts it in its tenant's line (and on the queue at once when a worker slot is free). */
 async function enqueue(deps: AppDeps, job: NewJob): Promise<JobObject> {
   // Whatever can throw runs before either command starts: a promise started and then left
   // behind by a throw would reject with no one awaiting it.
-  const data = chatJobData(job);
-  const options = chatJobOptions(job.id, { priority: job.priority, attempts: deps.config.maxAttempts });
+  const scheduled = { id: job.id, priority: job.priority, data: chatJobData(job) };
   // Both go out on one connection, in order (and in one write): Redis runs them in order, so the
-  // record is there before a worker can take the job (and the worker retries if it is not).
+  // record is there before the job is in line. A job its tenant's quota refused has no record,
+  // and the line takes no job without one.
   coalesceWrites(deps.redis);
   const created = deps.jobs.create(job);
-  const added = deps.queue.add('chat', data, options);
-  const [record] = await Promise.all([created, added]).catch(async (error: unknown) => {
-    // A job its tenant's quota refused leaves no queue entry behind (a worker would look for its record).
-    if (error instanceof TenantQuotaError) await added.then(() => deps.queue.remove(job.id)).catch(() => 0);
-    throw error;
-  });
+  const queued = deps.scheduler.enqueue(job.tenant, [scheduled]);
+  const [record] = await Promise.all([created, queued]);
   return record;
 }
 
@@ -55,18 +55,22 @@ async function openSessionTurn(deps: AppDeps, tenant: string, sessionId: string,
   if (!opened) throw ApiError.notFound('session', 'session_id');
 }
 
-/** The job a validated request asks for: its upstream request (model defaulted), priority, metadata and on_interrupt; `fields` adds the rest. */
+/** The job a validated request asks for: its upstream request (model defaulted), priority, metadata, on_interrupt and cache; `fields` adds the rest. */
 export function newJob(tenant: string, request: JobRequest, defaultModel: string, fields: Partial<NewJob> = {}): NewJob {
   const { upstream, spool } = splitJobRequest(request, defaultModel);
-  return { id: newId('job'), tenant, request: upstream, priority: spool.priority, metadata: spool.metadata, onInterrupt: spool.on_interrupt, ...fields };
+  // A session's prompt depends on its history: its jobs are never cached nor merged.
+  const cache = spool.cache && !spool.session_id ? { hash: requestHash(upstream), ttl_s: spool.cache.ttl_s } : null;
+  return { id: newId('job'), tenant, request: upstream, priority: spool.priority, metadata: spool.metadata, onInterrupt: spool.on_interrupt, cache, ...jobTrace(), ...fields };
 }
 
 /** Validates a job request, records it and enqueues it; the job object as created. */
 export async function submitJob(deps: AppDeps, tenant: string, body: unknown, id = newId('job')): Promise<JobObject> {
+  await refuseWhenBudgetSpent(deps, tenant);
   const request = parseOrThrow(JobRequest, body);
   const webhookUrl = request.webhook ? await acceptWebhookUrl(deps, request.webhook.url) : null;
   if (request.session_id) await openSessionTurn(deps, tenant, request.session_id, id);
-  return enqueue(deps, newJob(tenant, request, deps.config.defaultModel, { id, sessionId: request.session_id, webhookUrl }));
+  const job = newJob(tenant, request, deps.config.defaultModel, { id, sessionId: request.session_id, webhookUrl });
+  return (await fromCache(deps, job)) ?? enqueue(deps, job);
 }
 
 /** The text a new job can pick up from: a reply cut at `length`, or what a failed or cancelled job streamed. */
@@ -84,6 +88,7 @@ export async function continueJob(deps: AppDeps, tenant: string, id: string, fie
   if (text === null) {
     throw ApiError.conflict('not_continuable', 'Only a job cut off by max tokens, or failed or cancelled with partial text, can be continued');
   }
+  await refuseWhenBudgetSpent(deps, tenant);
   return enqueue(deps, {
     id: newId('job'),
     tenant,
@@ -92,5 +97,6 @@ export async function continueJob(deps: AppDeps, tenant: string, id: string, fie
     metadata: original.metadata,
     onInterrupt: record.on_interrupt,
     continues: id,
+    ...jobTrace(),
   });
 }

@@ -19,6 +19,7 @@ const seconds = (fromMs: number) => Math.max(0, Date.now() - fromMs) / 1000;
 /** What one attempt of a chat job adds to the worker's metrics; every call is a no-op without metrics. */
 export class AttemptMetrics {
   private upstreamStartedAt: number | undefined;
+  private upstream = 'default';
   private sawText = false;
 
   constructor(
@@ -31,15 +32,16 @@ export class AttemptMetrics {
     this.sawText = true;
   }
 
-  upstreamStarted(): void {
+  upstreamStarted(upstream: string): void {
     this.upstreamStartedAt = Date.now();
+    this.upstream = upstream;
   }
 
   /** Once per call, whichever comes first: the stream's end or the error that ended it. */
   upstreamEnded(error?: unknown): void {
     if (!this.metrics || this.upstreamStartedAt === undefined) return;
     const status = upstreamStatus(error);
-    this.metrics.upstreamRequests.inc({ status });
+    this.metrics.upstreamRequests.inc({ upstream: this.upstream, status });
     this.metrics.upstreamDuration.observe({ status }, seconds(this.upstreamStartedAt));
     this.upstreamStartedAt = undefined;
   }
@@ -50,9 +52,11 @@ export class AttemptMetrics {
     this.metrics?.timeToFirstToken.observe(seconds(this.bullJob.timestamp));
   }
 
-  succeeded(result: JobResult, record: Pick<JobRecord, 'tenant' | 'model'>): void {
+  /** `spentTokens` false: the result came without an upstream call of this job's (cache, merging), and its tokens are not counted again. */
+  succeeded(result: JobResult, record: Pick<JobRecord, 'tenant' | 'model'>, spentTokens = true): void {
     if (!this.metrics) return;
     this.metrics.jobDuration.observe({ status: 'succeeded' }, seconds(this.bullJob.timestamp));
+    if (!spentTokens) return;
     const labels = { tenant: record.tenant, model: record.model };
     this.metrics.tokens.inc({ ...labels, type: 'prompt' }, result.usage.prompt_tokens);
     this.metrics.tokens.inc({ ...labels, type: 'completion' }, result.usage.completion_tokens);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UpstreamError } from '@spool/llm';
 import { decide, DEFAULT_RATE_LIMIT_PAUSE_MS, MAX_DEFERRALS, PrepareRequestError, type AttemptState } from './attempt-rules.js';
 import { UpstreamGateError } from './upstream-gate.js';
+import { UpstreamUnavailableError } from './upstream-pool.js';
 
 const state = (overrides: Partial<AttemptState> = {}): AttemptState => ({ attempt: 1, deferrals: 0, maxAttempts: 3, backoffMs: 1000, stopping: false, ...overrides });
 
@@ -10,6 +11,7 @@ const serverError = () => new UpstreamError('upstream_error', 'Upstream answered
 const badRequest = () => new UpstreamError('invalid_upstream_request', 'Upstream answered 400: no', false, { status: 400 });
 const gateDown = () => new UpstreamGateError(new Error('connect ECONNREFUSED'));
 const storeDown = () => new PrepareRequestError(new Error('store unreachable'));
+const notFound = () => new UpstreamError('invalid_upstream_request', 'Upstream answered 404: no such model', false, { status: 404 });
 
 describe('decide: what becomes of a failed attempt', () => {
   it('hands the job back at once when the worker is stopping, whatever the attempt failed with', () => {
@@ -82,5 +84,30 @@ describe('decide: what becomes of a failed attempt', () => {
   it('classifies anything else thrown (a broken connection) as a retryable upstream error', () => {
     const decision = decide(new Error('socket hang up'), state());
     expect(decision).toMatchObject({ kind: 'retry', cause: { code: 'upstream_error', retryable: true } });
+  });
+
+  describe('with a pool of upstreams (readyInMs: how soon another could take the job)', () => {
+    it('hands a 429 back for when another upstream is free, not for the whole retry-after', () => {
+      expect(decide(rateLimited(20_000), state({ readyInMs: 0 }))).toMatchObject({ kind: 'defer', reason: 'rate_limit', delayMs: 0 });
+      expect(decide(rateLimited(20_000), state({ readyInMs: 3000 }))).toMatchObject({ kind: 'defer', reason: 'rate_limit', delayMs: 3000 });
+      expect(decide(rateLimited(2000), state({ readyInMs: 3000 }))).toMatchObject({ delayMs: 2000 });
+    });
+
+    it('retries a retryable failure at once when another upstream can take it, with backoff when none can now', () => {
+      expect(decide(serverError(), state({ readyInMs: 0 }))).toMatchObject({ kind: 'retry', failover: true });
+      expect(decide(serverError(), state({ readyInMs: 5000 }))).toEqual({ kind: 'retry', cause: expect.any(UpstreamError) });
+      expect(decide(serverError(), state({ attempt: 3, readyInMs: 0 }))).toMatchObject({ kind: 'fail' });
+    });
+
+    it("defers a 404 (the model is not served there) to another upstream that serves it, and fails it when none does", () => {
+      expect(decide(notFound(), state({ readyInMs: 0 }))).toMatchObject({ kind: 'defer', reason: 'not_served', delayMs: 0 });
+      expect(decide(notFound(), state())).toMatchObject({ kind: 'fail', error: { code: 'invalid_upstream_request' }, upstreamStatus: 404 });
+    });
+
+    it(`defers a job no upstream can take for a while, and fails it as upstream_error after ${MAX_DEFERRALS} deferrals`, () => {
+      const unavailable = new UpstreamUnavailableError(12_000);
+      expect(decide(unavailable, state({ attempt: 3 }))).toMatchObject({ kind: 'defer', reason: 'unavailable', delayMs: 12_000 });
+      expect(decide(unavailable, state({ deferrals: MAX_DEFERRALS }))).toMatchObject({ kind: 'fail', error: { code: 'upstream_error' } });
+    });
   });
 });

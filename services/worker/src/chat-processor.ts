@@ -1,18 +1,21 @@
-import type { Job, Queue } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { JobResult, UpstreamRequest, Usage } from '@spool/contracts';
 import type { JobRecord, JobRepository } from '@spool/jobs';
 import { streamedText, type EventLog } from '@spool/stream';
 import type { ChatJobData } from '@spool/queue';
-import { continuationRequest, countPromptTokens, countTokens, type UpstreamClient, type UpstreamError } from '@spool/llm';
+import { continuationRequest, countPromptTokens, countTokens, type UpstreamError } from '@spool/llm';
 import type { Metrics } from '@spool/metrics';
 import { Attempt } from './attempt.js';
 import { AttemptMetrics } from './attempt-metrics.js';
 import { decide, FRESH_EVENT_COUNT, isUnreachable, PrepareRequestError, type AttemptState, type Decision } from './attempt-rules.js';
 import { FlushClock } from './flush-clock.js';
 import { HeldDeltas } from './held-deltas.js';
-import { callUpstream } from './upstream-call.js';
-import type { UpstreamGate } from './upstream-gate.js';
+import { callUpstream, type UpstreamCall } from './upstream-call.js';
+import type { UpstreamPool } from './upstream-pool.js';
+import type { MergedJobs } from './merged-jobs.js';
+import type { Budget } from './budget.js';
+import { JobSpend } from './job-spend.js';
 
 /** Why BullMQ aborted an attempt (`worker.cancelJob` / `cancelAllJobs`). */
 export const ABORT_CANCELLED = 'cancelled';
@@ -21,10 +24,14 @@ export const ABORT_SHUTDOWN = 'shutdown';
 export interface ChatProcessorDeps {
   jobs: JobRepository;
   log: EventLog;
-  upstream: UpstreamClient;
-  gate: UpstreamGate;
-  /** the chat queue, to pause it for every worker on a 429 */
-  queue: Queue<ChatJobData>;
+  /** the upstreams, their gates and the routing between them */
+  pool: UpstreamPool;
+  /** the response cache and merging of identical jobs, for jobs with `cache`; none: such jobs just run */
+  merging?: MergedJobs;
+  /** a job got past its upstream's gate: the fair scheduler may release the next one */
+  onGatePassed?: (jobId: string) => void;
+  /** reserves each upstream call's worst case against its tenant's budget and settles it after; none: spend is not counted */
+  budget?: Budget;
   logger: Logger;
   maxAttempts: number;
   /** delta coalescing window, ms */
@@ -64,26 +71,39 @@ function finalUsage(usage: Usage | null, request: UpstreamRequest, prior: string
 }
 
 /**
- * One attempt of a chat job: take ownership, wait for the shared upstream gate, stream into the
- * job's log, and end the job once. A retryable failure hands the job back and throws so BullMQ
- * backs off; a 429 pauses the whole queue instead and costs no attempt.
+ * The upstreams a job's next call should leave out: the one its last call failed on (a 429 or a
+ * 404 is already in Redis, as a pause or a mark, for every job).
+ */
+function avoidAfter(calls: readonly { upstream: string; outcome?: string }[]): Set<string> {
+  const last = calls.at(-1);
+  return new Set(last?.outcome === 'failed' ? [last.upstream] : []);
+}
+
+/**
+ * One attempt of a chat job: take ownership, route to an upstream of the pool and wait for its
+ * gate, stream into the job's log, and end the job once. A retryable failure hands the job back
+ * and throws so BullMQ backs off (at once when another upstream takes it); a 429 pauses its
+ * upstream and costs no attempt.
  */
 export function createChatProcessor(deps: ChatProcessorDeps) {
-  const { jobs, log, gate, logger, maxAttempts } = deps;
+  const { jobs, log, pool, logger, maxAttempts } = deps;
   const clock = new FlushClock(deps.coalesceMs ?? 80);
 
   /**
    * What this attempt sends upstream, and the text earlier attempts streamed (it continues from
    * there); null when there is nothing left to call upstream for.
    */
-  async function prepare(attempt: Attempt): Promise<{ request: UpstreamRequest; prior: string } | null> {
+  async function prepare(attempt: Attempt, signal: AbortSignal): Promise<{ request: UpstreamRequest; prior: string } | null> {
     const { jobId, record } = attempt;
     // The attempt before streamed the whole reply, then its worker died before ending the job.
     if (record.stream_end) {
       await attempt.succeed({ content: streamedText(await log.readAfter(jobId, 0)), ...record.stream_end });
       return null;
     }
-    let prior = await textSoFar(log, jobId, attempt.eventCount);
+    // A job with `cache` may end here, from the cache or from an identical job's call it joined.
+    const joined = record.cache && deps.merging ? await deps.merging.join(attempt, record.cache, signal) : null;
+    if (joined?.ended) return null;
+    let prior = joined ? joined.text : await textSoFar(log, jobId, attempt.eventCount);
     if (prior) attempt.measure.continuing();
     if (prior && record.on_interrupt === 'restart') {
       if (!(await attempt.restart())) return null;
@@ -98,20 +118,29 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     }
   }
 
-  function stateOf(attempt: Attempt, stopping: boolean): AttemptState {
-    return { attempt: attempt.number, deferrals: attempt.record.deferrals, maxAttempts, backoffMs: deps.backoffMs ?? 1000, stopping };
+  function stateOf(attempt: Attempt, stopping: boolean, readyInMs?: number): AttemptState {
+    return { attempt: attempt.number, deferrals: attempt.record.deferrals, maxAttempts, backoffMs: deps.backoffMs ?? 1000, stopping, readyInMs };
+  }
+
+  /** After a call that failed upstream: how soon another upstream could take the job (see `AttemptState.readyInMs`). */
+  async function readyInMs(model: string, calls: readonly UpstreamCall[]): Promise<number | undefined> {
+    const outcome = calls.at(-1)?.outcome;
+    if (outcome !== 'failed' && outcome !== 'rate_limited' && outcome !== 'not_served') return undefined;
+    return pool.readyInMs(model, avoidAfter(calls));
   }
 
   /** Carries out the decision on a failed attempt; `text` is everything the job streamed so far. */
   async function settle(attempt: Attempt, decision: Decision, text: string): Promise<void> {
     const { logger: jobLogger, measure } = attempt;
     if (decision.kind === 'retry') {
-      jobLogger.warn(upstreamDetails(decision.cause), 'attempt failed; retrying');
+      jobLogger.warn({ ...upstreamDetails(decision.cause), failover: decision.failover ?? false }, 'attempt failed; retrying');
       measure.retried(decision.cause.code);
-      return attempt.retry(decision.cause);
+      return attempt.retry(decision.cause, decision.failover);
     }
-    if (decision.kind === 'fail' && decision.reason === 'outage') {
-      jobLogger.error({ err: decision.cause }, 'gate or store unavailable for too long; job failed');
+    if (decision.kind === 'fail' && decision.reason !== 'upstream') {
+      if (decision.reason === 'budget') jobLogger.warn('tenant budget spent: job failed without calling upstream');
+      else if (decision.reason === 'outage') jobLogger.error({ err: decision.cause }, 'gate or store unavailable for too long; job failed');
+      else jobLogger.error('no upstream serving the model was available for too long; job failed');
       return attempt.fail(decision.error, text);
     }
     if (decision.kind === 'fail') {
@@ -120,11 +149,9 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     }
     if (decision.reason === 'shutdown') jobLogger.info('worker stopping; job handed back');
     if (decision.reason === 'outage') jobLogger.warn({ err: decision.cause, delay_ms: decision.delayMs }, 'gate or store unavailable; job waits');
-    if (decision.reason === 'rate_limit') {
-      jobLogger.warn({ pause_ms: decision.delayMs }, 'upstream rate limit: pausing the queue');
-      measure.rateLimited(decision.delayMs);
-      await Promise.all([gate.pause(decision.delayMs), deps.queue.rateLimit(decision.delayMs)]);
-    }
+    if (decision.reason === 'rate_limit') jobLogger.warn({ delay_ms: decision.delayMs }, 'upstream rate limit: its upstream paused, job handed back');
+    if (decision.reason === 'not_served') jobLogger.info('the upstream does not serve the model: job handed back for another');
+    if (decision.reason === 'unavailable') jobLogger.info({ delay_ms: decision.delayMs }, 'no upstream serving the model is available yet: job waits');
     return attempt.handBack(decision.delayMs);
   }
 
@@ -134,23 +161,32 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     signal?.addEventListener('abort', onAbort, { once: true });
     const measure = new AttemptMetrics(deps.metrics, bullJob);
     const deltas = new HeldDeltas();
-    const starting = Attempt.start(jobs, bullJob, token, logger, measure);
+    const calls: UpstreamCall[] = [];
+    const spend = deps.budget && new JobSpend(deps.budget, bullJob.data.jobId, bullJob.data.tenant);
+    const starting = Attempt.start(jobs, bullJob, token, logger, measure, spend);
     // A first attempt that carries its request calls upstream while START is on its way: a round
     // trip less before the first token. Its deltas are held until START confirms the attempt. (A
     // cancel that lands between pickup and START costs an upstream call, aborted at once.)
     const carried = bullJob.attemptsStarted <= 1 ? bullJob.data.request : undefined;
-    const headStart = carried ? callUpstream(deps, carried, measure, deltas.push, controller.signal) : undefined;
+    const callOptions = { measure, onDelta: deltas.push, signal: controller.signal, calls, onGatePassed: () => deps.onGatePassed?.(bullJob.data.jobId) };
+    // Each call is reserved against the tenant's budget before it goes, and settled after.
+    const call = (request: UpstreamRequest, avoid?: ReadonlySet<string>) =>
+      spend
+        ? spend.call(request, deltas.push, (onDelta) => callUpstream(pool, request, { ...callOptions, onDelta, avoid }))
+        : callUpstream(pool, request, { ...callOptions, avoid });
+    const headStart = carried ? call(carried) : undefined;
     headStart?.catch(() => undefined); // awaited once the attempt is confirmed
     try {
       const attempt = await starting;
       if (!attempt) return; // cancelled before it ran
+      attempt.logCalls(calls);
       if (headStart && attempt.eventCount !== FRESH_EVENT_COUNT) {
         // Defensive (BullMQ counts every pickup): not a first attempt after all, so this one steps
         // aside, uncounted, for one that continues the text so far.
         controller.abort();
         return await attempt.handBack(0);
       }
-      const prepared = carried ? { request: carried, prior: '' } : await prepare(attempt);
+      const prepared = carried ? { request: carried, prior: '' } : await prepare(attempt, controller.signal);
       if (!prepared) return;
       const { request, prior } = prepared;
 
@@ -160,16 +196,20 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
         writer.push(text);
       });
       try {
-        const completion = await (headStart ?? callUpstream(deps, prior ? continuationRequest(request, prior) : request, measure, deltas.push, controller.signal));
+        const next = prior ? continuationRequest(request, prior) : request;
+        const completion = await (headStart ?? call(next, avoidAfter(attempt.record.attempt_log)));
         const content = prior + completion.content;
-        const result: JobResult = { content, finish_reason: completion.finishReason, usage: finalUsage(completion.usage, request, prior, content) };
-        await writer.end({ finish_reason: result.finish_reason, usage: result.usage });
+        const result: JobResult = { content, finish_reason: completion.finishReason, usage: finalUsage(completion.usage, request, prior, content), model: completion.model };
+        await writer.end({ finish_reason: result.finish_reason, usage: result.usage, model: result.model });
+        if (attempt.record.cache) await deps.merging?.produced(attempt, attempt.record.cache, result);
         await attempt.succeed(result);
       } catch (thrown) {
         await writer.flush().catch(() => undefined);
         // Cancelled, or taken over: the job is no longer this attempt's to write.
         if (writer.lostOwnership || signal?.reason === ABORT_CANCELLED) return;
-        await settle(attempt, decide(thrown, stateOf(attempt, signal?.reason === ABORT_SHUTDOWN)), prior + writer.text);
+        const stopping = signal?.reason === ABORT_SHUTDOWN;
+        const ready = stopping ? undefined : await readyInMs(request.model, calls);
+        await settle(attempt, decide(thrown, stateOf(attempt, stopping, ready)), prior + writer.text);
       }
     } finally {
       controller.abort(); // no call outlives its attempt

@@ -1,10 +1,15 @@
 export { SpoolWorker, type SpoolWorkerOptions } from './worker.js';
 export { createChatProcessor, ABORT_CANCELLED, ABORT_SHUTDOWN, type ChatProcessorDeps, type PrepareRequest } from './chat-processor.js';
 export { UpstreamGate, UpstreamGateError, type UpstreamGateOptions } from './upstream-gate.js';
+export { UpstreamPool, UpstreamUnavailableError, type UpstreamPoolOptions, type RoutedCall } from './upstream-pool.js';
+export { UpstreamHealth, type UpstreamHealthOptions } from './upstream-health.js';
 export { retryDelayMs } from './backoff.js';
 export { WebhookWorker, type WebhookWorkerOptions, type WebhookEvent } from './webhook-worker.js';
 export { createWebhookProcessor, webhookRetryDelayMs, type WebhookProcessorDeps } from './webhook-processor.js';
 export { recordBatchResult } from './batch-results.js';
+export { ProviderBatchWorker, type ProviderBatchWorkerOptions } from './provider-batch-worker.js';
+export { ProviderBatchPoller, SPOOL_BATCH_KEY, type ProviderBatchPollerDeps, type Step } from './provider-batch-poller.js';
+export { ProviderBatchStates, type ProviderBatchState, type ProviderBatchPhase } from './provider-batch-state.js';
 export { recordJob } from './record-job.js';
 export { pruneStoreOnce, startStoreRetention, type StoreRetentionOptions } from './store-retention.js';
 export { createWorkerProcess, WorkerProcess, type WorkerProcessOptions, type WorkerStopOptions } from './worker-process.js';

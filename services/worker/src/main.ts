@@ -1,11 +1,14 @@
 import { loadConfigOrExit, createLogger, exitAfterLogs, logProcessErrors } from '@spool/config';
 import { redactUrl } from '@spool/queue';
+import { startTracing, traceLogFields } from '@spool/tracing';
 import { createWorkerProcess, type WorkerProcess } from './worker-process.js';
 import { WorkerStopTimeoutError } from './errors.js';
 
 const config = loadConfigOrExit();
-const logger = createLogger({ name: 'spool-worker', level: config.logLevel, pretty: config.logPretty });
+const logger = createLogger({ name: 'spool-worker', level: config.logLevel, pretty: config.logPretty, mixin: config.otlpEndpoint ? traceLogFields : undefined });
 logProcessErrors(logger);
+// First, before any connection or job: spans are exported from here on (OTEL_EXPORTER_OTLP_ENDPOINT).
+const tracing = await startTracing({ endpoint: config.otlpEndpoint, protocol: config.otlpProtocol, serviceName: 'spool-worker', logger });
 
 let worker: WorkerProcess;
 try {
@@ -23,7 +26,7 @@ try {
 logger.info(
   {
     redis: redactUrl(config.redisUrl),
-    upstream: config.openaiBaseUrl ?? 'https://api.openai.com/v1',
+    upstreams: config.upstreams.map((upstream) => `${upstream.name} ${redactUrl(upstream.baseUrl ?? 'https://api.openai.com/v1')}`),
     concurrency: config.workerConcurrency,
     metrics: worker.metricsUrl,
   },
@@ -44,9 +47,11 @@ async function stop(signal: string): Promise<void> {
     } else {
       logger.error({ err: error }, 'worker stop failed');
     }
+    await tracing.shutdown();
     exitAfterLogs(logger, 1);
   }
   logger.info('worker stopped');
+  await tracing.shutdown();
   exitAfterLogs(logger, 0);
 }
 process.on('SIGINT', () => void stop('SIGINT'));

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { UpstreamRequest } from '@spool/contracts';
 import { countPromptTokens } from '@spool/llm';
-import { estimateTokens, UpstreamGate, UpstreamGateError } from './upstream-gate.js';
+import { acquireEarliest, estimateTokens, parsePauseAnnouncement, UpstreamGate, UpstreamGateError } from './upstream-gate.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -160,7 +160,44 @@ describe('UpstreamGate on real Redis', () => {
     expect(next).toBeLessThanOrEqual(first + tokenGapMs + 1000);
   });
 
-  it("announces a pause, and a gate told of it checks Redis instead of its own empty record", async () => {
+  it('keeps any 5 s within RPM/12 departures when calls leave their slots late, all at once', async () => {
+    const departures = `${prefix}:departures:${randomUUID()}`;
+    const gate = new UpstreamGate(redis, gateKey(), { rpm: 120, departuresKey: departures });
+    // Ten calls (120/12) left 4.8 s ago: the next may go once the oldest is 5 s old, about 200 ms from now.
+    const [seconds, micros] = await redis.time();
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    await redis.zadd(departures, ...Array.from({ length: 10 }, (_, index) => [String(now - 4800 + index), `early-${index}`]).flat());
+    const startedAt = Date.now();
+    const held = await gate.acquire(1);
+    expect(held).toBeGreaterThanOrEqual(150);
+    expect(held).toBeLessThanOrEqual(300);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(150);
+    // Those older than 5 s are gone, this call is counted, and the window holds at most ten.
+    const window = await redis.zrange(departures, '0', '-1');
+    expect(window).not.toContain('early-0');
+    expect(window.filter((member) => !member.startsWith('early-'))).toHaveLength(1);
+    expect(window.length).toBeLessThanOrEqual(10);
+    // With room in the window a call leaves at once.
+    expect(await new UpstreamGate(redis, gateKey(), { rpm: 1200, departuresKey: departures }).acquire(1)).toBe(0);
+  });
+
+  it('acquireEarliest: reserves the earliest slot among several gates, the first listed on a tie, in one step', async () => {
+    // 600 RPM: 102 ms a slot; 300 RPM: 204 ms.
+    const fast = newGate({ rpm: 600 });
+    const slow = newGate({ rpm: 300 });
+    const picks: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const { index } = await acquireEarliest(redis, [slow, fast], 1);
+      picks.push(index === 0 ? 'slow' : 'fast');
+    }
+    // Both free: the first listed; then whichever slot comes first: the fast gate twice as often.
+    expect(picks).toEqual(['slow', 'fast', 'fast', 'slow', 'fast', 'fast']);
+    // A paused gate is passed over while another has a slot.
+    await fast.pause(60_000);
+    expect(await acquireEarliest(redis, [fast, slow], 1)).toMatchObject({ index: 1 });
+  });
+
+  it("announces a pause with its upstream's name, and a gate told of it checks Redis instead of its own empty record", async () => {
     const key = gateKey();
     const channel = `${key}:pause`;
     const listener = new Redis(REDIS_URL);
@@ -168,8 +205,9 @@ describe('UpstreamGate on real Redis', () => {
       await listener.subscribe(channel);
       const announced = new Promise<string>((resolve) => listener.once('message', (_channel: string, message: string) => resolve(message)));
       await newGate({}, key).pause(1000);
-      await new UpstreamGate(redis, key, { pauseChannel: channel }).pause(1200);
-      expect(await announced).toBe('1200');
+      await new UpstreamGate(redis, key, { pauseChannel: channel, upstream: 'azure-east' }).pause(1200);
+      expect(parsePauseAnnouncement(await announced)).toEqual({ upstream: 'azure-east', ms: 1200 });
+      expect(parsePauseAnnouncement('1200')).toBeUndefined();
     } finally {
       listener.disconnect();
     }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { UpstreamRequest } from '@spool/contracts';
 import { contextWindow, MAX_RETRY_AFTER_MS, type RateLimitSnapshot } from '@spool/llm';
@@ -10,6 +11,8 @@ const SPACING_MARGIN = 1.02;
 const DEFAULT_COMPLETION_ESTIMATE = 256;
 /** The longest `setTimeout` Node honours (a longer one fires at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** OpenAI's short window: at most RPM/12 (+ 1) requests in any 5 s. */
+const SHORT_WINDOW_MS = 5000;
 
 /**
  * The tokens a call is charged before it runs: its prompt and the longest reply it may get, but
@@ -30,9 +33,12 @@ export class UpstreamGateError extends WorkerError {
 
 const script = (name: string) => new URL(`./commands/${name}.lua`, import.meta.url);
 
-/** KEYS: 1 the gate hash (`keys.upstreamGate()`). */
+/** KEYS: 1 the gate hash (`keys.upstreamGate()`), or its departures (`keys.upstreamDepartures()`). */
 const GATE_COMMANDS = {
   spoolGateAcquire: { numberOfKeys: 1, script: script('gate-acquire') },
+  spoolGateDepart: { numberOfKeys: 1, script: script('gate-depart') },
+  /** KEYS: the candidates' gate hashes; the caller passes how many first */
+  spoolGateAcquireEarliest: { script: script('gate-acquire-earliest') },
   spoolGatePause: { numberOfKeys: 1, script: script('gate-pause') },
   spoolGateAdjust: { numberOfKeys: 1, script: script('gate-adjust-tokens') },
   spoolGatePausedFor: { numberOfKeys: 1, script: script('gate-paused-for') },
@@ -41,6 +47,8 @@ const GATE_COMMANDS = {
 interface GateCommands {
   spoolGatePausedFor(key: string): Promise<number>;
   spoolGateAcquire(key: string, requestGap: number, tokens: number, tokenGap: number): Promise<number>;
+  spoolGateDepart(key: string, most: number, windowMs: number, member: string): Promise<number>;
+  spoolGateAcquireEarliest(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<[number, number]>;
   spoolGatePause(key: string, ms: number): Promise<number>;
   spoolGateAdjust(key: string, ms: number): Promise<number>;
 }
@@ -52,6 +60,29 @@ export interface UpstreamGateOptions {
   tpm?: number;
   /** where a pause is announced to every worker (`keys.upstreamPauseChannel()`); none: not announced */
   pauseChannel?: string;
+  /** the upstream's name in that announcement; default `default` */
+  upstream?: string;
+  /**
+   * where calls' departures are counted (`keys.upstreamDepartures()`): with an RPM, a call that
+   * leaves its slot late still waits until the last 5 s hold fewer than RPM/12 departures
+   */
+  departuresKey?: string;
+}
+
+/** A pause as announced to every worker. */
+export interface PauseAnnouncement {
+  upstream: string;
+  ms: number;
+}
+
+/** The announcement in a pause channel's message; undefined for one that is not. */
+export function parsePauseAnnouncement(message: string): PauseAnnouncement | undefined {
+  try {
+    const parsed = JSON.parse(message) as Partial<PauseAnnouncement>;
+    return typeof parsed.upstream === 'string' && typeof parsed.ms === 'number' ? { upstream: parsed.upstream, ms: parsed.ms } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
@@ -72,48 +103,79 @@ function abortableTimer(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
- * One gate in Redis in front of upstream, shared by every worker process: it spaces calls to
- * fit SPOOL_UPSTREAM_RPM/TPM, holds every call back while upstream said 429, and learns from
- * upstream's `x-ratelimit-*` headers and from the usage it reports.
+ * One upstream's gate in Redis, shared by every worker process: it spaces calls to fit the
+ * upstream's `rpm`/`tpm` (SPOOL_UPSTREAM_RPM/TPM for the one of the environment), holds every
+ * call to it back while it said 429, and learns from its `x-ratelimit-*` headers and from the
+ * usage it reports.
  */
 export class UpstreamGate {
   private readonly redis: Redis & GateCommands;
-  private readonly requestGapMs: number;
-  private readonly msPerToken: number;
+  /** ms between two calls' slots (its RPM), and ms a token (its TPM); 0: no such limit */
+  readonly requestGapMs: number;
+  readonly msPerToken: number;
   private readonly pauseChannel?: string;
-  /** the latest pause this process set (other processes' pauses reach it through BullMQ) */
+  private readonly upstream: string;
+  private readonly departures?: { key: string; most: number };
+  /** the latest pause this process knows of (its own, or another's announcement) */
   private pausedUntil = 0;
 
-  constructor(redis: Redis, private readonly key: string, options: UpstreamGateOptions = {}) {
+  constructor(redis: Redis, readonly key: string, options: UpstreamGateOptions = {}) {
     defineCommands(redis, GATE_COMMANDS);
     this.redis = redis as Redis & GateCommands;
     this.requestGapMs = options.rpm ? (60_000 / options.rpm) * SPACING_MARGIN : 0;
     this.msPerToken = options.tpm ? (60_000 / options.tpm) * SPACING_MARGIN : 0;
     this.pauseChannel = options.pauseChannel;
+    this.upstream = options.upstream ?? 'default';
+    // One below the promise of RPM/12 + 1: what leaves here still has a call of room upstream.
+    if (options.rpm && options.departuresKey) this.departures = { key: options.departuresKey, most: Math.max(1, Math.floor(options.rpm / 12)) };
+  }
+
+  /** It has an RPM or a TPM to space calls by. */
+  get limited(): boolean {
+    return this.requestGapMs > 0 || this.msPerToken > 0;
   }
 
   /**
    * Waits for this call's slot; `tokens` is the estimate the TPM budget is charged. Resolves with
    * the ms the gate told this call to wait (a `signal` that ends the wait early leaves its slot
-   * reserved); rejects only with `UpstreamGateError`.
+   * reserved); rejects only with `UpstreamGateError`. `reservedWaitMs`: a slot was reserved for
+   * this call already (`acquireEarliest`), this long from now.
    */
-  async acquire(tokens: number, signal?: AbortSignal): Promise<number> {
-    // With no RPM/TPM there is nothing to space: only a 429 pause holds calls, and BullMQ's queue
-    // rate limit already keeps other workers from taking jobs during one.
-    if (!this.requestGapMs && !this.msPerToken && Date.now() >= this.pausedUntil) return 0;
+  async acquire(tokens: number, signal?: AbortSignal, reservedWaitMs?: number): Promise<number> {
+    // With no RPM/TPM there is nothing to space: only a 429 pause holds calls, and every pause is
+    // announced to every worker (routing reads it from Redis too, where there is a choice).
+    if (reservedWaitMs === undefined && !this.limited && Date.now() >= this.pausedUntil) return 0;
     let held = 0;
+    let reserved = reservedWaitMs;
     try {
       for (;;) {
-        const wait = await this.redis.spoolGateAcquire(this.key, this.requestGapMs, tokens, this.msPerToken);
-        if (wait <= 0) return held;
-        held += wait;
-        await abortableDelay(wait, signal);
-        if (signal?.aborted) return held;
-        // A 429 may have paused the gate while this call slept: then it takes a new slot after the pause.
-        if ((await this.redis.spoolGatePausedFor(this.key)) <= 0) return held;
+        const wait = reserved ?? (await this.redis.spoolGateAcquire(this.key, this.requestGapMs, tokens, this.msPerToken));
+        reserved = undefined;
+        if (wait > 0) {
+          held += wait;
+          await abortableDelay(wait, signal);
+          if (signal?.aborted) return held;
+          // A 429 may have paused the gate while this call slept: then it takes a new slot after the pause.
+          if ((await this.redis.spoolGatePausedFor(this.key)) > 0) continue;
+        }
+        return held + (await this.depart(signal));
       }
     } catch (error) {
       throw new UpstreamGateError(error);
+    }
+  }
+
+  /** Waits until the last 5 s hold room for one more departure, and records this one; the ms it waited. */
+  private async depart(signal?: AbortSignal): Promise<number> {
+    if (!this.departures) return 0;
+    const member = randomUUID();
+    let held = 0;
+    for (;;) {
+      const wait = await this.redis.spoolGateDepart(this.departures.key, this.departures.most, SHORT_WINDOW_MS, member);
+      if (wait <= 0) return held;
+      held += wait;
+      await abortableDelay(wait, signal);
+      if (signal?.aborted) return held;
     }
   }
 
@@ -123,7 +185,7 @@ export class UpstreamGate {
     this.notePause(wait);
     await this.redis.spoolGatePause(this.key, wait);
     // Jobs other workers took before the pause would otherwise call on, unaware, until they see it in Redis.
-    if (this.pauseChannel) await this.redis.publish(this.pauseChannel, String(wait));
+    if (this.pauseChannel) await this.redis.publish(this.pauseChannel, JSON.stringify({ upstream: this.upstream, ms: wait } satisfies PauseAnnouncement));
   }
 
   /** Another worker paused the gate for `ms` from now: this process's calls check the gate in Redis until then. */
@@ -150,5 +212,21 @@ export class UpstreamGate {
       waits.push(Math.min(snapshot.resetTokensMs, snapshot.limitTokens ? (60_000 / snapshot.limitTokens) * 1000 : Infinity));
     }
     if (waits.length) await this.pause(Math.max(...waits));
+  }
+}
+
+/**
+ * Reserves the earliest slot among several upstreams' gates (the first listed on a tie) in one
+ * step: the index of the gate chosen, and how long its slot is from now. Every gate must share
+ * `redis`. Rejects only with `UpstreamGateError`.
+ */
+export async function acquireEarliest(redis: Redis, gates: readonly UpstreamGate[], tokens: number): Promise<{ index: number; waitMs: number }> {
+  defineCommands(redis, GATE_COMMANDS);
+  const args = gates.flatMap((gate) => [gate.requestGapMs, gate.msPerToken]);
+  try {
+    const [index, waitMs] = await (redis as Redis & GateCommands).spoolGateAcquireEarliest(gates.length, ...gates.map((gate) => gate.key), tokens, ...args);
+    return { index: index - 1, waitMs };
+  } catch (error) {
+    throw new UpstreamGateError(error);
   }
 }

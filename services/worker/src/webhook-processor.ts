@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { WEBHOOK_MAX_ATTEMPTS, type WebhookJobData } from '@spool/queue';
 import type { Metrics } from '@spool/metrics';
 import { checkWebhookUrl, postWebhook, signWebhook, WebhookUrlError, type DeliveryLog, type PostResult, type ResolveHost, type TenantSlots } from '@spool/webhooks';
+import { noteWebhookAnswer, traceWebhookDelivery } from './tracing-spans.js';
 
 const MAX_BACKOFF_MS = 3600_000;
 const USER_AGENT = 'Spool-Webhooks/1';
@@ -50,7 +51,7 @@ export function createWebhookProcessor(deps: WebhookProcessorDeps) {
     const holder = job.id ?? job.data.webhookId;
     if (!(await deps.slots.take(tenant, holder))) return defer(job, token);
     try {
-      await attemptDelivery(job);
+      await traceWebhookDelivery(job.data, () => attemptDelivery(job));
     } finally {
       // Redis down: the slot's lease frees it.
       await deps.slots.release(tenant, holder).catch(() => undefined);
@@ -81,6 +82,7 @@ export function createWebhookProcessor(deps: WebhookProcessorDeps) {
       result = { statusCode: null, error: `not sent: ${error.message}` };
       permanent = !error.isRetryable;
     }
+    noteWebhookAnswer(result.statusCode, attempt);
     const delivered = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
     const gone = result.statusCode === 410;
     const error = delivered ? null : (result.error ?? `HTTP ${result.statusCode}${gone ? ': the receiver is gone; not retried' : ''}`);

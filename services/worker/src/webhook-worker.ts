@@ -35,6 +35,8 @@ export interface WebhookEvent {
   /** when it happened, Unix seconds */
   timestamp: number;
   data: unknown;
+  /** the trace the delivery joins (the job's, when it was submitted with tracing on) */
+  traceparent?: string | null;
 }
 
 /**
@@ -92,14 +94,14 @@ export class WebhookWorker {
   /** Enqueues one delivery per owner: a repeated call for the same job or batch adds nothing. */
   async send(event: WebhookEvent): Promise<void> {
     const body = JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
-    const data: WebhookJobData = { webhookId: webhookJobId(event.ownerId), ownerId: event.ownerId, tenant: event.tenant, url: event.url, body };
+    const data: WebhookJobData = { webhookId: webhookJobId(event.ownerId), ownerId: event.ownerId, tenant: event.tenant, url: event.url, body, ...(event.traceparent && { traceparent: event.traceparent }) };
     await this.queue.add(event.type, data, webhookJobOptions(event.ownerId));
   }
 
   /** Outbox handler: a job with a webhook has ended. */
   readonly onJobEnded: JobEndedHandler = async (job, record) => {
     if (!record.webhook_url) return;
-    await this.send({ ownerId: job.id, tenant: record.tenant, url: record.webhook_url, type: `job.${job.status}`, timestamp: job.finished_at ?? Math.floor(Date.now() / 1000), data: job });
+    await this.send({ ownerId: job.id, tenant: record.tenant, url: record.webhook_url, type: `job.${job.status}`, timestamp: job.finished_at ?? Math.floor(Date.now() / 1000), data: job, traceparent: record.traceparent });
   };
 
   async waitUntilReady(): Promise<void> {

@@ -1,16 +1,20 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { checkEvictionPolicy, createKeys, createRedis, waitForRedis, type Redis } from '@spool/queue';
+import { checkEvictionPolicy, createKeys, createRedis, readUpstreamGauges, waitForRedis, type Redis } from '@spool/queue';
 import { BatchRepository, JobRepository, SessionTurns } from '@spool/jobs';
 import { createMetrics, serveMetrics, type Metrics } from '@spool/metrics';
 import { createStore, type Store } from '@spool/store';
+import { EventLog } from '@spool/stream';
 import { SpoolWorker } from './worker.js';
 import { WebhookWorker } from './webhook-worker.js';
+import { ProviderBatchWorker } from './provider-batch-worker.js';
 import { recordBatchResult } from './batch-results.js';
 import { recordJob } from './record-job.js';
+import { Budget } from './budget.js';
 import { startStoreRetention } from './store-retention.js';
 import { WorkerStopTimeoutError } from './errors.js';
+import type { UpstreamHealthOptions } from './upstream-health.js';
 
 export interface WorkerProcessOptions {
   config: Config;
@@ -19,6 +23,8 @@ export interface WorkerProcessOptions {
   store?: Store;
   /** a webhook attempt with no answer for this long fails; default 15 s */
   webhookTimeoutMs?: number;
+  /** failed calls in a row that take an upstream out, and for how long (5 and 30 s); tests shorten them */
+  upstreamHealth?: UpstreamHealthOptions;
 }
 
 export interface WorkerStopOptions {
@@ -35,17 +41,18 @@ export interface WorkerStopOptions {
 interface Running {
   chat: SpoolWorker;
   webhooks: WebhookWorker;
+  providerBatches: ProviderBatchWorker;
   retention?: { stop(): void };
   metricsServer?: Server;
 }
 
 /**
  * Everything a worker process runs, wired once (main.ts and the tests use it): the chat worker
- * and its outbox handlers, the webhook worker, store retention and `/metrics`, on one command
- * connection. Its workers take jobs only once `start` has found Redis answering.
+ * and its outbox handlers, the webhook worker, the provider-batch poller, store retention and
+ * `/metrics`, on one command connection. Its workers take jobs only once `start` has found Redis answering.
  */
 export class WorkerProcess {
-  readonly metrics: Metrics = createMetrics({ service: 'worker' });
+  readonly metrics: Metrics;
   readonly store: Store;
   /** where this worker serves `/metrics`, once started; none when SPOOL_METRICS_PORT is 0 or its port was taken */
   metricsUrl: string | undefined;
@@ -59,6 +66,9 @@ export class WorkerProcess {
     this.ownsStore = !options.store;
     this.store = options.store ?? createStore(config.storeUrl, { onError: (error) => logger.warn({ err: error }, 'store connection lost') });
     this.redis = createRedis(config.redisUrl, 'worker', config.prefix);
+    const keys = createKeys(config.prefix);
+    const upstreams = config.upstreams.map((upstream) => upstream.name);
+    this.metrics = createMetrics({ service: 'worker', upstreams: () => readUpstreamGauges(this.redis, keys, upstreams) });
   }
 
   /** The chat worker; there once `start` has begun. */
@@ -88,19 +98,23 @@ export class WorkerProcess {
     const { store, redis, metrics } = this;
     const webhooks = new WebhookWorker({ config, logger, redis, metrics, timeoutMs: this.options.webhookTimeoutMs });
     const batches = new BatchRepository(redis, keys);
-    const sessionTurns = new SessionTurns(store, new JobRepository(redis, keys, { eventsTtlSeconds: config.eventsTtlSeconds }), { contextTokens: config.contextTokens });
+    const jobs = new JobRepository(redis, keys, { eventsTtlSeconds: config.eventsTtlSeconds });
+    const sessionTurns = new SessionTurns(store, jobs, { contextTokens: config.contextTokens });
     const chat = new SpoolWorker({
       config,
       logger,
       redis,
       metrics,
       prepareRequest: sessionTurns.history,
+      upstreamHealth: this.options.upstreamHealth,
+      budget: new Budget(redis, keys, { tenants: config.tenants, models: config.models, store, log: new EventLog(redis, keys), logger }),
       // The store's handlers come last: while it is down they fail (and are retried) without holding up webhooks.
       onJobEnded: [recordBatchResult(batches, webhooks), webhooks.onJobEnded, recordJob(store), sessionTurns.append],
     });
-    const running: Running = { chat, webhooks };
+    const providerBatches = new ProviderBatchWorker({ config, logger, redis, jobs, batches, metrics });
+    const running: Running = { chat, webhooks, providerBatches };
     this.running = running;
-    await Promise.all([chat.waitUntilReady(), webhooks.waitUntilReady()]);
+    await Promise.all([chat.waitUntilReady(), webhooks.waitUntilReady(), providerBatches.waitUntilReady()]);
     running.retention = startStoreRetention({ store, redis, lockKey: keys.storePruneRound(), retentionDays: config.storeRetentionDays, logger });
     // A second worker on the same machine finds the port taken: it works on, without /metrics.
     const served = config.metricsPort
@@ -137,7 +151,7 @@ export class WorkerProcess {
       running.retention?.stop();
       // Deliveries in flight end while the chat jobs finish; the outbox still enqueues new ones until the chat worker has closed.
       const deliveriesStopped = running.webhooks.stopDeliveries();
-      await running.chat.close(graceMs);
+      await Promise.all([running.chat.close(graceMs), running.providerBatches.close()]);
       await deliveriesStopped;
       await running.webhooks.close();
       running.metricsServer?.close();

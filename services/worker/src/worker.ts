@@ -1,35 +1,39 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { CHAT_QUEUE, createKeys, createRedis, watchConnection, type ChatJobData, type Redis } from '@spool/queue';
-import { JobOutbox, JobRepository, type JobEndedHandler } from '@spool/jobs';
-import { EventLog } from '@spool/stream';
-import { UpstreamClient } from '@spool/llm';
+import { CHAT_QUEUE, FairScheduler, pendingLimitFor, createKeys, createRedis, watchConnection, type ChatJobData, type Redis } from '@spool/queue';
+import { JobOutbox, JobRepository, ResponseCache, type JobEndedHandler } from '@spool/jobs';
+import { EventHub, EventLog } from '@spool/stream';
 import { createMetrics, type Metrics } from '@spool/metrics';
 import { ABORT_CANCELLED, ABORT_SHUTDOWN, createChatProcessor, type PrepareRequest } from './chat-processor.js';
 import { retryDelayMs } from './backoff.js';
-import { UpstreamGate } from './upstream-gate.js';
+import { parsePauseAnnouncement } from './upstream-gate.js';
+import { UpstreamPool } from './upstream-pool.js';
+import type { UpstreamHealthOptions } from './upstream-health.js';
+import { FlushClock } from './flush-clock.js';
+import { MergedJobs } from './merged-jobs.js';
+import { SchedulerLoop } from './scheduler-loop.js';
+import type { Budget } from './budget.js';
+import { traceChatAttempts } from './tracing-spans.js';
 
 export interface SpoolWorkerOptions {
   config: Config;
   logger: Logger;
   /** command connection; default: a new one from REDIS_URL */
   redis?: Redis;
-  upstream?: UpstreamClient;
   coalesceMs?: number;
   /** what runs, at least once, after every job ends (store record, session, webhook, batch) */
   onJobEnded?: JobEndedHandler[];
   prepareRequest?: PrepareRequest;
   /** this process's metrics; default: a fresh registry (main.ts serves it on SPOOL_METRICS_PORT) */
   metrics?: Metrics;
+  /** tenants' budgets: each upstream call reserved and settled (worker-process.ts makes it); none: spend is not counted */
+  budget?: Budget;
+  /** failed calls in a row that take an upstream out, and for how long (5 and 30 s); tests shorten them */
+  upstreamHealth?: UpstreamHealthOptions;
 }
-
-/**
- * BullMQ only honours a manual `queue.rateLimit` (our 429 pause) on workers that have a limiter;
- * this one never binds on its own.
- */
-const PAUSE_ONLY_LIMITER = { max: 1_000_000_000, duration: 60_000 };
 
 /** A worker process's moving parts: the BullMQ worker, its Redis connections, cancel listening. */
 export class SpoolWorker {
@@ -37,6 +41,8 @@ export class SpoolWorker {
   readonly metrics: Metrics;
   private readonly redis: Redis;
   private readonly subscriber: Redis;
+  /** the events of jobs that merged jobs follow */
+  private readonly followSubscriber: Redis;
   private readonly queue: Queue<ChatJobData>;
   private readonly queueConnection: Redis;
   /** BullMQ closes the connections it makes, not the ones it is given: these two are closed here */
@@ -45,8 +51,9 @@ export class SpoolWorker {
   private readonly jobs: JobRepository;
   private readonly outbox: JobOutbox;
   private readonly ownsRedis: boolean;
-  private readonly upstream: UpstreamClient;
-  private readonly ownsUpstream: boolean;
+  /** the upstreams (SPOOL_CONFIG's, or the environment's one), their gates and clients */
+  readonly pool: UpstreamPool;
+  private readonly scheduling: SchedulerLoop;
 
   constructor(private readonly options: SpoolWorkerOptions) {
     const { config, logger } = options;
@@ -61,61 +68,94 @@ export class SpoolWorker {
     this.queueConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.queue = new Queue<ChatJobData>(CHAT_QUEUE, { connection: this.queueConnection, prefix: config.prefix });
     this.jobs = new JobRepository(this.redis, keys, { eventsTtlSeconds: config.eventsTtlSeconds });
-    this.ownsUpstream = !options.upstream;
-    this.upstream =
-      options.upstream ??
-      new UpstreamClient({
-        baseURL: config.openaiBaseUrl,
-        apiKey: config.openaiApiKey,
-        timeoutMs: config.upstreamTimeoutMs,
-        stallTimeoutMs: config.stallTimeoutMs,
-      });
-    const gate = new UpstreamGate(this.redis, keys.upstreamGate(), { rpm: config.upstreamRpm, tpm: config.upstreamTpm, pauseChannel: keys.upstreamPauseChannel() });
+    this.pool = new UpstreamPool({
+      redis: this.redis,
+      keys,
+      upstreams: config.upstreams,
+      models: config.models,
+      logger,
+      timeoutMs: config.upstreamTimeoutMs,
+      stallTimeoutMs: config.stallTimeoutMs,
+      health: options.upstreamHealth,
+    });
+    const name = `${hostname()}:${process.pid}`;
+    this.scheduling = new SchedulerLoop({
+      scheduler: new FairScheduler(this.redis, keys, this.queue, { maxAttempts: config.maxAttempts, pendingLimit: pendingLimitFor(config.upstreams) }),
+      logger,
+      workerId: `${name}:${randomUUID()}`,
+      slots: config.workerConcurrency,
+      policies: config.tenants,
+    });
+    const log = new EventLog(this.redis, keys);
+    const responseCache = new ResponseCache(this.redis, keys, { maxEntryBytes: config.cacheMaxEntryBytes, tenantMaxBytes: config.cacheTenantMaxBytes });
+    this.followSubscriber = createRedis(config.redisUrl, 'subscriber', config.prefix);
+    const merging = new MergedJobs({
+      jobs: this.jobs,
+      log,
+      hub: new EventHub(this.redis, this.followSubscriber, keys),
+      cache: responseCache,
+      clock: new FlushClock(options.coalesceMs ?? 80),
+    });
     const processor = createChatProcessor({
       jobs: this.jobs,
-      log: new EventLog(this.redis, keys),
-      upstream: this.upstream,
-      gate,
-      queue: this.queue,
+      log,
+      pool: this.pool,
       logger,
       maxAttempts: config.maxAttempts,
       coalesceMs: options.coalesceMs,
       prepareRequest: options.prepareRequest,
       metrics: this.metrics,
       backoffMs: config.backoffMs,
+      merging,
+      onGatePassed: (jobId) => this.scheduling.kick(jobId),
+      budget: options.budget,
     });
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
-    this.worker = new Worker<ChatJobData>(CHAT_QUEUE, processor, {
+    const traced = config.otlpEndpoint ? traceChatAttempts(processor, (jobId) => this.jobs.traceOf(jobId)) : processor;
+    this.worker = new Worker<ChatJobData>(CHAT_QUEUE, traced, {
       connection: this.workerConnection,
       prefix: config.prefix,
       concurrency: config.workerConcurrency,
-      name: `${hostname()}:${process.pid}`,
+      name,
       lockDuration: config.lockMs,
       stalledInterval: Math.max(1000, Math.floor(config.lockMs / 2)),
       // A takeover after a dead worker is an attempt of ours, counted by the processor.
       maxStalledCount: config.maxAttempts,
-      limiter: PAUSE_ONLY_LIMITER,
       settings: {
         backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => retryDelayMs(attemptsMade, config.backoffMs, error),
       },
     });
     this.worker.on('failed', (job, error) => void this.onFailed(job, error));
+    // A slot of this worker is free: the next job in line is released (the outbox says so too, later).
+    this.worker.on('completed', () => this.scheduling.kick());
     this.worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
 
     this.outboxConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.outbox = new JobOutbox(this.redis, this.outboxConnection, keys, {
       onError: (error, jobId) => logger.error({ err: error, job_id: jobId }, 'job-ended handler failed; will retry'),
     });
+    // A job that ended freed a slot (whichever process ended it): the next job in line is released.
+    this.outbox.use(async (job, record) => {
+      this.scheduling.kick();
+      if (job.result) await this.scheduling.scheduler.chargeTokens(record.tenant, job.result.usage.total_tokens - record.est_tokens);
+    });
+    // A reservation an ended job still holds (its worker died, or it was cancelled mid-call) is settled before its record is read.
+    const budget = options.budget;
+    if (budget) this.outbox.before(async (jobId) => void (await budget.settleLeftover(jobId)));
+    // First: an identical job waiting for this one's leadership or result should not wait on the store.
+    this.outbox.use(responseCache.onJobEnded);
     for (const handler of options.onJobEnded ?? []) this.outbox.use(handler);
     this.outbox.start();
 
     // Whichever worker holds a cancelled job aborts its upstream request; a 429 pause reaches every worker.
     const cancelChannel = keys.cancelChannel();
     this.subscriber.on('message', (channel: string, message: string) => {
-      if (channel === cancelChannel) this.worker.cancelJob(message, ABORT_CANCELLED);
-      else gate.notePause(Number(message));
+      if (channel === cancelChannel) return this.worker.cancelJob(message, ABORT_CANCELLED);
+      const pause = parsePauseAnnouncement(message);
+      if (pause) this.pool.notePause(pause.upstream, pause.ms);
     });
     void this.subscriber.subscribe(cancelChannel, keys.upstreamPauseChannel());
+    void this.scheduling.start();
   }
 
   /** BullMQ gave up on a job (stalled too often, or an error outside an attempt): end it as failed. */
@@ -139,6 +179,7 @@ export class SpoolWorker {
    * (taskforcesh/bullmq#4656): a process that must stop regardless bounds the wait (main.ts does).
    */
   async close(graceMs = 10_000): Promise<void> {
+    this.scheduling.stop();
     const closing = this.worker.close();
     const grace = setTimeout(() => this.worker.cancelAllJobs(ABORT_SHUTDOWN), graceMs);
     await closing;
@@ -149,7 +190,8 @@ export class SpoolWorker {
     await this.queue.close();
     this.queueConnection.disconnect();
     this.subscriber.disconnect();
-    if (this.ownsUpstream) this.upstream.close();
+    this.followSubscriber.disconnect();
+    this.pool.close();
     if (this.ownsRedis) await this.redis.quit().catch(() => undefined);
   }
 }

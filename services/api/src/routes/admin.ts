@@ -7,6 +7,7 @@ import { ApiError, sameSecret } from '@spool/contracts';
 import { createWebhookQueue } from '@spool/queue';
 import type { AppDeps } from '../deps.js';
 import { notFound } from '../error-handler.js';
+import { listUpstreams } from '../upstream-list.js';
 
 export const ADMIN_COOKIE = 'spool_admin';
 const DASHBOARD_PATH = '/admin/queues';
@@ -77,7 +78,11 @@ export function adminAuth(adminKey: string | undefined): RequestHandler {
   };
 }
 
-/** `/admin/queues`: the Bull Board dashboard of the chat and webhook queues, read-only (job state lives in Spool's job hash). */
+/**
+ * `/admin/queues`: the Bull Board dashboard of the chat and webhook queues, read-only (job state
+ * lives in Spool's job hash); `GET /admin/upstreams`: each upstream's state, calls in flight and
+ * last rate-limit headers.
+ */
 export function adminRouter(deps: AppDeps): Router {
   const router = Router();
   router.use('/admin', adminAuth(deps.config.adminKey));
@@ -93,5 +98,8 @@ export function adminRouter(deps: AppDeps): Router {
     options: { uiConfig: { boardTitle: 'Spool queues' } },
   });
   router.use(DASHBOARD_PATH, serverAdapter.getRouter());
+  router.get('/admin/upstreams', async (_req, res) => {
+    res.json({ object: 'list', data: await listUpstreams(deps) });
+  });
   return router;
 }

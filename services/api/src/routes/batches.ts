@@ -6,6 +6,8 @@ import { readBatch } from '../batch-body.js';
 import { uploadSlots } from '../tenant-slots.js';
 import { submitBatch } from '../submit-batch.js';
 import { cancelBatch } from '../cancel-batch.js';
+import { completionWindowQuery } from '../batch-mode.js';
+import { refuseWhenBudgetSpent } from '../budget-check.js';
 
 const RESULTS_PAGE = 1000;
 
@@ -24,7 +26,12 @@ export function batchesRouter(deps: AppDeps): Router {
   const router = Router();
 
   router.post('/v1/batches', uploadSlots(deps.config.batchUploadsPerTenant).perRequest(), async (req, res) => {
-    const batch = await submitBatch(deps, res.locals.tenant, await readBatch(req));
+    // Before the upload is read: a spent budget refuses the batch whole, however large, and a bad
+    // completion_window fails at once, not after a 50 MB upload.
+    await refuseWhenBudgetSpent(deps, res.locals.tenant);
+    const queried = completionWindowQuery(req.query.completion_window);
+    const parsed = await readBatch(req);
+    const batch = await submitBatch(deps, res.locals.tenant, { ...parsed, completionWindow: parsed.completionWindow ?? queried });
     res.status(202).location(`/v1/batches/${batch.id}`).json(batch);
   });
 

@@ -7,6 +7,7 @@ import { jsonBody } from '../body.js';
 import { continueJob, submitJob } from '../submit-job.js';
 import { idempotent } from '../idempotency.js';
 import { waitWhileHeld } from '../wait-for-job.js';
+import { waitingOn } from '../waiting-on.js';
 import { cancelJob } from '../cancel-job.js';
 import { fromStore } from '../store-errors.js';
 
@@ -29,6 +30,7 @@ export async function findJob(deps: AppDeps, id: string, tenant: string): Promis
 async function findJobObject(deps: AppDeps, id: string, tenant: string): Promise<JobObject> {
   if (!isId(id, 'job')) throw ApiError.notFound('job', 'id');
   const fields = await deps.jobs.getShownForTenant(id, tenant);
+  if (fields?.status === 'queued') return { ...renderFields(id, fields), waiting_on: await waitingOn(deps, tenant, id, fields.model) };
   if (fields) return renderFields(id, fields);
   const stored = await fromStore(deps.store.getJob(id, tenant));
   if (!stored) throw ApiError.notFound('job', 'id');

@@ -1,6 +1,5 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
-import OpenAI from 'openai';
 import { ApiError, parseOrThrow, type JobEvent, type JobObject } from '@spool/contracts';
 import { parseJobRecord } from '@spool/jobs';
 import { eventData } from '@spool/stream';
@@ -10,6 +9,8 @@ import { submitJob } from '../submit-job.js';
 import { cancelJob } from '../cancel-job.js';
 import { chatCompletion, chunk, jobFailure, usageChunk } from '../openai-format.js';
 import type { TenantSlots } from '../tenant-slots.js';
+import { ModelList } from '../model-list.js';
+import { CACHE_TTL_HEADER, withCacheHeader } from '../cache-header.js';
 
 /** The fields of OpenAI's request the queue changes the meaning of. */
 const DoorFields = z.looseObject({
@@ -17,8 +18,6 @@ const DoorFields = z.looseObject({
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
   n: z.literal(1).nullish(),
 });
-
-const MODELS_TTL_MS = 60_000;
 
 async function failureFor(deps: AppDeps, job: JobObject): Promise<ApiError> {
   const fields = await deps.jobs.get(job.id).catch(() => null);
@@ -73,14 +72,14 @@ async function follow(deps: AppDeps, res: Response, job: JobObject, onEvent: (ev
 /** `POST /v1/chat/completions` and `GET /v1/models`: OpenAI's API, through the queue. */
 export function openaiRouter(deps: AppDeps, slots: TenantSlots): Router {
   const router = Router();
-  const upstream = new OpenAI({ baseURL: deps.config.openaiBaseUrl, apiKey: deps.config.openaiApiKey ?? 'spool-no-key', maxRetries: 0, timeout: 5000 });
-  let models: { at: number; data: unknown[] } | null = null;
+  const models = new ModelList(deps.config);
 
   router.post('/v1/chat/completions', ...jsonBody('1mb'), async (req, res) => {
     const door = parseOrThrow(DoorFields, req.body);
     // A stream counts against the tenant's SSE streams, refused before its job is made.
     if (door.stream) res.on('close', slots.take(res.locals.tenant));
-    const job = await submitJob(deps, res.locals.tenant, req.body);
+    const body = withCacheHeader(req.body as Record<string, unknown>, req.header(CACHE_TTL_HEADER));
+    const job = await submitJob(deps, res.locals.tenant, body);
     res.setHeader('x-spool-job-id', job.id);
 
     if (!door.stream) {
@@ -131,17 +130,7 @@ export function openaiRouter(deps: AppDeps, slots: TenantSlots): Router {
   });
 
   router.get('/v1/models', async (_req, res) => {
-    if (!models || Date.now() - models.at > MODELS_TTL_MS) {
-      try {
-        const page = await upstream.models.list();
-        models = { at: Date.now(), data: page.data };
-      } catch {
-        // Upstream does not list its models: answer with the one Spool defaults to.
-        const data = [{ id: deps.config.defaultModel, object: 'model', created: 0, owned_by: 'spool' }];
-        models = { at: Date.now(), data };
-      }
-    }
-    res.json({ object: 'list', data: models.data });
+    res.json({ object: 'list', data: await models.list() });
   });
 
   return router;

@@ -1,0 +1,104 @@
+-- The fair scheduler's release step, shared by ENQUEUE and DISPATCH.
+-- KEYS: 1 tenants with waiting jobs (by pass), 2 the scheduler hash (vtime), 3 released jobs,
+-- 4 released jobs not yet past the upstream gate, 5 live workers (by heartbeat expiry),
+-- 6 each worker's slots. Per-tenant keys are `<prefix>:tenant:<name>:waiting|running|schedule`.
+--
+-- Stride scheduling: each tenant has a pass; the eligible tenant with the lowest pass releases
+-- its best job and its pass grows by 1/weight, so backlogged tenants are served in proportion to
+-- their weights however much each has queued. A tenant that had nothing waiting starts at the
+-- fleet's virtual time (no credit saved up while idle). A tenant held by its own limits
+-- (max_concurrency, rpm, tpm) is skipped: it never holds back another tenant.
+--- @include "@spool/queue/commands/now-ms.lua"
+
+-- released jobs not past the gate for longer than this are no longer counted (their worker died, or they wait out a backoff)
+local PENDING_TTL_MS = 10000
+-- tenants looked at per release: the lowest passes
+local CANDIDATES = 64
+
+local function tenantKey(prefix, tenant, name)
+  return prefix .. ':tenant:' .. tenant .. ':' .. name
+end
+
+-- Slots of live workers, fleet-wide; expired workers are forgotten.
+local function fleetSlots(now)
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now)
+  if #expired > 0 then
+    redis.call('ZREM', KEYS[5], unpack(expired))
+    redis.call('HDEL', KEYS[6], unpack(expired))
+  end
+  local live = redis.call('ZRANGE', KEYS[5], 0, -1)
+  if #live == 0 then return 0 end
+  local total = 0
+  for _, slots in ipairs(redis.call('HMGET', KEYS[6], unpack(live))) do total = total + (tonumber(slots) or 0) end
+  return total
+end
+
+-- Puts a tenant that has nothing waiting into the line at the fleet's virtual time.
+local function activate(prefix, tenant)
+  if redis.call('ZSCORE', KEYS[1], tenant) then return end
+  local pass = tonumber(redis.call('HGET', tenantKey(prefix, tenant, 'schedule'), 'pass')) or 0
+  local vtime = tonumber(redis.call('HGET', KEYS[2], 'vtime')) or 0
+  redis.call('ZADD', KEYS[1], math.max(pass, vtime), tenant)
+end
+
+-- Releases up to `most` jobs while the fleet has free slots; returns {wait hint ms (-1: none), id, tenant, id, tenant, ...}.
+local function dispatch(prefix, most, pendingLimit)
+  local now = nowMs()
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - PENDING_TTL_MS)
+  local free = fleetSlots(now) - redis.call('ZCARD', KEYS[3])
+  local pending = redis.call('ZCARD', KEYS[4])
+  local out = { -1 }
+  local hint = -1
+  local count = 0
+  while free > 0 and count < most and pending < pendingLimit do
+    local candidates = redis.call('ZRANGE', KEYS[1], 0, CANDIDATES - 1, 'WITHSCORES')
+    local chosen
+    for i = 1, #candidates, 2 do
+      local tenant = candidates[i]
+      local waiting = tenantKey(prefix, tenant, 'waiting')
+      if redis.call('EXISTS', waiting) == 0 then
+        redis.call('ZREM', KEYS[1], tenant)
+      else
+        local s = redis.call('HMGET', tenantKey(prefix, tenant, 'schedule'), 'max_concurrency', 'next_request', 'next_token')
+        local limit = tonumber(s[1])
+        local ready = math.max(tonumber(s[2]) or 0, tonumber(s[3]) or 0)
+        if ready > now then
+          if hint < 0 or ready - now < hint then hint = math.ceil(ready - now) end
+        elseif not limit or redis.call('ZCARD', tenantKey(prefix, tenant, 'running')) < limit then
+          chosen = { tenant, tonumber(candidates[i + 1]) }
+          break
+        end
+      end
+    end
+    if not chosen then break end
+    local tenant, pass = chosen[1], chosen[2]
+    local waiting = tenantKey(prefix, tenant, 'waiting')
+    local schedule = tenantKey(prefix, tenant, 'schedule')
+    local id = redis.call('ZPOPMIN', waiting)[1]
+    local s = redis.call('HMGET', schedule, 'weight', 'rpm_gap', 'tpm_gap', 'next_request', 'next_token')
+    local weight = tonumber(s[1]) or 1
+    local rpmGap, tpmGap = tonumber(s[2]), tonumber(s[3])
+    if rpmGap then redis.call('HSET', schedule, 'next_request', math.max(now, tonumber(s[4]) or 0) + rpmGap) end
+    if tpmGap then
+      local tokens = tonumber(redis.call('HGET', prefix .. ':job:' .. id, 'est_tokens')) or 0
+      redis.call('HSET', schedule, 'next_token', math.max(now, tonumber(s[5]) or 0) + tokens * tpmGap)
+    end
+    redis.call('HSET', schedule, 'pass', pass + 1 / weight)
+    redis.call('HSET', KEYS[2], 'vtime', math.max(pass, tonumber(redis.call('HGET', KEYS[2], 'vtime')) or 0))
+    if redis.call('EXISTS', waiting) == 1 then
+      redis.call('ZADD', KEYS[1], pass + 1 / weight, tenant)
+    else
+      redis.call('ZREM', KEYS[1], tenant)
+    end
+    redis.call('ZADD', tenantKey(prefix, tenant, 'running'), now, id)
+    redis.call('ZADD', KEYS[3], now, id)
+    redis.call('ZADD', KEYS[4], now, id)
+    out[#out + 1] = id
+    out[#out + 1] = tenant
+    count = count + 1
+    free = free - 1
+    pending = pending + 1
+  end
+  out[1] = hint
+  return out
+end

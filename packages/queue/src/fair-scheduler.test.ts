@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { createKeys } from './keys.js';
+import { createChatQueue } from './queues.js';
+import { FairScheduler } from './fair-scheduler.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+describe('FairScheduler', () => {
+  const redis = new Redis(REDIS_URL);
+  let keys: ReturnType<typeof createKeys>;
+  let scheduler: FairScheduler;
+  let queue: ReturnType<typeof createChatQueue>;
+  let seq = 0;
+
+  beforeEach(async () => {
+    keys = createKeys(`test-sched-${randomUUID()}`);
+    queue = createChatQueue(redis, keys.prefix);
+    scheduler = new FairScheduler(redis, keys, queue, { maxAttempts: 3, pendingLimit: 1000 });
+  });
+  afterAll(async () => {
+    await queue.close();
+    redis.disconnect();
+  });
+
+  /** Records `count` jobs of `tenant` (only what the scheduler reads: `seq`, and `est_tokens`). */
+  async function submit(tenant: string, count: number, priority = 5, estTokens = 100) {
+    const ids = Array.from({ length: count }, () => `job_${tenant}_${++seq}`);
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hset(keys.job(id), { seq: ++seq, tenant, status: 'queued', est_tokens: estTokens });
+    await pipeline.exec();
+    const released = await scheduler.enqueue(tenant, ids.map((id) => ({ id, priority })));
+    return Object.assign(ids, { released });
+  }
+
+  /** Ends a released job the way FINISH does for the scheduler: its slot is free. */
+  async function end(tenant: string, id: string): Promise<void> {
+    await redis.multi().zrem(keys.tenantRunning(tenant), id).zrem(keys.schedulerReleased(), id).zrem(keys.schedulerPending(), id).hset(keys.job(id), 'status', 'succeeded').exec();
+  }
+
+  /** Runs a one-slot fleet for `n` jobs: the running job ends, the next is released; the tenants in the order their jobs ran. */
+  async function serve(n: number): Promise<string[]> {
+    const order: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const [running] = await redis.zrange(keys.schedulerReleased(), '0', '0');
+      if (!running) break;
+      const tenant = (await redis.hget(keys.job(running), 'tenant'))!;
+      order.push(tenant);
+      await end(tenant, running);
+      await scheduler.dispatch();
+    }
+    return order;
+  }
+
+  const share = (order: string[], tenant: string) => order.filter((t) => t === tenant).length / order.length;
+
+  it('releases nothing while no worker is alive, and up to the live workers’ slots', async () => {
+    await submit('a', 10);
+    expect((await scheduler.dispatch()).ids).toEqual([]);
+    await scheduler.heartbeat('w1', 3, 10_000);
+    expect((await scheduler.dispatch()).ids).toHaveLength(3);
+    expect((await scheduler.dispatch()).ids).toHaveLength(0);
+    expect(await queue.getWaitingCount()).toBe(3);
+    await scheduler.heartbeat('w2', 2, 10_000);
+    expect((await scheduler.dispatch()).ids).toHaveLength(2);
+    await scheduler.heartbeat('w2', 0, 0);
+    expect(await redis.zcard(keys.schedulerWorkers())).toBe(1);
+  });
+
+  it('serves two backlogged tenants of weight 1 half each, however much each has queued', async () => {
+    await scheduler.heartbeat('w', 1, 60_000);
+    await submit('a', 200);
+    await serve(50); // a alone: all of it
+    await submit('b', 40);
+    const order = await serve(60);
+    expect(share(order, 'b')).toBeCloseTo(0.5, 1);
+    expect(order.slice(0, 2).sort()).toEqual(['a', 'b']); // b's first job goes at once, not behind a's backlog
+  });
+
+  it('serves weights 3:1 three quarters and a quarter', async () => {
+    await scheduler.applyPolicies(new Map([['heavy', { weight: 3 }]]));
+    await scheduler.heartbeat('w', 1, 60_000);
+    await submit('light', 100);
+    await submit('heavy', 100);
+    const order = await serve(80);
+    expect(share(order, 'heavy')).toBeCloseTo(0.75, 1);
+  });
+
+  it('orders a tenant’s jobs by priority, then submission', async () => {
+    const [late] = await submit('a', 1, 9);
+    const [first, second] = await submit('a', 2, 5);
+    const [urgent] = await submit('a', 1, 1);
+    await scheduler.heartbeat('w', 10, 60_000);
+    expect((await scheduler.dispatch()).ids).toEqual([urgent, first, second, late]);
+  });
+
+  it('holds a tenant at its max_concurrency without holding back another', async () => {
+    await scheduler.applyPolicies(new Map([['capped', { weight: 1, maxConcurrency: 2 }]]));
+    await scheduler.heartbeat('w', 10, 60_000);
+    await submit('capped', 20);
+    await submit('free', 20);
+    await scheduler.dispatch();
+    expect(await redis.zcard(keys.tenantRunning('capped'))).toBe(2);
+    expect(await redis.zcard(keys.tenantRunning('free'))).toBe(8);
+    expect(await scheduler.waitingOn('capped', (await redis.zrange(keys.tenantWaiting('capped'), '0', '0'))[0])).toBe('tenant_concurrency');
+    expect(await scheduler.waitingOn('free', (await redis.zrange(keys.tenantWaiting('free'), '0', '0'))[0])).toBe('capacity');
+  });
+
+  it('spaces a tenant’s releases to its rpm, says when it is ready next, and names tenant_rpm', async () => {
+    await scheduler.applyPolicies(new Map([['slow', { weight: 1, rpm: 60 }]]));
+    await scheduler.heartbeat('w', 10, 60_000);
+    const { released: first } = await submit('slow', 5);
+    expect(first.ids).toHaveLength(1);
+    expect(first.retryInMs).toBeGreaterThan(900);
+    expect(first.retryInMs).toBeLessThanOrEqual(1000);
+    expect(await scheduler.waitingOn('slow', (await redis.zrange(keys.tenantWaiting('slow'), '0', '0'))[0])).toBe('tenant_rpm');
+    expect((await submit('other', 3)).released.ids).toHaveLength(3); // the rate-held tenant holds no one back
+  });
+
+  it('charges a tenant’s tpm with each job’s estimate', async () => {
+    await scheduler.applyPolicies(new Map([['t', { weight: 1, tpm: 6000 }]]));
+    await scheduler.heartbeat('w', 10, 60_000);
+    const { released: step } = await submit('t', 3, 5, 1000); // 1000 tokens at 100 a second: 10 s
+    expect(step.ids).toHaveLength(1);
+    expect(step.retryInMs).toBeGreaterThan(9000);
+    expect(await scheduler.waitingOn('t', (await redis.zrange(keys.tenantWaiting('t'), '0', '0'))[0])).toBe('tenant_tpm');
+
+    // the job used 100 tokens, not 1000: the 900 given back make the tenant ready in about 1 s
+    await scheduler.chargeTokens('t', -900);
+    const readyIn = Number(await redis.hget(keys.tenantSchedule('t'), 'next_token')) - Date.now();
+    expect(readyIn).toBeGreaterThan(500);
+    expect(readyIn).toBeLessThan(1100);
+  });
+
+  it('puts back a released job that never reached the queue, and forgets one that ended', async () => {
+    await scheduler.heartbeat('w', 10, 60_000);
+    const [lost, ended] = await submit('a', 2);
+    await queue.obliterate({ force: true }); // the releaser died before its add
+    await redis.hset(keys.job(ended), 'status', 'succeeded');
+    expect(await scheduler.reconcile(0)).toBe(1);
+    expect(await queue.getJob(lost)).toBeDefined();
+    expect(await redis.zrange(keys.schedulerReleased(), '0', '-1')).toEqual([lost]);
+    expect(await redis.zcard(keys.tenantRunning('a'))).toBe(1);
+  });
+});

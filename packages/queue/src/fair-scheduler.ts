@@ -1,0 +1,205 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys.js';
+import { chatJobOptions, type ChatJobData } from './queues.js';
+import { defineCommands } from './script-loader.js';
+
+const script = (name: string) => new URL(`./commands/${name}.lua`, import.meta.url);
+
+const SCHEDULER_COMMANDS = {
+  spoolSchedulerEnqueue: { numberOfKeys: 6, script: script('scheduler-enqueue') },
+  spoolSchedulerDispatch: { numberOfKeys: 6, script: script('scheduler-dispatch') },
+  spoolSchedulerHeartbeat: { numberOfKeys: 2, script: script('scheduler-heartbeat') },
+  spoolSchedulerWaitingOn: { numberOfKeys: 3, script: script('scheduler-waiting-on') },
+  spoolSchedulerChargeTokens: { numberOfKeys: 1, script: script('scheduler-charge-tokens') },
+};
+
+interface SchedulerCommands {
+  spoolSchedulerEnqueue(...args: (string | number)[]): Promise<(string | number)[]>;
+  spoolSchedulerDispatch(...args: (string | number)[]): Promise<(string | number)[]>;
+  spoolSchedulerHeartbeat(...args: (string | number)[]): Promise<number>;
+  spoolSchedulerWaitingOn(...args: string[]): Promise<WaitingOn>;
+  spoolSchedulerChargeTokens(key: string, tokens: number): Promise<number>;
+}
+
+/** What holds a queued job (API.md §12 `waiting_on`); `budget` is decided by the budget, not here. */
+export type WaitingOn = 'capacity' | 'tenant_concurrency' | 'tenant_rpm' | 'tenant_tpm' | 'upstream_rate_limit' | 'budget';
+
+/** Jobs one scheduler call releases at most (a batch's first wave is released in steps of this). */
+const RELEASE_STEP = 500;
+
+/** A tenant's share and limits, as the scheduler applies them. */
+export interface TenantPolicy {
+  weight: number;
+  maxConcurrency?: number;
+  rpm?: number;
+  tpm?: number;
+}
+
+/** A recorded job to put in its tenant's line. */
+export interface ScheduledJob {
+  id: string;
+  priority: number;
+  /** a copy of a small request for its queue entry (see ChatJobData.request) */
+  data?: ChatJobData;
+}
+
+export interface FairSchedulerOptions {
+  /** SPOOL_MAX_ATTEMPTS: the queue entries' attempts */
+  maxAttempts: number;
+  /**
+   * Released jobs allowed to wait at the upstream gate at once, fleet-wide: what a tenant arriving
+   * late waits behind when the upstream's rate is the bottleneck (`pendingLimitFor`).
+   */
+  pendingLimit?: number;
+}
+
+/**
+ * With an upstream RPM/TPM, released jobs may wait at its gate, and a tenant arriving late waits
+ * behind them: 16 keep the gate busy while a release reaches it, even on a loaded machine.
+ * Without one, nothing waits there: the free worker slots alone bound what is released.
+ */
+export function pendingLimitFor(upstreams: { rpm?: number; tpm?: number }[]): number {
+  return upstreams.some((upstream) => upstream.rpm || upstream.tpm) ? 16 : 1_000_000;
+}
+
+/** What a release step did: jobs now on the queue, and when a tenant held by its rate limits is next ready. */
+export interface Released {
+  ids: string[];
+  /** the step released all it may at once: there may be room for more */
+  more: boolean;
+  /** ms until a rate-limited tenant may release again; undefined when none is waiting on its rate */
+  retryInMs?: number;
+}
+
+/**
+ * Shares the workers between tenants by weight (stride scheduling, in Redis, one script a step):
+ * jobs wait in per-tenant lines and go on the BullMQ queue only when the fleet has a free slot, so
+ * the queue holds what is about to run and the order in which tenants get it is decided here.
+ * BullMQ keeps doing the rest (locks, retries, takeover of a dead worker's job).
+ */
+export class FairScheduler {
+  private readonly redis: Redis & SchedulerCommands;
+  private readonly pendingLimit: number;
+
+  constructor(
+    redis: Redis,
+    private readonly keys: Keys,
+    private readonly queue: Queue<ChatJobData>,
+    private readonly options: FairSchedulerOptions,
+  ) {
+    defineCommands(redis, SCHEDULER_COMMANDS);
+    this.redis = redis as Redis & SchedulerCommands;
+    this.pendingLimit = options.pendingLimit ?? 16;
+  }
+
+  private fixedKeys(): string[] {
+    const { keys } = this;
+    return [keys.schedulerTenants(), keys.scheduler(), keys.schedulerReleased(), keys.schedulerPending(), keys.schedulerWorkers(), keys.workerSlots()];
+  }
+
+  /** Writes each tenant's weight and limits where the scheduler reads them; unset limits are removed. */
+  async applyPolicies(policies: Map<string, TenantPolicy>): Promise<void> {
+    if (policies.size === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const [tenant, policy] of policies) {
+      const key = this.keys.tenantSchedule(tenant);
+      const set: Record<string, number> = { weight: policy.weight };
+      const unset: string[] = [];
+      const put = (field: string, value: number | undefined) => (value === undefined ? unset.push(field) : (set[field] = value));
+      put('max_concurrency', policy.maxConcurrency);
+      put('rpm_gap', policy.rpm ? 60_000 / policy.rpm : undefined);
+      put('tpm_gap', policy.tpm ? 60_000 / policy.tpm : undefined);
+      pipeline.hset(key, set);
+      if (unset.length) pipeline.hdel(key, ...unset);
+    }
+    await pipeline.exec();
+  }
+
+  /** Puts recorded jobs of one tenant in its line and releases what the fleet has room for. */
+  async enqueue(tenant: string, jobs: ScheduledJob[]): Promise<Released> {
+    const pairs = jobs.flatMap((job) => [job.priority, job.id]);
+    const reply = await this.redis.spoolSchedulerEnqueue(...this.fixedKeys(), this.keys.prefix, RELEASE_STEP, this.pendingLimit, tenant, ...pairs);
+    const carried = new Map(jobs.filter((job) => job.data).map((job) => [job.id, job.data!]));
+    return this.add(reply, carried);
+  }
+
+  /**
+   * Releases what the fleet has room for (a job ended, a slot freed, a tenant's rate refilled);
+   * `passedGate`: a released job that just got past the upstream gate, no longer counted as pending.
+   */
+  async dispatch(passedGate = ''): Promise<Released> {
+    const reply = await this.redis.spoolSchedulerDispatch(...this.fixedKeys(), this.keys.prefix, RELEASE_STEP, this.pendingLimit, passedGate);
+    return this.add(reply);
+  }
+
+  /** Corrects a tenant's TPM charge by `tokens` (what a job used less its estimate at release). */
+  async chargeTokens(tenant: string, tokens: number): Promise<void> {
+    if (tokens !== 0) await this.redis.spoolSchedulerChargeTokens(this.keys.tenantSchedule(tenant), tokens);
+  }
+
+  /** Jobs waiting in every tenant's line. */
+  async waitingCount(): Promise<number> {
+    const tenants = await this.redis.zrange(this.keys.schedulerTenants(), '0', '-1');
+    if (!tenants.length) return 0;
+    const pipeline = this.redis.pipeline();
+    for (const tenant of tenants) pipeline.zcard(this.keys.tenantWaiting(tenant));
+    return ((await pipeline.exec()) ?? []).reduce((sum, [, count]) => sum + Number(count ?? 0), 0);
+  }
+
+  /** What holds a queued job of `tenant` now; `upstreams`: the names of those serving its model. */
+  async waitingOn(tenant: string, jobId: string, upstreams: string[] = ['default']): Promise<WaitingOn> {
+    const { keys } = this;
+    const gates = upstreams.map((name) => keys.upstreamGate(name));
+    return this.redis.spoolSchedulerWaitingOn(keys.tenantWaiting(tenant), keys.tenantRunning(tenant), keys.tenantSchedule(tenant), jobId, ...gates);
+  }
+
+  /** Counts a worker's slots in the fleet's capacity for `ttlMs` (0 slots: it leaves). */
+  async heartbeat(workerId: string, slots: number, ttlMs: number): Promise<void> {
+    await this.redis.spoolSchedulerHeartbeat(this.keys.schedulerWorkers(), this.keys.workerSlots(), workerId, slots, ttlMs);
+  }
+
+  /**
+   * Puts back on the queue released jobs that never reached it (their releaser died between the
+   * release and the add) and forgets released jobs that ended without saying so. Looks at released
+   * jobs older than `minAgeMs`, oldest first; one that is fine is marked as seen now, so the next
+   * round looks further.
+   */
+  async reconcile(minAgeMs = 60_000, most = 200): Promise<number> {
+    const { keys } = this;
+    const [seconds, micros] = await this.redis.time();
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    const ids = await this.redis.zrangebyscore(keys.schedulerReleased(), '-inf', now - minAgeMs, 'LIMIT', 0, most);
+    if (!ids.length) return 0;
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.exists(`${keys.prefix}:${this.queue.name}:${id}`).hmget(keys.job(id), 'status', 'tenant');
+    const replies = (await pipeline.exec()) ?? [];
+    const lost: string[] = [];
+    const fix = this.redis.pipeline();
+    ids.forEach((id, index) => {
+      const onQueue = replies[index * 2][1] === 1;
+      const [status, tenant] = replies[index * 2 + 1][1] as (string | null)[];
+      if (status === 'queued' || status === 'running') {
+        if (!onQueue) lost.push(id);
+        fix.zadd(keys.schedulerReleased(), 'XX', now, id);
+      } else {
+        fix.zrem(keys.schedulerReleased(), id).zrem(keys.schedulerPending(), id);
+        if (tenant) fix.zrem(keys.tenantRunning(tenant), id);
+      }
+    });
+    await fix.exec();
+    if (lost.length) await this.add([-1, ...lost.flatMap((id) => [id, ''])]);
+    return lost.length;
+  }
+
+  /** Puts the released jobs on the BullMQ queue (FIFO: the order of release is the order to run). */
+  private async add(reply: (string | number)[], carried = new Map<string, ChatJobData>()): Promise<Released> {
+    const [hint, ...pairs] = reply;
+    const ids: string[] = [];
+    for (let i = 0; i < pairs.length; i += 2) ids.push(String(pairs[i]));
+    if (ids.length) {
+      await this.queue.addBulk(ids.map((id) => ({ name: 'chat', data: carried.get(id) ?? { jobId: id }, opts: chatJobOptions(id, { attempts: this.options.maxAttempts }) })));
+    }
+    return { ids, more: ids.length >= RELEASE_STEP, retryInMs: Number(hint) >= 0 ? Number(hint) : undefined };
+  }
+}

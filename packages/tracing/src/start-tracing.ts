@@ -1,0 +1,68 @@
+import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
+import { withTimeout } from '@spool/contracts';
+
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+
+export interface TracingOptions {
+  /** OTEL_EXPORTER_OTLP_ENDPOINT; unset: tracing is off, and no SDK is loaded */
+  endpoint?: string;
+  /** OTEL_EXPORTER_OTLP_PROTOCOL, `http/protobuf` by default */
+  protocol?: OtlpProtocol;
+  /** the resource's `service.name` unless OTEL_SERVICE_NAME says otherwise */
+  serviceName: string;
+  /** where the SDK's own warnings go (a collector that cannot be reached, say) */
+  logger?: { warn(message: string): void; error(message: string): void };
+  /** OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and the SDK's other variables are read from here */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Tracing {
+  readonly enabled: boolean;
+  /** Sends the spans still buffered (for up to `timeoutMs`, 5 s: a collector that is down holds no exit up) and stops exporting; safe to call twice. */
+  shutdown(timeoutMs?: number): Promise<void>;
+}
+
+const OFF: Tracing = { enabled: false, shutdown: async () => undefined };
+
+/** The SDK's diagnostics as log lines: only what an operator can act on. */
+function diagLogger(logger: NonNullable<TracingOptions['logger']>): DiagLogger {
+  const ignore = () => undefined;
+  const text = (message: string, args: unknown[]) => ['opentelemetry:', message, ...args.map(String)].join(' ');
+  return {
+    error: (message, ...args) => logger.error(text(message, args)),
+    warn: (message, ...args) => logger.warn(text(message, args)),
+    info: ignore,
+    debug: ignore,
+    verbose: ignore,
+  };
+}
+
+/**
+ * Starts the OpenTelemetry SDK when an OTLP endpoint is set: spans are batched and exported over
+ * OTLP/HTTP, the W3C `traceparent` is the propagator, and the context follows async calls. Without
+ * one nothing is loaded: the `@opentelemetry/api` calls elsewhere stay no-ops.
+ */
+export async function startTracing(options: TracingOptions): Promise<Tracing> {
+  if (!options.endpoint) return OFF;
+  const env = options.env ?? process.env;
+  // Loaded only now: a process without tracing never pays for the SDK's modules.
+  const [{ NodeTracerProvider, BatchSpanProcessor }, { resourceFromAttributes, detectResources, envDetector }, exporterModule] = await Promise.all([
+    import('@opentelemetry/sdk-trace-node'),
+    import('@opentelemetry/resources'),
+    options.protocol === 'http/json' ? import('@opentelemetry/exporter-trace-otlp-http') : import('@opentelemetry/exporter-trace-otlp-proto'),
+  ]);
+  if (options.logger) diag.setLogger(diagLogger(options.logger), DiagLogLevel.WARN);
+  // The endpoint may come from `.env`, which the SDK does not read; a signal-specific one it reads itself.
+  const url = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? undefined : `${options.endpoint.replace(/\/+$/, '')}/v1/traces`;
+  const exporter = new exporterModule.OTLPTraceExporter(url ? { url } : {});
+  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the default name.
+  const resource = resourceFromAttributes({ 'service.name': options.serviceName }).merge(detectResources({ detectors: [envDetector] }));
+  const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] });
+  provider.register();
+  let stopped: Promise<void> | undefined;
+  return {
+    enabled: true,
+    shutdown: (timeoutMs = 5000) =>
+      (stopped ??= withTimeout(provider.shutdown(), timeoutMs).catch((error: unknown) => options.logger?.warn(`opentelemetry: spans not all sent at exit: ${String(error)}`))),
+  };
+}

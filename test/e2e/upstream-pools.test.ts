@@ -1,0 +1,266 @@
+/**
+ * Issue 15, upstream pools (API.md §13): two upstreams, each a simulator of its own on
+ * 127.0.0.1 reached over HTTP by the real `openai` SDK, with API and workers in this process on
+ * a private prefix of the real Redis. What reached each upstream is read from its simulator's
+ * own `request` events.
+ */
+import { randomUUID } from 'node:crypto';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { simulateReply } from '@spool/simulator';
+import { startPoolStack, type PoolStack, type PoolStackOptions } from '../support/pool-stack.js';
+import { getJson, joinDeltas, postJson, readEvents } from '../support/http.js';
+
+const MODEL = 'gpt-4o-mini';
+const ADMIN_KEY = 'admin-key-for-pool-tests';
+const messages = (content: string) => [{ role: 'user', content }];
+const marker = (label: string) => `${label} ${randomUUID()}`;
+
+/** A pool stack for the tests of the enclosing describe block (read it inside tests). */
+function usePool(options: PoolStackOptions): PoolStack {
+  const stack = {} as PoolStack;
+  beforeAll(async () => {
+    Object.assign(stack, await startPoolStack({ ...options, env: { SPOOL_ADMIN_KEY: ADMIN_KEY, ...options.env } }));
+  });
+  afterAll(async () => stack.close?.());
+  return stack;
+}
+
+/** Submits a job and waits for its end. */
+async function runJob(stack: PoolStack, content: string, extra: Record<string, unknown> = {}): Promise<any> {
+  const response = await postJson(`${stack.url}/v1/jobs?wait=30`, { model: MODEL, messages: messages(content), ...extra });
+  expect(response.status, JSON.stringify(response.body)).toBe(200);
+  return response.body;
+}
+
+const callsTo = (stack: PoolStack, upstream: string) => stack.calls.filter((call) => call.upstream === upstream);
+const upstreamsOf = (job: any) => job.attempt_log.map((entry: any) => entry.upstream);
+const logEntry = (fields: Record<string, unknown>) => ({ started_at: expect.any(Number), ended_at: expect.any(Number), error_code: null, ...fields });
+
+async function adminUpstreams(stack: PoolStack): Promise<Record<string, any>> {
+  const response = await getJson(`${stack.url}/admin/upstreams`, { authorization: `Bearer ${ADMIN_KEY}` });
+  expect(response.status).toBe(200);
+  expect(response.body.object).toBe('list');
+  return Object.fromEntries(response.body.data.map((entry: any) => [entry.name, entry]));
+}
+
+/** The value of one series in a Prometheus text page; undefined when absent. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*)\{(.*)\}\s+(\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const found = Object.fromEntries([...match[2].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, value]) => [key, value]));
+    if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(match[3]);
+  }
+  return undefined;
+}
+
+/** Most calls whose arrival falls in any window of `windowMs`. */
+function busiestWindow(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let start = 0, end = 0; start < sorted.length; start++) {
+    while (end < sorted.length && sorted[end] < sorted[start] + windowMs) end++;
+    most = Math.max(most, end - start);
+  }
+  return most;
+}
+
+const fast = { tokensPerSecond: 1000 };
+
+describe('a 429 from one upstream', () => {
+  // Both send x-ratelimit-* headers (a limit far above what the test uses).
+  const limits = { rpm: 100_000, tpm: 100_000_000 };
+  const stack = usePool({ upstreams: [{ name: 'a', simulator: { ...fast, ...limits } }, { name: 'b', simulator: { ...fast, ...limits } }] });
+
+  it('pauses that upstream only: no call reaches it inside its window, while jobs flow through the other without waiting', async () => {
+    const retryAfterMs = 20_000;
+    // The first call goes to `a` (equal weights: the first listed first); only `a` answers 429.
+    const first = await runJob(stack, `[[sim status=429 retry_after_ms=${retryAfterMs} on=a]] ${marker('first')}`);
+    expect(first).toMatchObject({ status: 'succeeded', attempts: 1 });
+    expect(first.attempt_log).toEqual([
+      logEntry({ attempt: 1, upstream: 'a', model: MODEL, outcome: 'rate_limited', error_code: 'upstream_rate_limited' }),
+      logEntry({ attempt: 1, upstream: 'b', model: MODEL, outcome: 'succeeded' }),
+    ]);
+    const limitedAt = callsTo(stack, 'a')[0].at;
+
+    const contents = Array.from({ length: 12 }, (_, index) => marker(`during the pause #${index}`));
+    const jobs = await Promise.all(contents.map((content) => runJob(stack, content)));
+    for (const [index, job] of jobs.entries()) {
+      expect(job).toMatchObject({ status: 'succeeded', attempts: 1 });
+      expect(upstreamsOf(job)).toEqual(['b']);
+      expect(job.result.content).toBe(simulateReply({ model: MODEL, messages: messages(contents[index]) }).content);
+    }
+    // They went at once: all of them ended long before `a`'s window did (generous: half of it).
+    expect(Date.now() - limitedAt).toBeLessThan(retryAfterMs / 2);
+    expect(callsTo(stack, 'a')).toHaveLength(1);
+
+    const upstreams = await adminUpstreams(stack);
+    expect(upstreams.a).toMatchObject({ state: 'paused', in_flight: 0 });
+    expect(upstreams.a.paused_until).toBeGreaterThan(Date.now() / 1000 + 5);
+    expect(upstreams.b).toMatchObject({ state: 'ok', paused_until: null, in_flight: 0, ratelimit_remaining_requests: expect.any(Number), ratelimit_remaining_tokens: expect.any(Number) });
+    expect(upstreams.b.ratelimit_remaining_requests).toBeLessThan(100_000);
+  });
+
+  it('shows each upstream on /metrics: availability and last remaining budget (API, from Redis), calls by upstream and status (worker)', async () => {
+    const api = await (await fetch(`${stack.url}/metrics`)).text();
+    expect(sample(api, 'spool_upstream_available', { upstream: 'a' })).toBe(0);
+    expect(sample(api, 'spool_upstream_available', { upstream: 'b' })).toBe(1);
+    expect(sample(api, 'spool_upstream_ratelimit_remaining', { upstream: 'b', kind: 'requests' })).toBeGreaterThan(0);
+    expect(sample(api, 'spool_upstream_ratelimit_remaining', { upstream: 'b', kind: 'tokens' })).toBeGreaterThan(0);
+    const worker = await stack.processes[0].metrics.registry.metrics();
+    expect(sample(worker, 'spool_upstream_requests_total', { upstream: 'a', status: '429' })).toBe(1);
+    expect(sample(worker, 'spool_upstream_requests_total', { upstream: 'b', status: '200' })).toBe(13);
+    expect(sample(worker, 'spool_upstream_available', { upstream: 'a' })).toBe(0);
+  });
+});
+
+describe('an upstream answering 500', () => {
+  const outMs = 3000;
+  const stack = usePool({
+    upstreams: [{ name: 'a', simulator: { ...fast, faultStatus: 500 } }, { name: 'b', simulator: fast }],
+    // The 30 s window out, shortened for the test.
+    upstreamHealth: { failuresToOut: 5, outMs },
+  });
+
+  it('is taken out after 5 failed calls in a row: no call for its window, then one trial call; every job succeeds', async () => {
+    const jobs: any[] = [];
+    // One job at a time: every other one's first call goes to `a`, fails, and is retried on `b` at once.
+    for (let index = 0; callsTo(stack, 'a').length < 5 && index < 40; index++) jobs.push(await runJob(stack, marker(`until out #${index}`)));
+    expect(callsTo(stack, 'a')).toHaveLength(5);
+    const outAt = callsTo(stack, 'a')[4].at;
+    expect((await adminUpstreams(stack)).a).toMatchObject({ state: 'out', failures: 5, out_until: expect.any(Number) });
+
+    // Jobs keep coming through the window and a little past it.
+    while (Date.now() < outAt + outMs + 1500) jobs.push(await runJob(stack, marker(`while out #${jobs.length}`)));
+    for (const job of jobs) expect(job.status).toBe('succeeded');
+
+    const times = callsTo(stack, 'a').map((call) => call.at);
+    // A 50 ms margin at each end for when this busy process notes a call.
+    expect(times.filter((at) => at > outAt + 50 && at < outAt + outMs - 50), 'calls to `a` inside its window out').toEqual([]);
+    // Past the window one trial call went; it failed too, so `a` is out again (for another window).
+    expect(times).toHaveLength(6);
+    expect(times[5]).toBeGreaterThanOrEqual(outAt + outMs - 50);
+    expect((await adminUpstreams(stack)).a).toMatchObject({ state: 'out', failures: 6 });
+
+    const failedOver = jobs.filter((job) => job.attempt_log.length > 1);
+    expect(failedOver).toHaveLength(6);
+    for (const job of failedOver) {
+      expect(job.attempts).toBe(2);
+      expect(job.attempt_log).toEqual([
+        logEntry({ attempt: 1, upstream: 'a', model: MODEL, outcome: 'failed', error_code: 'upstream_error' }),
+        logEntry({ attempt: 2, upstream: 'b', model: MODEL, outcome: 'succeeded' }),
+      ]);
+    }
+  });
+});
+
+describe('a stream broken on one upstream', () => {
+  const stack = usePool({ upstreams: [{ name: 'a', simulator: { ...fast, breakAfter: 6 } }, { name: 'b', simulator: fast }] });
+
+  it('goes on on the other with on_interrupt "continue": text only appended, and the whole is exactly the uninterrupted reply', async () => {
+    const content = `[[sim tokens=40]] ${marker('continue elsewhere')}`;
+    const expected = simulateReply({ model: MODEL, messages: messages(content) });
+    const job = await runJob(stack, content);
+    const events = await readEvents(`${stack.url}${job.stream_url}`);
+    expect(job).toMatchObject({ status: 'succeeded', attempts: 2, result: { content: expected.content, model: MODEL } });
+    expect(joinDeltas(events)).toBe(expected.content);
+    expect(events.filter((event) => event.event === 'reset')).toEqual([]);
+    expect(job.attempt_log).toEqual([
+      logEntry({ attempt: 1, upstream: 'a', model: MODEL, outcome: 'failed', error_code: 'upstream_error' }),
+      logEntry({ attempt: 2, upstream: 'b', model: MODEL, outcome: 'succeeded' }),
+    ]);
+    // `b` was asked to go on from exactly what `a` had streamed.
+    const [continued] = callsTo(stack, 'b');
+    expect(continued.messages[0]).toEqual(messages(content)[0]);
+    expect(continued.messages[1]).toEqual({ role: 'assistant', content: expected.tokens.slice(0, 6).join('') });
+  });
+});
+
+describe('fallbacks', () => {
+  const stack = usePool({
+    upstreams: [
+      { name: 'a', simulator: { ...fast, models: ['gpt-4o'] }, settings: { models: ['gpt-4o'] } },
+      // Served under another name there (Azure's deployment names): the simulator knows only that one.
+      { name: 'b', simulator: { ...fast, models: ['mini-deployment'] }, settings: { models: [MODEL], model_map: { [MODEL]: 'mini-deployment' } } },
+    ],
+    models: { 'gpt-4o': { fallbacks: [MODEL] } },
+  });
+
+  it('a model whose only upstream is paused falls back to the first fallback that has one; result.model (and the door) says so', async () => {
+    const content = `[[sim status=429 retry_after_ms=20000 on=a]] ${marker('fall back')}`;
+    const job = await runJob(stack, content, { model: 'gpt-4o' });
+    expect(job).toMatchObject({ status: 'succeeded', model: 'gpt-4o', attempts: 1, result: { model: MODEL } });
+    expect(job.result.content).toBe(simulateReply({ model: 'mini-deployment', messages: messages(content) }).content);
+    expect(job.attempt_log).toEqual([
+      logEntry({ attempt: 1, upstream: 'a', model: 'gpt-4o', outcome: 'rate_limited', error_code: 'upstream_rate_limited' }),
+      logEntry({ attempt: 1, upstream: 'b', model: MODEL, outcome: 'succeeded' }),
+    ]);
+
+    // While `a` is paused, the OpenAI door answers for gpt-4o with the fallback, named as such.
+    const client = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const completion = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: marker('door') }] });
+    expect(completion.model).toBe(MODEL);
+    expect(callsTo(stack, 'a')).toHaveLength(1);
+    expect(callsTo(stack, 'b').map((call) => call.model)).toEqual(['mini-deployment', 'mini-deployment']);
+  });
+
+  it('lists the configured models on GET /v1/models', async () => {
+    const client = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    expect((await client.models.list()).data.map((model) => model.id).sort()).toEqual(['gpt-4o', MODEL]);
+  });
+});
+
+describe('an upstream that answers 404 for a model', () => {
+  const stack = usePool({
+    upstreams: [
+      { name: 'a', simulator: { ...fast, models: ['gpt-4o'] } },
+      { name: 'b', simulator: fast },
+    ],
+  });
+
+  it('does not serve it: the job goes on to one that does, uncounted, and later jobs for that model go straight there', async () => {
+    const job = await runJob(stack, marker('not served on a'));
+    expect(job).toMatchObject({ status: 'succeeded', attempts: 1 });
+    expect(job.attempt_log).toEqual([
+      logEntry({ attempt: 1, upstream: 'a', model: MODEL, outcome: 'not_served', error_code: 'invalid_upstream_request' }),
+      logEntry({ attempt: 1, upstream: 'b', model: MODEL, outcome: 'succeeded' }),
+    ]);
+    const later = await Promise.all([1, 2, 3, 4].map((n) => runJob(stack, marker(`later #${n}`))));
+    for (const done of later) expect(upstreamsOf(done)).toEqual(['b']);
+    expect(callsTo(stack, 'a').filter((call) => call.model === MODEL)).toHaveLength(1);
+    // `a` still serves what it does serve.
+    const other = await Promise.all([1, 2].map((n) => runJob(stack, marker(`gpt-4o #${n}`), { model: 'gpt-4o' })));
+    expect(other.flatMap(upstreamsOf).sort()).toEqual(['a', 'b']);
+  });
+
+  it('lists both upstreams\' own models (they serve "*") on GET /v1/models', async () => {
+    const listed = (await getJson(`${stack.url}/v1/models`)).body.data.map((model: any) => model.id);
+    expect(listed).toContain('gpt-4o');
+    expect(listed).toContain('o4-mini');
+  });
+});
+
+describe("each upstream's own RPM", () => {
+  it('holds with two workers: no 429 on either, and at most RPM/12 + 1 calls in any 5 s on each', async () => {
+    const limits = { a: 120, b: 60 };
+    const stack = await startPoolStack({
+      workers: 2,
+      upstreams: Object.entries(limits).map(([name, rpm]) => ({ name, simulator: { ...fast, rpm }, settings: { rpm } })),
+    });
+    try {
+      const contents = Array.from({ length: 30 }, (_, index) => `[[sim tokens=5]] ${marker(`rpm #${index}`)}`);
+      const jobs = await Promise.all(contents.map((content) => runJob(stack, content)));
+      for (const job of jobs) expect(job.status).toBe('succeeded');
+      for (const [name, rpm] of Object.entries(limits)) {
+        expect(stack.simulators.get(name)!.stats.rateLimited, `429s from ${name}`).toBe(0);
+        expect(busiestWindow(callsTo(stack, name).map((call) => call.at), 5000), `busiest 5 s on ${name}`).toBeLessThanOrEqual(rpm / 12 + 1);
+      }
+      // Both carried their share: the faster one more.
+      expect(callsTo(stack, 'a').length).toBeGreaterThan(callsTo(stack, 'b').length);
+      expect(callsTo(stack, 'b').length).toBeGreaterThan(5);
+    } finally {
+      await stack.close();
+    }
+  }, 60_000);
+});
