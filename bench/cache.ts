@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { createSimulator } from '@spool/simulator';
 import { keepAliveAgent, postJson } from './http.js';
-import { freePort, spoolEnv, startChild, waitForHttp, type Child } from './processes.js';
+import { BENCH_AUTH, freePort, spoolEnv, startChild, waitForHttp, type Child } from './processes.js';
 import { deleteKeysWithPrefix } from './redis-keys.js';
 import { renderTable, type Row } from './report.js';
 import { ms, ratio } from './stats.js';
@@ -64,7 +64,7 @@ async function runSide(url: string, bodies: string[], clients: number): Promise<
     Array.from({ length: clients }, async () => {
       while (next < bodies.length) {
         const body = bodies[next++];
-        const answer = await postJson(`${url}/v1/jobs?wait=60`, body, { agent, timeoutMs: 90_000 });
+        const answer = await postJson(`${url}/v1/jobs?wait=60`, body, { agent, timeoutMs: 90_000, headers: BENCH_AUTH });
         const job = answer.status < 300 ? (JSON.parse(answer.text) as { status: string; cached?: boolean }) : null;
         if (job?.status !== 'succeeded') failed++;
         else if (job.cached) cached++;

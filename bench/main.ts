@@ -28,7 +28,7 @@ import { fairShareRows, runFairShareBench } from './fair-share.js';
 import { benchTracingCost, tracingCostDetails, tracingCostRows } from './tracing-cost.js';
 
 const settings = benchSettings();
-/** BENCH_ONLY=c,a,b,e,f,d,batch runs only those scenarios (all when unset). */
+/** BENCH_ONLY=c,tracing,a,b,e,f,d,pools,fair,batch,cache runs only those scenarios (all when unset). */
 const only = new Set((process.env.BENCH_ONLY ?? '').split(',').map((name) => name.trim()).filter(Boolean));
 const runs = (scenario: string) => only.size === 0 || only.has(scenario);
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -142,14 +142,13 @@ async function main(): Promise<void> {
   }
 
   // Issue 17: what OpenTelemetry tracing costs POST /v1/jobs, measured as (c) is.
-  {
+  if (runs('tracing')) {
     const figures = await benchTracingCost({ redisUrl, prefix: `${prefix}-tracing`, settings: settings.enqueue, upstreamUrl: simulatorUrl, log });
     rows.push(...tracingCostRows(figures));
     details.push(tracingCostDetails(figures));
   }
 
   // The real stack for (a), (b) and (e): API and worker as deployed, on the run's prefix.
-  const apiPort = await freePort();
   const maxStreams = Math.max(...settings.saturation.steps);
   // One worker process (BENCH_WORKERS to change it): on two cores shared with the API, Redis, the
   // simulator and the bench, a second one moved (b)'s crossing up about 10% but added about 1 ms
@@ -277,14 +276,14 @@ async function main(): Promise<void> {
   }
 
   // Issue 15: 600 jobs against two upstreams of 600 RPM each, beside keys rotated per request.
-  {
+  if (runs('pools')) {
     log('pools: Spool vs naive key rotation against two 600 RPM upstreams');
     const figures = await runPoolBench({ redisUrl, log });
     rows.push(...poolRows(figures));
   }
 
   // Issue 14: the noisy neighbour, and the fair scheduler's cost.
-  {
+  if (runs('fair')) {
     log('fair share: tenant B beside tenant A\'s batch, and the scheduler\'s Redis time per job');
     rows.push(...fairShareRows(await runFairShareBench({ redisUrl, quick: settings.quick, log })));
   }
@@ -296,7 +295,7 @@ async function main(): Promise<void> {
   }
 
   // Issue 18: 1,000 requests of which half repeat, without and with `cache` (400 in BENCH_QUICK).
-  {
+  if (runs('cache')) {
     log('cache: half of the requests repeat, without and with `cache`');
     const result = await benchCache({ redisUrl, requests: settings.quick ? 400 : 1000, log });
     rows.push(...cacheRows(result));
