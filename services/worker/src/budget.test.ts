@@ -111,6 +111,16 @@ describe('Budget on real Redis', () => {
     expect(await redis.hget(keys.job(id), 'cost_nusd')).toBe('20000');
   });
 
+  it('counts the calls and tokens of a model without prices (a reservation of nothing)', async () => {
+    const tenant = newTenant();
+    const budget = budgetFor({});
+    const unpriced = { ...request, model: 'a-model-with-no-prices' };
+    const reservation = await budget.reserve('job_unpriced', tenant, unpriced, promptTokens, 2);
+    expect((await spendOf(tenant))!.reservedNanoUsd).toBe(0);
+    await budget.settle(reservation, { reached: true, tokens: { prompt_tokens: 3, completion_tokens: 1 } });
+    expect(await spendOf(tenant)).toMatchObject({ spentNanoUsd: 0, reservedNanoUsd: 0, requests: 1, promptTokens: 3, completionTokens: 1 });
+  });
+
   it('never refuses a tenant without a budget, and still counts its spend', async () => {
     const tenant = newTenant();
     const budget = budgetFor({});

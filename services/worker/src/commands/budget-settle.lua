@@ -10,7 +10,9 @@ if reservation[1] ~= ARGV[1] then return {} end
 redis.call('DEL', KEYS[2])
 -- A hash Redis lost is left for seeding from the store, which counts this job once it ends.
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  if redis.call('HINCRBY', KEYS[1], 'reserved', '-' .. reservation[2]) < 0 then redis.call('HSET', KEYS[1], 'reserved', 0) end
+  -- ('-' .. '0' would be "-0", which HINCRBY refuses: a reservation of nothing gives nothing back)
+  local amount = tonumber(reservation[2]) or 0
+  if amount > 0 and redis.call('HINCRBY', KEYS[1], 'reserved', -amount) < 0 then redis.call('HSET', KEYS[1], 'reserved', 0) end
   redis.call('HINCRBY', KEYS[1], 'spent', ARGV[2])
   redis.call('HINCRBY', KEYS[1], 'requests', ARGV[3])
   redis.call('HINCRBY', KEYS[1], 'prompt_tokens', ARGV[4])
