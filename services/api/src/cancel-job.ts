@@ -27,6 +27,8 @@ export async function cancelJob(deps: AppDeps, jobId: string, initial: JobFields
     if (finished.state === 'finished') {
       await deps.redis.publish(deps.keys.cancelChannel(), jobId);
       await deps.queue.remove(jobId).catch(() => 0); // a job a worker holds is skipped when it starts
+      // A released job that no worker had started freed its slot: the next one in line goes.
+      void deps.scheduler.dispatch().catch(() => undefined);
       return finished.job;
     }
   }

@@ -107,7 +107,8 @@ export class SpoolWorker {
       metrics: this.metrics,
       backoffMs: config.backoffMs,
       merging,
-      onGatePassed: (jobId) => this.scheduling.kick(jobId),
+      // Only an upstream RPM/TPM bounds the released jobs waiting at its gate (pendingLimitFor): then each one past it lets another go.
+      onGatePassed: config.upstreams.some((upstream) => upstream.rpm || upstream.tpm) ? (jobId) => this.scheduling.kick(jobId) : undefined,
       budget: options.budget,
     });
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
@@ -126,18 +127,19 @@ export class SpoolWorker {
       },
     });
     this.worker.on('failed', (job, error) => void this.onFailed(job, error));
-    // A slot of this worker is free: the next job in line is released (the outbox says so too, later).
+    // A slot of this worker is free: the next job in line is released (a job another process ended,
+    // a cancel, says so itself; the heartbeat catches anything missed).
     this.worker.on('completed', () => this.scheduling.kick());
+    this.worker.on('failed', () => this.scheduling.kick());
     this.worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
 
     this.outboxConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.outbox = new JobOutbox(this.redis, this.outboxConnection, keys, {
       onError: (error, jobId) => logger.error({ err: error, job_id: jobId }, 'job-ended handler failed; will retry'),
     });
-    // A job that ended freed a slot (whichever process ended it): the next job in line is released.
+    // A tenant's TPM was charged an estimate when its job was released: what the job used corrects it.
     this.outbox.use(async (job, record) => {
-      this.scheduling.kick();
-      if (job.result) await this.scheduling.scheduler.chargeTokens(record.tenant, job.result.usage.total_tokens - record.est_tokens);
+      if (job.result && config.tenants.get(record.tenant)?.tpm) await this.scheduling.scheduler.chargeTokens(record.tenant, job.result.usage.total_tokens - record.est_tokens);
     });
     // A reservation an ended job still holds (its worker died, or it was cancelled mid-call) is settled before its record is read.
     const budget = options.budget;
