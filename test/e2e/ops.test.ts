@@ -12,33 +12,7 @@ import { deletePrefix, startStack, testConfig, silentLogger, REDIS_URL, type Sta
 import { getJson, postJson, readEvents } from '../support/http.js';
 import { ROOT, startWorkerProcess, type Child } from '../support/processes.js';
 import { freePort } from '../../scripts/free-port.js';
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** The Prometheus text format, enough of it for these checks. */
-function parseMetrics(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
-    if (!match) throw new Error(`not a sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[key] = value;
-    samples.push({ name: match[1], labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
-/** The sum of every sample of `name` whose labels include `labels`. */
-function total(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
-  return samples
-    .filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
-    .reduce((sum, sample) => sum + sample.value, 0);
-}
+import { parseMetrics, total, type Sample } from '../support/metrics-text.js';
 
 async function scrape(url: string): Promise<{ text: string; samples: Sample[]; contentType: string | null }> {
   const response = await fetch(url);

@@ -9,6 +9,7 @@ import { messageText, simulateReply, type ChatMessage, type Simulator } from '@s
 import { SpoolWorker } from '@spool/worker';
 import { silentLogger, startStack, type Stack } from '../support/stack.js';
 import { getJson, joinDeltas, postJson, readEvents, type SseEvent } from '../support/http.js';
+import { busiestWindow } from '../support/busiest-window.js';
 
 const MODEL = 'gpt-4o-mini';
 const messages = (content: string) => [{ role: 'user', content }];
@@ -64,17 +65,6 @@ function attemptText(events: SseEvent[], attempt: number): string {
     if (event.event === 'delta' && current === attempt) text += JSON.parse(event.data).content;
   }
   return text;
-}
-
-/** Most requests whose arrival falls in any window of `windowMs`. */
-function busiestWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let start = 0, end = 0; start < sorted.length; start++) {
-    while (end < sorted.length && sorted[end] < sorted[start] + windowMs) end++;
-    most = Math.max(most, end - start);
-  }
-  return most;
 }
 
 describe('upstream errors, class by class', () => {

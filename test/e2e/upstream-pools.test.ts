@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulateReply } from '@spool/simulator';
 import { startPoolStack, type PoolStack, type PoolStackOptions } from '../support/pool-stack.js';
 import { getJson, joinDeltas, postJson, readEvents } from '../support/http.js';
+import { busiestWindow } from '../support/busiest-window.js';
 
 const MODEL = 'gpt-4o-mini';
 const ADMIN_KEY = 'admin-key-for-pool-tests';
@@ -53,17 +54,6 @@ function sample(text: string, name: string, labels: Record<string, string>): num
     if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(match[3]);
   }
   return undefined;
-}
-
-/** Most calls whose arrival falls in any window of `windowMs`. */
-function busiestWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let start = 0, end = 0; start < sorted.length; start++) {
-    while (end < sorted.length && sorted[end] < sorted[start] + windowMs) end++;
-    most = Math.max(most, end - start);
-  }
-  return most;
 }
 
 const fast = { tokensPerSecond: 1000 };

@@ -121,7 +121,7 @@ export class FairScheduler {
     const pairs = jobs.flatMap((job) => [job.priority, job.id]);
     const reply = await this.redis.spoolSchedulerEnqueue(...this.fixedKeys(), this.keys.prefix, RELEASE_STEP, this.pendingLimit, tenant, ...pairs);
     const carried = new Map(jobs.filter((job) => job.data).map((job) => [job.id, job.data!]));
-    return this.add(reply, carried);
+    return this.released(reply, carried);
   }
 
   /**
@@ -130,7 +130,7 @@ export class FairScheduler {
    */
   async dispatch(passedGate = ''): Promise<Released> {
     const reply = await this.redis.spoolSchedulerDispatch(...this.fixedKeys(), this.keys.prefix, RELEASE_STEP, this.pendingLimit, passedGate);
-    return this.add(reply);
+    return this.released(reply);
   }
 
   /** Corrects a tenant's TPM charge by `tokens` (what a job used less its estimate at release). */
@@ -188,18 +188,22 @@ export class FairScheduler {
       }
     });
     await fix.exec();
-    if (lost.length) await this.add([-1, ...lost.flatMap((id) => [id, ''])]);
+    await this.putOnQueue(lost);
     return lost.length;
   }
 
-  /** Puts the released jobs on the BullMQ queue (FIFO: the order of release is the order to run). */
-  private async add(reply: (string | number)[], carried = new Map<string, ChatJobData>()): Promise<Released> {
+  /** A release step's reply (wait hint, then id, tenant pairs), its jobs put on the queue. */
+  private async released(reply: (string | number)[], carried?: Map<string, ChatJobData>): Promise<Released> {
     const [hint, ...pairs] = reply;
     const ids: string[] = [];
     for (let i = 0; i < pairs.length; i += 2) ids.push(String(pairs[i]));
-    if (ids.length) {
-      await this.queue.addBulk(ids.map((id) => ({ name: 'chat', data: carried.get(id) ?? { jobId: id }, opts: chatJobOptions(id, { attempts: this.options.maxAttempts }) })));
-    }
+    await this.putOnQueue(ids, carried);
     return { ids, more: ids.length >= RELEASE_STEP, retryInMs: Number(hint) >= 0 ? Number(hint) : undefined };
+  }
+
+  /** Puts released jobs on the BullMQ queue (FIFO: the order of release is the order to run). */
+  private async putOnQueue(ids: string[], carried = new Map<string, ChatJobData>()): Promise<void> {
+    if (!ids.length) return;
+    await this.queue.addBulk(ids.map((id) => ({ name: 'chat', data: carried.get(id) ?? { jobId: id }, opts: chatJobOptions(id, { attempts: this.options.maxAttempts }) })));
   }
 }

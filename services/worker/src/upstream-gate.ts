@@ -85,7 +85,8 @@ export function parsePauseAnnouncement(message: string): PauseAnnouncement | und
   }
 }
 
-async function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
+/** Sleeps `ms` (longer than a timer allows, in steps), or until `signal` aborts. */
+export async function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
   const until = Date.now() + ms;
   for (let left = ms; left > 0 && !signal?.aborted; left = until - Date.now()) await abortableTimer(Math.min(left, MAX_TIMER_MS), signal);
 }

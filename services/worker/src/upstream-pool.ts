@@ -7,7 +7,7 @@ import { classifyUpstreamError, UpstreamClient, UpstreamError, type RateLimitSna
 import { readUpstreamStatus, type Keys, type UpstreamStatus } from '@spool/queue';
 import { WorkerError } from './errors.js';
 import { chooseRoute, soonestElsewhere, WeightedRotation, type ModelChoice } from './route-upstream.js';
-import { acquireEarliest, UpstreamGate, UpstreamGateError } from './upstream-gate.js';
+import { abortableDelay, acquireEarliest, UpstreamGate, UpstreamGateError } from './upstream-gate.js';
 import { callHealth, UpstreamHealth, type UpstreamHealthOptions } from './upstream-health.js';
 
 /** A 429 with no retry-after still pauses its upstream this long. */
@@ -147,7 +147,7 @@ export class UpstreamPool {
       if (route.kind === 'none') throw new UpstreamError('invalid_upstream_request', `No upstream serves the model "${model}"`, false, { status: 404 });
       if (route.waitMs > SHORT_WAIT_MS) throw new UpstreamUnavailableError(route.waitMs);
       if (route.waitMs > 0) {
-        await delay(route.waitMs, signal);
+        await abortableDelay(route.waitMs, signal);
         continue;
       }
       const statusOf = (name: string) => chain.flatMap((entry) => entry.candidates).find((candidate) => candidate.name === name)!.status;
@@ -259,14 +259,3 @@ export class UpstreamPool {
 
 const isClean = (status: UpstreamStatus) => status.failures === 0 && status.outForMs === undefined;
 
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
