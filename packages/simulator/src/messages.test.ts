@@ -16,3 +16,12 @@ describe('messages', () => {
     expect(countPromptTokens([{ role: 'system', content: '' }, { role: 'user', content: 'say <|endoftext|>' }])).toBeGreaterThan(9);
   });
 });
+
+describe('countPromptTokens on hostile text', () => {
+  it('counts 300 KB of one letter at a bounded cost (gpt-tokenizer alone takes about a minute)', () => {
+    const started = performance.now();
+    const tokens = countPromptTokens([{ role: 'user', content: 'a'.repeat(300_000) }]);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(tokens).toBeGreaterThan(300_000 / 16);
+  });
+});
