@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ModelSettings, UpstreamSettings } from '@spool/config';
 import type { UpstreamRequest } from '@spool/contracts';
 import { classifyUpstreamError, UpstreamClient, UpstreamError, type RateLimitSnapshot } from '@spool/llm';
-import { readUpstreamStatus, type Keys, type UpstreamStatus } from '@spool/queue';
+import { coalesceWrites, readUpstreamStatus, type Keys, type UpstreamStatus } from '@spool/queue';
 import { WorkerError } from './errors.js';
 import { chooseRoute, soonestElsewhere, WeightedRotation, type ModelChoice } from './route-upstream.js';
 import { abortableDelay, acquireEarliest, UpstreamGate, UpstreamGateError } from './upstream-gate.js';
@@ -18,6 +18,8 @@ const SHORT_WAIT_MS = 1000;
 const MAX_ROUTE_ROUNDS = 5;
 /** How long an upstream's 404 for a model is believed. */
 export const NOT_SERVED_MS = 10 * 60_000;
+/** How often a process prunes an upstream's expired in-flight leases. */
+const PRUNE_IN_FLIGHT_EVERY_MS = 1000;
 /** How long the last rate-limit headers an upstream sent stay on show. */
 const RATE_LIMIT_SEEN_MS = 10 * 60_000;
 
@@ -83,6 +85,8 @@ export class UpstreamPool {
   private readonly rotation = new WeightedRotation();
   private readonly ownedClients: UpstreamClient[] = [];
   private readonly inFlightLeaseMs: number;
+  /** when this process last pruned each upstream's expired in-flight leases */
+  private readonly prunedAt = new Map<string, number>();
 
   constructor(private readonly options: UpstreamPoolOptions) {
     const { redis, keys } = options;
@@ -195,13 +199,26 @@ export class UpstreamPool {
 
   /** Counts a call in flight on its upstream, fleet-wide; the function returned ends it. */
   callStarted(call: RoutedCall): () => void {
-    const key = this.options.keys.upstreamInFlight(call.member.settings.name);
+    const name = call.member.settings.name;
+    const key = this.options.keys.upstreamInFlight(name);
     const id = randomUUID();
     const now = Date.now();
     const { redis } = this.options;
-    // A lease, not a counter: a worker that dies mid-call leaves nothing counted for long.
-    void redis.pipeline().zremrangebyscore(key, '-inf', now).zadd(key, now + this.inFlightLeaseMs, id).pexpire(key, this.inFlightLeaseMs).exec().catch(() => undefined);
-    return () => void redis.zrem(key, id).catch(() => undefined);
+    // A lease, not a counter: a worker that dies mid-call leaves nothing counted for long (readers
+    // count unexpired leases only; pruning the expired ones once a second per process is enough).
+    // Plain commands leaving in the turn's one socket write: an ioredis pipeline copies every script
+    // defined on the connection.
+    coalesceWrites(redis);
+    if (now - (this.prunedAt.get(name) ?? 0) >= PRUNE_IN_FLIGHT_EVERY_MS) {
+      this.prunedAt.set(name, now);
+      void redis.zremrangebyscore(key, '-inf', now).catch(() => undefined);
+    }
+    void redis.zadd(key, now + this.inFlightLeaseMs, id).catch(() => undefined);
+    void redis.pexpire(key, this.inFlightLeaseMs).catch(() => undefined);
+    return () => {
+      coalesceWrites(redis);
+      void redis.zrem(key, id).catch(() => undefined);
+    };
   }
 
   /** An upstream's rate-limit headers: its gate learns from them, and their last values are kept for operators. */
@@ -213,7 +230,10 @@ export class UpstreamPool {
     if (snapshot.remainingTokens !== undefined) seen.push('tokens', snapshot.remainingTokens);
     if (!seen.length) return;
     const key = this.options.keys.upstreamRateLimit(member.settings.name);
-    void this.options.redis.pipeline().hset(key, ...seen, 'at', Date.now()).pexpire(key, RATE_LIMIT_SEEN_MS).exec().catch(() => undefined);
+    const { redis } = this.options;
+    coalesceWrites(redis);
+    void redis.hset(key, ...seen, 'at', Date.now()).catch(() => undefined);
+    void redis.pexpire(key, RATE_LIMIT_SEEN_MS).catch(() => undefined);
   }
 
   /**
