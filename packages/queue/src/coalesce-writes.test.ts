@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateRedis, readsDuring } from '../../../test/support/redis-server.js';
-import { coalesceWrites } from './coalesce-writes.js';
+import { coalesceEveryWrite, coalesceWrites } from './coalesce-writes.js';
 import { createRedis, waitForRedis, type Redis } from './redis.js';
 
 describe('coalesceWrites', () => {
@@ -31,6 +31,24 @@ describe('coalesceWrites', () => {
     });
     expect(replies).toEqual([1, 2, '2']);
     expect(coalesced).toBe(1);
+  });
+
+  it('coalesceEveryWrite: the commands of one turn leave in one write without a call before each, pipelines too', async () => {
+    const shared = createRedis(server.url, 'command', 'test-every');
+    await waitForRedis(shared, server.url);
+    coalesceEveryWrite(shared);
+    coalesceEveryWrite(shared);
+    try {
+      let replies: unknown[] = [];
+      const coalesced = await readsDuring(admin, async () => {
+        replies = await Promise.all([shared.incr('every'), shared.pipeline().incr('every').get('every').exec(), shared.get('every')]);
+      });
+      expect(replies).toEqual([1, [[null, 2], [null, '2']], '2']);
+      expect(coalesced).toBe(1);
+      expect(shared.stream.writableCorked).toBe(0);
+    } finally {
+      await shared.quit();
+    }
   });
 
   it('holds nothing once the turn is over', async () => {

@@ -21,3 +21,20 @@ export function coalesceWrites(redis: Redis): void {
     stream.uncork();
   });
 }
+
+const coalescing = new WeakSet<Redis>();
+
+/**
+ * `coalesceWrites` before every command sent on `redis`, for a connection that many concurrent
+ * jobs share (a worker's): the starts, ends, budget steps and appends of one turn leave in one
+ * system call, and Redis reads them in one. Never for a connection that blocks (BLMOVE, BZPOPMIN).
+ */
+export function coalesceEveryWrite(redis: Redis): void {
+  if (coalescing.has(redis)) return;
+  coalescing.add(redis);
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = (...args: Parameters<Redis['sendCommand']>) => {
+    coalesceWrites(redis);
+    return send(...args);
+  };
+}

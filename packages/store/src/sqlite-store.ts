@@ -86,6 +86,41 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** Writes queued in this turn of the event loop, committed together by `commitQueued`. */
+  private queued: { work: () => void; resolve: () => void; reject: (error: Error) => void }[] = [];
+
+  /**
+   * A write that answers nothing, committed with the other writes of this turn in one
+   * transaction: each ended job writes two or three rows, and a commit of their own each writes
+   * the WAL each time. A batch that fails is written again one by one, so each learns its own fate.
+   */
+  private write(work: () => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.queued.push({ work, resolve, reject }) === 1) setImmediate(() => this.commitQueued());
+    });
+  }
+
+  private commitQueued(): void {
+    const batch = this.queued;
+    this.queued = [];
+    if (batch.length === 0) return;
+    try {
+      this.db.transaction(() => {
+        for (const write of batch) write.work();
+      })();
+      for (const write of batch) write.resolve();
+    } catch {
+      for (const write of batch) {
+        try {
+          write.work();
+          write.resolve();
+        } catch (error) {
+          write.reject(translate(error));
+        }
+      }
+    }
+  }
+
   createSession(tenant: string): Promise<Session> {
     return this.run(() => {
       const session = { id: newId('sess'), tenant, created_at: nowSeconds() };
@@ -152,7 +187,7 @@ export class SqliteStore implements Store {
   }
 
   putJob(tenant: string, job: JobObject): Promise<void> {
-    return this.run(() => {
+    return this.write(() => {
       this.statement(
           `INSERT INTO jobs (id, tenant, status, created_at, job) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (id) DO UPDATE SET status = excluded.status, job = excluded.job`,
@@ -169,7 +204,7 @@ export class SqliteStore implements Store {
   }
 
   recordUsage(usage: UsageRecord): Promise<void> {
-    return this.run(() => {
+    return this.write(() => {
       this.statement(
           `INSERT INTO usage (job_id, tenant, model, prompt_tokens, completion_tokens, recorded_at) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (job_id) DO NOTHING`,
@@ -190,7 +225,7 @@ export class SqliteStore implements Store {
   }
 
   recordSpend(spend: SpendRecord): Promise<void> {
-    return this.run(() => {
+    return this.write(() => {
       this.statement(
           `INSERT INTO job_spend (job_id, tenant, month, cost_nano_usd, requests, prompt_tokens, completion_tokens, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (job_id) DO UPDATE SET month = excluded.month, cost_nano_usd = excluded.cost_nano_usd, requests = excluded.requests,
@@ -270,6 +305,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    if (this.db.open) this.commitQueued();
     if (this.db.open) this.db.close();
   }
 }

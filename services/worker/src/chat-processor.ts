@@ -172,7 +172,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     // Each call is reserved against the tenant's budget before it goes, and settled after.
     const call = (request: UpstreamRequest, avoid?: ReadonlySet<string>) =>
       spend
-        ? spend.call(request, deltas.push, (onDelta) => callUpstream(pool, request, { ...callOptions, onDelta, avoid }))
+        ? spend.call(request, deltas.push, (onDelta, promptTokens) => callUpstream(pool, request, { ...callOptions, onDelta, avoid, promptTokens }))
         : callUpstream(pool, request, { ...callOptions, avoid });
     const headStart = carried ? call(carried) : undefined;
     headStart?.catch(() => undefined); // awaited once the attempt is confirmed

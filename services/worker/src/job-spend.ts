@@ -34,11 +34,12 @@ export class JobSpend {
   }
 
   /**
-   * Runs one upstream call (`run`, with the deltas it streams going to `onDelta`), reserved
+   * Runs one upstream call (`run`, with the deltas it streams going to `onDelta`, and the
+   * request's prompt tokens, counted once here), reserved
    * before and settled after. Throws BudgetExceededError, without calling `run`, when the
    * tenant's budget cannot pay its worst case.
    */
-  async call<T extends Completion>(request: UpstreamRequest, onDelta: (text: string) => void, run: (onDelta: (text: string) => void) => Promise<T>): Promise<T> {
+  async call<T extends Completion>(request: UpstreamRequest, onDelta: (text: string) => void, run: (onDelta: (text: string) => void, promptTokens: number) => Promise<T>): Promise<T> {
     if (!this.tenant) throw new BudgetUnavailableError(new Error("the job's tenant is not known before START"));
     const promptTokens = countPromptTokens(request.messages);
     const reserving = this.budget.reserve(this.jobId, this.tenant, request, promptTokens, this.from);
@@ -51,7 +52,7 @@ export class JobSpend {
       completion = await run((text) => {
         streamed += text;
         onDelta(text);
-      });
+      }, promptTokens);
     } catch (error) {
       await this.settle(reservation, failedCharge(error, promptTokens, streamed));
       throw error;

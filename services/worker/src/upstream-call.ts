@@ -27,6 +27,8 @@ export interface UpstreamCallOptions {
   calls: UpstreamCall[];
   /** the call got past its upstream's gate: the fair scheduler may release the next job */
   onGatePassed?: () => void;
+  /** the request's prompt tokens when the caller counted them already (the tokenizer is not cheap) */
+  promptTokens?: number;
 }
 
 /** A completion, and where it came from. */
@@ -53,7 +55,7 @@ export function callOutcome(error: unknown): AttemptOutcome {
  */
 export async function callUpstream(pool: UpstreamPool, request: UpstreamRequest, options: UpstreamCallOptions): Promise<RoutedCompletion> {
   const { measure, signal } = options;
-  const promptTokens = countPromptTokens(request.messages);
+  const promptTokens = options.promptTokens ?? countPromptTokens(request.messages);
   const estimated = estimateTokens(request, promptTokens);
   const routed = await pool.route(request.model, { avoid: options.avoid, signal, tokens: estimated });
   const { gate } = routed.member;

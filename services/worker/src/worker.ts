@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { CHAT_QUEUE, FairScheduler, pendingLimitFor, createKeys, createRedis, watchConnection, type ChatJobData, type Redis } from '@spool/queue';
+import { CHAT_QUEUE, FairScheduler, pendingLimitFor, coalesceEveryWrite, createKeys, createRedis, watchConnection, type ChatJobData, type Redis } from '@spool/queue';
 import { JobOutbox, JobRepository, ResponseCache, type JobEndedHandler } from '@spool/jobs';
 import { EventHub, EventLog } from '@spool/stream';
 import { createMetrics, type Metrics } from '@spool/metrics';
@@ -61,6 +61,9 @@ export class SpoolWorker {
     this.ownsRedis = !options.redis;
     this.metrics = options.metrics ?? createMetrics({ service: 'worker' });
     this.redis = options.redis ?? createRedis(config.redisUrl, 'worker', config.prefix);
+    // Every job of the process runs its steps on this connection. (Not BullMQ's: it fetches jobs
+    // one round trip after another, and a write held to the end of a busy turn slows each.)
+    coalesceEveryWrite(this.redis);
     this.subscriber = createRedis(config.redisUrl, 'subscriber', config.prefix);
     watchConnection(this.redis, logger);
     // A connection of its own: ioredis copies every script loaded on a connection (BullMQ's dozens)
