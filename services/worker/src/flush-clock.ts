@@ -5,9 +5,9 @@ export interface FlushSchedule {
 }
 
 export interface FlushClockOptions {
-  /** the window while few streams write (SPOOL's coalescing, 80 ms) */
+  /** the window while few streams write (the worker's default: 80 ms) */
   baseMs: number;
-  /** streams writing at once up to which the window stays `baseMs`; default 100 */
+  /** streams writing at once up to which the window stays `baseMs`; default 50 */
   streamsAtBase?: number;
   /** the widest window, however many streams write; default 250 ms */
   maxMs?: number;
@@ -33,7 +33,7 @@ export class FlushClock implements FlushSchedule {
   constructor(options: FlushClockOptions | number) {
     const settings = typeof options === 'number' ? { baseMs: options } : options;
     this.baseMs = settings.baseMs;
-    this.streamsAtBase = settings.streamsAtBase ?? 100;
+    this.streamsAtBase = settings.streamsAtBase ?? 50;
     this.maxMs = Math.max(this.baseMs, settings.maxMs ?? 250);
   }
 
