@@ -14,6 +14,16 @@ function processCpuMs(pid: number): number {
   }
 }
 
+/** CPU time of the whole machine (every core, every process) in ms from /proc/stat, or NaN off Linux. */
+function machineCpuMs(): number {
+  try {
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return ((user + nice + system + irq + softirq + steal) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 async function redisCpuMs(redis: Redis): Promise<number> {
   const info = await redis.info('cpu');
   const value = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
@@ -49,6 +59,7 @@ export class CpuMeter {
       (own.user + own.system) / 1000,
       ...this.targets().map((target) => processCpuMs(target.pid)),
       await redisCpuMs(this.redis).catch(() => Number.NaN),
+      machineCpuMs(),
     ];
   }
 
@@ -57,15 +68,22 @@ export class CpuMeter {
     this.startWall = performance.now();
   }
 
-  /** `bench 95%, simulator 40%, ..., redis 30%` since `begin()`, and the sum (200% = both cores). */
+  /**
+   * `bench 95%, simulator 40%, ..., redis 30% (other work on the machine 5%)` since `begin()`, and
+   * the sum of the measured ones (200% = both cores). Redis's share counts every client of it.
+   */
   async end(): Promise<CpuReading> {
     const end = await this.sample();
     const wall = performance.now() - this.startWall;
     const names = ['bench', ...this.targets().map((target) => target.name), 'redis'];
     const percents = names.map((_, index) => ((end[index] - this.start[index]) / wall) * 100);
+    const totalPercent = percents.filter(Number.isFinite).reduce((sum, percent) => sum + percent, 0);
+    // What the rest of the machine used meanwhile: other work on the cores moves every figure.
+    const otherPercent = ((end[names.length] - this.start[names.length]) / wall) * 100 - totalPercent;
+    const shown = (percent: number) => (Number.isFinite(percent) ? `${Math.round(percent)}%` : '?');
     return {
-      text: names.map((name, index) => `${name} ${Number.isFinite(percents[index]) ? Math.round(percents[index]) : '?'}%`).join(', '),
-      totalPercent: percents.filter(Number.isFinite).reduce((sum, percent) => sum + percent, 0),
+      text: `${names.map((name, index) => `${name} ${shown(percents[index])}`).join(', ')} (other work on the machine ${shown(Math.max(0, otherPercent))})`,
+      totalPercent,
     };
   }
 }
