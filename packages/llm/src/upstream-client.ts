@@ -81,9 +81,17 @@ export class UpstreamClient {
     const onAbort = () => controller.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const total = setTimeout(() => abortFor(`Upstream call exceeded ${this.timeoutMs} ms`), this.timeoutMs);
-    const idle = setTimeout(() => abortFor(`No chunk from upstream for ${this.stallTimeoutMs} ms`), this.stallTimeoutMs);
+    // The stall timer is not moved on every chunk (a hundred a second per stream): it looks at
+    // when the last chunk came when it fires, and waits again for the rest if one did.
+    let lastChunkAt = Date.now();
+    const watchStall = () => {
+      const quietMs = Date.now() - lastChunkAt;
+      if (quietMs >= this.stallTimeoutMs) abortFor(`No chunk from upstream for ${this.stallTimeoutMs} ms`);
+      else idle = setTimeout(watchStall, this.stallTimeoutMs - quietMs);
+    };
+    let idle = setTimeout(watchStall, this.stallTimeoutMs);
     const touch = () => {
-      idle.refresh();
+      lastChunkAt = Date.now();
     };
 
     let content = '';
