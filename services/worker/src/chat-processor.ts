@@ -20,6 +20,8 @@ import { JobSpend } from './job-spend.js';
 /** Why BullMQ aborted an attempt (`worker.cancelJob` / `cancelAllJobs`). */
 export const ABORT_CANCELLED = 'cancelled';
 export const ABORT_SHUTDOWN = 'shutdown';
+/** Why an attempt's own calls are aborted once it is over. */
+const ATTEMPT_OVER = 'attempt over';
 
 export interface ChatProcessorDeps {
   jobs: JobRepository;
@@ -212,7 +214,9 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
         await settle(attempt, decide(thrown, stateOf(attempt, stopping, ready)), prior + writer.text);
       }
     } finally {
-      controller.abort(); // no call outlives its attempt
+      // No call outlives its attempt. A reason of ours: abort()'s default, a DOMException,
+      // captures a stack trace, on every job, even when nothing is left to abort.
+      controller.abort(ATTEMPT_OVER);
       signal?.removeEventListener('abort', onAbort);
     }
   };
