@@ -33,6 +33,8 @@ async function redisCpuMs(redis: Redis): Promise<number> {
 export interface CpuReading {
   text: string;
   totalPercent: number;
+  /** what the rest of the machine used meanwhile, % of one core (NaN when unknown) */
+  otherPercent: number;
 }
 
 export interface CpuTarget {
@@ -84,6 +86,7 @@ export class CpuMeter {
     return {
       text: `${names.map((name, index) => `${name} ${shown(percents[index])}`).join(', ')} (other work on the machine ${shown(Math.max(0, otherPercent))})`,
       totalPercent,
+      otherPercent: Math.max(0, otherPercent),
     };
   }
 }

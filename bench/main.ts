@@ -215,7 +215,7 @@ async function main(): Promise<void> {
       log(`(b) saturation, steps ${steps.join(', ')} streams, until p50 ttfd > ${p50LimitMs} ms, then ${refinements} bisections`);
       const results = await saturate([sdkRunner, spoolRunner], settings.saturation, {
         cpu: meter,
-        onStep: (name, step) => log(`(b)   ${describeStep(name.padEnd(5), step)}`),
+        onStep: (name, step, note) => log(`(b)   ${describeStep(name.padEnd(5), step)}${note ? ` [${note}]` : ''}`),
       });
       const sdk = results.get('sdk')!;
       const spool = results.get('spool')!;

@@ -38,6 +38,9 @@ export function benchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettin
       // two bisections: the crossing is then known to within ×1.09
       refinements: quick ? 0 : 2,
       maxErrorShare: 0.01,
+      // a fifth of a core of someone else's work moves the crossing; two more tries at most
+      maxOtherPercent: 20,
+      disturbedRetries: 2,
       // quick: 1 s replies, so a step is shorter
       prompt: quick ? '[[sim tokens=50]]' : '[[sim tokens=100]]',
       timeoutMs: 60_000,
