@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
 import type { AttemptLogEntry, JobEvent, JobObject, JobStatus, JobResult, JobPartial, JobError, UpstreamRequest } from '@spool/contracts';
 
-import { coalesceWrites, defineCommands, type Keys } from '@spool/queue';
+import { coalesceWrites, defineCommands, type Keys, type RedisClient } from '@spool/queue';
 import { decodeEntry, encodeEvent } from '@spool/stream';
 import { JOB_COMMANDS, type JobCommands } from './commands.js';
 import { RENDERED_FIELDS, nowSeconds, renderFields, renderJob, type JobFields, type RenderedRecord, type StreamEnd } from './job-record.js';
@@ -186,19 +185,19 @@ function flatten(fields: Record<string, string | number | null | undefined>): st
  * job (taken over after a stall, or cancelled) can no longer write, and a job ends once.
  */
 export class JobRepository {
-  private readonly redis: Redis & JobCommands;
+  private readonly redis: RedisClient & JobCommands;
   private readonly eventsTtlSeconds: number;
   private readonly recordTtlSeconds: number;
   private readonly maxQueuedJobs: number;
   private readonly maxQueuedBytes: number;
 
-  constructor(redis: Redis, private readonly keys: Keys, options: JobRepositoryOptions = {}) {
+  constructor(redis: RedisClient, private readonly keys: Keys, options: JobRepositoryOptions = {}) {
     this.eventsTtlSeconds = options.eventsTtlSeconds ?? 24 * 3600;
     this.recordTtlSeconds = Math.max(options.recordTtlSeconds ?? JOB_TTL_SECONDS, this.eventsTtlSeconds);
     this.maxQueuedJobs = options.maxQueuedJobs ?? 100_000;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 1024 ** 3;
     defineCommands(redis, JOB_COMMANDS);
-    this.redis = redis as Redis & JobCommands;
+    this.redis = redis as RedisClient & JobCommands;
   }
 
   private jobKeys(id: string): [string, string, string] {

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import type { Keys } from './keys.js';
 import { chatJobOptions, type ChatJobData } from './queues.js';
 import { defineCommands } from './script-loader.js';
@@ -79,17 +79,17 @@ export interface Released {
  * BullMQ keeps doing the rest (locks, retries, takeover of a dead worker's job).
  */
 export class FairScheduler {
-  private readonly redis: Redis & SchedulerCommands;
+  private readonly redis: RedisClient & SchedulerCommands;
   private readonly pendingLimit: number;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: Keys,
     private readonly queue: Queue<ChatJobData>,
     private readonly options: FairSchedulerOptions,
   ) {
     defineCommands(redis, SCHEDULER_COMMANDS);
-    this.redis = redis as Redis & SchedulerCommands;
+    this.redis = redis as RedisClient & SchedulerCommands;
     this.pendingLimit = options.pendingLimit ?? 16;
   }
 

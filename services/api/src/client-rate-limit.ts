@@ -1,8 +1,7 @@
 import type { RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
 import { ApiError } from '@spool/contracts';
 import type { Config } from '@spool/config';
-import { coalesceWrites, defineCommands, type Keys } from '@spool/queue';
+import { coalesceWrites, defineCommands, type Keys, type RedisClient } from '@spool/queue';
 
 /** GCRA over Redis time, shared by every API process: commands/client-rate.lua (exported for its test). */
 export const RATE_COMMANDS = { spoolClientRate: { numberOfKeys: 1, script: new URL('./commands/client-rate.lua', import.meta.url) } };
@@ -19,9 +18,9 @@ function seconds(ms: number): string {
  * `SPOOL_CLIENT_RPM` (or the tenant's `client_rpm`) per API key (in open mode, for everyone
  * together): up to a minute's worth at once, refilled evenly. Answers carry `x-ratelimit-*`; a refusal is a 429 with `retry-after`.
  */
-export function clientRateLimit(redis: Redis, keys: Keys, config: Pick<Config, 'clientRpm' | 'tenants'>): RequestHandler {
+export function clientRateLimit(redis: RedisClient, keys: Keys, config: Pick<Config, 'clientRpm' | 'tenants'>): RequestHandler {
   defineCommands(redis, RATE_COMMANDS);
-  const commands = redis as Redis & RateCommands;
+  const commands = redis as RedisClient & RateCommands;
   return async (_req, res, next) => {
     try {
       const rpm = config.tenants.get(res.locals.tenant)?.clientRpm ?? config.clientRpm;

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@spool/queue';
 import { ApiError } from '@spool/contracts';
 import { TenantQuotaError } from '@spool/jobs';
 
@@ -31,14 +31,14 @@ function fromDomainError(error: unknown): ApiError | undefined {
 }
 
 /** The one place internal errors become the public envelope; no library message or stack leaks. */
-export function errorHandler(logger: Logger, redis: Redis): ErrorRequestHandler {
+export function errorHandler(logger: Logger, redis: RedisClient): ErrorRequestHandler {
   return (error, _req, res, _next) => {
     let apiError = error instanceof ApiError ? error : (fromDomainError(error) ?? fromHttpError(error as HttpError));
     if (!apiError) {
       const redisDown = redis.status !== 'ready';
-      logger.error({ err: error, request_id: res.locals.requestId }, redisDown ? 'Redis unavailable' : 'unhandled error');
+      logger.error({ err: error, request_id: res.locals.requestId }, redisDown ? 'RedisClient unavailable' : 'unhandled error');
       apiError = redisDown
-        ? ApiError.unavailable('Redis is unavailable; try again shortly')
+        ? ApiError.unavailable('RedisClient is unavailable; try again shortly')
         : new ApiError(500, 'api_error', 'internal_error', `Internal error (request ${res.locals.requestId})`);
     }
     if (res.headersSent) {

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { DeltaEventData, type JobEvent, type UpstreamRequest } from '@spool/contracts';
 import { costUsd, type ModelSettings, type TenantSettings, type TokenCounts } from '@spool/config';
 import { contextWindow, countTokens } from '@spool/llm';
-import { defineCommands, type Keys } from '@spool/queue';
+import { defineCommands, type Keys, type RedisClient } from '@spool/queue';
 import { nextMonthStartSeconds, spendMonth, toNanoUsd, type JobFields } from '@spool/jobs';
 import type { Store } from '@spool/store';
 import { BudgetExceededError, BudgetUnavailableError } from './errors.js';
@@ -92,15 +91,15 @@ function fieldsOf(pairs: string[]): JobFields {
  * (the next reserve finds it) or ends (`settleLeftover`, from the job-ended outbox).
  */
 export class Budget {
-  private readonly redis: Redis & BudgetCommands;
+  private readonly redis: RedisClient & BudgetCommands;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: Keys,
     private readonly options: BudgetOptions,
   ) {
     defineCommands(redis, BUDGET_COMMANDS);
-    this.redis = redis as Redis & BudgetCommands;
+    this.redis = redis as RedisClient & BudgetCommands;
   }
 
   get logger(): Logger {
@@ -195,7 +194,7 @@ export class Budget {
       total = await this.options.store.spend(tenant, month);
     } catch (error) {
       if (budgeted) throw error;
-      this.logger.warn({ err: error, tenant, month }, 'store unavailable: the month’s spend starts from Redis alone');
+      this.logger.warn({ err: error, tenant, month }, 'store unavailable: the month’s spend starts from RedisClient alone');
     }
     await this.redis.spoolBudgetSeed(
       this.keys.tenantSpend(tenant, month),

@@ -4,7 +4,7 @@ import { isTerminal } from '@spool/contracts';
 import type { BatchFields, BatchRepository, JobRepository } from '@spool/jobs';
 import type { Metrics } from '@spool/metrics';
 import { batchInputLine, lacksBatchApi, PROVIDER_BATCH_ENDED, readBatchOutputLine, UpstreamError, type ProviderBatch, type ProviderBatchClient } from '@spool/llm';
-import type { FairScheduler, Keys, Redis } from '@spool/queue';
+import type { FairScheduler, Keys, RedisClient } from '@spool/queue';
 import { retryDelayMs } from './backoff.js';
 import { endFromProvider } from './provider-job-end.js';
 import type { ProviderBatchState, ProviderBatchStates } from './provider-batch-state.js';
@@ -14,7 +14,7 @@ export type PollerConfig = Pick<Config, 'upstreams' | 'models' | 'maxAttempts' |
 export interface ProviderBatchPollerDeps {
   config: PollerConfig;
   logger: Logger;
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   jobs: JobRepository;
   batches: BatchRepository;

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { CHAT_QUEUE, FairScheduler, pendingLimitFor, createKeys, createRedis, watchConnection, type ChatJobData, type Redis } from '@spool/queue';
+import { CHAT_QUEUE, FairScheduler, pendingLimitFor, createKeys, createRedis, watchConnection, type ChatJobData, type RedisClient } from '@spool/queue';
 import { JobOutbox, JobRepository, ResponseCache, type JobEndedHandler } from '@spool/jobs';
 import { EventHub, EventLog } from '@spool/stream';
 import { createMetrics, type Metrics } from '@spool/metrics';
@@ -22,7 +22,7 @@ export interface SpoolWorkerOptions {
   config: Config;
   logger: Logger;
   /** command connection; default: a new one from REDIS_URL */
-  redis?: Redis;
+  redis?: RedisClient;
   coalesceMs?: number;
   /** what runs, at least once, after every job ends (store record, session, webhook, batch) */
   onJobEnded?: JobEndedHandler[];
@@ -39,15 +39,15 @@ export interface SpoolWorkerOptions {
 export class SpoolWorker {
   readonly worker: Worker<ChatJobData>;
   readonly metrics: Metrics;
-  private readonly redis: Redis;
-  private readonly subscriber: Redis;
+  private readonly redis: RedisClient;
+  private readonly subscriber: RedisClient;
   /** the events of jobs that merged jobs follow */
-  private readonly followSubscriber: Redis;
+  private readonly followSubscriber: RedisClient;
   private readonly queue: Queue<ChatJobData>;
-  private readonly queueConnection: Redis;
+  private readonly queueConnection: RedisClient;
   /** BullMQ closes the connections it makes, not the ones it is given: these two are closed here */
-  private readonly workerConnection: Redis;
-  private readonly outboxConnection: Redis;
+  private readonly workerConnection: RedisClient;
+  private readonly outboxConnection: RedisClient;
   private readonly jobs: JobRepository;
   private readonly outbox: JobOutbox;
   private readonly ownsRedis: boolean;
