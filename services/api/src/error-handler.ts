@@ -36,9 +36,9 @@ export function errorHandler(logger: Logger, redis: RedisClient): ErrorRequestHa
     let apiError = error instanceof ApiError ? error : (fromDomainError(error) ?? fromHttpError(error as HttpError));
     if (!apiError) {
       const redisDown = redis.status !== 'ready';
-      logger.error({ err: error, request_id: res.locals.requestId }, redisDown ? 'RedisClient unavailable' : 'unhandled error');
+      logger.error({ err: error, request_id: res.locals.requestId }, redisDown ? 'Redis unavailable' : 'unhandled error');
       apiError = redisDown
-        ? ApiError.unavailable('RedisClient is unavailable; try again shortly')
+        ? ApiError.unavailable('Redis is unavailable; try again shortly')
         : new ApiError(500, 'api_error', 'internal_error', `Internal error (request ${res.locals.requestId})`);
     }
     if (res.headersSent) {

@@ -12,13 +12,15 @@ const script = (name: string) => new URL(`./commands/${name}.lua`, import.meta.u
 
 const BUDGET_COMMANDS = {
   spoolBudgetReserve: { numberOfKeys: 2, script: script('budget-reserve') },
-  spoolBudgetSettle: { numberOfKeys: 3, script: script('budget-settle') },
+  spoolBudgetChargeJob: { numberOfKeys: 1, script: script('budget-charge-job') },
+  spoolBudgetSettle: { numberOfKeys: 2, script: script('budget-settle') },
   spoolBudgetSeed: { numberOfKeys: 1, script: script('budget-seed') },
 };
 
 interface BudgetCommands {
   spoolBudgetReserve(spend: string, reservation: string, ...args: (string | number)[]): Promise<number>;
-  spoolBudgetSettle(spend: string, reservation: string, job: string, ...args: (string | number)[]): Promise<string[]>;
+  spoolBudgetChargeJob(job: string, ...args: (string | number)[]): Promise<string[]>;
+  spoolBudgetSettle(spend: string, reservation: string, ...args: (string | number)[]): Promise<number>;
   spoolBudgetSeed(spend: string, ...args: (string | number)[]): Promise<number>;
 }
 
@@ -142,21 +144,18 @@ export class Budget {
     throw new BudgetUnavailableError(new Error(`no reservation after ${RESERVE_TRIES} tries`));
   }
 
-  /** Settles a reservation to what the attempt used, once; the job's cost fields after it ({} when it was settled already). */
+  /**
+   * Settles a reservation to what the attempt used, once; the job's cost fields after it ({} when
+   * it was settled already). The job's totals first (its slot), then the tenant's spend (the
+   * control slot): a crash between leaves the reservation to `settleLeftover`, which then counts
+   * only the spend.
+   */
   async settle(reservation: Reservation, charge: Charge): Promise<JobFields> {
     const { tokens } = charge;
-    const reply = await this.redis.spoolBudgetSettle(
-      this.keys.tenantSpend(reservation.tenant, reservation.month),
-      this.keys.budgetReservation(reservation.jobId),
-      this.keys.job(reservation.jobId),
-      reservation.token,
-      this.price(reservation.model, tokens),
-      charge.reached ? 1 : 0,
-      tokens?.prompt_tokens ?? 0,
-      tokens?.completion_tokens ?? 0,
-      reservation.month,
-    );
-    return fieldsOf(reply);
+    const args = [reservation.token, this.price(reservation.model, tokens), charge.reached ? 1 : 0, tokens?.prompt_tokens ?? 0, tokens?.completion_tokens ?? 0];
+    const fields = await this.redis.spoolBudgetChargeJob(this.keys.job(reservation.jobId), ...args, reservation.month);
+    await this.redis.spoolBudgetSettle(this.keys.tenantSpend(reservation.tenant, reservation.month), this.keys.budgetReservation(reservation.jobId), ...args);
+    return fieldsOf(fields);
   }
 
   /**
@@ -194,7 +193,7 @@ export class Budget {
       total = await this.options.store.spend(tenant, month);
     } catch (error) {
       if (budgeted) throw error;
-      this.logger.warn({ err: error, tenant, month }, 'store unavailable: the month’s spend starts from RedisClient alone');
+      this.logger.warn({ err: error, tenant, month }, 'store unavailable: the month’s spend starts from Redis alone');
     }
     await this.redis.spoolBudgetSeed(
       this.keys.tenantSpend(tenant, month),

@@ -43,7 +43,7 @@ export class ProviderBatchWorker {
     const { config, logger, redis } = options;
     const keys = createKeys(config.prefix);
     this.queueConnection = createRedis(config.redisUrl, 'worker', config.prefix);
-    this.chatQueue = new Queue<ChatJobData>(CHAT_QUEUE, { connection: this.queueConnection, prefix: config.prefix });
+    this.chatQueue = new Queue<ChatJobData>(CHAT_QUEUE, { connection: this.queueConnection, prefix: keys.control });
     this.poller = new ProviderBatchPoller({
       config,
       logger,
@@ -59,7 +59,7 @@ export class ProviderBatchWorker {
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.worker = new Worker<ProviderBatchJobData>(PROVIDER_BATCH_QUEUE, (job, token) => this.process(job, token), {
       connection: this.workerConnection,
-      prefix: config.prefix,
+      prefix: keys.control,
       concurrency: CONCURRENCY,
       name: `${hostname()}:${process.pid}`,
       lockDuration: config.lockMs,

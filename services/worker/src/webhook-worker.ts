@@ -72,7 +72,7 @@ export class WebhookWorker {
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, processor, {
       connection: this.workerConnection,
-      prefix: config.prefix,
+      prefix: keys.control,
       concurrency: options.concurrency ?? 32,
       settings: { backoffStrategy: (attemptsMade: number) => webhookRetryDelayMs(attemptsMade, config.webhookBackoffMs) },
     });

@@ -66,7 +66,7 @@ export class SpoolWorker {
     // A connection of its own: ioredis copies every script loaded on a connection (BullMQ's dozens)
     // into each pipeline, and the job repository and outbox pipeline on `this.redis`.
     this.queueConnection = createRedis(config.redisUrl, 'worker', config.prefix);
-    this.queue = new Queue<ChatJobData>(CHAT_QUEUE, { connection: this.queueConnection, prefix: config.prefix });
+    this.queue = new Queue<ChatJobData>(CHAT_QUEUE, { connection: this.queueConnection, prefix: keys.control });
     this.jobs = new JobRepository(this.redis, keys, { eventsTtlSeconds: config.eventsTtlSeconds });
     this.pool = new UpstreamPool({
       redis: this.redis,
@@ -80,7 +80,7 @@ export class SpoolWorker {
     });
     const name = `${hostname()}:${process.pid}`;
     this.scheduling = new SchedulerLoop({
-      scheduler: new FairScheduler(this.redis, keys, this.queue, { maxAttempts: config.maxAttempts, pendingLimit: pendingLimitFor(config.upstreams) }),
+      scheduler: new FairScheduler(this.redis, keys, this.queue, { maxAttempts: config.maxAttempts, pendingLimit: pendingLimitFor(config.upstreams), settleEnded: (id) => this.jobs.settleEnded(id) }),
       logger,
       workerId: `${name}:${randomUUID()}`,
       slots: config.workerConcurrency,
@@ -115,7 +115,7 @@ export class SpoolWorker {
     const traced = config.otlpEndpoint ? traceChatAttempts(processor, (jobId) => this.jobs.traceOf(jobId)) : processor;
     this.worker = new Worker<ChatJobData>(CHAT_QUEUE, traced, {
       connection: this.workerConnection,
-      prefix: config.prefix,
+      prefix: keys.control,
       concurrency: config.workerConcurrency,
       name,
       lockDuration: config.lockMs,
