@@ -21,12 +21,16 @@ describe('JobRepository: tenant quotas and the tenant index', () => {
     redis = new Redis(REDIS_URL);
   });
   afterAll(async () => {
-    const found = await redis.keys(`${keys.prefix}:*`);
+    const found = [...(await redis.keys(`${keys.prefix}:*`)), ...(await redis.keys(`${keys.control}:*`))];
     if (found.length) await redis.unlink(...found);
     await redis.quit();
   });
 
-  const quota = async (tenant: string) => redis.hgetall(keys.tenantQuota(tenant));
+  /** A tenant's quota counters (without each job's entry). */
+  const quota = async (tenant: string) => {
+    const [jobs, bytes] = await redis.hmget(keys.tenantQuota(tenant), 'jobs', 'bytes');
+    return Object.fromEntries(Object.entries({ jobs, bytes }).filter(([, value]) => value !== null));
+  };
   const refusal = (work: Promise<unknown>) => work.then(() => null, (error: unknown) => error);
 
   it("counts a tenant's jobs until they end and refuses one past the jobs quota, writing nothing; other tenants are not held", async () => {
