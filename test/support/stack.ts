@@ -7,7 +7,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { Cluster } from 'ioredis';
 import { loadConfig, type Config } from '@spool/config';
 import { ApiServer } from '@spool/api';
-import { createRedis, queuePrefix, waitForRedis } from '@spool/queue';
+import { createRedis, queuePrefix, waitForRedis, type RedisClient } from '@spool/queue';
 import { createWorkerProcess, type SpoolWorker, type WebhookWorker, type WorkerProcess, type WorkerProcessOptions } from '@spool/worker';
 import { createStore, type Store } from '@spool/store';
 import { createSimulator, type Simulator, type SimulatorOptions } from '@spool/simulator';
@@ -30,6 +30,25 @@ export function testConfig(env: Record<string, string> = {}): Config {
 }
 
 export const silentLogger = pino({ level: 'silent' });
+
+/** A connection to the tests' Redis: a cluster client when REDIS_URL names a cluster. */
+export async function testRedis(): Promise<RedisClient> {
+  const redis = createRedis(REDIS_URL, 'worker', 'test-admin');
+  await waitForRedis(redis, REDIS_URL);
+  return redis;
+}
+
+/** CLIENT LIST of the tests' Redis, of every node of a cluster, one line a connection. */
+export async function clientList(): Promise<string[]> {
+  const redis = await testRedis();
+  try {
+    const nodes = redis instanceof Cluster ? redis.nodes('all') : [redis];
+    const lists = await Promise.all(nodes.map(async (node) => (await node.client('LIST')) as string));
+    return lists.flatMap((list) => list.split('\n').filter(Boolean));
+  } finally {
+    redis.disconnect();
+  }
+}
 
 /** Deletes every key under the prefix: the control slot's (`{prefix}:`) and the jobs' own (`prefix:`), on every master of a cluster. */
 export async function deletePrefix(prefix: string): Promise<void> {
