@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 /** The core end-to-end tests, run a second time on a local 3-master Redis Cluster (API.md §10 "Scale"). */
 const ON_CLUSTER = [
@@ -7,6 +7,8 @@ const ON_CLUSTER = [
   'test/e2e/batches.test.ts',
   'test/e2e/resilience.test.ts',
   'test/processes/processes.test.ts',
+  // what only a cluster can show: jobs spread over its masters
+  'test/cluster/*.test.ts',
 ];
 
 export default defineConfig({
@@ -21,7 +23,11 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'redis', include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'test/**/*.test.ts'] },
+        test: {
+          name: 'redis',
+          include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/cluster/**'],
+        },
       },
       {
         extends: true,
