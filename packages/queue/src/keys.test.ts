@@ -40,4 +40,11 @@ describe('key layout (one code path for a single Redis and a cluster)', () => {
     // BullMQ's keys under that prefix: `{spool}:chat:<job id>`, `{spool}:chat:wait`, ...
     expect(calculateSlot(`${keys.control}:chat:job_abc`)).toBe(control);
   });
+
+  it('keeps a prefix that is a hash tag already (`{spool}`) as the tag, not `{{spool}}`', () => {
+    const tagged = createKeys('{spool}');
+    expect(tagged.control).toBe('{spool}');
+    expect(tagged.outbox()).toBe('{spool}:outbox');
+    expect(tagged.job('job_abc')).toBe('{spool}:job:{job_abc}');
+  });
 });

@@ -1,9 +1,10 @@
 /**
  * The hash tag of every fleet-level key and of BullMQ's queues (`{spool}`): on a Redis Cluster they
  * share one slot, the control slot, so the scripts that touch several of them run there unchanged.
+ * A prefix that is a hash tag already (`{spool}`, once the advice for a cluster) is kept as it is.
  */
 export function queuePrefix(prefix: string): string {
-  return `{${prefix}}`;
+  return /^\{[^{}]+\}$/.test(prefix) ? prefix : `{${prefix}}`;
 }
 
 /**

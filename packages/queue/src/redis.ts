@@ -50,6 +50,8 @@ function createCluster(cluster: NonNullable<ReturnType<typeof parseClusterUrl>>,
       ...(cluster.tls && { tls: {} }),
     },
     clusterRetryStrategy: options.retryStrategy === null ? () => null : retryStrategy,
+    // With TLS the nodes are reached by the names the cluster gives, so that their certificates match (ElastiCache).
+    ...(cluster.tls && { dnsLookup: (address: string, callback: (error: null, address: string) => void) => callback(null, address) }),
     ...(enableOfflineQueue !== undefined && { enableOfflineQueue }),
     ...(lazyConnect !== undefined && { lazyConnect }),
   };
