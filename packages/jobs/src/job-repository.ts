@@ -215,7 +215,7 @@ export class JobRepository {
     return [this.keys.job(id), this.keys.events(id)];
   }
 
-  /** Where the fair scheduler keeps a tenant's job until it ends: FINISH and REMOVE take it out. */
+  /** Where the fair scheduler keeps a tenant's job until it ends: ENDED and REMOVE take it out. */
   private schedulerKeys(tenant: string): string[] {
     const { keys } = this;
     return [keys.tenantWaiting(tenant), keys.tenantRunning(tenant), keys.schedulerReleased(), keys.schedulerPending()];

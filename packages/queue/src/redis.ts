@@ -49,7 +49,7 @@ function createCluster(cluster: NonNullable<ReturnType<typeof parseClusterUrl>>,
       ...(cluster.password && { password: cluster.password }),
       ...(cluster.tls && { tls: {} }),
     },
-    clusterRetryStrategy: options.retryStrategy === null ? () => null : retryStrategy,
+    clusterRetryStrategy: options.retryStrategy ?? retryStrategy,
     // With TLS the nodes are reached by the names the cluster gives, so that their certificates match (ElastiCache).
     ...(cluster.tls && { dnsLookup: (address: string, callback: (error: null, address: string) => void) => callback(null, address) }),
     ...(enableOfflineQueue !== undefined && { enableOfflineQueue }),
