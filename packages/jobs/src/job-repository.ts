@@ -255,10 +255,10 @@ export class JobRepository {
    * connection in the same turn: the job is admitted before anything it sends). A job ADMIT refused
    * loses the record CREATE made; one admitted whose record existed already is taken back.
    */
-  private async admit(job: NewJob, fields: JobFields, created: number, alsoSend?: () => Promise<unknown>): Promise<void> {
+  private async admit(job: NewJob, fields: JobFields, creating: Promise<number>, alsoSend?: () => Promise<unknown>): Promise<void> {
     const admitted = this.redis.spoolAdmit(...this.admitArgs(job, fields));
     const lasting = this.redis.spoolAdmitted(...this.recordKeys(job.id));
-    const [seq] = await Promise.all([admitted, lasting, alsoSend?.()]);
+    const [created, seq] = await Promise.all([creating, admitted, lasting, alsoSend?.()]);
     if (created < 0) {
       if (seq > 0) await this.unadmit(job);
       this.checkCreated(job, created);
@@ -273,24 +273,23 @@ export class JobRepository {
    * Records a queued job (CREATE, in the job's slot), then counts it against its tenant's quota
    * until it ends and gives it its place in the tenant's index (ADMIT, in the control slot);
    * TenantQuotaError past the quota. `alsoSend` goes out right behind ADMIT (the job in its line).
+   * All of it leaves in one write (one round trip); Redis runs the commands in order.
    */
   async create(job: NewJob, alsoSend?: () => Promise<unknown>): Promise<JobObject> {
     const fields = newJobFields(job);
-    const created = await this.redis.spoolCreate(...this.createArgs(job, fields));
     coalesceWrites(this.redis);
-    await this.admit(job, fields, created, alsoSend);
+    await this.admit(job, fields, this.redis.spoolCreate(...this.createArgs(job, fields)), alsoSend);
     return renderJob(job.id, newRecord(job, Number(fields.created_at)));
   }
 
   /**
-   * Creates many jobs (a batch): same records, events and quota as `create`, in two round trips
-   * (the records, then their admission), each a command per job in one write.
+   * Creates many jobs (a batch): same records, events and quota as `create`, in one write: every
+   * record, then every admission.
    */
   async createMany(jobs: NewJob[]): Promise<void> {
     const fields = jobs.map(newJobFields);
     coalesceWrites(this.redis);
-    const created = await Promise.all(jobs.map((job, index) => this.redis.spoolCreate(...this.createArgs(job, fields[index]))));
-    coalesceWrites(this.redis);
+    const created = jobs.map((job, index) => this.redis.spoolCreate(...this.createArgs(job, fields[index])));
     const admitted = await Promise.allSettled(jobs.map((job, index) => this.admit(job, fields[index], created[index])));
     for (const outcome of admitted) if (outcome.status === 'rejected') throw outcome.reason;
   }
