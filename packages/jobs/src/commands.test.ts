@@ -27,7 +27,8 @@ describe('jobs Lua commands', () => {
     await redis.quit();
   });
 
-  const jobKeys = (id: string) => [keys.job(id), keys.events(id), keys.eventsChannel(id)];
+  /** a job-slot script's keys and publish command (single Redis: plain PUBLISH) */
+  const eventScriptArgs = (id: string) => [keys.job(id), keys.events(id), keys.eventsChannel(id), 'PUBLISH'];
   const quota = (name = tenant) => redis.hgetall(keys.tenantQuota(name));
   /** the quota's counters, without the per-job entries */
   const counters = async (name = tenant) => {
@@ -38,7 +39,7 @@ describe('jobs Lua commands', () => {
   const schedulerKeys = (name: string) => [keys.tenantWaiting(name), keys.tenantRunning(name), keys.schedulerReleased(), keys.schedulerPending()];
 
   /** create.lua: the record (the job's slot). */
-  const record = (id: string, ttl = 7200, name = tenant) => redis.spoolCreate(...jobKeys(id), queuedEntry, ttl, 'tenant', name, 'status', 'queued', 'attempts', 0);
+  const record = (id: string, ttl = 7200, name = tenant) => redis.spoolCreate(...eventScriptArgs(id), queuedEntry, ttl, 'tenant', name, 'status', 'queued', 'attempts', 0);
   /** admit.lua for a job of `bytes` request bytes, within the given quota (the control slot). */
   const admit = (id: string, { bytes = 10, maxJobs = 100, maxBytes = 1000, estTokens = 50, name = tenant } = {}) =>
     redis.spoolAdmit(keys.tenantQuota(name), keys.submissionCounter(), keys.tenantJobs(name), keys.tenantEstimates(name), id, bytes, maxJobs, maxBytes, estTokens);
@@ -47,14 +48,14 @@ describe('jobs Lua commands', () => {
     const created = await record(id, 7200, options.name);
     return created < 0 ? created : admit(id, options);
   }
-  const start = (id: string, owner: string, now = 100) => redis.spoolStart(...jobKeys(id), owner, now);
-  const append = (id: string, owner: string, streamEnd: string, ...entries: string[]) => redis.spoolAppend(...jobKeys(id), owner, streamEnd, ...entries);
+  const start = (id: string, owner: string, now = 100) => redis.spoolStart(...eventScriptArgs(id), owner, now);
+  const append = (id: string, owner: string, streamEnd: string, ...entries: string[]) => redis.spoolAppend(...eventScriptArgs(id), owner, streamEnd, ...entries);
   const requeue = (id: string, owner: string, refund: boolean) =>
-    redis.spoolRequeue(...jobKeys(id), owner, refund ? '1' : '0', encodeEvent('status', { status: 'queued', attempt: 1 }));
+    redis.spoolRequeue(...eventScriptArgs(id), owner, refund ? '1' : '0', encodeEvent('status', { status: 'queued', attempt: 1 }));
   /** finish.lua (the job's slot): its reply's code. */
   async function finish(id: string, { owner = '', expected = '' as number | '', eventsTtl = 3600, jobTtl = 7200, status = 'failed', prompt = 0, completion = 0 } = {}) {
     const reply = await redis.spoolFinish(
-      ...jobKeys(id), owner, expected, encodeEvent('done', { id } as never), eventsTtl, jobTtl, 'status', status, 'finished_at', 200, 'ended_tokens', `${prompt} ${completion}`,
+      ...eventScriptArgs(id), owner, expected, encodeEvent('done', { id } as never), eventsTtl, jobTtl, 'status', status, 'finished_at', 200, 'ended_tokens', `${prompt} ${completion}`,
     );
     return reply[0];
   }
@@ -216,7 +217,7 @@ describe('jobs Lua commands', () => {
       // The control slot is not its to touch: ENDED does that.
       expect(await quota()).toEqual(held);
 
-      expect(await redis.spoolFinish(...jobKeys('job_f2'), '', '', encodeEvent('done', {} as never), 60, 60, 'status', 'cancelled')).toEqual([-1, 'failed', tenant, '5 6']);
+      expect(await redis.spoolFinish(...eventScriptArgs('job_f2'), '', '', encodeEvent('done', {} as never), 60, 60, 'status', 'cancelled')).toEqual([-1, 'failed', tenant, '5 6']);
       expect(await redis.hget(keys.job('job_f2'), 'status')).toBe('failed');
     });
   });

@@ -105,7 +105,7 @@ describe('JobRepository: tenant quotas and the tenant index', () => {
     // FINISH alone, as a process killed before ENDED leaves it: the record ended, the control slot untouched.
     const finishOnly = (id: string) =>
       (redis as unknown as { spoolFinish(...args: (string | number)[]): Promise<unknown> }).spoolFinish(
-        keys.job(id), keys.events(id), keys.eventsChannel(id), '', '', encodeEvent('done', {} as never), 60, 60, 'status', 'cancelled', 'ended_tokens', '0 4',
+        keys.job(id), keys.events(id), keys.eventsChannel(id), 'PUBLISH', '', '', encodeEvent('done', {} as never), 60, 60, 'status', 'cancelled', 'ended_tokens', '0 4',
       );
     for (const job of [viaStart, viaFinish, viaReconcile]) await finishOnly(job.id);
     expect(await quota('t-repair')).toMatchObject({ jobs: '3' });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { isTerminal, type AttemptLogEntry, type JobEvent, type JobObject, type JobStatus, type JobResult, type JobPartial, type JobError, type UpstreamRequest } from '@spool/contracts';
 
-import { coalesceWrites, defineCommands, type Keys, type RedisClient } from '@spool/queue';
+import { coalesceWrites, defineCommands, jobEventsPubSub, type Keys, type PubSub, type RedisClient } from '@spool/queue';
 import { decodeEntry, encodeEvent } from '@spool/stream';
 import { JOB_COMMANDS, type JobCommands } from './commands.js';
 import { RENDERED_FIELDS, nowSeconds, renderFields, renderJob, type JobFields, type RenderedRecord, type StreamEnd } from './job-record.js';
@@ -196,18 +196,21 @@ export class JobRepository {
   private readonly recordTtlSeconds: number;
   private readonly maxQueuedJobs: number;
   private readonly maxQueuedBytes: number;
+  private readonly publish: PubSub['publish'];
 
   constructor(redis: RedisClient, private readonly keys: Keys, options: JobRepositoryOptions = {}) {
     this.eventsTtlSeconds = options.eventsTtlSeconds ?? 24 * 3600;
     this.recordTtlSeconds = Math.max(options.recordTtlSeconds ?? JOB_TTL_SECONDS, this.eventsTtlSeconds);
     this.maxQueuedJobs = options.maxQueuedJobs ?? 100_000;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 1024 ** 3;
+    this.publish = jobEventsPubSub(redis).publish;
     defineCommands(redis, JOB_COMMANDS);
     this.redis = redis as RedisClient & JobCommands;
   }
 
-  private jobKeys(id: string): [string, string, string] {
-    return [this.keys.job(id), this.keys.events(id), this.keys.eventsChannel(id)];
+  /** What every script writing the job's events takes first: its keys (record, log, channel), then the command it publishes them with. */
+  private eventScriptArgs(id: string): [string, string, string, string] {
+    return [this.keys.job(id), this.keys.events(id), this.keys.eventsChannel(id), this.publish];
   }
 
   /** ADMITTED's keys: the job's record and log. */
@@ -223,7 +226,7 @@ export class JobRepository {
 
   /** create.lua's arguments for a job and its new hash. */
   private createArgs(job: NewJob, fields: JobFields): (string | number)[] {
-    return [...this.jobKeys(job.id), QUEUED_ENTRY, this.recordTtlSeconds, ...flatten(fields)];
+    return [...this.eventScriptArgs(job.id), QUEUED_ENTRY, this.recordTtlSeconds, ...flatten(fields)];
   }
 
   /** admit.lua's arguments for a job and its new hash. */
@@ -372,7 +375,7 @@ export class JobRepository {
    * ENDED: its ENDED runs here (it applies once), before the caller lets the queue entry go.
    */
   async start(id: string, owner: string): Promise<StartResult> {
-    const reply = await this.redis.spoolStart(...this.jobKeys(id), owner, nowSeconds());
+    const reply = await this.redis.spoolStart(...this.eventScriptArgs(id), owner, nowSeconds());
     if (reply[0] === 'ended') await this.ended({ id, status: reply[1] ?? '', tenant: reply[2] ?? '', endedTokens: reply[3] ?? '' });
     if (reply[0] !== 'started') return { state: reply[0] as 'missing' | 'ended' };
     const fields = fieldsFrom(reply as string[], 2);
@@ -389,7 +392,7 @@ export class JobRepository {
   async append(id: string, owner: string, entries: string[], streamEnd?: StreamEnd): Promise<boolean> {
     coalesceWrites(this.redis);
     const end = streamEnd ? JSON.stringify(streamEnd) : '';
-    return (await this.redis.spoolAppend(...this.jobKeys(id), owner, end, ...entries)) >= 0;
+    return (await this.redis.spoolAppend(...this.eventScriptArgs(id), owner, end, ...entries)) >= 0;
   }
 
   /**
@@ -399,7 +402,7 @@ export class JobRepository {
   async requeue(id: string, owner: string, attempt: number, refund = false): Promise<boolean> {
     const next = refund ? attempt : attempt + 1;
     const entry = encodeEvent('status', { status: 'queued', attempt: next });
-    return (await this.redis.spoolRequeue(...this.jobKeys(id), owner, refund ? '1' : '0', entry)) > 0;
+    return (await this.redis.spoolRequeue(...this.eventScriptArgs(id), owner, refund ? '1' : '0', entry)) > 0;
   }
 
   /**
@@ -481,7 +484,7 @@ export class JobRepository {
       ended_tokens: `${promptTokens} ${completionTokens}`,
     };
     const job = renderFields(id, { ...fields, ...changes });
-    const args = [...this.jobKeys(id), options.owner ?? '', options.expectedEventCount ?? '', encodeEvent('done', job), this.eventsTtlSeconds, this.recordTtlSeconds, ...flatten(changes)];
+    const args = [...this.eventScriptArgs(id), options.owner ?? '', options.expectedEventCount ?? '', encodeEvent('done', job), this.eventsTtlSeconds, this.recordTtlSeconds, ...flatten(changes)];
     return { job, args, ended: { id, tenant: fields.tenant, status: outcome.status, endedTokens: changes.ended_tokens } };
   }
 
@@ -500,8 +503,8 @@ export class JobRepository {
     const multi = this.redis.multi() as unknown as SucceededPipeline;
     multi
       .spoolCreate(...this.createArgs(job, fields))
-      .spoolStart(...this.jobKeys(job.id), owner, Number(fields.created_at))
-      .spoolAppend(...this.jobKeys(job.id), owner, '', ...deltas)
+      .spoolStart(...this.eventScriptArgs(job.id), owner, Number(fields.created_at))
+      .spoolAppend(...this.eventScriptArgs(job.id), owner, '', ...deltas)
       .spoolFinish(...args);
     const replies = (await multi.exec()) ?? [];
     for (const [error] of replies) if (error) throw error;

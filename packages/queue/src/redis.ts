@@ -12,7 +12,9 @@ export { redactUrl };
  * - `command`: the API's connection; fails fast so requests answer 503 instead of hanging (no
  *   auto-pipelining: ioredis copies every loaded script, BullMQ's dozens, into each pipeline);
  * - `worker`: blocking and long-lived; retries forever (`maxRetriesPerRequest: null`);
- * - `subscriber`: pub/sub; retries forever and resubscribes on reconnect.
+ * - `subscriber`: pub/sub; retries forever and resubscribes on reconnect. On a cluster it also
+ *   SSUBSCRIBEs (jobs' events, pubsub.ts): one more connection per master, opened once one of
+ *   that master's channels is subscribed, and moved with its slots on a failover.
  */
 export type ConnectionRole = 'command' | 'worker' | 'subscriber';
 
@@ -33,14 +35,14 @@ export function createRedis(url: string, role: ConnectionRole, name = 'spool', e
     ...extra,
   };
   const cluster = parseClusterUrl(url);
-  const redis = cluster ? createCluster(cluster, options) : new Redis(url, options);
+  const redis = cluster ? createCluster(cluster, options, role === 'subscriber') : new Redis(url, options);
   // Failures surface through the commands that hit them and through readiness checks;
   // `watchConnection` logs the outage itself once.
   redis.on('error', () => undefined);
   return redis;
 }
 
-function createCluster(cluster: NonNullable<ReturnType<typeof parseClusterUrl>>, options: RedisOptions): Cluster {
+function createCluster(cluster: NonNullable<ReturnType<typeof parseClusterUrl>>, options: RedisOptions, shardedSubscribers: boolean): Cluster {
   const { enableOfflineQueue, lazyConnect, ...nodeOptions } = options;
   const clusterOptions: ClusterOptions = {
     redisOptions: {
@@ -50,6 +52,7 @@ function createCluster(cluster: NonNullable<ReturnType<typeof parseClusterUrl>>,
       ...(cluster.tls && { tls: {} }),
     },
     clusterRetryStrategy: options.retryStrategy ?? retryStrategy,
+    shardedSubscribers,
     // With TLS the nodes are reached by the names the cluster gives, so that their certificates match (ElastiCache).
     ...(cluster.tls && { dnsLookup: (address: string, callback: (error: null, address: string) => void) => callback(null, address) }),
     ...(enableOfflineQueue !== undefined && { enableOfflineQueue }),
