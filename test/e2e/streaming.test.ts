@@ -38,8 +38,8 @@ describe('SSE delivery', () => {
       const job = (await postJson(`${idle.url}/v1/jobs`, { messages: messages('[[sim tokens=20]] crowd') })).body;
       const watchers = Array.from({ length: 1000 }, () => readEvents(`${idle.url}${job.stream_url}`));
       await vi.waitFor(() => expect(idle.api.deps.hub.watcherCount).toBe(1000), { timeout: 20_000, interval: 50 });
-      // (a cluster client names its subscribing connection `ioredis-cluster(subscriber):<name>`)
-      const subscribers = (await clientList()).filter((line) => line.includes(`${idle.config.prefix}-subscriber`) && / sub=[1-9]/.test(line));
+      // (a cluster client subscribes a job's channel on its shard's master by SSUBSCRIBE, from `ioredis-cluster(ssubscriber):<name>`)
+      const subscribers = (await clientList()).filter((line) => line.includes(`${idle.config.prefix}-subscriber`) && / s?sub=[1-9]/.test(line));
       expect(subscribers).toHaveLength(1);
 
       const worker = new SpoolWorker({ config: idle.config, logger: silentLogger });
