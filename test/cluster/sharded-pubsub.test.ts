@@ -43,3 +43,31 @@ describe('on a Redis Cluster, a job event stream', () => {
     }
   });
 });
+
+describe('on a Redis Cluster, a job event stream whose shard connection is lost', () => {
+  const stack = useStack({ workers: 0, simulator: { tokensPerSecond: 200 } });
+
+  it("SSUBSCRIBEs again on the channel's master and goes on to the done", async () => {
+    const cluster = stack.api.deps.redis as Cluster;
+    const job = (await postJson(`${stack.url}/v1/jobs`, { messages: [{ role: 'user', content: '[[sim tokens=10]] resubscribed' }] })).body;
+    const channel = createKeys(stack.config.prefix).eventsChannel(job.id);
+    const [host, port] = cluster.slots[calculateSlot(channel)][0].split(':');
+    const owner = cluster.nodes('master').find((node) => node.options.host === host && node.options.port === Number(port))!;
+    const subscribers = async () => ((await owner.pubsub('SHARDNUMSUB', channel)) as [string, number])[1];
+
+    const watching = readEvents(`${stack.url}${job.stream_url}`);
+    await vi.waitFor(() => expect(stack.api.deps.hub.watcherCount).toBe(1), { interval: 20 });
+    const clients = ((await owner.client('LIST')) as string).split('\n');
+    const shardConnection = clients.find((line) => line.includes(`(ssubscriber):${stack.config.prefix}-subscriber`) && / ssub=1 /.test(line));
+    expect(shardConnection).toBeDefined();
+    await owner.client('KILL', 'ID', shardConnection!.match(/^id=(\d+)/)![1]);
+    expect(await subscribers()).toBe(0);
+    await vi.waitFor(async () => expect(await subscribers()).toBe(1), { interval: 20 });
+
+    stack.workers.push(new SpoolWorker({ config: stack.config, logger: silentLogger }));
+    const events = await watching;
+    const done = events.at(-1)!;
+    expect(done.event).toBe('done');
+    expect(joinDeltas(events)).toBe(JSON.parse(done.data).result.content);
+  });
+});
