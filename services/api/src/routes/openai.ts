@@ -5,7 +5,8 @@ import { parseJobRecord } from '@spool/jobs';
 import { eventData } from '@spool/stream';
 import type { AppDeps } from '../deps.js';
 import { jsonBody } from '../body.js';
-import { submitJob } from '../submit-job.js';
+import { submitJob, validateJobRequest } from '../submit-job.js';
+import { admitted } from '../client-rate-limit.js';
 import { cancelJob } from '../cancel-job.js';
 import { chatCompletion, chunk, jobFailure, usageChunk } from '../openai-format.js';
 import type { TenantSlots } from '../tenant-slots.js';
@@ -76,10 +77,14 @@ export function openaiRouter(deps: AppDeps, slots: TenantSlots): Router {
 
   router.post('/v1/chat/completions', ...jsonBody('1mb'), async (req, res) => {
     const door = parseOrThrow(DoorFields, req.body);
+    const cacheTtl = req.header(CACHE_TTL_HEADER);
+    // Without the header (the usual call) the body is the job's request: validated while the rate limit is decided.
+    const validated = cacheTtl === undefined ? validateJobRequest(req.body) : undefined;
+    await admitted(res);
     // A stream counts against the tenant's SSE streams, refused before its job is made.
     if (door.stream) res.on('close', slots.take(res.locals.tenant));
-    const body = withCacheHeader(req.body as Record<string, unknown>, req.header(CACHE_TTL_HEADER));
-    const job = await submitJob(deps, res.locals.tenant, body);
+    const body = withCacheHeader(req.body as Record<string, unknown>, cacheTtl);
+    const job = await submitJob(deps, res.locals.tenant, body, undefined, validated);
     res.setHeader('x-spool-job-id', job.id);
 
     if (!door.stream) {
