@@ -43,6 +43,8 @@ async function follow(deps: AppDeps, res: Response, job: JobObject, onEvent: (ev
   const waitMs = deps.doorWaitMs ?? 3_600_000;
   await new Promise<void>((resolve, reject) => {
     let finished = false;
+    // The job's `done` has come: a client leaving now (the answer's own end closes it) leaves nothing to cancel.
+    let jobEnded = false;
     let unwatch: (() => void) | undefined;
     const end = (error?: unknown) => {
       if (finished) return;
@@ -56,11 +58,12 @@ async function follow(deps: AppDeps, res: Response, job: JobObject, onEvent: (ev
     res.on('close', () => {
       if (finished) return;
       end();
-      void deps.jobs.get(job.id).then((fields) => fields && cancelJob(deps, job.id, fields)).catch(() => undefined);
+      if (!jobEnded) void deps.jobs.get(job.id).then((fields) => fields && cancelJob(deps, job.id, fields)).catch(() => undefined);
     });
     deps.hub
       .watch(job.id, 0, (event) => {
         if (finished) return;
+        if (event.event === 'done') jobEnded = true;
         Promise.resolve(onEvent(event)).then(() => event.event === 'done' && end(), end);
       })
       .then((stop) => {
