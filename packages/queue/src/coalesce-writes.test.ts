@@ -12,8 +12,8 @@ describe('coalesceWrites', () => {
 
   beforeAll(async () => {
     server = await PrivateRedis.start();
-    redis = createRedis(server.url, 'command', 'test-coalesce');
-    admin = createRedis(server.url, 'command', 'test-admin');
+    redis = createRedis(server.url, 'command', 'test-coalesce') as Redis;
+    admin = createRedis(server.url, 'command', 'test-admin') as Redis;
     await Promise.all([waitForRedis(redis, server.url), waitForRedis(admin, server.url)]);
   });
   afterAll(async () => {

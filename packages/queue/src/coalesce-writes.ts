@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis, RedisClient } from './redis.js';
 
 type Stream = Redis['stream'];
 
@@ -9,10 +9,10 @@ const held = new WeakSet<Stream>();
  * sent meanwhile, by this request and by the others being served, leave in one system call
  * instead of one each. Order is kept and nothing waits on a timer: the writes go out before the
  * loop polls again. (ioredis' auto-pipelining batches too, but builds a pipeline per batch and
- * copies every loaded script, BullMQ's dozens, into it.)
+ * copies every loaded script, BullMQ's dozens, into it.) A cluster's connections are left as they are.
  */
-export function coalesceWrites(redis: Redis): void {
-  const stream = redis.stream;
+export function coalesceWrites(redis: RedisClient): void {
+  const stream = 'stream' in redis ? redis.stream : undefined;
   if (!stream || held.has(stream)) return;
   held.add(stream);
   stream.cork();

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { JobEvent } from '@spool/contracts';
-import { coalesceWrites, type Keys } from '@spool/queue';
+import { coalesceWrites, type Keys, type RedisClient } from '@spool/queue';
 import { decodeMessage } from './event-format.js';
 import { EventLog } from './event-log.js';
 
@@ -26,8 +25,8 @@ export class EventHub {
   private readonly log: EventLog;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly subscriber: Redis,
+    private readonly redis: RedisClient,
+    private readonly subscriber: RedisClient,
     private readonly keys: Keys,
   ) {
     this.log = new EventLog(redis, keys);

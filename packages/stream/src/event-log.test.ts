@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobEventData, StatusEventData, type JobEventName } from '@spool/contracts';
-import { createKeys, createRedis, resolveIncludes, waitForRedis, type Redis } from '@spool/queue';
+import { createKeys, createRedis, resolveIncludes, waitForRedis, type RedisClient } from '@spool/queue';
 import { decodeEntry, decodeMessage, encodeEvent, eventData, streamedText } from './event-format.js';
 import { EventLog } from './event-log.js';
 
@@ -16,8 +16,8 @@ const APPEND_STATUS = resolveIncludes(
 
 describe('the event log: Lua writes what TypeScript reads', () => {
   const keys = createKeys(`test-${randomUUID().slice(0, 12)}`);
-  let redis: Redis;
-  let subscriber: Redis;
+  let redis: RedisClient;
+  let subscriber: RedisClient;
 
   beforeAll(async () => {
     redis = createRedis(REDIS_URL, 'command', keys.prefix);

@@ -1,8 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
-import type { Redis } from 'ioredis';
 import { ApiError } from '@spool/contracts';
 import type { Config } from '@spool/config';
-import { coalesceWrites, defineCommands, type Keys } from '@spool/queue';
+import { coalesceWrites, defineCommands, type Keys, type RedisClient } from '@spool/queue';
 
 /** GCRA over Redis time, shared by every API process: commands/client-rate.lua (exported for its test). */
 export const RATE_COMMANDS = { spoolClientRate: { numberOfKeys: 1, script: new URL('./commands/client-rate.lua', import.meta.url) } };
@@ -28,9 +27,9 @@ type LateResponse = Response & { [VERDICT]?: Promise<Error | null> };
  * the body meanwhile, and awaits `admitted` before anything with an effect. The error handler
  * awaits the verdict too, so a refusal still wins over whatever else the request gets wrong.
  */
-export function clientRateLimit(redis: Redis, keys: Keys, config: Pick<Config, 'clientRpm' | 'tenants'>, late: (req: Request) => boolean = () => false): RequestHandler {
+export function clientRateLimit(redis: RedisClient, keys: Keys, config: Pick<Config, 'clientRpm' | 'tenants'>, late: (req: Request) => boolean = () => false): RequestHandler {
   defineCommands(redis, RATE_COMMANDS);
-  const commands = redis as Redis & RateCommands;
+  const commands = redis as RedisClient & RateCommands;
   /** null when allowed; the 429, or what kept Redis from answering. Headers are set on `res` either way. */
   const verdict = async (res: Response): Promise<Error | null> => {
     try {

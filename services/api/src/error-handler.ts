@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@spool/queue';
 import { ApiError } from '@spool/contracts';
 import { TenantQuotaError } from '@spool/jobs';
 import { lateRefusal } from './client-rate-limit.js';
@@ -36,7 +36,7 @@ function fromDomainError(error: unknown): ApiError | undefined {
  * A request the rate limit decided on while it went on (a submission) is answered with that
  * refusal, if it was refused, whatever else went wrong first.
  */
-export function errorHandler(logger: Logger, redis: Redis): ErrorRequestHandler {
+export function errorHandler(logger: Logger, redis: RedisClient): ErrorRequestHandler {
   return (thrown, _req, res, _next) => {
     void lateRefusal(res).then((refusal) => answer(refusal ?? thrown, res));
   };

@@ -1,5 +1,5 @@
 import { ApiError, JobRequest, isId, newId, parseOrThrow, splitJobRequest, type JobObject, type UpstreamRequest } from '@spool/contracts';
-import { coalesceWrites, type ChatJobData } from '@spool/queue';
+import type { ChatJobData } from '@spool/queue';
 import { continuationRequest } from '@spool/llm';
 import { SessionTurns, parseJobRecord, renderJob, requestHash, type JobFields, type NewJob } from '@spool/jobs';
 import type { AppDeps } from './deps.js';
@@ -36,14 +36,10 @@ async function enqueue(deps: AppDeps, job: NewJob): Promise<JobObject> {
   // Whatever can throw runs before either command starts: a promise started and then left
   // behind by a throw would reject with no one awaiting it.
   const scheduled = { id: job.id, priority: job.priority, data: chatJobData(job) };
-  // Both go out on one connection, in order (and in one write): Redis runs them in order, so the
-  // record is there before the job is in line. A job its tenant's quota refused has no record,
-  // and the line takes no job without one.
-  coalesceWrites(deps.redis);
-  const created = deps.jobs.create(job);
-  const queued = deps.scheduler.enqueue(job.tenant, [scheduled]);
-  const [record] = await Promise.all([created, queued]);
-  return record;
+  // The job goes in line right behind its admission, on one connection and in one write: Redis
+  // runs them in order, so the job is admitted before it is in line. A job its tenant's quota
+  // refused is not admitted, and the line takes no job that is not.
+  return deps.jobs.create(job, () => deps.scheduler.enqueue(job.tenant, [scheduled]));
 }
 
 /**

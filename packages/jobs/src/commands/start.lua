@@ -1,10 +1,11 @@
 -- KEYS: 1 job hash, 2 event list, 3 events channel. ARGV: 1 owner token, 2 now (s).
--- Returns {'missing'} | {'ended'} | {'started', event count, field, value, ...}.
+-- Returns {'missing'} | {'ended', status, tenant, ended_tokens} (what ENDED needs: see finish.lua)
+-- | {'started', event count, field, value, ...}.
 --- @include "@spool/stream/commands/event-log.lua"
 --- @include "./includes/terminal.lua"
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing'} end
-if terminal(status) then return {'ended'} end
+if terminal(status) then return {'ended', status, unpack(redis.call('HMGET', KEYS[1], 'tenant', 'ended_tokens'))} end
 local attempt = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HSET', KEYS[1], 'status', 'running', 'owner', ARGV[1])
 redis.call('HSETNX', KEYS[1], 'started_at', ARGV[2])
