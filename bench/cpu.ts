@@ -23,6 +23,8 @@ async function redisCpuMs(redis: Redis): Promise<number> {
 export interface CpuReading {
   text: string;
   totalPercent: number;
+  /** % of one core by process name (`bench`, each child's name, `redis`) */
+  percents: Record<string, number>;
 }
 
 export interface CpuTarget {
@@ -66,6 +68,7 @@ export class CpuMeter {
     return {
       text: names.map((name, index) => `${name} ${Number.isFinite(percents[index]) ? Math.round(percents[index]) : '?'}%`).join(', '),
       totalPercent: percents.filter(Number.isFinite).reduce((sum, percent) => sum + percent, 0),
+      percents: Object.fromEntries(names.map((name, index) => [name, percents[index]])),
     };
   }
 }

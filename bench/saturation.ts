@@ -37,6 +37,8 @@ export interface StepResult {
   /** p50/p99 of each step of the way, for runners that report them */
   stages: string;
   cpu?: string;
+  /** % of one core by process during the window */
+  cpuPercents?: Record<string, number>;
   /** CPU of every process (bench, simulator, API, worker, Redis) per 1,000 delivered tokens, core-ms */
   cpuMsPerKiloToken?: number;
 }
@@ -51,7 +53,7 @@ export interface SaturationResult {
 
 export interface CpuProbe {
   begin(): Promise<void>;
-  end(): Promise<{ text: string; totalPercent: number }>;
+  end(): Promise<{ text: string; totalPercent: number; percents: Record<string, number> }>;
 }
 
 async function runStep(runner: StreamRunner, streams: number, settings: SaturationSettings, cpu?: CpuProbe): Promise<StepResult> {
@@ -111,6 +113,7 @@ async function runStep(runner: StreamRunner, streams: number, settings: Saturati
     tokenMismatches,
     stages: stages.describe(),
     cpu: cpuReading?.text,
+    cpuPercents: cpuReading?.percents,
     cpuMsPerKiloToken: cpuReading && tokensPerSecond > 0 ? (cpuReading.totalPercent * 10) / (tokensPerSecond / 1000) : undefined,
   };
 }

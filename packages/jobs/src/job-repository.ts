@@ -259,6 +259,9 @@ export class JobRepository {
    * loses the record CREATE made; one admitted whose record existed already is taken back.
    */
   private async admit(job: NewJob, fields: JobFields, creating: Promise<number>, alsoSend?: () => Promise<unknown>): Promise<void> {
+    // Once in line the job may start at once, so its record must be there first. One connection
+    // keeps that order by itself; a cluster's slots are on connections of their own.
+    if (this.redis.isCluster) await creating.catch(() => undefined);
     const admitted = this.redis.spoolAdmit(...this.admitArgs(job, fields));
     const lasting = this.redis.spoolAdmitted(...this.recordKeys(job.id));
     const [created, seq] = await Promise.all([creating, admitted, lasting, alsoSend?.()]);

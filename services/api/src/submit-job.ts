@@ -59,10 +59,25 @@ export function newJob(tenant: string, request: JobRequest, defaultModel: string
   return { id: newId('job'), tenant, request: upstream, priority: spool.priority, metadata: spool.metadata, onInterrupt: spool.on_interrupt, cache, ...jobTrace(), ...fields };
 }
 
-/** Validates a job request, records it and enqueues it; the job object as created. */
-export async function submitJob(deps: AppDeps, tenant: string, body: unknown, id = newId('job')): Promise<JobObject> {
+/**
+ * Validates a job request now, and gives the request, or throws the validation's error, when
+ * called: a route validates while the rate limit is decided, and a refusal still comes first.
+ */
+export function validateJobRequest(body: unknown): () => JobRequest {
+  try {
+    const request = parseOrThrow(JobRequest, body);
+    return () => request;
+  } catch (error) {
+    return () => {
+      throw error;
+    };
+  }
+}
+
+/** Validates a job request (unless `validated` did), records it and enqueues it; the job object as created. */
+export async function submitJob(deps: AppDeps, tenant: string, body: unknown, id = newId('job'), validated = validateJobRequest(body)): Promise<JobObject> {
   await refuseWhenBudgetSpent(deps, tenant);
-  const request = parseOrThrow(JobRequest, body);
+  const request = validated();
   const webhookUrl = request.webhook ? await acceptWebhookUrl(deps, request.webhook.url) : null;
   if (request.session_id) await openSessionTurn(deps, tenant, request.session_id, id);
   const job = newJob(tenant, request, deps.config.defaultModel, { id, sessionId: request.session_id, webhookUrl });

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ModelSettings, UpstreamSettings } from '@spool/config';
 import type { UpstreamRequest } from '@spool/contracts';
 import { classifyUpstreamError, UpstreamClient, UpstreamError, type RateLimitSnapshot } from '@spool/llm';
-import { readUpstreamStatus, type Keys, type UpstreamStatus, type RedisClient } from '@spool/queue';
+import { coalesceWrites, readUpstreamStatus, type Keys, type UpstreamStatus, type RedisClient } from '@spool/queue';
 import { WorkerError } from './errors.js';
 import { chooseRoute, soonestElsewhere, WeightedRotation, type ModelChoice } from './route-upstream.js';
 import { abortableDelay, acquireEarliest, UpstreamGate, UpstreamGateError } from './upstream-gate.js';
@@ -198,8 +198,13 @@ export class UpstreamPool {
     const id = randomUUID();
     const now = Date.now();
     const { redis } = this.options;
-    // A lease, not a counter: a worker that dies mid-call leaves nothing counted for long.
-    void redis.pipeline().zremrangebyscore(key, '-inf', now).zadd(key, now + this.inFlightLeaseMs, id).pexpire(key, this.inFlightLeaseMs).exec().catch(() => undefined);
+    // A lease, not a counter: a worker that dies mid-call leaves nothing counted for long. Three
+    // commands in one write, not a pipeline: building one copies every script loaded on the
+    // connection, a few hundred µs before the call can go out.
+    coalesceWrites(redis);
+    void redis.zremrangebyscore(key, '-inf', now).catch(() => undefined);
+    void redis.zadd(key, now + this.inFlightLeaseMs, id).catch(() => undefined);
+    void redis.pexpire(key, this.inFlightLeaseMs).catch(() => undefined);
     return () => void redis.zrem(key, id).catch(() => undefined);
   }
 
@@ -212,7 +217,10 @@ export class UpstreamPool {
     if (snapshot.remainingTokens !== undefined) seen.push('tokens', snapshot.remainingTokens);
     if (!seen.length) return;
     const key = this.options.keys.upstreamRateLimit(member.settings.name);
-    void this.options.redis.pipeline().hset(key, ...seen, 'at', Date.now()).pexpire(key, RATE_LIMIT_SEEN_MS).exec().catch(() => undefined);
+    const { redis } = this.options;
+    coalesceWrites(redis);
+    void redis.hset(key, ...seen, 'at', Date.now()).catch(() => undefined);
+    void redis.pexpire(key, RATE_LIMIT_SEEN_MS).catch(() => undefined);
   }
 
   /**

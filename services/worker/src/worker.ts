@@ -17,6 +17,7 @@ import { MergedJobs } from './merged-jobs.js';
 import { SchedulerLoop } from './scheduler-loop.js';
 import type { Budget } from './budget.js';
 import { traceChatAttempts } from './tracing-spans.js';
+import { PromptWorker } from './prompt-worker.js';
 
 export interface SpoolWorkerOptions {
   config: Config;
@@ -113,7 +114,7 @@ export class SpoolWorker {
     });
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     const traced = config.otlpEndpoint ? traceChatAttempts(processor, (jobId) => this.jobs.traceOf(jobId)) : processor;
-    this.worker = new Worker<ChatJobData>(CHAT_QUEUE, traced, {
+    this.worker = new PromptWorker<ChatJobData>(CHAT_QUEUE, traced, {
       connection: this.workerConnection,
       prefix: keys.control,
       concurrency: config.workerConcurrency,
