@@ -35,6 +35,8 @@ export interface CpuReading {
   totalPercent: number;
   /** what the rest of the machine used meanwhile, % of one core (NaN when unknown) */
   otherPercent: number;
+  /** % of one core by process name (`bench`, each child's name, `redis`) */
+  percents: Record<string, number>;
 }
 
 export interface CpuTarget {
@@ -87,6 +89,7 @@ export class CpuMeter {
       text: `${names.map((name, index) => `${name} ${shown(percents[index])}`).join(', ')} (other work on the machine ${shown(Math.max(0, otherPercent))})`,
       totalPercent,
       otherPercent: Math.max(0, otherPercent),
+      percents: Object.fromEntries(names.map((name, index) => [name, percents[index]])),
     };
   }
 }

@@ -11,6 +11,7 @@ import { benchSettings } from './settings.js';
 import { installExitHandlers, spoolEnv, startChild, stopAllChildren, freePort, waitForHttp, ROOT, BENCH_API_KEY, type Child } from './processes.js';
 import { deleteKeysWithPrefix } from './redis-keys.js';
 import { CpuMeter } from './cpu.js';
+import { capacityRows } from './capacity.js';
 import { SpoolStreamRunner } from './sse.js';
 import { SdkStreamRunner } from './sdk-runner.js';
 import { measureFirstToken } from './first-token.js';
@@ -228,6 +229,7 @@ async function main(): Promise<void> {
         goal: '≥ 0.80×',
         met: Number.isFinite(value) ? value >= 0.8 : undefined,
       });
+      rows.push(...capacityRows(spool.best, settings.simulator.tokensPerSecond));
       details.push({
         title: '(b) saturation steps',
         lines: [...sdk.steps.map((step) => `- ${describeStep('bare SDK', step)}`), ...spool.steps.map((step) => `- ${describeStep('Spool', step)}`)],

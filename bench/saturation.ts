@@ -46,6 +46,8 @@ export interface StepResult {
   cpu?: string;
   /** what other work used the machine during the window, % of one core */
   otherPercent?: number;
+  /** % of one core by process during the window */
+  cpuPercents?: Record<string, number>;
   /** CPU of every process (bench, simulator, API, worker, Redis) per 1,000 delivered tokens, core-ms */
   cpuMsPerKiloToken?: number;
 }
@@ -60,7 +62,7 @@ export interface SaturationResult {
 
 export interface CpuProbe {
   begin(): Promise<void>;
-  end(): Promise<{ text: string; totalPercent: number; otherPercent: number }>;
+  end(): Promise<{ text: string; totalPercent: number; otherPercent: number; percents: Record<string, number> }>;
 }
 
 async function runStep(runner: StreamRunner, streams: number, settings: SaturationSettings, cpu?: CpuProbe): Promise<StepResult> {
@@ -121,6 +123,7 @@ async function runStep(runner: StreamRunner, streams: number, settings: Saturati
     stages: stages.describe(),
     cpu: cpuReading?.text,
     otherPercent: cpuReading?.otherPercent,
+    cpuPercents: cpuReading?.percents,
     cpuMsPerKiloToken: cpuReading && tokensPerSecond > 0 ? (cpuReading.totalPercent * 10) / (tokensPerSecond / 1000) : undefined,
   };
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
 import { simulateReply } from '@spool/simulator';
 import { REDIS_URL, useStack } from '../support/stack.js';
 import { getJson, joinDeltas, postJson, readEvents } from '../support/http.js';
@@ -205,7 +206,8 @@ describe('listing', () => {
     const jobKey = `${stack.config.prefix}:job:`;
     // Record what the API's own connection sends (the real client, passing everything on). MONITOR would see the
     // same, but ioredis misreads monitor lines that arrive with MONITOR's own OK on a busy server.
-    const redis = stack.api.deps.redis;
+    // (a cluster client dispatches through the same method)
+    const redis = stack.api.deps.redis as Redis;
     const send = redis.sendCommand;
     const commands: string[][] = [];
     redis.sendCommand = function (this: typeof redis, command, ...rest) {

@@ -6,7 +6,7 @@ import { getJson, postJson, readEvents } from '../support/http.js';
 const body = (content: string) => ({ messages: [{ role: 'user', content }] });
 
 describe('per-key rate limit', () => {
-  const stack = useStack({ workers: 0, env: { SPOOL_CLIENT_RPM: '4', SPOOL_API_KEYS: 'alice:alice-key-000000000000,bob:bob-key-0000000000000' } });
+  const stack = useStack({ workers: 0, env: { SPOOL_CLIENT_RPM: '4', SPOOL_API_KEYS: 'alice:alice-key-000000000000,bob:bob-key-0000000000000,carol:carol-key-00000000000' } });
   let second: ApiServer;
   let secondUrl: string;
   const alice = { authorization: 'Bearer alice-key-000000000000' };
@@ -32,6 +32,32 @@ describe('per-key rate limit', () => {
     expect(refused.headers.get('x-ratelimit-remaining-requests')).toBe('0');
     // another key has its own allowance
     expect((await getJson(`${stack.url}/v1/jobs`, bob)).status).toBe(200);
+  });
+
+  it('decides a submission while its body is read: its headers when admitted; when refused, 429 whatever is wrong with the body, and nothing recorded', async () => {
+    const carol = { authorization: 'Bearer carol-key-00000000000' };
+    const admitted = await postJson(`${stack.url}/v1/jobs`, body('first'), carol);
+    expect(admitted.status).toBe(202);
+    expect(admitted.headers.get('x-ratelimit-remaining-requests')).toBe('3');
+    // with room left, an invalid submission is a 400, and it counts
+    const invalid = await postJson(`${stack.url}/v1/jobs`, { messages: 'not a list' }, carol);
+    expect(invalid.status).toBe(400);
+    expect(invalid.headers.get('x-ratelimit-remaining-requests')).toBe('2');
+    for (let i = 0; i < 2; i++) expect((await getJson(`${stack.url}/v1/jobs`, carol)).status).toBe(200);
+    const refusals = [
+      await postJson(`${stack.url}/v1/jobs`, body('over the limit'), carol),
+      await postJson(`${stack.url}/v1/jobs`, { messages: 'not a list' }, carol),
+      await postJson(`${stack.url}/v1/jobs`, '{"not json', carol),
+      await postJson(`${stack.url}/v1/chat/completions`, { ...body('over the limit'), stream: true }, carol),
+      await postJson(`${stack.url}/v1/chat/completions`, { ...body('over the limit'), n: 2 }, carol),
+    ];
+    for (const refused of refusals) {
+      expect(refused.status).toBe(429);
+      expect(refused.body.error.code).toBe('rate_limit_exceeded');
+      expect(refused.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    }
+    const recorded = await stack.api.deps.jobs.list('carol', { limit: 100 });
+    expect(recorded.data.map((job) => job.id)).toEqual([admitted.body.id]);
   });
 });
 

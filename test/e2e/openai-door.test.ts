@@ -51,6 +51,21 @@ describe('the OpenAI-compatible door, driven by the openai SDK', () => {
     expect(usage?.completion_tokens).toBeGreaterThan(0);
   });
 
+  it('cancels the job of a stream its client leaves, and leaves a stream read to its end as it ended', async () => {
+    const controller = new AbortController();
+    const { data: left, response } = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: user('[[sim tokens=400]] leave me'), stream: true }, { signal: controller.signal })
+      .withResponse();
+    for await (const part of left) if (part.choices[0]?.delta.content) break; // leaving the loop aborts the request
+    controller.abort();
+    const leftId = response.headers.get('x-spool-job-id');
+    await expect.poll(async () => (await getJson(`${stack.url}/v1/jobs/${leftId}`)).body.status, { timeout: 5000 }).toBe('cancelled');
+    const { data: read, response: readResponse } = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: user('[[sim tokens=5]] read me'), stream: true }).withResponse();
+    for await (const part of read) void part;
+    const job = await getJson(`${stack.url}/v1/jobs/${readResponse.headers.get('x-spool-job-id')}`);
+    expect(job.body).toMatchObject({ status: 'succeeded', error: null });
+  });
+
   it('surfaces upstream errors as the SDK error classes with the upstream status', async () => {
     await expect(client.chat.completions.create({ model: 'gpt-4o-mini', messages: user('[[sim status=400]] bad') })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     await expect(client.chat.completions.create({ model: 'gpt-4o-mini', messages: user('[[sim status=429 code=insufficient_quota]] broke') })).rejects.toBeInstanceOf(OpenAI.RateLimitError);

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, createLogger, loadConfig } from '@spool/config';
 import { ApiServer } from '@spool/api';
@@ -52,10 +52,13 @@ describe('metrics after real traffic', () => {
     const jobs = [...plain, retried, limited].map((response) => response.body);
     for (const job of jobs) expect(job.status).toBe('succeeded');
 
-    const registries = await Promise.all(stack.workers.map((worker) => worker.metrics.registry.metrics()));
-    const samples = registries.flatMap(parseMetrics);
+    // A worker counts a job once its end is applied (ENDED), a moment after the `done` that ?wait answers on.
+    const samples = await vi.waitFor(async () => {
+      const read = (await Promise.all(stack.workers.map((worker) => worker.metrics.registry.metrics()))).flatMap(parseMetrics);
+      expect(total(read, 'spool_job_duration_seconds_count', { status: 'succeeded' })).toBe(5);
+      return read;
+    });
     // Each process counts only its own work; the sums over the processes are the fleet's.
-    expect(total(samples, 'spool_job_duration_seconds_count', { status: 'succeeded' })).toBe(5);
     expect(total(samples, 'spool_job_duration_seconds_count')).toBe(5);
     expect(total(samples, 'spool_job_time_to_first_token_seconds_count')).toBe(5);
     expect(total(samples, 'spool_job_duration_seconds_sum')).toBeGreaterThan(0);
@@ -140,8 +143,12 @@ describe('a worker process serves its own /metrics on SPOOL_METRICS_PORT', () =>
     expect(ready).toContain(`http://127.0.0.1:${port}/metrics`);
     const job = (await postJson(`${stack.url}/v1/jobs?wait=30`, { messages: messages('worker process metrics') })).body;
     expect(job.status).toBe('succeeded');
-    const { samples } = await scrape(`http://127.0.0.1:${port}/metrics`);
-    expect(total(samples, 'spool_job_duration_seconds_count', { status: 'succeeded', service: 'worker' })).toBe(1);
+    // (counted once the job's end is applied, a moment after the `done` that ?wait answers on)
+    const samples = await vi.waitFor(async () => {
+      const scraped = (await scrape(`http://127.0.0.1:${port}/metrics`)).samples;
+      expect(total(scraped, 'spool_job_duration_seconds_count', { status: 'succeeded', service: 'worker' })).toBe(1);
+      return scraped;
+    });
     expect(total(samples, 'spool_tokens_total', { type: 'completion' })).toBe(job.result.usage.completion_tokens);
     expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
   });

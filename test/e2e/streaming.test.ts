@@ -1,7 +1,6 @@
-import { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { SpoolWorker } from '@spool/worker';
-import { REDIS_URL, silentLogger, startStack, useStack } from '../support/stack.js';
+import { clientList, silentLogger, startStack, useStack } from '../support/stack.js';
 import { getJson, postJson, readEvents, type SseEvent } from '../support/http.js';
 
 const messages = (content: string) => [{ role: 'user', content }];
@@ -39,10 +38,8 @@ describe('SSE delivery', () => {
       const job = (await postJson(`${idle.url}/v1/jobs`, { messages: messages('[[sim tokens=20]] crowd') })).body;
       const watchers = Array.from({ length: 1000 }, () => readEvents(`${idle.url}${job.stream_url}`));
       await vi.waitFor(() => expect(idle.api.deps.hub.watcherCount).toBe(1000), { timeout: 20_000, interval: 50 });
-      const redis = new Redis(REDIS_URL);
-      const clients = (await redis.client('LIST')) as string;
-      await redis.quit();
-      const subscribers = clients.split('\n').filter((line) => line.includes(`name=${idle.config.prefix}-subscriber`));
+      // (a cluster client subscribes a job's channel on its shard's master by SSUBSCRIBE, from `ioredis-cluster(ssubscriber):<name>`)
+      const subscribers = (await clientList()).filter((line) => line.includes(`${idle.config.prefix}-subscriber`) && / s?sub=[1-9]/.test(line));
       expect(subscribers).toHaveLength(1);
 
       const worker = new SpoolWorker({ config: idle.config, logger: silentLogger });
@@ -86,9 +83,7 @@ describe('resuming an ended job', () => {
   });
 
   it('sends done from the record, with its own id, once the event log has expired', async () => {
-    const redis = new Redis(REDIS_URL);
-    await redis.del(stack.api.deps.keys.events(job.id)); // what SPOOL_EVENTS_TTL_S does
-    await redis.quit();
+    await stack.api.deps.redis.del(stack.api.deps.keys.events(job.id)); // what SPOOL_EVENTS_TTL_S does
     const record = (await getJson(`${stack.url}/v1/jobs/${job.id}`)).body;
     const events = await readUntilClosed(`${stack.url}${job.stream_url}`);
     expect(events).toEqual([{ id: doneId, event: 'done', data: JSON.stringify(record) }]);

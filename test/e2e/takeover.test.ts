@@ -10,7 +10,7 @@ import { simulateReply } from '@spool/simulator';
 import { SpoolWorker } from '@spool/worker';
 import { encodeEntry } from '@spool/stream';
 import { QueueEvents } from 'bullmq';
-import { CHAT_QUEUE, chatJobOptions } from '@spool/queue';
+import { CHAT_QUEUE, chatJobOptions, queuePrefix } from '@spool/queue';
 import { silentLogger, startStack, type Stack } from '../support/stack.js';
 import { joinDeltas, postJson, readEvents } from '../support/http.js';
 
@@ -54,7 +54,7 @@ describe('a takeover after the whole reply streamed', () => {
   it('drops a queue entry whose job has no record (the API took it back) at once, without retrying it', async () => {
     if (stack.workers.length === 0) stack.workers.push(new SpoolWorker({ config: stack.config, logger: silentLogger }));
     const queue = stack.api.deps.queue;
-    const events = new QueueEvents(CHAT_QUEUE, { connection: { host: '127.0.0.1', port: 6379 }, prefix: stack.config.prefix });
+    const events = new QueueEvents(CHAT_QUEUE, { connection: { host: '127.0.0.1', port: 6379 }, prefix: queuePrefix(stack.config.prefix) });
     await events.waitUntilReady();
     try {
       const id = `job_${randomUUID().replaceAll('-', '')}`;

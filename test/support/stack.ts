@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
-import { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { loadConfig, type Config } from '@spool/config';
 import { ApiServer } from '@spool/api';
+import { createRedis, queuePrefix, waitForRedis, type RedisClient } from '@spool/queue';
 import { createWorkerProcess, type SpoolWorker, type WebhookWorker, type WorkerProcess, type WorkerProcessOptions } from '@spool/worker';
 import { createStore, type Store } from '@spool/store';
 import { createSimulator, type Simulator, type SimulatorOptions } from '@spool/simulator';
@@ -30,15 +31,41 @@ export function testConfig(env: Record<string, string> = {}): Config {
 
 export const silentLogger = pino({ level: 'silent' });
 
-/** Deletes every key under the prefix. */
+/** A connection to the tests' Redis: a cluster client when REDIS_URL names a cluster. */
+export async function testRedis(): Promise<RedisClient> {
+  const redis = createRedis(REDIS_URL, 'worker', 'test-admin');
+  await waitForRedis(redis, REDIS_URL);
+  return redis;
+}
+
+/** CLIENT LIST of the tests' Redis, of every node of a cluster, one line a connection. */
+export async function clientList(): Promise<string[]> {
+  const redis = await testRedis();
+  try {
+    const nodes = redis instanceof Cluster ? redis.nodes('all') : [redis];
+    const lists = await Promise.all(nodes.map(async (node) => (await node.client('LIST')) as string));
+    return lists.flatMap((list) => list.split('\n').filter(Boolean));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Deletes every key under the prefix: the control slot's (`{prefix}:`) and the jobs' own (`prefix:`), on every master of a cluster. */
 export async function deletePrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  const redis = createRedis(REDIS_URL, 'command', `${prefix}-cleanup`);
+  await waitForRedis(redis, REDIS_URL);
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    for (const pattern of [`${prefix}:*`, `${queuePrefix(prefix)}:*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        // One key a command: on a cluster they are in many slots.
+        await Promise.all(keys.map((key) => node.unlink(key)));
+        cursor = next;
+      } while (cursor !== '0');
+    }
+  }
   await redis.quit();
 }
 

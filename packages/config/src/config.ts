@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { SpoolError } from '@spool/contracts';
+import { isRedisUrl } from './redis-url.js';
 import { ConfigFileError, readConfigFile, sha256Hex, type ConfigFile, type ModelSettings, type TenantSettings, type UpstreamSettings } from './config-file.js';
 
 const optionalString = z.string().trim().min(1).optional().catch(undefined);
@@ -20,7 +21,7 @@ const optionalBoolean = z
 
 /** The environment, validated. Names and defaults are the table in API.md §1. */
 export const ConfigSchema = z.object({
-  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  REDIS_URL: z.string().refine(isRedisUrl, 'a redis://, rediss:// or redis+cluster:// URL').default('redis://127.0.0.1:6379'),
   SPOOL_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.{}-]+$/, 'letters, digits, _ . - { } only')

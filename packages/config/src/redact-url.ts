@@ -1,5 +1,12 @@
+const CLUSTER_SCHEME = /^rediss?\+cluster:\/\//i;
+const CLUSTER_CREDENTIALS = /^(rediss?\+cluster:\/\/)([^@/]*)@(.*)$/is;
+
 /** The URL with its credentials masked (a password, or a user name standing alone as a token), fit for a log line. */
 export function redactUrl(url: string): string {
+  // A cluster's host list (`h1:1,h2:2`) is no URL host: its credentials are masked as text.
+  const cluster = CLUSTER_CREDENTIALS.exec(url);
+  if (cluster) return `${cluster[1]}${cluster[2].includes(':') ? `${cluster[2].split(':')[0]}:***` : '***'}@${cluster[3]}`;
+  if (CLUSTER_SCHEME.test(url)) return url;
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { BatchMode, BatchObject, BatchStatus } from '@spool/contracts';
-import { defineCommands, type Keys } from '@spool/queue';
+import { defineCommands, type Keys, type RedisClient } from '@spool/queue';
 import { BATCH_COMMANDS, type BatchCommands } from './commands.js';
 import { nowSeconds } from './job-record.js';
 
@@ -50,11 +49,11 @@ function toFields(flat: string[]): BatchFields {
  * ones and their result lines. Counts move only in `recordEnded`, once per job.
  */
 export class BatchRepository {
-  private readonly redis: Redis & BatchCommands;
+  private readonly redis: RedisClient & BatchCommands;
 
-  constructor(redis: Redis, private readonly keys: Keys) {
+  constructor(redis: RedisClient, private readonly keys: Keys) {
     defineCommands(redis, BATCH_COMMANDS);
-    this.redis = redis as Redis & BatchCommands;
+    this.redis = redis as RedisClient & BatchCommands;
   }
 
   /** Records the batch; its jobs are added with `addJobs` before they are enqueued. */

@@ -22,71 +22,105 @@ describe('jobs Lua commands', () => {
     log = new EventLog(redis, keys);
   });
   afterAll(async () => {
-    const found = await redis.keys(`${keys.prefix}:*`);
+    const found = [...(await redis.keys(`${keys.prefix}:*`)), ...(await redis.keys(`${keys.control}:*`))];
     if (found.length) await redis.unlink(...found);
     await redis.quit();
   });
 
-  const jobKeys = (id: string) => [keys.job(id), keys.events(id), keys.eventsChannel(id)];
-  const quota = () => redis.hgetall(keys.tenantQuota(tenant));
+  /** a job-slot script's keys and publish command (single Redis: plain PUBLISH) */
+  const eventScriptArgs = (id: string) => [keys.job(id), keys.events(id), keys.eventsChannel(id), 'PUBLISH'];
+  const quota = (name = tenant) => redis.hgetall(keys.tenantQuota(name));
+  /** the quota's counters, without the per-job entries */
+  const counters = async (name = tenant) => {
+    const { jobs, bytes } = await quota(name);
+    return { jobs, bytes };
+  };
   const queuedEntry = encodeEvent('status', { status: 'queued', attempt: 1 });
-
-  /** create.lua for a job of `bytes` request bytes, within the given quota. */
   const schedulerKeys = (name: string) => [keys.tenantWaiting(name), keys.tenantRunning(name), keys.schedulerReleased(), keys.schedulerPending()];
-  function create(id: string, { bytes = 10, maxJobs = 100, maxBytes = 1000 } = {}) {
-    return redis.spoolCreate(
-      ...jobKeys(id), keys.tenantJobs(tenant), keys.submissionCounter(), keys.tenantQuota(tenant),
-      id, queuedEntry, bytes, maxJobs, maxBytes, 'tenant', tenant, 'status', 'queued', 'attempts', 0,
-    );
+
+  /** create.lua: the record (the job's slot). */
+  const record = (id: string, ttl = 7200, name = tenant) => redis.spoolCreate(...eventScriptArgs(id), queuedEntry, ttl, 'tenant', name, 'status', 'queued', 'attempts', 0);
+  /** admit.lua for a job of `bytes` request bytes, within the given quota (the control slot). */
+  const admit = (id: string, { bytes = 10, maxJobs = 100, maxBytes = 1000, estTokens = 50, name = tenant } = {}) =>
+    redis.spoolAdmit(keys.tenantQuota(name), keys.submissionCounter(), keys.tenantJobs(name), keys.tenantEstimates(name), id, bytes, maxJobs, maxBytes, estTokens);
+  /** Both steps, as JobRepository.create takes them: admit's reply, or create's -1. */
+  async function create(id: string, options: Parameters<typeof admit>[1] = {}) {
+    const created = await record(id, 7200, options.name);
+    return created < 0 ? created : admit(id, options);
   }
-  const start = (id: string, owner: string, now = 100) => redis.spoolStart(...jobKeys(id), owner, now);
-  const append = (id: string, owner: string, streamEnd: string, ...entries: string[]) => redis.spoolAppend(...jobKeys(id), owner, streamEnd, ...entries);
+  const start = (id: string, owner: string, now = 100) => redis.spoolStart(...eventScriptArgs(id), owner, now);
+  const append = (id: string, owner: string, streamEnd: string, ...entries: string[]) => redis.spoolAppend(...eventScriptArgs(id), owner, streamEnd, ...entries);
   const requeue = (id: string, owner: string, refund: boolean) =>
-    redis.spoolRequeue(...jobKeys(id), owner, refund ? '1' : '0', encodeEvent('status', { status: 'queued', attempt: 1 }));
-  const fleetKeys = () => [keys.fleetJobs(), keys.fleetTokens()];
-  function finish(id: string, { owner = '', expected = '' as number | '', eventsTtl = 3600, jobTtl = 7200, status = 'failed', prompt = 0, completion = 0 } = {}) {
-    return redis.spoolFinish(
-      ...jobKeys(id), keys.outbox(), keys.tenantQuota(tenant), keys.tenantJobs(tenant), keys.tenantJobsExpiry(tenant), ...schedulerKeys(tenant), ...fleetKeys(),
-      owner, expected, encodeEvent('done', { id } as never), eventsTtl, jobTtl, id, prompt, completion, 'status', status, 'finished_at', 200,
+    redis.spoolRequeue(...eventScriptArgs(id), owner, refund ? '1' : '0', encodeEvent('status', { status: 'queued', attempt: 1 }));
+  /** finish.lua (the job's slot): its reply's code. */
+  async function finish(id: string, { owner = '', expected = '' as number | '', eventsTtl = 3600, jobTtl = 7200, status = 'failed', prompt = 0, completion = 0 } = {}) {
+    const reply = await redis.spoolFinish(
+      ...eventScriptArgs(id), owner, expected, encodeEvent('done', { id } as never), eventsTtl, jobTtl, 'status', status, 'finished_at', 200, 'ended_tokens', `${prompt} ${completion}`,
     );
+    return reply[0];
   }
+  /** ended.lua (the control slot). */
+  const ended = (id: string, { status = 'failed', prompt = 0, completion = 0, recordTtl = 7200, name = tenant } = {}) =>
+    redis.spoolEnded(
+      keys.tenantQuota(name), keys.outbox(), keys.tenantJobs(name), keys.tenantJobsExpiry(name), ...schedulerKeys(name), keys.fleetJobs(), keys.fleetTokens(), keys.tenantEstimates(name),
+      id, status, name, prompt, completion, recordTtl,
+    );
   const running = async (id: string, owner: string) => {
     await create(id);
     await start(id, owner);
   };
 
-  describe('create.lua', () => {
-    it('records the job, its queued event and its place in the index, and counts it against the quota', async () => {
-      const before = await redis.hmget(keys.tenantQuota(tenant), 'jobs', 'bytes');
-      const seq = await create('job_c1', { bytes: 7 });
-      expect(seq).toBeGreaterThan(0);
-      expect(await redis.hgetall(keys.job('job_c1'))).toMatchObject({ seq: String(seq), quota_bytes: '7', tenant, status: 'queued' });
-      expect(await redis.zscore(keys.tenantJobs(tenant), 'job_c1')).toBe(String(seq));
+  describe('create.lua, admit.lua and admitted.lua', () => {
+    it('records the job and its queued event, expiring until admitted; ADMIT counts it against the quota and gives its place in the index', async () => {
+      const before = await counters();
+      expect(await record('job_c1')).toBe(1);
+      expect(await redis.hgetall(keys.job('job_c1'))).toMatchObject({ tenant, status: 'queued' });
       expect(await log.readAfter('job_c1')).toEqual([decodeEntry(1, queuedEntry)]);
-      expect(await redis.hmget(keys.tenantQuota(tenant), 'jobs', 'bytes')).toEqual([String(Number(before[0] ?? 0) + 1), String(Number(before[1] ?? 0) + 7)]);
+      expect(await redis.ttl(keys.job('job_c1'))).toBeGreaterThan(7100);
+      expect(await redis.ttl(keys.events('job_c1'))).toBeGreaterThan(7100);
+
+      const seq = await admit('job_c1', { bytes: 7, estTokens: 42 });
+      expect(seq).toBeGreaterThan(0);
+      expect(await redis.zscore(keys.tenantJobs(tenant), 'job_c1')).toBe(String(seq));
+      expect(await counters()).toEqual({ jobs: String(Number(before.jobs ?? 0) + 1), bytes: String(Number(before.bytes ?? 0) + 7) });
+      expect((await quota()).job_c1).toBe('7');
+      expect(await redis.hget(keys.tenantEstimates(tenant), 'job_c1')).toBe('42');
+
+      expect(await redis.spoolAdmitted(keys.job('job_c1'), keys.events('job_c1'))).toBe(1);
+      expect(await redis.ttl(keys.job('job_c1'))).toBe(-1);
+      expect(await redis.ttl(keys.events('job_c1'))).toBe(-1);
       expect(await create('job_c2')).toBe(seq + 1);
     });
 
-    it('-1 for a job that exists, -2 past the jobs quota, -3 past the bytes quota, each writing nothing', async () => {
+    it('-1 for a job that exists (at either step), -2 past the jobs quota, -3 past the bytes quota, each writing nothing', async () => {
       await create('job_c3');
       const held = await quota();
       const counter = await redis.get(keys.submissionCounter());
-      expect(await create('job_c3')).toBe(-1);
-      expect(await create('job_c4', { maxJobs: Number(held.jobs) })).toBe(-2);
-      expect(await create('job_c4', { bytes: 11, maxBytes: Number(held.bytes) + 10 })).toBe(-3);
-      expect(await create('job_c4', { bytes: 10, maxBytes: Number(held.bytes) + 10 })).toBeGreaterThan(0);
-      await redis.unlink(keys.job('job_c4'));
+      expect(await record('job_c3')).toBe(-1);
+      expect(await admit('job_c3')).toBe(-1);
+      expect(await admit('job_c4', { maxJobs: Number(held.jobs) })).toBe(-2);
+      expect(await admit('job_c4', { bytes: 11, maxBytes: Number(held.bytes) + 10 })).toBe(-3);
+      expect(await quota()).toEqual(held);
+      expect(await redis.get(keys.submissionCounter())).toBe(counter);
       expect(await redis.llen(keys.events('job_c3'))).toBe(1);
-      expect(await redis.get(keys.submissionCounter())).toBe(String(Number(counter) + 1));
+    });
+
+    it('ADMITTED leaves an ended job its expiry, and a missing one missing', async () => {
+      await running('job_c5', 'w');
+      await finish('job_c5', { jobTtl: 500 });
+      expect(await redis.spoolAdmitted(keys.job('job_c5'), keys.events('job_c5'))).toBe(0);
+      expect(await redis.ttl(keys.job('job_c5'))).toBeGreaterThan(400);
+      expect(await redis.spoolAdmitted(keys.job('job_none'), keys.events('job_none'))).toBe(0);
+      expect(await redis.exists(keys.job('job_none'))).toBe(0);
     });
   });
 
   describe('start.lua', () => {
-    it("'missing' for no job, 'ended' for an ended one", async () => {
+    it("'missing' for no job; 'ended' for an ended one, with what ENDED needs", async () => {
       expect(await start('job_none', 'w')).toEqual(['missing']);
       await create('job_s1');
-      await finish('job_s1');
-      expect(await start('job_s1', 'w')).toEqual(['ended']);
+      await finish('job_s1', { prompt: 3, completion: 4 });
+      expect(await start('job_s1', 'w')).toEqual(['ended', 'failed', tenant, '3 4']);
     });
 
     it('counts the attempt, takes the owner, keeps the first started_at, and appends a running status the schema parses', async () => {
@@ -170,51 +204,66 @@ describe('jobs Lua commands', () => {
       expect(await finish('job_f1', { owner: 'w', expected: 2 })).toBe(3);
     });
 
-    it('ends the job once: done event, done_event_id, outbox entry, ttls, index expiry, and the quota given back once', async () => {
-      await redis.unlink(keys.outbox());
+    it('ends the record once: done event, done_event_id, ttls; a second ending is told how the job ended', async () => {
       await running('job_f2', 'w');
       const held = await quota();
-      expect(await finish('job_f2', { owner: 'w', eventsTtl: 3600, jobTtl: 7200 })).toBe(3);
+      expect(await finish('job_f2', { owner: 'w', eventsTtl: 3600, jobTtl: 7200, prompt: 5, completion: 6 })).toBe(3);
       const fields = await redis.hgetall(keys.job('job_f2'));
-      expect(fields).toMatchObject({ status: 'failed', finished_at: '200', done_event_id: '3' });
+      expect(fields).toMatchObject({ status: 'failed', finished_at: '200', done_event_id: '3', ended_tokens: '5 6' });
       expect(fields.owner).toBeUndefined();
       expect((await log.readAfter('job_f2', 2))[0]).toMatchObject({ id: 3, event: 'done' });
-      expect(await redis.lrange(keys.outbox(), 0, -1)).toEqual(['job_f2']);
       expect(await redis.ttl(keys.events('job_f2'))).toBeGreaterThan(3500);
       expect(await redis.ttl(keys.job('job_f2'))).toBeGreaterThan(7100);
-      const expiresAt = Number(await redis.zscore(keys.tenantJobsExpiry(tenant), 'job_f2'));
-      expect(expiresAt).toBeGreaterThan(Date.now() + 7_100_000);
-      const afterOne = await quota();
-      expect(afterOne).toEqual({ jobs: String(Number(held.jobs) - 1), bytes: String(Number(held.bytes) - 10) });
+      // The control slot is not its to touch: ENDED does that.
+      expect(await quota()).toEqual(held);
 
-      // A second ending, by anyone, is refused and gives nothing back again.
-      expect(await finish('job_f2')).toBe(-1);
+      expect(await redis.spoolFinish(...eventScriptArgs('job_f2'), '', '', encodeEvent('done', {} as never), 60, 60, 'status', 'cancelled')).toEqual([-1, 'failed', tenant, '5 6']);
+      expect(await redis.hget(keys.job('job_f2'), 'status')).toBe('failed');
+    });
+  });
+
+  describe('ended.lua', () => {
+    it('applies an end once: outbox entry, index expiry, quota given back, scheduler and estimate left; a second run changes nothing', async () => {
+      await redis.unlink(keys.outbox());
+      await running('job_e1', 'w');
+      await redis.zadd(keys.tenantRunning(tenant), 1, 'job_e1');
+      await redis.zadd(keys.schedulerReleased(), 1, 'job_e1');
+      const held = await counters();
+      await finish('job_e1', { owner: 'w' });
+      expect(await ended('job_e1', { recordTtl: 7200 })).toBe(1);
+      expect(await redis.lrange(keys.outbox(), 0, -1)).toEqual(['job_e1']);
+      expect(Number(await redis.zscore(keys.tenantJobsExpiry(tenant), 'job_e1'))).toBeGreaterThan(Date.now() + 7_100_000);
+      const afterOne = await quota();
+      expect(afterOne).toEqual({ ...afterOne, jobs: String(Number(held.jobs) - 1), bytes: String(Number(held.bytes) - 10) });
+      expect(afterOne.job_e1).toBeUndefined();
+      expect(await redis.zscore(keys.tenantRunning(tenant), 'job_e1')).toBeNull();
+      expect(await redis.zscore(keys.schedulerReleased(), 'job_e1')).toBeNull();
+      expect(await redis.hget(keys.tenantEstimates(tenant), 'job_e1')).toBeNull();
+
+      expect(await ended('job_e1')).toBe(0);
       expect(await quota()).toEqual(afterOne);
       expect(await redis.llen(keys.outbox())).toBe(1);
     });
 
-    it("with no owner given, ends the job whoever holds it; the tenant's last job drops its quota", async () => {
-      const other = 'job_f3';
-      await redis.spoolCreate(...jobKeys(other), keys.tenantJobs('t-last'), keys.submissionCounter(), keys.tenantQuota('t-last'), other, queuedEntry, 5, 10, 100, 'status', 'queued');
-      await start(other, 'w');
-      const reply = await redis.spoolFinish(
-        ...jobKeys(other), keys.outbox(), keys.tenantQuota('t-last'), keys.tenantJobs('t-last'), keys.tenantJobsExpiry('t-last'), ...schedulerKeys('t-last'), ...fleetKeys(),
-        '', '', encodeEvent('done', { id: other } as never), 60, 60, other, 0, 0, 'status', 'cancelled',
-      );
-      expect(reply).toBe(3);
+    it("the tenant's last job drops its quota; a job never admitted changes nothing", async () => {
+      await create('job_e2', { bytes: 5, name: 't-last' });
+      expect(await ended('job_e2', { status: 'cancelled', name: 't-last' })).toBe(1);
       expect(await redis.exists(keys.tenantQuota('t-last'))).toBe(0);
+      const outbox = await redis.llen(keys.outbox());
+      expect(await ended('job_never', { name: 't-last' })).toBe(0);
+      expect(await redis.llen(keys.outbox())).toBe(outbox);
     });
 
-    it("counts each ended job once for the fleet: by final status, and its tokens by tenant and kind", async () => {
+    it('counts each ended job once for the fleet: by final status, and its tokens by tenant and kind', async () => {
       const counts = async () => [await redis.hgetall(keys.fleetJobs()), await redis.hgetall(keys.fleetTokens())];
       const [jobsBefore, tokensBefore] = await counts();
       const plus = (before: Record<string, string>, field: string, n: number) => String(Number(before[field] ?? 0) + n);
-      await running('job_fleet1', 'w');
-      await running('job_fleet2', 'w');
-      expect(await finish('job_fleet1', { owner: 'w', status: 'succeeded', prompt: 11, completion: 7 })).toBeGreaterThan(0);
-      expect(await finish('job_fleet2', { owner: 'w', status: 'failed', completion: 3 })).toBeGreaterThan(0);
-      // Refused endings count nothing.
-      expect(await finish('job_fleet1', { status: 'succeeded', prompt: 100, completion: 100 })).toBe(-1);
+      await create('job_fleet1');
+      await create('job_fleet2');
+      expect(await ended('job_fleet1', { status: 'succeeded', prompt: 11, completion: 7 })).toBe(1);
+      expect(await ended('job_fleet2', { status: 'failed', completion: 3 })).toBe(1);
+      // Repeated runs count nothing.
+      expect(await ended('job_fleet1', { status: 'succeeded', prompt: 100, completion: 100 })).toBe(0);
       const [jobs, tokens] = await counts();
       expect(jobs.succeeded).toBe(plus(jobsBefore, 'succeeded', 1));
       expect(jobs.failed).toBe(plus(jobsBefore, 'failed', 1));
@@ -243,20 +292,23 @@ describe('jobs Lua commands', () => {
   });
 
   describe('remove.lua', () => {
-    const remove = (id: string) => redis.spoolRemove(keys.job(id), keys.events(id), keys.tenantJobs(tenant), keys.tenantQuota(tenant), ...schedulerKeys(tenant), id);
+    const remove = (id: string) => redis.spoolRemove(keys.tenantQuota(tenant), keys.tenantJobs(tenant), ...schedulerKeys(tenant), keys.tenantEstimates(tenant), id);
 
-    it('deletes a job that never ran with its log and index entry, and gives back its quota', async () => {
+    it('takes back the admission of a job that never ran: index entry, line, estimate and quota', async () => {
       const held = await quota();
       await create('job_rm1', { bytes: 9 });
+      await redis.zadd(keys.tenantWaiting(tenant), 1, 'job_rm1');
       expect(await remove('job_rm1')).toBe(1);
-      expect(await redis.exists(keys.job('job_rm1'), keys.events('job_rm1'))).toBe(0);
       expect(await redis.zscore(keys.tenantJobs(tenant), 'job_rm1')).toBeNull();
+      expect(await redis.zscore(keys.tenantWaiting(tenant), 'job_rm1')).toBeNull();
+      expect(await redis.hget(keys.tenantEstimates(tenant), 'job_rm1')).toBeNull();
       expect(await quota()).toEqual(held);
     });
 
-    it('gives nothing back for a job that had ended (its end did)', async () => {
+    it('gives nothing back for a job whose end was applied (ENDED did)', async () => {
       await create('job_rm2');
       await finish('job_rm2');
+      await ended('job_rm2');
       const held = await quota();
       expect(await remove('job_rm2')).toBe(1);
       expect(await quota()).toEqual(held);

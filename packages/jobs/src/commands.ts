@@ -2,25 +2,35 @@ import type { ScriptCommand } from '@spool/queue';
 
 const script = (name: string) => new URL(`./commands/${name}.lua`, import.meta.url);
 
-/** The job's state machine: each script changes the record and appends its event in one step. */
+/**
+ * The job's state machine: each script changes the record and appends its event in one step.
+ * Each touches one hash slot: the job's own (record, log, channel) or the control slot (quota,
+ * index, scheduler, outbox); a job's creation and its end take one step in each.
+ */
 export const JOB_COMMANDS = {
-  spoolCreate: { numberOfKeys: 6, script: script('create') },
+  spoolCreate: { numberOfKeys: 3, script: script('create') },
+  spoolAdmit: { numberOfKeys: 4, script: script('admit') },
+  spoolAdmitted: { numberOfKeys: 2, script: script('admitted') },
   spoolStart: { numberOfKeys: 3, script: script('start') },
   spoolAppend: { numberOfKeys: 3, script: script('append') },
   spoolRequeue: { numberOfKeys: 3, script: script('requeue') },
-  spoolFinish: { numberOfKeys: 13, script: script('finish') },
+  spoolFinish: { numberOfKeys: 3, script: script('finish') },
+  spoolEnded: { numberOfKeys: 11, script: script('ended') },
   spoolSnapshot: { numberOfKeys: 2, script: script('snapshot') },
   spoolTrimIndex: { numberOfKeys: 2, script: script('trim-index') },
-  spoolRemove: { numberOfKeys: 8, script: script('remove') },
+  spoolRemove: { numberOfKeys: 7, script: script('remove') },
   spoolRecordAttempts: { numberOfKeys: 1, script: script('record-attempts') },
 } satisfies Record<string, ScriptCommand>;
 
 export interface JobCommands {
   spoolCreate(...args: (string | number)[]): Promise<number>;
-  spoolStart(...args: (string | number)[]): Promise<string[]>;
+  spoolAdmit(...args: (string | number)[]): Promise<number>;
+  spoolAdmitted(job: string, events: string): Promise<number>;
+  spoolStart(...args: (string | number)[]): Promise<(string | null)[]>;
   spoolAppend(...args: (string | number)[]): Promise<number>;
   spoolRequeue(...args: (string | number)[]): Promise<number>;
-  spoolFinish(...args: (string | number)[]): Promise<number>;
+  spoolFinish(...args: (string | number)[]): Promise<[number, ...(string | null)[]]>;
+  spoolEnded(...args: (string | number)[]): Promise<number>;
   spoolSnapshot(...keys: string[]): Promise<[string[], ...string[]]>;
   spoolTrimIndex(index: string, expiry: string): Promise<number>;
   spoolRemove(...args: string[]): Promise<number>;

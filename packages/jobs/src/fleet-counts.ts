@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import type { Keys } from '@spool/queue';
+import type { Keys, RedisClient } from '@spool/queue';
 
 /** What every worker of the fleet did, as finish.lua counted it when each job ended. */
 export interface FleetCounts {
@@ -10,7 +9,7 @@ export interface FleetCounts {
 }
 
 /** Reads the fleet's counts from Redis: two hashes, a field per status and per tenant and kind. */
-export async function readFleetCounts(redis: Redis, keys: Keys): Promise<FleetCounts> {
+export async function readFleetCounts(redis: RedisClient, keys: Keys): Promise<FleetCounts> {
   const [jobs, tokens] = await Promise.all([redis.hgetall(keys.fleetJobs()), redis.hgetall(keys.fleetTokens())]);
   return {
     jobs: Object.entries(jobs).map(([status, count]) => ({ status, count: Number(count) })),

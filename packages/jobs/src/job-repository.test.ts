@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import { newId, type UpstreamRequest } from '@spool/contracts';
 import { createKeys } from '@spool/queue';
+import { encodeEvent } from '@spool/stream';
 import { JobRepository, type NewJob } from './job-repository.js';
 import { TenantQuotaError } from './tenant-quota-error.js';
 
@@ -21,12 +22,16 @@ describe('JobRepository: tenant quotas and the tenant index', () => {
     redis = new Redis(REDIS_URL);
   });
   afterAll(async () => {
-    const found = await redis.keys(`${keys.prefix}:*`);
+    const found = [...(await redis.keys(`${keys.prefix}:*`)), ...(await redis.keys(`${keys.control}:*`))];
     if (found.length) await redis.unlink(...found);
     await redis.quit();
   });
 
-  const quota = async (tenant: string) => redis.hgetall(keys.tenantQuota(tenant));
+  /** A tenant's quota counters (without each job's entry). */
+  const quota = async (tenant: string) => {
+    const [jobs, bytes] = await redis.hmget(keys.tenantQuota(tenant), 'jobs', 'bytes');
+    return Object.fromEntries(Object.entries({ jobs, bytes }).filter(([, value]) => value !== null));
+  };
   const refusal = (work: Promise<unknown>) => work.then(() => null, (error: unknown) => error);
 
   it("counts a tenant's jobs until they end and refuses one past the jobs quota, writing nothing; other tenants are not held", async () => {
@@ -90,6 +95,32 @@ describe('JobRepository: tenant quotas and the tenant index', () => {
     await jobs.finish(fails.id, (await jobs.get(fails.id))!, failed);
     await jobs.finish(cancelled.id, (await jobs.get(cancelled.id))!, { status: 'cancelled', error: { code: 'cancelled', message: 'The job was cancelled' } });
     expect(await redis.exists(keys.tenantQuota('t-ends'))).toBe(0);
+  });
+
+  it('repairs an end whose ender died between its two steps: whoever meets the job ended applies the control half, once', async () => {
+    const jobs = new JobRepository(redis, keys);
+    const [viaStart, viaFinish, viaReconcile] = [newJob('t-repair'), newJob('t-repair'), newJob('t-repair')];
+    for (const job of [viaStart, viaFinish, viaReconcile]) await jobs.create(job);
+    await redis.unlink(keys.outbox());
+    // FINISH alone, as a process killed before ENDED leaves it: the record ended, the control slot untouched.
+    const finishOnly = (id: string) =>
+      (redis as unknown as { spoolFinish(...args: (string | number)[]): Promise<unknown> }).spoolFinish(
+        keys.job(id), keys.events(id), keys.eventsChannel(id), 'PUBLISH', '', '', encodeEvent('done', {} as never), 60, 60, 'status', 'cancelled', 'ended_tokens', '0 4',
+      );
+    for (const job of [viaStart, viaFinish, viaReconcile]) await finishOnly(job.id);
+    expect(await quota('t-repair')).toMatchObject({ jobs: '3' });
+    expect(await redis.llen(keys.outbox())).toBe(0);
+
+    expect((await jobs.start(viaStart.id, 'worker')).state).toBe('ended');
+    expect((await jobs.finish(viaFinish.id, (await jobs.get(viaFinish.id))!, failed)).state).toBe('ended');
+    await jobs.settleEnded(viaReconcile.id);
+    expect(await redis.exists(keys.tenantQuota('t-repair'))).toBe(0);
+    expect((await redis.lrange(keys.outbox(), 0, -1)).sort()).toEqual([viaStart.id, viaFinish.id, viaReconcile.id].sort());
+
+    // Met again, nothing more happens.
+    await jobs.start(viaStart.id, 'worker');
+    await jobs.settleEnded(viaReconcile.id);
+    expect(await redis.llen(keys.outbox())).toBe(3);
   });
 
   it('creates a batch over quota nowhere: checkQuota refuses it whole before anything is written, and createMany counts it', async () => {

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
-import type { AttemptLogEntry, JobEvent, JobObject, JobStatus, JobResult, JobPartial, JobError, UpstreamRequest } from '@spool/contracts';
+import { isTerminal, type AttemptLogEntry, type JobEvent, type JobObject, type JobStatus, type JobResult, type JobPartial, type JobError, type UpstreamRequest } from '@spool/contracts';
 
-import { coalesceWrites, defineCommands, type Keys } from '@spool/queue';
+import { coalesceWrites, defineCommands, jobEventsPubSub, type Keys, type PubSub, type RedisClient } from '@spool/queue';
 import { decodeEntry, encodeEvent } from '@spool/stream';
 import { JOB_COMMANDS, type JobCommands } from './commands.js';
 import { RENDERED_FIELDS, nowSeconds, renderFields, renderJob, type JobFields, type RenderedRecord, type StreamEnd } from './job-record.js';
@@ -79,11 +78,7 @@ export interface FinishOptions {
 
 export type FinishResult = { state: 'finished'; job: JobObject } | { state: 'ended' | 'missing' | 'moved' };
 
-/** ioredis queues a defined command on a pipeline like any other. */
-interface CreatePipeline {
-  spoolCreate(...args: (string | number)[]): CreatePipeline;
-  exec(): Promise<[Error | null, unknown][] | null>;
-}
+/** ioredis queues a defined command on a MULTI like any other. */
 interface SucceededPipeline {
   spoolCreate(...args: (string | number)[]): SucceededPipeline;
   spoolStart(...args: (string | number)[]): SucceededPipeline;
@@ -91,9 +86,19 @@ interface SucceededPipeline {
   spoolFinish(...args: (string | number)[]): SucceededPipeline;
   exec(): Promise<[Error | null, unknown][] | null>;
 }
-interface RemovePipeline {
-  spoolRemove(...args: string[]): RemovePipeline;
+interface AdmitEndPipeline {
+  spoolAdmit(...args: (string | number)[]): AdmitEndPipeline;
+  spoolEnded(...args: (string | number)[]): AdmitEndPipeline;
   exec(): Promise<[Error | null, unknown][] | null>;
+}
+
+/** What the control slot's half of a job's end (ended.lua) needs of the job. */
+interface EndedJob {
+  id: string;
+  tenant: string;
+  status: string;
+  /** `<prompt> <completion>` tokens, as the record's `ended_tokens` keeps them */
+  endedTokens: string;
 }
 
 const QUEUED_ENTRY = encodeEvent('status', { status: 'queued', attempt: 1 });
@@ -186,26 +191,34 @@ function flatten(fields: Record<string, string | number | null | undefined>): st
  * job (taken over after a stall, or cancelled) can no longer write, and a job ends once.
  */
 export class JobRepository {
-  private readonly redis: Redis & JobCommands;
+  private readonly redis: RedisClient & JobCommands;
   private readonly eventsTtlSeconds: number;
   private readonly recordTtlSeconds: number;
   private readonly maxQueuedJobs: number;
   private readonly maxQueuedBytes: number;
+  private readonly publish: PubSub['publish'];
 
-  constructor(redis: Redis, private readonly keys: Keys, options: JobRepositoryOptions = {}) {
+  constructor(redis: RedisClient, private readonly keys: Keys, options: JobRepositoryOptions = {}) {
     this.eventsTtlSeconds = options.eventsTtlSeconds ?? 24 * 3600;
     this.recordTtlSeconds = Math.max(options.recordTtlSeconds ?? JOB_TTL_SECONDS, this.eventsTtlSeconds);
     this.maxQueuedJobs = options.maxQueuedJobs ?? 100_000;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 1024 ** 3;
+    this.publish = jobEventsPubSub(redis).publish;
     defineCommands(redis, JOB_COMMANDS);
-    this.redis = redis as Redis & JobCommands;
+    this.redis = redis as RedisClient & JobCommands;
   }
 
-  private jobKeys(id: string): [string, string, string] {
-    return [this.keys.job(id), this.keys.events(id), this.keys.eventsChannel(id)];
+  /** What every script writing the job's events takes first: its keys (record, log, channel), then the command it publishes them with. */
+  private eventScriptArgs(id: string): [string, string, string, string] {
+    return [this.keys.job(id), this.keys.events(id), this.keys.eventsChannel(id), this.publish];
   }
 
-  /** Where the fair scheduler keeps a tenant's job until it ends: FINISH and REMOVE take it out. */
+  /** ADMITTED's keys: the job's record and log. */
+  private recordKeys(id: string): [string, string] {
+    return [this.keys.job(id), this.keys.events(id)];
+  }
+
+  /** Where the fair scheduler keeps a tenant's job until it ends: ENDED and REMOVE take it out. */
   private schedulerKeys(tenant: string): string[] {
     const { keys } = this;
     return [keys.tenantWaiting(tenant), keys.tenantRunning(tenant), keys.schedulerReleased(), keys.schedulerPending()];
@@ -213,55 +226,95 @@ export class JobRepository {
 
   /** create.lua's arguments for a job and its new hash. */
   private createArgs(job: NewJob, fields: JobFields): (string | number)[] {
+    return [...this.eventScriptArgs(job.id), QUEUED_ENTRY, this.recordTtlSeconds, ...flatten(fields)];
+  }
+
+  /** admit.lua's arguments for a job and its new hash. */
+  private admitArgs(job: NewJob, fields: JobFields): (string | number)[] {
+    const { keys } = this;
     return [
-      ...this.jobKeys(job.id),
-      this.keys.tenantJobs(job.tenant),
-      this.keys.submissionCounter(),
-      this.keys.tenantQuota(job.tenant),
+      keys.tenantQuota(job.tenant),
+      keys.submissionCounter(),
+      keys.tenantJobs(job.tenant),
+      keys.tenantEstimates(job.tenant),
       job.id,
-      QUEUED_ENTRY,
       // what the job holds of its tenant's bytes quota: its request as recorded
       Buffer.byteLength(fields.request),
       this.maxQueuedJobs,
       this.maxQueuedBytes,
-      ...flatten(fields),
+      fields.est_tokens,
     ];
   }
 
-  /** create.lua's refusals as errors. */
-  private checkCreated(job: NewJob, seq: number): void {
-    if (seq === -2) throw new TenantQuotaError('jobs', this.maxQueuedJobs);
-    if (seq === -3) throw new TenantQuotaError('bytes', this.maxQueuedBytes);
-    if (seq < 0) throw new Error(`job ${job.id} exists`);
+  /** create.lua's and admit.lua's refusals as errors. */
+  private checkCreated(job: NewJob, reply: number): void {
+    if (reply === -2) throw new TenantQuotaError('jobs', this.maxQueuedJobs);
+    if (reply === -3) throw new TenantQuotaError('bytes', this.maxQueuedBytes);
+    if (reply < 0) throw new Error(`job ${job.id} exists`);
   }
 
-  /** Records a queued job, counted against its tenant's quota until it ends; TenantQuotaError past it. */
-  async create(job: NewJob): Promise<JobObject> {
+  /**
+   * The control slot's half of a creation: ADMIT, and ADMITTED behind it (`alsoSend` too, on the
+   * connection in the same turn: the job is admitted before anything it sends). A job ADMIT refused
+   * loses the record CREATE made; one admitted whose record existed already is taken back.
+   */
+  private async admit(job: NewJob, fields: JobFields, creating: Promise<number>, alsoSend?: () => Promise<unknown>): Promise<void> {
+    // Once in line the job may start at once, so its record must be there first. One connection
+    // keeps that order by itself; a cluster's slots are on connections of their own.
+    if (this.redis.isCluster) await creating.catch(() => undefined);
+    const admitted = this.redis.spoolAdmit(...this.admitArgs(job, fields));
+    const lasting = this.redis.spoolAdmitted(...this.recordKeys(job.id));
+    const [created, seq] = await Promise.all([creating, admitted, lasting, alsoSend?.()]);
+    if (created < 0) {
+      if (seq > 0) await this.unadmit(job);
+      this.checkCreated(job, created);
+    }
+    if (seq < 0) {
+      await this.redis.del(...this.recordKeys(job.id));
+      this.checkCreated(job, seq);
+    }
+  }
+
+  /**
+   * Records a queued job (CREATE, in the job's slot), then counts it against its tenant's quota
+   * until it ends and gives it its place in the tenant's index (ADMIT, in the control slot);
+   * TenantQuotaError past the quota. `alsoSend` goes out right behind ADMIT (the job in its line).
+   * All of it leaves in one write (one round trip); Redis runs the commands in order.
+   */
+  async create(job: NewJob, alsoSend?: () => Promise<unknown>): Promise<JobObject> {
     const fields = newJobFields(job);
-    this.checkCreated(job, await this.redis.spoolCreate(...this.createArgs(job, fields)));
+    coalesceWrites(this.redis);
+    await this.admit(job, fields, this.redis.spoolCreate(...this.createArgs(job, fields)), alsoSend);
     return renderJob(job.id, newRecord(job, Number(fields.created_at)));
   }
 
-  /** Creates many jobs in one pipeline (a batch); same records, events and quota as `create`, one round trip. */
+  /**
+   * Creates many jobs (a batch): same records, events and quota as `create`, in one write: every
+   * record, then every admission.
+   */
   async createMany(jobs: NewJob[]): Promise<void> {
-    const pipeline = this.redis.pipeline() as unknown as CreatePipeline;
-    for (const job of jobs) pipeline.spoolCreate(...this.createArgs(job, newJobFields(job)));
-    const replies = (await pipeline.exec()) ?? [];
-    for (const [index, [error, seq]] of replies.entries()) {
-      if (error) throw error;
-      this.checkCreated(jobs[index], seq as number);
-    }
+    const fields = jobs.map(newJobFields);
+    coalesceWrites(this.redis);
+    const created = jobs.map((job, index) => this.redis.spoolCreate(...this.createArgs(job, fields[index])));
+    const admitted = await Promise.allSettled(jobs.map((job, index) => this.admit(job, fields[index], created[index])));
+    for (const outcome of admitted) if (outcome.status === 'rejected') throw outcome.reason;
   }
 
-  /** Undoes `createMany` (a batch that could not be submitted whole): records, logs, index entries and quota. */
+  /** ADMIT undone (REMOVE, in the control slot): index, scheduler, quota. */
+  private async unadmit(job: Pick<NewJob, 'id' | 'tenant'>): Promise<void> {
+    const { keys } = this;
+    await this.redis.spoolRemove(keys.tenantQuota(job.tenant), keys.tenantJobs(job.tenant), ...this.schedulerKeys(job.tenant), keys.tenantEstimates(job.tenant), job.id);
+  }
+
+  /**
+   * Undoes `createMany` (a batch that could not be submitted whole): index entries and quota first,
+   * then records and logs (a crash between leaves records that hold nothing and expire).
+   */
   async removeMany(jobs: Pick<NewJob, 'id' | 'tenant'>[]): Promise<void> {
-    const pipeline = this.redis.pipeline() as unknown as RemovePipeline;
-    for (const job of jobs) {
-      pipeline.spoolRemove(this.keys.job(job.id), this.keys.events(job.id), this.keys.tenantJobs(job.tenant), this.keys.tenantQuota(job.tenant), ...this.schedulerKeys(job.tenant), job.id);
-    }
-    for (const [error] of (await pipeline.exec()) ?? []) {
-      if (error) throw error;
-    }
+    coalesceWrites(this.redis);
+    await Promise.all(jobs.map((job) => this.unadmit(job)));
+    coalesceWrites(this.redis);
+    await Promise.all(jobs.map((job) => this.redis.del(...this.recordKeys(job.id))));
   }
 
   /**
@@ -284,6 +337,12 @@ export class JobRepository {
   async get(id: string): Promise<JobFields | null> {
     const fields = await this.redis.hgetall(this.keys.job(id));
     return fields.status ? fields : null;
+  }
+
+  /** `names` of each job's record (null where absent), a command per job in one write: on a cluster the records are in many slots. */
+  async readMany(ids: readonly string[], names: readonly string[]): Promise<(string | null)[][]> {
+    coalesceWrites(this.redis);
+    return Promise.all(ids.map((id) => this.redis.hmget(this.keys.job(id), ...names)));
   }
 
   /** The trace context a job was submitted in (tracing on), for a worker whose queue entry does not carry it. */
@@ -314,10 +373,15 @@ export class JobRepository {
     return fields && fields.tenant === tenant ? fields : null;
   }
 
+  /**
+   * Takes the job as `owner`. A job found ended may be one whose ender died between FINISH and
+   * ENDED: its ENDED runs here (it applies once), before the caller lets the queue entry go.
+   */
   async start(id: string, owner: string): Promise<StartResult> {
-    const reply = await this.redis.spoolStart(...this.jobKeys(id), owner, nowSeconds());
+    const reply = await this.redis.spoolStart(...this.eventScriptArgs(id), owner, nowSeconds());
+    if (reply[0] === 'ended') await this.ended({ id, status: reply[1] ?? '', tenant: reply[2] ?? '', endedTokens: reply[3] ?? '' });
     if (reply[0] !== 'started') return { state: reply[0] as 'missing' | 'ended' };
-    const fields = fieldsFrom(reply, 2);
+    const fields = fieldsFrom(reply as string[], 2);
     return { state: 'started', attempt: Number(fields.attempts), eventCount: Number(reply[1]), fields };
   }
 
@@ -331,7 +395,7 @@ export class JobRepository {
   async append(id: string, owner: string, entries: string[], streamEnd?: StreamEnd): Promise<boolean> {
     coalesceWrites(this.redis);
     const end = streamEnd ? JSON.stringify(streamEnd) : '';
-    return (await this.redis.spoolAppend(...this.jobKeys(id), owner, end, ...entries)) >= 0;
+    return (await this.redis.spoolAppend(...this.eventScriptArgs(id), owner, end, ...entries)) >= 0;
   }
 
   /**
@@ -341,7 +405,7 @@ export class JobRepository {
   async requeue(id: string, owner: string, attempt: number, refund = false): Promise<boolean> {
     const next = refund ? attempt : attempt + 1;
     const entry = encodeEvent('status', { status: 'queued', attempt: next });
-    return (await this.redis.spoolRequeue(...this.jobKeys(id), owner, refund ? '1' : '0', entry)) > 0;
+    return (await this.redis.spoolRequeue(...this.eventScriptArgs(id), owner, refund ? '1' : '0', entry)) > 0;
   }
 
   /**
@@ -352,16 +416,62 @@ export class JobRepository {
     return (await this.redis.spoolRecordAttempts(this.keys.job(id), owner, JSON.stringify(attemptLog))) > 0;
   }
 
-  /** Ends the job with `outcome` and its `done` event, unless it already ended. */
+  /**
+   * Ends the job with `outcome` and its `done` event, unless it already ended: FINISH in the job's
+   * slot, then ENDED in the control slot. A job found ended gets its ENDED again (a no-op unless
+   * its ender died in between).
+   */
   async finish(id: string, fields: JobFields, outcome: Outcome, options: FinishOptions = {}): Promise<FinishResult> {
-    const { job, args } = this.finishArgs(id, fields, outcome, options);
-    const reply = await this.redis.spoolFinish(...args);
-    if (reply > 0) return { state: 'finished', job };
-    return { state: reply === -2 ? 'missing' : reply === -3 ? 'moved' : 'ended' };
+    const { job, args, ended } = this.finishArgs(id, fields, outcome, options);
+    const [code, status, tenant, endedTokens] = await this.redis.spoolFinish(...args);
+    if (code > 0) {
+      await this.ended(ended);
+      return { state: 'finished', job };
+    }
+    if (code === -1) await this.ended({ id, status: status ?? '', tenant: tenant ?? '', endedTokens: endedTokens ?? '' });
+    return { state: code === -2 ? 'missing' : code === -3 ? 'moved' : 'ended' };
   }
 
-  /** finish.lua's arguments for ending the job with `outcome`, and the job object its `done` carries. */
-  private finishArgs(id: string, fields: JobFields, outcome: Outcome, options: FinishOptions): { job: JobObject; args: (string | number)[] } {
+  /** ended.lua's arguments. */
+  private endedArgs(job: EndedJob): (string | number)[] {
+    const { keys } = this;
+    const [prompt, completion] = job.endedTokens.split(' ');
+    return [
+      keys.tenantQuota(job.tenant),
+      keys.outbox(),
+      keys.tenantJobs(job.tenant),
+      keys.tenantJobsExpiry(job.tenant),
+      ...this.schedulerKeys(job.tenant),
+      keys.fleetJobs(),
+      keys.fleetTokens(),
+      keys.tenantEstimates(job.tenant),
+      job.id,
+      job.status,
+      job.tenant,
+      Number(prompt) || 0,
+      Number(completion) || 0,
+      this.recordTtlSeconds,
+    ];
+  }
+
+  /** The control slot's half of an ended job's end (ENDED), which applies once; nothing for a job not ended. */
+  private async ended(job: EndedJob): Promise<void> {
+    if (isTerminal(job.status)) await this.redis.spoolEnded(...this.endedArgs(job));
+  }
+
+  /**
+   * Applies the control slot's half of the end of a job found ended (its ender may have died after
+   * FINISH): outbox, quota, scheduler, fleet counts, once. The fair scheduler's reconcile calls it.
+   */
+  async settleEnded(id: string): Promise<void> {
+    const [status, tenant, endedTokens] = await this.redis.hmget(this.keys.job(id), 'status', 'tenant', 'ended_tokens');
+    if (status && tenant) await this.ended({ id, status, tenant, endedTokens: endedTokens ?? '' });
+  }
+
+  /** finish.lua's arguments for ending the job with `outcome`, the job object its `done` carries, and what ENDED needs. */
+  private finishArgs(id: string, fields: JobFields, outcome: Outcome, options: FinishOptions): { job: JobObject; args: (string | number)[]; ended: EndedJob } {
+    const promptTokens = outcome.result?.usage.prompt_tokens ?? 0;
+    const completionTokens = outcome.result?.usage.completion_tokens ?? outcome.partial?.completion_tokens ?? 0;
     const changes: JobFields = {
       status: outcome.status,
       finished_at: String(nowSeconds()),
@@ -373,51 +483,44 @@ export class JobRepository {
       ...(outcome.cached && { cached: '1' }),
       ...(outcome.mergedWith && { merged_with: outcome.mergedWith }),
       ...(outcome.costUsd !== undefined && { cost_nusd: String(toNanoUsd(outcome.costUsd)) }),
+      // the fleet's token counts, for an ENDED that runs from the record (a repair)
+      ended_tokens: `${promptTokens} ${completionTokens}`,
     };
     const job = renderFields(id, { ...fields, ...changes });
-    const args = [
-      ...this.jobKeys(id),
-      this.keys.outbox(),
-      this.keys.tenantQuota(fields.tenant),
-      this.keys.tenantJobs(fields.tenant),
-      this.keys.tenantJobsExpiry(fields.tenant),
-      ...this.schedulerKeys(fields.tenant),
-      this.keys.fleetJobs(),
-      this.keys.fleetTokens(),
-      options.owner ?? '',
-      options.expectedEventCount ?? '',
-      encodeEvent('done', job),
-      this.eventsTtlSeconds,
-      this.recordTtlSeconds,
-      id,
-      outcome.result?.usage.prompt_tokens ?? 0,
-      outcome.result?.usage.completion_tokens ?? outcome.partial?.completion_tokens ?? 0,
-      ...flatten(changes),
-    ];
-    return { job, args };
+    const args = [...this.eventScriptArgs(id), options.owner ?? '', options.expectedEventCount ?? '', encodeEvent('done', job), this.eventsTtlSeconds, this.recordTtlSeconds, ...flatten(changes)];
+    return { job, args, ended: { id, tenant: fields.tenant, status: outcome.status, endedTokens: changes.ended_tokens } };
   }
 
   /**
    * Records a job that has its result already (a cache hit) and ends it at once, by the same
-   * scripts as any job, in one MULTI: CREATE, START, its text as `delta` events (`deltas`),
-   * FINISH (the outbox then runs its webhook, store record and batch result). It never holds
-   * its tenant's quota past this step, and never goes on the queue. TenantQuotaError past the quota.
+   * scripts as any job: in the job's slot one MULTI of CREATE, START, its text as `delta` events
+   * (`deltas`) and FINISH; then in the control slot one MULTI of ADMIT and ENDED (the outbox then
+   * runs its webhook, store record and batch result). It never holds its tenant's quota past
+   * this step, and never goes on the queue. TenantQuotaError past the quota (its record goes).
    */
   async createSucceeded(job: NewJob, result: JobResult, deltas: string[], origin: Pick<Outcome, 'cached'>): Promise<JobObject> {
     const owner = randomUUID();
     const fields = newJobFields(job);
     const started: JobFields = { ...fields, attempts: '1', started_at: fields.created_at };
-    const { job: ended, args } = this.finishArgs(job.id, started, { status: 'succeeded', result, ...origin }, { owner });
+    const { job: finished, args, ended } = this.finishArgs(job.id, started, { status: 'succeeded', result, ...origin }, { owner });
     const multi = this.redis.multi() as unknown as SucceededPipeline;
     multi
       .spoolCreate(...this.createArgs(job, fields))
-      .spoolStart(...this.jobKeys(job.id), owner, Number(fields.created_at))
-      .spoolAppend(...this.jobKeys(job.id), owner, '', ...deltas)
+      .spoolStart(...this.eventScriptArgs(job.id), owner, Number(fields.created_at))
+      .spoolAppend(...this.eventScriptArgs(job.id), owner, '', ...deltas)
       .spoolFinish(...args);
     const replies = (await multi.exec()) ?? [];
     for (const [error] of replies) if (error) throw error;
     this.checkCreated(job, replies[0][1] as number);
-    return ended;
+    const control = this.redis.multi() as unknown as AdmitEndPipeline;
+    const admitted = (await control.spoolAdmit(...this.admitArgs(job, fields)).spoolEnded(...this.endedArgs(ended)).exec()) ?? [];
+    for (const [error] of admitted) if (error) throw error;
+    const seq = admitted[0][1] as number;
+    if (seq < 0) {
+      await this.redis.del(...this.recordKeys(job.id));
+      this.checkCreated(job, seq);
+    }
+    return finished;
   }
 
   /** Drops from the tenant's index every job whose record has expired. */
@@ -446,13 +549,11 @@ export class JobRepository {
     for (;;) {
       const ids = await this.redis.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', 0, page);
       if (ids.length === 0) return { data, hasMore: false };
-      const pipeline = this.redis.pipeline();
-      for (let i = 0; i < ids.length; i += 2) pipeline.hmget(this.keys.job(ids[i]), ...RENDERED_FIELDS);
-      const replies = (await pipeline.exec()) ?? [];
+      const replies = await this.readMany(ids.filter((_, i) => i % 2 === 0), RENDERED_FIELDS);
       const expired: string[] = [];
       let more = false;
       for (let i = 0; i < replies.length; i++) {
-        const fields = renderedFields((replies[i][1] ?? []) as (string | null)[]);
+        const fields = renderedFields(replies[i]);
         if (!fields.status) {
           expired.push(ids[i * 2]); // ended before its expiry was noted (older versions): dropped now
           continue;

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { JobObject } from '@spool/contracts';
-import { defineCommands, type Keys } from '@spool/queue';
+import { defineCommands, type Keys, type RedisClient } from '@spool/queue';
 import { OUTBOX_COMMANDS, type OutboxCommands } from './commands.js';
 import { parseJobRecord, renderJob, type JobRecord } from './job-record.js';
 
@@ -35,9 +34,9 @@ export class JobOutbox {
   private readonly sessionChains = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** a connection of its own: BLMOVE blocks it */
-    private readonly blocking: Redis,
+    private readonly blocking: RedisClient,
     private readonly keys: Keys,
     private readonly options: OutboxOptions = {},
   ) {
@@ -64,7 +63,7 @@ export class JobOutbox {
   }
 
   private get commands(): OutboxCommands {
-    return this.redis as Redis & OutboxCommands;
+    return this.redis as RedisClient & OutboxCommands;
   }
 
   async stop(): Promise<void> {

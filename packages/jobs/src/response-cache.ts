@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { JobResult, UpstreamRequest } from '@spool/contracts';
-import { defineCommands, type Keys } from '@spool/queue';
+import { defineCommands, type Keys, type RedisClient } from '@spool/queue';
 import { encodeEvent } from '@spool/stream';
 import { CACHE_COMMANDS, type CacheCommands } from './commands.js';
 import type { JobRecord } from './job-record.js';
@@ -81,18 +80,18 @@ export function spentUpstream(record: Pick<JobRecord, 'cached' | 'merged_with'>)
  * identical jobs running now. The store keeps none of it.
  */
 export class ResponseCache {
-  private readonly redis: Redis & CacheCommands;
+  private readonly redis: RedisClient & CacheCommands;
   readonly maxEntryBytes: number;
   readonly tenantMaxBytes: number;
   private readonly leaderLeaseSeconds: number;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: Keys,
     options: ResponseCacheOptions = {},
   ) {
     defineCommands(redis, CACHE_COMMANDS);
-    this.redis = redis as Redis & CacheCommands;
+    this.redis = redis as RedisClient & CacheCommands;
     this.maxEntryBytes = options.maxEntryBytes ?? 1024 * 1024;
     this.tenantMaxBytes = options.tenantMaxBytes ?? 64 * 1024 * 1024;
     this.leaderLeaseSeconds = options.leaderLeaseSeconds ?? 3600;

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import type { Keys } from '@spool/queue';
+import type { Keys, RedisClient } from '@spool/queue';
 
 /**
  * Money is counted in Redis as whole nano-dollars: integers add up without float drift, and a
@@ -70,11 +69,11 @@ export function parseTenantSpend(values: (string | null)[]): TenantSpend | null 
 }
 
 /** A tenant's spend in `month`; null when Redis has no record of that month (none yet, or lost). */
-export async function readTenantSpend(redis: Redis, keys: Keys, tenant: string, month = spendMonth()): Promise<TenantSpend | null> {
+export async function readTenantSpend(redis: RedisClient, keys: Keys, tenant: string, month = spendMonth()): Promise<TenantSpend | null> {
   return parseTenantSpend(await redis.hmget(keys.tenantSpend(tenant, month), ...FIELD_NAMES));
 }
 
 /** Queues the same read on a pipeline (many tenants in one round trip); parse its reply with `parseTenantSpend`. */
-export function queueTenantSpendRead(pipeline: ReturnType<Redis['pipeline']>, keys: Keys, tenant: string, month: string): void {
+export function queueTenantSpendRead(pipeline: ReturnType<RedisClient['pipeline']>, keys: Keys, tenant: string, month: string): void {
   pipeline.hmget(keys.tenantSpend(tenant, month), ...FIELD_NAMES);
 }

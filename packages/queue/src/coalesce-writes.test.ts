@@ -12,8 +12,8 @@ describe('coalesceWrites', () => {
 
   beforeAll(async () => {
     server = await PrivateRedis.start();
-    redis = createRedis(server.url, 'command', 'test-coalesce');
-    admin = createRedis(server.url, 'command', 'test-admin');
+    redis = createRedis(server.url, 'command', 'test-coalesce') as Redis;
+    admin = createRedis(server.url, 'command', 'test-admin') as Redis;
     await Promise.all([waitForRedis(redis, server.url), waitForRedis(admin, server.url)]);
   });
   afterAll(async () => {
@@ -45,7 +45,7 @@ describe('coalesceWrites', () => {
       });
       expect(replies).toEqual([1, [[null, 2], [null, '2']], '2']);
       expect(coalesced).toBe(1);
-      expect(shared.stream.writableCorked).toBe(0);
+      expect((shared as Redis).stream.writableCorked).toBe(0);
     } finally {
       await shared.quit();
     }

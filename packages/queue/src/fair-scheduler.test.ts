@@ -24,11 +24,14 @@ describe('FairScheduler', () => {
     redis.disconnect();
   });
 
-  /** Records `count` jobs of `tenant` (only what the scheduler reads: `seq`, and `est_tokens`). */
+  /** Records `count` jobs of `tenant` (only what the scheduler reads: the index's order and the estimate, as ADMIT writes them). */
   async function submit(tenant: string, count: number, priority = 5, estTokens = 100) {
     const ids = Array.from({ length: count }, () => `job_${tenant}_${++seq}`);
     const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.hset(keys.job(id), { seq: ++seq, tenant, status: 'queued', est_tokens: estTokens });
+    for (const id of ids) {
+      pipeline.zadd(keys.tenantJobs(tenant), ++seq, id).hset(keys.tenantEstimates(tenant), id, estTokens);
+      pipeline.hset(keys.job(id), { tenant, status: 'queued' });
+    }
     await pipeline.exec();
     const released = await scheduler.enqueue(tenant, ids.map((id) => ({ id, priority })));
     return Object.assign(ids, { released });

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import type { Keys } from './keys.js';
 import { chatJobOptions, type ChatJobData } from './queues.js';
 import { defineCommands } from './script-loader.js';
@@ -52,6 +52,12 @@ export interface FairSchedulerOptions {
    * late waits behind when the upstream's rate is the bottleneck (`pendingLimitFor`).
    */
   pendingLimit?: number;
+  /**
+   * Applies the control slot's half of a job's end (JobRepository.settleEnded) to a released job
+   * found ended: the process that ended it died before that half ran. Without it such a job only
+   * leaves the scheduler's sets.
+   */
+  settleEnded?: (id: string) => Promise<void>;
 }
 
 /**
@@ -79,17 +85,17 @@ export interface Released {
  * BullMQ keeps doing the rest (locks, retries, takeover of a dead worker's job).
  */
 export class FairScheduler {
-  private readonly redis: Redis & SchedulerCommands;
+  private readonly redis: RedisClient & SchedulerCommands;
   private readonly pendingLimit: number;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: Keys,
     private readonly queue: Queue<ChatJobData>,
     private readonly options: FairSchedulerOptions,
   ) {
     defineCommands(redis, SCHEDULER_COMMANDS);
-    this.redis = redis as Redis & SchedulerCommands;
+    this.redis = redis as RedisClient & SchedulerCommands;
     this.pendingLimit = options.pendingLimit ?? 16;
   }
 
@@ -119,7 +125,7 @@ export class FairScheduler {
   /** Puts recorded jobs of one tenant in its line and releases what the fleet has room for. */
   async enqueue(tenant: string, jobs: ScheduledJob[]): Promise<Released> {
     const pairs = jobs.flatMap((job) => [job.priority, job.id]);
-    const reply = await this.redis.spoolSchedulerEnqueue(...this.fixedKeys(), this.keys.prefix, RELEASE_STEP, this.pendingLimit, tenant, ...pairs);
+    const reply = await this.redis.spoolSchedulerEnqueue(...this.fixedKeys(), this.keys.control, RELEASE_STEP, this.pendingLimit, tenant, ...pairs);
     const carried = new Map(jobs.filter((job) => job.data).map((job) => [job.id, job.data!]));
     return this.released(reply, carried);
   }
@@ -129,7 +135,7 @@ export class FairScheduler {
    * `passedGate`: a released job that just got past the upstream gate, no longer counted as pending.
    */
   async dispatch(passedGate = ''): Promise<Released> {
-    const reply = await this.redis.spoolSchedulerDispatch(...this.fixedKeys(), this.keys.prefix, RELEASE_STEP, this.pendingLimit, passedGate);
+    const reply = await this.redis.spoolSchedulerDispatch(...this.fixedKeys(), this.keys.control, RELEASE_STEP, this.pendingLimit, passedGate);
     return this.released(reply);
   }
 
@@ -171,22 +177,28 @@ export class FairScheduler {
     const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     const ids = await this.redis.zrangebyscore(keys.schedulerReleased(), '-inf', now - minAgeMs, 'LIMIT', 0, most);
     if (!ids.length) return 0;
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.exists(`${keys.prefix}:${this.queue.name}:${id}`).hmget(keys.job(id), 'status', 'tenant');
-    const replies = (await pipeline.exec()) ?? [];
+    // One command each: on a cluster the queue entries and the records are in different slots.
+    const states = await Promise.all(
+      ids.map(async (id) => {
+        const [onQueue, [status, tenant]] = await Promise.all([this.redis.exists(`${keys.control}:${this.queue.name}:${id}`), this.redis.hmget(keys.job(id), 'status', 'tenant')]);
+        return { id, onQueue: onQueue === 1, status, tenant };
+      }),
+    );
     const lost: string[] = [];
+    const ended: string[] = [];
     const fix = this.redis.pipeline();
-    ids.forEach((id, index) => {
-      const onQueue = replies[index * 2][1] === 1;
-      const [status, tenant] = replies[index * 2 + 1][1] as (string | null)[];
+    for (const { id, onQueue, status, tenant } of states) {
       if (status === 'queued' || status === 'running') {
         if (!onQueue) lost.push(id);
         fix.zadd(keys.schedulerReleased(), 'XX', now, id);
       } else {
+        if (status) ended.push(id);
         fix.zrem(keys.schedulerReleased(), id).zrem(keys.schedulerPending(), id);
         if (tenant) fix.zrem(keys.tenantRunning(tenant), id);
       }
-    });
+    }
+    const { settleEnded } = this.options;
+    if (settleEnded) for (const id of ended) await settleEnded(id);
     await fix.exec();
     await this.putOnQueue(lost);
     return lost.length;
@@ -201,9 +213,16 @@ export class FairScheduler {
     return { ids, more: ids.length >= RELEASE_STEP, retryInMs: Number(hint) >= 0 ? Number(hint) : undefined };
   }
 
-  /** Puts released jobs on the BullMQ queue (FIFO: the order of release is the order to run). */
+  /**
+   * Puts released jobs on the BullMQ queue (FIFO: the order of release is the order to run). One
+   * job, the usual release, goes by `add`: one script, where `addBulk` first builds a pipeline,
+   * which copies every script loaded on the connection (a few hundred µs on a job's way to its worker).
+   */
   private async putOnQueue(ids: string[], carried = new Map<string, ChatJobData>()): Promise<void> {
-    if (!ids.length) return;
-    await this.queue.addBulk(ids.map((id) => ({ name: 'chat', data: carried.get(id) ?? { jobId: id }, opts: chatJobOptions(id, { attempts: this.options.maxAttempts }) })));
+    const entry = (id: string) => ({ name: 'chat', data: carried.get(id) ?? { jobId: id }, opts: chatJobOptions(id, { attempts: this.options.maxAttempts }) });
+    if (ids.length === 1) {
+      const { name, data, opts } = entry(ids[0]);
+      await this.queue.add(name, data, opts);
+    } else if (ids.length > 1) await this.queue.addBulk(ids.map(entry));
   }
 }

@@ -1,6 +1,7 @@
-export { createKeys, type Keys } from './keys.js';
-export { createRedis, watchConnection, waitForRedis, redisAnswers, redactUrl, checkEvictionPolicy, type ConnectionRole, type Redis } from './redis.js';
+export { createKeys, queuePrefix, type Keys } from './keys.js';
+export { createRedis, watchConnection, waitForRedis, redisAnswers, redactUrl, checkEvictionPolicy, type ConnectionRole, type Redis, type RedisClient } from './redis.js';
 export { coalesceWrites, coalesceEveryWrite } from './coalesce-writes.js';
+export { jobEventsPubSub, type PubSub, type PubSubMode } from './pubsub.js';
 export { CHAT_QUEUE, CHAT_BACKOFF, chatJobOptions, createChatQueue, type ChatJobData, type ChatJobOptions } from './queues.js';
 export {
   PROVIDER_BATCH_QUEUE,

@@ -1,17 +1,35 @@
-/** Every Redis key Spool writes outside BullMQ's own, built in one place. */
+/**
+ * The hash tag of every fleet-level key and of BullMQ's queues (`{spool}`): on a Redis Cluster they
+ * share one slot, the control slot, so the scripts that touch several of them run there unchanged.
+ * A prefix that is a hash tag already (`{spool}`, once the advice for a cluster) is kept as it is.
+ */
+export function queuePrefix(prefix: string): string {
+  return /^\{[^{}]+\}$/.test(prefix) ? prefix : `{${prefix}}`;
+}
+
+/**
+ * Every Redis key Spool writes outside BullMQ's own, built in one place. Two kinds of hash slot,
+ * on a single Redis as on a cluster: a job's own keys (record, events, their channel) are tagged by
+ * the job id, so that jobs spread over the shards; everything else is tagged by the prefix.
+ */
 export interface Keys {
   prefix: string;
-  /** hash: the job's record and state */
+  /** the control slot's hash tag, `{<prefix>}`: every key but a job's own starts with it, and it is BullMQ's prefix */
+  control: string;
+  /** hash: the job's record and state (the job's slot) */
   job(id: string): string;
-  /** list: the job's event log; event n is at index n-1 */
+  /** list: the job's event log; event n is at index n-1 (the job's slot) */
   events(id: string): string;
-  /** pub/sub channel announcing new events of one job */
+  /** pub/sub channel announcing new events of one job (the job's slot) */
   eventsChannel(id: string): string;
   /** sorted set of a tenant's job ids, scored by submission order */
   tenantJobs(tenant: string): string;
   /** sorted set of a tenant's ended job ids, scored by when their records expire (ms): what to trim from `tenantJobs` */
   tenantJobsExpiry(tenant: string): string;
-  /** hash: a tenant's jobs not yet ended (`jobs`) and the bytes of their requests (`bytes`) */
+  /**
+   * hash: a tenant's jobs not yet ended (`jobs`) and the bytes of their requests (`bytes`), and each
+   * such job's bytes by its id: the entry goes once, when the job ends, so its end is applied once
+   */
   tenantQuota(tenant: string): string;
   /** counter giving every job its submission order */
   submissionCounter(): string;
@@ -62,6 +80,8 @@ export interface Keys {
   tenantRunning(tenant: string): string;
   /** sorted set: tenants with waiting jobs, by their pass (weighted virtual time): the lowest goes next */
   schedulerTenants(): string;
+  /** hash: the estimated tokens of each of a tenant's jobs not yet released, charged to its TPM at release */
+  tenantEstimates(tenant: string): string;
   /** hash: the scheduler's fleet state (virtual time) */
   scheduler(): string;
   /** sorted set: every released job not yet ended, by release time (ms) */
@@ -81,10 +101,7 @@ export interface Keys {
   fleetJobs(): string;
   /** hash: tokens of ended jobs of the whole fleet, by `<kind>:<tenant>` (kind `prompt` or `completion`) */
   fleetTokens(): string;
-  /**
-   * hash: a cached reply (`at` ms, `result` JSON) of a tenant's request, by the request's hash. A
-   * tenant's cache keys share one hash slot (`{tenant}`), so its scripts run unchanged on a cluster.
-   */
+  /** hash: a cached reply (`at` ms, `result` JSON) of a tenant's request, by the request's hash */
   cacheEntry(tenant: string, hash: string): string;
   /** sorted set: a tenant's cache entries (request hashes) by when they expire (ms) */
   cacheExpiry(tenant: string): string;
@@ -99,54 +116,57 @@ export interface Keys {
 }
 
 export function createKeys(prefix: string): Keys {
+  const control = queuePrefix(prefix);
   return {
     prefix,
-    job: (id) => `${prefix}:job:${id}`,
-    events: (id) => `${prefix}:events:${id}`,
-    eventsChannel: (id) => `${prefix}:events-channel:${id}`,
-    tenantJobs: (tenant) => `${prefix}:tenant:${tenant}:jobs`,
-    tenantJobsExpiry: (tenant) => `${prefix}:tenant:${tenant}:jobs-expiry`,
-    tenantQuota: (tenant) => `${prefix}:tenant:${tenant}:quota`,
-    submissionCounter: () => `${prefix}:submission-counter`,
-    cancelChannel: () => `${prefix}:cancel`,
-    upstreamGate: (upstream = 'default') => `${prefix}:upstream:${upstream}:gate`,
-    upstreamDepartures: (upstream = 'default') => `${prefix}:upstream:${upstream}:departures`,
-    upstreamPauseChannel: () => `${prefix}:upstream-pause`,
-    upstreamHealth: (upstream) => `${prefix}:upstream:${upstream}:health`,
-    upstreamInFlight: (upstream) => `${prefix}:upstream:${upstream}:in-flight`,
-    upstreamRateLimit: (upstream) => `${prefix}:upstream:${upstream}:ratelimit`,
-    upstreamNotServed: (upstream, model) => `${prefix}:upstream:${upstream}:not-served:${model}`,
-    outbox: () => `${prefix}:outbox`,
-    outboxProcessing: () => `${prefix}:outbox:processing`,
-    outboxClaims: () => `${prefix}:outbox:claims`,
-    webhookSecret: () => `${prefix}:webhook-secret`,
-    deliveries: (ownerId) => `${prefix}:deliveries:${ownerId}`,
-    webhookSlots: (tenant) => `${prefix}:webhook-slots:${tenant}`,
-    storePruneRound: () => `${prefix}:store-prune-round`,
-    batch: (id) => `${prefix}:batch:${id}`,
-    batchJobs: (id) => `${prefix}:batch:${id}:jobs`,
-    batchEnded: (id) => `${prefix}:batch:${id}:ended`,
-    batchResults: (id) => `${prefix}:batch:${id}:results`,
-    clientRate: (keyId) => `${prefix}:client-rate:${keyId}`,
-    idempotency: (tenant, keyHash) => `${prefix}:idempotency:${tenant}:${keyHash}`,
-    tenantWaiting: (tenant) => `${prefix}:tenant:${tenant}:waiting`,
-    tenantRunning: (tenant) => `${prefix}:tenant:${tenant}:running`,
-    schedulerTenants: () => `${prefix}:scheduler:tenants`,
-    scheduler: () => `${prefix}:scheduler`,
-    schedulerReleased: () => `${prefix}:scheduler:released`,
-    schedulerPending: () => `${prefix}:scheduler:pending`,
-    schedulerWorkers: () => `${prefix}:scheduler:workers`,
-    workerSlots: () => `${prefix}:scheduler:worker-slots`,
-    tenantSchedule: (tenant) => `${prefix}:tenant:${tenant}:schedule`,
-    tenantSpend: (tenant, month) => `${prefix}:tenant:${tenant}:spend:${month}`,
-    budgetReservation: (jobId) => `${prefix}:budget-reservation:${jobId}`,
-    fleetJobs: () => `${prefix}:fleet:jobs`,
-    fleetTokens: () => `${prefix}:fleet:tokens`,
-    cacheEntry: (tenant, hash) => `${prefix}:cache:{${tenant}}:entry:${hash}`,
-    cacheExpiry: (tenant) => `${prefix}:cache:{${tenant}}:expiry`,
-    cacheSizes: (tenant) => `${prefix}:cache:{${tenant}}:sizes`,
-    mergeLeader: (tenant, mergeKey) => `${prefix}:cache:{${tenant}}:leader:${mergeKey}`,
-    providerBatch: (batchId) => `${prefix}:provider-batch:${batchId}`,
-    providerBatchUnsupported: (upstream) => `${prefix}:provider-batch-unsupported:${upstream}`,
+    control,
+    job: (id) => `${prefix}:job:{${id}}`,
+    events: (id) => `${prefix}:events:{${id}}`,
+    eventsChannel: (id) => `${prefix}:events-channel:{${id}}`,
+    tenantJobs: (tenant) => `${control}:tenant:${tenant}:jobs`,
+    tenantJobsExpiry: (tenant) => `${control}:tenant:${tenant}:jobs-expiry`,
+    tenantQuota: (tenant) => `${control}:tenant:${tenant}:quota`,
+    submissionCounter: () => `${control}:submission-counter`,
+    cancelChannel: () => `${control}:cancel`,
+    upstreamGate: (upstream = 'default') => `${control}:upstream:${upstream}:gate`,
+    upstreamDepartures: (upstream = 'default') => `${control}:upstream:${upstream}:departures`,
+    upstreamPauseChannel: () => `${control}:upstream-pause`,
+    upstreamHealth: (upstream) => `${control}:upstream:${upstream}:health`,
+    upstreamInFlight: (upstream) => `${control}:upstream:${upstream}:in-flight`,
+    upstreamRateLimit: (upstream) => `${control}:upstream:${upstream}:ratelimit`,
+    upstreamNotServed: (upstream, model) => `${control}:upstream:${upstream}:not-served:${model}`,
+    outbox: () => `${control}:outbox`,
+    outboxProcessing: () => `${control}:outbox:processing`,
+    outboxClaims: () => `${control}:outbox:claims`,
+    webhookSecret: () => `${control}:webhook-secret`,
+    deliveries: (ownerId) => `${control}:deliveries:${ownerId}`,
+    webhookSlots: (tenant) => `${control}:webhook-slots:${tenant}`,
+    storePruneRound: () => `${control}:store-prune-round`,
+    batch: (id) => `${control}:batch:${id}`,
+    batchJobs: (id) => `${control}:batch:${id}:jobs`,
+    batchEnded: (id) => `${control}:batch:${id}:ended`,
+    batchResults: (id) => `${control}:batch:${id}:results`,
+    clientRate: (keyId) => `${control}:client-rate:${keyId}`,
+    idempotency: (tenant, keyHash) => `${control}:idempotency:${tenant}:${keyHash}`,
+    tenantWaiting: (tenant) => `${control}:tenant:${tenant}:waiting`,
+    tenantRunning: (tenant) => `${control}:tenant:${tenant}:running`,
+    schedulerTenants: () => `${control}:scheduler:tenants`,
+    scheduler: () => `${control}:scheduler`,
+    schedulerReleased: () => `${control}:scheduler:released`,
+    schedulerPending: () => `${control}:scheduler:pending`,
+    schedulerWorkers: () => `${control}:scheduler:workers`,
+    workerSlots: () => `${control}:scheduler:worker-slots`,
+    tenantEstimates: (tenant) => `${control}:tenant:${tenant}:estimates`,
+    tenantSchedule: (tenant) => `${control}:tenant:${tenant}:schedule`,
+    tenantSpend: (tenant, month) => `${control}:tenant:${tenant}:spend:${month}`,
+    budgetReservation: (jobId) => `${control}:budget-reservation:${jobId}`,
+    fleetJobs: () => `${control}:fleet:jobs`,
+    fleetTokens: () => `${control}:fleet:tokens`,
+    cacheEntry: (tenant, hash) => `${control}:cache:${tenant}:entry:${hash}`,
+    cacheExpiry: (tenant) => `${control}:cache:${tenant}:expiry`,
+    cacheSizes: (tenant) => `${control}:cache:${tenant}:sizes`,
+    mergeLeader: (tenant, mergeKey) => `${control}:cache:${tenant}:leader:${mergeKey}`,
+    providerBatch: (batchId) => `${control}:provider-batch:${batchId}`,
+    providerBatchUnsupported: (upstream) => `${control}:provider-batch-unsupported:${upstream}`,
   };
 }

@@ -1,5 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { queuePrefix } from './keys.js';
+import type { RedisClient } from './redis.js';
 import type { UpstreamRequest } from '@spool/contracts';
 
 export const CHAT_QUEUE = 'chat';
@@ -44,8 +45,8 @@ export function chatJobOptions(jobId: string, options: ChatJobOptions): JobsOpti
   };
 }
 
-export function createChatQueue(connection: Redis, prefix: string): Queue<ChatJobData> {
-  return new Queue<ChatJobData>(CHAT_QUEUE, { connection, prefix });
+export function createChatQueue(connection: RedisClient, prefix: string): Queue<ChatJobData> {
+  return new Queue<ChatJobData>(CHAT_QUEUE, { connection, prefix: queuePrefix(prefix) });
 }
 
 /** Provider-mode batches: one entry per batch, which uploads, creates, polls and collects its upstream batch (API.md §14). */
@@ -75,8 +76,8 @@ export function providerBatchJobOptions(batchId: string): JobsOptions {
   };
 }
 
-export function createProviderBatchQueue(connection: Redis, prefix: string): Queue<ProviderBatchJobData> {
-  return new Queue<ProviderBatchJobData>(PROVIDER_BATCH_QUEUE, { connection, prefix });
+export function createProviderBatchQueue(connection: RedisClient, prefix: string): Queue<ProviderBatchJobData> {
+  return new Queue<ProviderBatchJobData>(PROVIDER_BATCH_QUEUE, { connection, prefix: queuePrefix(prefix) });
 }
 
 /** Webhook deliveries: a queue of their own, so a slow receiver never holds a chat worker. */
@@ -122,6 +123,6 @@ export function webhookJobOptions(ownerId: string): JobsOptions {
   };
 }
 
-export function createWebhookQueue(connection: Redis, prefix: string): Queue<WebhookJobData> {
-  return new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection, prefix });
+export function createWebhookQueue(connection: RedisClient, prefix: string): Queue<WebhookJobData> {
+  return new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection, prefix: queuePrefix(prefix) });
 }

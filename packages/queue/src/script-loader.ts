@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 
 /** A Lua script run as a command of its own on a connection (ioredis `defineCommand`). */
 export interface ScriptCommand {
@@ -46,7 +46,7 @@ export function loadScript(url: URL): string {
 }
 
 /** Defines each command on `redis` that is not defined there yet (a connection is often shared). */
-export function defineCommands(redis: Redis, commands: Record<string, ScriptCommand>): void {
+export function defineCommands(redis: RedisClient, commands: Record<string, ScriptCommand>): void {
   for (const [name, command] of Object.entries(commands)) {
     if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: command.numberOfKeys, lua: loadScript(command.script) });
   }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import type { Keys } from './keys.js';
 
 /** An upstream as every worker sees it in Redis at one moment. */
@@ -42,7 +42,7 @@ const numberOrNull = (value: unknown): number | null => (value === null || value
  * round trip, on Redis's clock (the scripts that write them use it). `model`: also whether each
  * answered 404 for that model. Rejects when Redis does.
  */
-export async function readUpstreamStatus(redis: Redis, keys: Keys, names: readonly string[], model?: string): Promise<UpstreamStatus[]> {
+export async function readUpstreamStatus(redis: RedisClient, keys: Keys, names: readonly string[], model?: string): Promise<UpstreamStatus[]> {
   const pipeline = redis.pipeline().time();
   const localNow = Date.now();
   const perUpstream = model === undefined ? 4 : 5;
@@ -80,7 +80,7 @@ export async function readUpstreamStatus(redis: Redis, keys: Keys, names: readon
 }
 
 /** What the `spool_upstream_*` gauges show of each upstream, read now. */
-export async function readUpstreamGauges(redis: Redis, keys: Keys, names: readonly string[]) {
+export async function readUpstreamGauges(redis: RedisClient, keys: Keys, names: readonly string[]) {
   return (await readUpstreamStatus(redis, keys, names)).map((status) => ({
     name: status.name,
     available: upstreamState(status) === 'ok',

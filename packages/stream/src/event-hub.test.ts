@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { JobEvent } from '@spool/contracts';
-import { createKeys, createRedis, waitForRedis, type Redis } from '@spool/queue';
+import { createKeys, createRedis, waitForRedis, type Redis, type RedisClient } from '@spool/queue';
 import { PrivateRedis, readsDuring } from '../../../test/support/redis-server.js';
 import { EventHub } from './event-hub.js';
 
@@ -10,7 +10,7 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 describe('EventHub', () => {
   const keys = createKeys(`test-${randomUUID().slice(0, 12)}`);
   const jobs = ['job_a', 'job_b', 'job_c'];
-  let redis: Redis;
+  let redis: RedisClient;
   // Pub/sub has a server of its own: it counts the reads it makes, and the log's reads (on the
   // shared Redis) do not count.
   let pubsubServer: PrivateRedis;
@@ -21,8 +21,8 @@ describe('EventHub', () => {
   beforeAll(async () => {
     pubsubServer = await PrivateRedis.start();
     redis = createRedis(REDIS_URL, 'command', keys.prefix);
-    subscriber = createRedis(pubsubServer.url, 'subscriber', keys.prefix);
-    publisher = createRedis(pubsubServer.url, 'command', keys.prefix);
+    subscriber = createRedis(pubsubServer.url, 'subscriber', keys.prefix) as Redis;
+    publisher = createRedis(pubsubServer.url, 'command', keys.prefix) as Redis;
     await Promise.all([waitForRedis(redis, REDIS_URL), waitForRedis(publisher, pubsubServer.url)]);
     hub = new EventHub(redis, subscriber, keys);
     for (const job of jobs) await redis.rpush(keys.events(job), 'status\n{"status":"queued","attempt":1}');

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { JobEvent } from '@spool/contracts';
-import { coalesceWrites, type Keys } from '@spool/queue';
+import { coalesceWrites, jobEventsPubSub, type Keys, type PubSub, type RedisClient } from '@spool/queue';
 import { decodeMessage } from './event-format.js';
 import { EventLog } from './event-log.js';
 
@@ -20,20 +19,25 @@ interface Watcher {
  * a watcher subscribes first, then reads the log after its cursor; live messages and the log
  * race, and only the event right after the cursor is taken from either. A gap (a message lost
  * during a reconnect) is filled from the log, so a watcher sees every event once, in order.
+ * On a cluster it is sharded pub/sub (SSUBSCRIBE, pubsub.ts of @spool/queue): ioredis keeps one
+ * subscriber connection per master, each for its slots' channels.
  */
 export class EventHub {
   private readonly channels = new Map<string, { watchers: Set<Watcher>; subscribed: Promise<unknown> }>();
   private readonly log: EventLog;
+  private readonly pubsub: PubSub;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly subscriber: Redis,
+    private readonly redis: RedisClient,
+    private readonly subscriber: RedisClient,
     private readonly keys: Keys,
   ) {
     this.log = new EventLog(redis, keys);
-    subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
-    // ioredis resubscribes after a reconnect; whatever was published meanwhile is read back.
-    subscriber.on('ready', () => {
+    this.pubsub = jobEventsPubSub(subscriber);
+    subscriber.on(this.pubsub.message, (channel: string, message: string) => this.onMessage(channel, message));
+    // ioredis resubscribes after a reconnect (and, sharded, after a failover moved a master's
+    // slots); whatever was published meanwhile is read back.
+    subscriber.on(this.pubsub.resubscribed, () => {
       for (const { watchers } of this.channels.values()) for (const watcher of watchers) this.catchUpLater(watcher);
     });
   }
@@ -55,7 +59,7 @@ export class EventHub {
     let entry = this.channels.get(channel);
     if (!entry) {
       coalesceWrites(this.subscriber);
-      entry = { watchers: new Set(), subscribed: this.subscriber.subscribe(channel) };
+      entry = { watchers: new Set(), subscribed: this.subscriber[this.pubsub.subscribe](channel) };
       this.channels.set(channel, entry);
     }
     entry.watchers.add(watcher);
@@ -79,7 +83,7 @@ export class EventHub {
     if (entry.watchers.size === 0) {
       this.channels.delete(channel);
       coalesceWrites(this.subscriber);
-      this.subscriber.unsubscribe(channel).catch(() => undefined);
+      this.subscriber[this.pubsub.unsubscribe](channel).catch(() => undefined);
     }
   }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobEventData, StatusEventData, type JobEventName } from '@spool/contracts';
-import { createKeys, createRedis, resolveIncludes, waitForRedis, type Redis } from '@spool/queue';
+import { createKeys, createRedis, jobEventsPubSub, resolveIncludes, waitForRedis, type RedisClient } from '@spool/queue';
 import { decodeEntry, decodeMessage, encodeEvent, eventData, streamedText } from './event-format.js';
 import { EventLog } from './event-log.js';
 
@@ -10,14 +10,14 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** What a job script does with the write-side fragment: one status entry appended and published. */
 const APPEND_STATUS = resolveIncludes(
-  ['--- @include "./commands/event-log.lua"', 'return appendEvent(KEYS[1], KEYS[2], statusEntry(ARGV[1], ARGV[2]))'].join('\n'),
+  ['--- @include "./commands/event-log.lua"', 'return appendEvent(KEYS[1], KEYS[2], ARGV[1], statusEntry(ARGV[2], ARGV[3]))'].join('\n'),
   new URL(import.meta.url),
 );
 
 describe('the event log: Lua writes what TypeScript reads', () => {
   const keys = createKeys(`test-${randomUUID().slice(0, 12)}`);
-  let redis: Redis;
-  let subscriber: Redis;
+  let redis: RedisClient;
+  let subscriber: RedisClient;
 
   beforeAll(async () => {
     redis = createRedis(REDIS_URL, 'command', keys.prefix);
@@ -34,10 +34,11 @@ describe('the event log: Lua writes what TypeScript reads', () => {
   it("appendEvent's entry, in the log and on the channel, is the event the reader decodes; statusEntry parses with StatusEventData", async () => {
     const job = 'job_lua';
     await redis.rpush(keys.events(job), encodeEvent('status', { status: 'queued', attempt: 1 }));
-    await subscriber.subscribe(keys.eventsChannel(job));
-    const published = once(subscriber, 'message');
+    const pubsub = jobEventsPubSub(redis);
+    await subscriber[pubsub.subscribe](keys.eventsChannel(job));
+    const published = once(subscriber, pubsub.message);
 
-    const id = await redis.eval(APPEND_STATUS, 2, keys.events(job), keys.eventsChannel(job), 'running', 3);
+    const id = await redis.eval(APPEND_STATUS, 2, keys.events(job), keys.eventsChannel(job), pubsub.publish, 'running', 3);
 
     expect(id).toBe(2);
     const [, message] = (await published) as [string, string];

@@ -1,12 +1,11 @@
-import type { Redis } from 'ioredis';
 import type { JobEvent } from '@spool/contracts';
-import type { Keys } from '@spool/queue';
+import type { Keys, RedisClient } from '@spool/queue';
 import { decodeEntry } from './event-format.js';
 
 /** Reads a job's event log. Writes go through the job repository, atomically with state. */
 export class EventLog {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

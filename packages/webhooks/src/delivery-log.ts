@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import type { Keys } from '@spool/queue';
+import type { Keys, RedisClient } from '@spool/queue';
 
 /** One delivery attempt, as `GET /v1/jobs/{id}/deliveries` lists it. */
 export interface DeliveryAttempt {
@@ -18,7 +17,7 @@ const LOG_TTL_SECONDS = 7 * 24 * 3600;
 /** The attempts to deliver a job's (or batch's) webhook, oldest first. */
 export class DeliveryLog {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

@@ -1,10 +1,9 @@
-import type { Redis } from 'ioredis';
-import { defineCommands, type Keys } from '@spool/queue';
+import { defineCommands, type Keys, type RedisClient } from '@spool/queue';
 
 /** commands/take-slot.lua: a slot of the tenant's, or 0 when all are held (exported for its test). */
 export const SLOT_COMMANDS = { spoolWebhookSlotTake: { numberOfKeys: 1, script: new URL('./commands/take-slot.lua', import.meta.url) } };
 
-type WithTake = Redis & { spoolWebhookSlotTake(key: string, holder: string, leaseMs: number, perTenant: number): Promise<number> };
+type WithTake = RedisClient & { spoolWebhookSlotTake(key: string, holder: string, leaseMs: number, perTenant: number): Promise<number> };
 
 export interface TenantSlotsOptions {
   /** deliveries of one tenant in flight at once over all workers (SPOOL_WEBHOOK_TENANT_CONCURRENCY) */
@@ -21,7 +20,7 @@ export class TenantSlots {
   private readonly redis: WithTake;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: Keys,
     private readonly options: TenantSlotsOptions,
   ) {

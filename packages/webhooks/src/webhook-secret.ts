@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@spool/queue';
 import { generateWebhookSecret } from './signature.js';
 
 export interface WebhookSecret {
@@ -15,7 +15,7 @@ const TRIES = 3;
  * got there first (SET NX). Call it for every signature: after Redis lost the key, every process
  * signs with the one stored anew, never with a copy of its own.
  */
-export async function resolveWebhookSecret(redis: Redis, key: string, configured?: string): Promise<WebhookSecret> {
+export async function resolveWebhookSecret(redis: RedisClient, key: string, configured?: string): Promise<WebhookSecret> {
   if (configured) return { secret: configured, source: 'config' };
   for (let tries = 0; tries < TRIES; tries++) {
     const stored = await redis.get(key);

@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import express, { type Express, type Request } from 'express';
 import { createMetrics, registerFleetMetrics, registerTenantMetrics } from '@spool/metrics';
 import { readFleetCounts } from '@spool/jobs';
 import { readUpstreamGauges } from '@spool/queue';
@@ -26,6 +26,12 @@ import { usageRouter } from './routes/usage.js';
 import { tenantFigures } from './tenant-usage.js';
 import { traceSubmissions } from './trace-context.js';
 
+/**
+ * A job submission: its route reads and validates the body while the rate limit is decided, and
+ * awaits the verdict (`admitted`) before it records anything.
+ */
+const submission = (req: Request) => req.method === 'POST' && (req.path === '/jobs' || req.path === '/chat/completions');
+
 /** Builds the API; it never listens (main.ts does), so tests drive it directly. */
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -48,7 +54,7 @@ export function createApp(deps: AppDeps): Express {
   const logLine = httpLogging(deps.logger);
   app.use(onRequestEnd(logLine ? [logLine, httpMetrics(metrics)] : [httpMetrics(metrics)]));
   // /v1 first: it is where the traffic is, and every router a request passes costs it microseconds.
-  app.use('/v1', authenticate(deps.config.tenantKeys), clientRateLimit(deps.redis, deps.keys, deps.config));
+  app.use('/v1', authenticate(deps.config.tenantKeys), clientRateLimit(deps.redis, deps.keys, deps.config, submission));
   const streams = streamSlots(deps.config.sseMaxPerTenant);
   app.use(jobsRouter(deps));
   app.use(sessionsRouter(deps));

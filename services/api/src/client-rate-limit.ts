@@ -1,8 +1,7 @@
-import type { RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
+import type { Request, RequestHandler, Response } from 'express';
 import { ApiError } from '@spool/contracts';
 import type { Config } from '@spool/config';
-import { coalesceWrites, defineCommands, type Keys } from '@spool/queue';
+import { coalesceWrites, defineCommands, type Keys, type RedisClient } from '@spool/queue';
 
 /** GCRA over Redis time, shared by every API process: commands/client-rate.lua (exported for its test). */
 export const RATE_COMMANDS = { spoolClientRate: { numberOfKeys: 1, script: new URL('./commands/client-rate.lua', import.meta.url) } };
@@ -15,14 +14,24 @@ function seconds(ms: number): string {
   return `${Math.max(0, ms) / 1000}s`;
 }
 
+/** The verdict of a request whose route reads it later (`admitted`): the refusal or failure, or null. */
+const VERDICT = Symbol('spool.rateVerdict');
+
+type LateResponse = Response & { [VERDICT]?: Promise<Error | null> };
+
 /**
  * `SPOOL_CLIENT_RPM` (or the tenant's `client_rpm`) per API key (in open mode, for everyone
  * together): up to a minute's worth at once, refilled evenly. Answers carry `x-ratelimit-*`; a refusal is a 429 with `retry-after`.
+ *
+ * A request `late` picks (a submission) goes on while Redis answers: its route reads and validates
+ * the body meanwhile, and awaits `admitted` before anything with an effect. The error handler
+ * awaits the verdict too, so a refusal still wins over whatever else the request gets wrong.
  */
-export function clientRateLimit(redis: Redis, keys: Keys, config: Pick<Config, 'clientRpm' | 'tenants'>): RequestHandler {
+export function clientRateLimit(redis: RedisClient, keys: Keys, config: Pick<Config, 'clientRpm' | 'tenants'>, late: (req: Request) => boolean = () => false): RequestHandler {
   defineCommands(redis, RATE_COMMANDS);
-  const commands = redis as Redis & RateCommands;
-  return async (_req, res, next) => {
+  const commands = redis as RedisClient & RateCommands;
+  /** null when allowed; the 429, or what kept Redis from answering. Headers are set on `res` either way. */
+  const verdict = async (res: Response): Promise<Error | null> => {
     try {
       const rpm = config.tenants.get(res.locals.tenant)?.clientRpm ?? config.clientRpm;
       const interval = 60_000 / rpm;
@@ -32,11 +41,31 @@ export function clientRateLimit(redis: Redis, keys: Keys, config: Pick<Config, '
       res.setHeader('x-ratelimit-limit-requests', String(rpm));
       res.setHeader('x-ratelimit-remaining-requests', String(remaining));
       res.setHeader('x-ratelimit-reset-requests', seconds(resetMs));
-      if (allowed) return next();
+      if (allowed) return null;
       const retryAfter = String(Math.max(1, Math.ceil(retryMs / 1000)));
-      next(new ApiError(429, 'rate_limit_error', 'rate_limit_exceeded', `Rate limit of ${rpm} requests per minute reached; retry in ${retryAfter} s`, null, { 'retry-after': retryAfter }));
+      return new ApiError(429, 'rate_limit_error', 'rate_limit_exceeded', `Rate limit of ${rpm} requests per minute reached; retry in ${retryAfter} s`, null, { 'retry-after': retryAfter });
     } catch (error) {
-      next(error);
+      return error as Error;
     }
   };
+  return (req, res, next) => {
+    const pending = verdict(res);
+    if (late(req)) {
+      (res as LateResponse)[VERDICT] = pending;
+      next();
+      return;
+    }
+    void pending.then((refusal) => next(refusal ?? undefined));
+  };
+}
+
+/** Throws the rate limit's refusal (or Redis's failure) of a request that went on while it was decided; nothing else does. */
+export async function admitted(res: Response): Promise<void> {
+  const refusal = await (res as LateResponse)[VERDICT];
+  if (refusal) throw refusal;
+}
+
+/** The refusal of a request whose verdict came late, which its error answer must be instead; null when admitted or decided before. */
+export function lateRefusal(res: Response): Promise<Error | null> {
+  return (res as LateResponse)[VERDICT] ?? Promise.resolve(null);
 }

@@ -1,8 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import type { Redis } from 'ioredis';
 import type { Config } from '@spool/config';
-import type { ChatJobData, FairScheduler, Keys, ProviderBatchJobData } from '@spool/queue';
+import type { ChatJobData, FairScheduler, Keys, ProviderBatchJobData, RedisClient } from '@spool/queue';
 import type { BatchRepository, JobRepository, ResponseCache } from '@spool/jobs';
 import type { DeliveryLog } from '@spool/webhooks';
 import type { EventHub, EventLog } from '@spool/stream';
@@ -13,7 +12,7 @@ import type { Metrics } from '@spool/metrics';
 export interface AppDeps {
   config: Config;
   logger: Logger;
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   queue: Queue<ChatJobData>;
   /** where submitted jobs wait their turn: each tenant its share of the workers */

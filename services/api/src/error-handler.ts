@@ -1,8 +1,9 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@spool/queue';
 import { ApiError } from '@spool/contracts';
 import { TenantQuotaError } from '@spool/jobs';
+import { lateRefusal } from './client-rate-limit.js';
 
 interface HttpError {
   status?: number;
@@ -30,9 +31,17 @@ function fromDomainError(error: unknown): ApiError | undefined {
   return undefined;
 }
 
-/** The one place internal errors become the public envelope; no library message or stack leaks. */
-export function errorHandler(logger: Logger, redis: Redis): ErrorRequestHandler {
-  return (error, _req, res, _next) => {
+/**
+ * The one place internal errors become the public envelope; no library message or stack leaks.
+ * A request the rate limit decided on while it went on (a submission) is answered with that
+ * refusal, if it was refused, whatever else went wrong first.
+ */
+export function errorHandler(logger: Logger, redis: RedisClient): ErrorRequestHandler {
+  return (thrown, _req, res, _next) => {
+    void lateRefusal(res).then((refusal) => answer(refusal ?? thrown, res));
+  };
+
+  function answer(error: unknown, res: Response): void {
     let apiError = error instanceof ApiError ? error : (fromDomainError(error) ?? fromHttpError(error as HttpError));
     if (!apiError) {
       const redisDown = redis.status !== 'ready';
@@ -46,7 +55,7 @@ export function errorHandler(logger: Logger, redis: Redis): ErrorRequestHandler 
       return;
     }
     res.status(apiError.status).set(apiError.headers).json(apiError.toEnvelope());
-  };
+  }
 }
 
 export const notFound: RequestHandler = (req, _res, next) => {

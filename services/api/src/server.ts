@@ -3,7 +3,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { FairScheduler, pendingLimitFor, createChatQueue, createKeys, createProviderBatchQueue, createRedis, watchConnection, waitForRedis, type Redis } from '@spool/queue';
+import { FairScheduler, pendingLimitFor, createChatQueue, createKeys, createProviderBatchQueue, createRedis, watchConnection, waitForRedis, type RedisClient } from '@spool/queue';
 import { BatchRepository, JobRepository, ResponseCache } from '@spool/jobs';
 import { DeliveryLog } from '@spool/webhooks';
 import { EventHub, EventLog } from '@spool/stream';
@@ -26,7 +26,7 @@ export interface ApiServerOptions {
 export class ApiServer {
   readonly deps: AppDeps;
   readonly server: Server;
-  private readonly subscriber: Redis;
+  private readonly subscriber: RedisClient;
   private readonly ownsStore: boolean;
   private readonly shutdown = new AbortController();
   private readonly inFlight = new Set<ServerResponse>();

@@ -1,5 +1,5 @@
 import { ApiError, JobRequest, isId, newId, parseOrThrow, splitJobRequest, type JobObject, type UpstreamRequest } from '@spool/contracts';
-import { coalesceWrites, type ChatJobData } from '@spool/queue';
+import type { ChatJobData } from '@spool/queue';
 import { continuationRequest } from '@spool/llm';
 import { SessionTurns, parseJobRecord, renderJob, requestHash, type JobFields, type NewJob } from '@spool/jobs';
 import type { AppDeps } from './deps.js';
@@ -36,14 +36,10 @@ async function enqueue(deps: AppDeps, job: NewJob): Promise<JobObject> {
   // Whatever can throw runs before either command starts: a promise started and then left
   // behind by a throw would reject with no one awaiting it.
   const scheduled = { id: job.id, priority: job.priority, data: chatJobData(job) };
-  // Both go out on one connection, in order (and in one write): Redis runs them in order, so the
-  // record is there before the job is in line. A job its tenant's quota refused has no record,
-  // and the line takes no job without one.
-  coalesceWrites(deps.redis);
-  const created = deps.jobs.create(job);
-  const queued = deps.scheduler.enqueue(job.tenant, [scheduled]);
-  const [record] = await Promise.all([created, queued]);
-  return record;
+  // The job goes in line right behind its admission, on one connection and in one write: Redis
+  // runs them in order, so the job is admitted before it is in line. A job its tenant's quota
+  // refused is not admitted, and the line takes no job that is not.
+  return deps.jobs.create(job, () => deps.scheduler.enqueue(job.tenant, [scheduled]));
 }
 
 /**
@@ -63,10 +59,25 @@ export function newJob(tenant: string, request: JobRequest, defaultModel: string
   return { id: newId('job'), tenant, request: upstream, priority: spool.priority, metadata: spool.metadata, onInterrupt: spool.on_interrupt, cache, ...jobTrace(), ...fields };
 }
 
-/** Validates a job request, records it and enqueues it; the job object as created. */
-export async function submitJob(deps: AppDeps, tenant: string, body: unknown, id = newId('job')): Promise<JobObject> {
+/**
+ * Validates a job request now, and gives the request, or throws the validation's error, when
+ * called: a route validates while the rate limit is decided, and a refusal still comes first.
+ */
+export function validateJobRequest(body: unknown): () => JobRequest {
+  try {
+    const request = parseOrThrow(JobRequest, body);
+    return () => request;
+  } catch (error) {
+    return () => {
+      throw error;
+    };
+  }
+}
+
+/** Validates a job request (unless `validated` did), records it and enqueues it; the job object as created. */
+export async function submitJob(deps: AppDeps, tenant: string, body: unknown, id = newId('job'), validated = validateJobRequest(body)): Promise<JobObject> {
   await refuseWhenBudgetSpent(deps, tenant);
-  const request = parseOrThrow(JobRequest, body);
+  const request = validated();
   const webhookUrl = request.webhook ? await acceptWebhookUrl(deps, request.webhook.url) : null;
   if (request.session_id) await openSessionTurn(deps, tenant, request.session_id, id);
   const job = newJob(tenant, request, deps.config.defaultModel, { id, sessionId: request.session_id, webhookUrl });

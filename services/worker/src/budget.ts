@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { DeltaEventData, type JobEvent, type UpstreamRequest } from '@spool/contracts';
 import { costUsd, type ModelSettings, type TenantSettings, type TokenCounts } from '@spool/config';
 import { contextWindow, countTokens } from '@spool/llm';
-import { defineCommands, type Keys } from '@spool/queue';
+import { defineCommands, type Keys, type RedisClient } from '@spool/queue';
 import { nextMonthStartSeconds, spendMonth, toNanoUsd, type JobFields } from '@spool/jobs';
 import type { Store } from '@spool/store';
 import { BudgetExceededError, BudgetUnavailableError } from './errors.js';
@@ -13,13 +12,15 @@ const script = (name: string) => new URL(`./commands/${name}.lua`, import.meta.u
 
 const BUDGET_COMMANDS = {
   spoolBudgetReserve: { numberOfKeys: 2, script: script('budget-reserve') },
-  spoolBudgetSettle: { numberOfKeys: 3, script: script('budget-settle') },
+  spoolBudgetChargeJob: { numberOfKeys: 1, script: script('budget-charge-job') },
+  spoolBudgetSettle: { numberOfKeys: 2, script: script('budget-settle') },
   spoolBudgetSeed: { numberOfKeys: 1, script: script('budget-seed') },
 };
 
 interface BudgetCommands {
   spoolBudgetReserve(spend: string, reservation: string, ...args: (string | number)[]): Promise<number>;
-  spoolBudgetSettle(spend: string, reservation: string, job: string, ...args: (string | number)[]): Promise<string[]>;
+  spoolBudgetChargeJob(job: string, ...args: (string | number)[]): Promise<string[]>;
+  spoolBudgetSettle(spend: string, reservation: string, ...args: (string | number)[]): Promise<number>;
   spoolBudgetSeed(spend: string, ...args: (string | number)[]): Promise<number>;
 }
 
@@ -92,15 +93,15 @@ function fieldsOf(pairs: string[]): JobFields {
  * (the next reserve finds it) or ends (`settleLeftover`, from the job-ended outbox).
  */
 export class Budget {
-  private readonly redis: Redis & BudgetCommands;
+  private readonly redis: RedisClient & BudgetCommands;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: Keys,
     private readonly options: BudgetOptions,
   ) {
     defineCommands(redis, BUDGET_COMMANDS);
-    this.redis = redis as Redis & BudgetCommands;
+    this.redis = redis as RedisClient & BudgetCommands;
   }
 
   get logger(): Logger {
@@ -143,21 +144,18 @@ export class Budget {
     throw new BudgetUnavailableError(new Error(`no reservation after ${RESERVE_TRIES} tries`));
   }
 
-  /** Settles a reservation to what the attempt used, once; the job's cost fields after it ({} when it was settled already). */
+  /**
+   * Settles a reservation to what the attempt used, once; the job's cost fields after it ({} when
+   * it was settled already). The job's totals first (its slot), then the tenant's spend (the
+   * control slot): a crash between leaves the reservation to `settleLeftover`, which then counts
+   * only the spend.
+   */
   async settle(reservation: Reservation, charge: Charge): Promise<JobFields> {
     const { tokens } = charge;
-    const reply = await this.redis.spoolBudgetSettle(
-      this.keys.tenantSpend(reservation.tenant, reservation.month),
-      this.keys.budgetReservation(reservation.jobId),
-      this.keys.job(reservation.jobId),
-      reservation.token,
-      this.price(reservation.model, tokens),
-      charge.reached ? 1 : 0,
-      tokens?.prompt_tokens ?? 0,
-      tokens?.completion_tokens ?? 0,
-      reservation.month,
-    );
-    return fieldsOf(reply);
+    const args = [reservation.token, this.price(reservation.model, tokens), charge.reached ? 1 : 0, tokens?.prompt_tokens ?? 0, tokens?.completion_tokens ?? 0];
+    const fields = await this.redis.spoolBudgetChargeJob(this.keys.job(reservation.jobId), ...args, reservation.month);
+    await this.redis.spoolBudgetSettle(this.keys.tenantSpend(reservation.tenant, reservation.month), this.keys.budgetReservation(reservation.jobId), ...args);
+    return fieldsOf(fields);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { UpstreamRequest } from '@spool/contracts';
 import type { JobFields } from '@spool/jobs';
 import { classifyUpstreamError, countPromptTokens, countTokens, type Completion } from '@spool/llm';
@@ -35,17 +36,19 @@ export class JobSpend {
 
   /**
    * Runs one upstream call (`run`, with the deltas it streams going to `onDelta`, and the
-   * request's prompt tokens, counted once here), reserved
-   * before and settled after. Throws BudgetExceededError, without calling `run`, when the
-   * tenant's budget cannot pay its worst case.
+   * request's prompt tokens, counted once here), reserved (before it goes when the tenant has a
+   * budget, just after otherwise) and settled after. Throws BudgetExceededError, without calling
+   * `run`, when the tenant's budget cannot pay its worst case.
    */
   async call<T extends Completion>(request: UpstreamRequest, onDelta: (text: string) => void, run: (onDelta: (text: string) => void, promptTokens: number) => Promise<T>): Promise<T> {
     if (!this.tenant) throw new BudgetUnavailableError(new Error("the job's tenant is not known before START"));
+    const { tenant, from } = this;
     const promptTokens = countPromptTokens(request.messages);
-    const reserving = this.budget.reserve(this.jobId, this.tenant, request, promptTokens, this.from);
+    const reserve = () => this.budget.reserve(this.jobId, tenant, request, promptTokens, from);
     // A tenant without a budget is never refused: its call goes without waiting for the
-    // reservation (a round trip less before the first token), which is settled all the same.
-    const reservation = this.budget.limits(this.tenant) ? await reserving : reserving.catch((error: unknown) => this.unsettled(error));
+    // reservation (a round trip less before the first token), which is made in the next turn of
+    // the event loop, once the call's request is out, and settled all the same.
+    const reservation = this.budget.limits(tenant) ? await reserve() : nextTurn().then(reserve).catch((error: unknown) => this.unsettled(error));
     let streamed = '';
     let completion: T;
     try {

@@ -4,7 +4,7 @@ import { isTerminal } from '@spool/contracts';
 import type { BatchFields, BatchRepository, JobRepository } from '@spool/jobs';
 import type { Metrics } from '@spool/metrics';
 import { batchInputLine, lacksBatchApi, PROVIDER_BATCH_ENDED, readBatchOutputLine, UpstreamError, type ProviderBatch, type ProviderBatchClient } from '@spool/llm';
-import type { FairScheduler, Keys, Redis } from '@spool/queue';
+import type { FairScheduler, Keys, RedisClient } from '@spool/queue';
 import { retryDelayMs } from './backoff.js';
 import { endFromProvider } from './provider-job-end.js';
 import type { ProviderBatchState, ProviderBatchStates } from './provider-batch-state.js';
@@ -14,7 +14,7 @@ export type PollerConfig = Pick<Config, 'upstreams' | 'models' | 'maxAttempts' |
 export interface ProviderBatchPollerDeps {
   config: PollerConfig;
   logger: Logger;
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   jobs: JobRepository;
   batches: BatchRepository;
@@ -215,17 +215,13 @@ export class ProviderBatchPoller {
 
   /** Puts every request of the batch that has not ended on the chat queue: it runs as an ordinary job. */
   private async runLive(batchId: string, state: ProviderBatchState): Promise<Step> {
-    const { redis, keys, batches, scheduler } = this.deps;
+    const { jobs, batches, scheduler } = this.deps;
     for (let start = 0; ; start += PAGE) {
       const ids = await batches.jobIds(batchId, start, PAGE);
-      const pipeline = redis.pipeline();
-      for (const id of ids) pipeline.hmget(keys.job(id), 'status', 'priority', 'tenant');
-      const replies = (await pipeline.exec()) ?? [];
+      const replies = await jobs.readMany(ids, ['status', 'priority', 'tenant']);
       const byTenant = new Map<string, { id: string; priority: number }[]>();
       ids.forEach((id, index) => {
-        const [error, fields] = replies[index] ?? [];
-        if (error) throw error;
-        const [status, priority, tenant] = fields as (string | null)[];
+        const [status, priority, tenant] = replies[index];
         if (status && tenant && !isTerminal(status)) byTenant.set(tenant, [...(byTenant.get(tenant) ?? []), { id, priority: Number(priority) }]);
       });
       for (const [tenant, waiting] of byTenant) await scheduler.enqueue(tenant, waiting);
@@ -241,17 +237,13 @@ export class ProviderBatchPoller {
 
   /** The batch's requests that have not ended, as a batch input file. */
   private async inputFile(batchId: string, upstream: UpstreamSettings): Promise<{ text: string; count: number }> {
-    const { redis, keys, batches } = this.deps;
+    const { jobs, batches } = this.deps;
     const lines: string[] = [];
     for (let start = 0; ; start += PAGE) {
       const ids = await batches.jobIds(batchId, start, PAGE);
-      const pipeline = redis.pipeline();
-      for (const id of ids) pipeline.hmget(keys.job(id), 'status', 'request');
-      const replies = (await pipeline.exec()) ?? [];
+      const replies = await jobs.readMany(ids, ['status', 'request']);
       ids.forEach((id, index) => {
-        const [error, fields] = replies[index] ?? [];
-        if (error) throw error;
-        const [status, request] = fields as (string | null)[];
+        const [status, request] = replies[index];
         if (!status || !request || isTerminal(status)) return;
         const parsed = JSON.parse(request);
         lines.push(batchInputLine(id, parsed, upstream.modelMap[parsed.model] ?? parsed.model));

@@ -1,4 +1,4 @@
-import type { Keys, Redis } from '@spool/queue';
+import type { Keys, RedisClient } from '@spool/queue';
 
 /** Where a provider batch is: its input file uploaded, its upstream batch created, then polled until it ends. */
 export type ProviderBatchPhase = 'upload' | 'create' | 'poll' | 'done';
@@ -28,7 +28,7 @@ const FIELDS = { fileId: 'file_id', upstreamBatchId: 'upstream_batch_id' } as co
  */
 export class ProviderBatchStates {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

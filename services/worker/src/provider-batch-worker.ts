@@ -5,7 +5,7 @@ import type { Config, UpstreamSettings } from '@spool/config';
 import type { BatchRepository, JobRepository } from '@spool/jobs';
 import { ProviderBatchClient } from '@spool/llm';
 import type { Metrics } from '@spool/metrics';
-import { CHAT_QUEUE, PROVIDER_BATCH_QUEUE, FairScheduler, pendingLimitFor, createKeys, createRedis, type ChatJobData, type ProviderBatchJobData, type Redis } from '@spool/queue';
+import { CHAT_QUEUE, PROVIDER_BATCH_QUEUE, FairScheduler, pendingLimitFor, createKeys, createRedis, type ChatJobData, type ProviderBatchJobData, type RedisClient } from '@spool/queue';
 import { ProviderBatchPoller } from './provider-batch-poller.js';
 import { ProviderBatchStates } from './provider-batch-state.js';
 
@@ -13,7 +13,7 @@ export interface ProviderBatchWorkerOptions {
   config: Config;
   logger: Logger;
   /** the process's command connection */
-  redis: Redis;
+  redis: RedisClient;
   jobs: JobRepository;
   batches: BatchRepository;
   /** this process's metrics */
@@ -34,8 +34,8 @@ export class ProviderBatchWorker {
   private readonly worker: Worker<ProviderBatchJobData>;
   private readonly chatQueue: Queue<ChatJobData>;
   /** BullMQ closes the connections it makes, not the ones it is given: these are closed here */
-  private readonly workerConnection: Redis;
-  private readonly queueConnection: Redis;
+  private readonly workerConnection: RedisClient;
+  private readonly queueConnection: RedisClient;
   private readonly clients = new Map<string, ProviderBatchClient>();
   private readonly poller: ProviderBatchPoller;
 
@@ -43,7 +43,7 @@ export class ProviderBatchWorker {
     const { config, logger, redis } = options;
     const keys = createKeys(config.prefix);
     this.queueConnection = createRedis(config.redisUrl, 'worker', config.prefix);
-    this.chatQueue = new Queue<ChatJobData>(CHAT_QUEUE, { connection: this.queueConnection, prefix: config.prefix });
+    this.chatQueue = new Queue<ChatJobData>(CHAT_QUEUE, { connection: this.queueConnection, prefix: keys.control });
     this.poller = new ProviderBatchPoller({
       config,
       logger,
@@ -59,7 +59,7 @@ export class ProviderBatchWorker {
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.worker = new Worker<ProviderBatchJobData>(PROVIDER_BATCH_QUEUE, (job, token) => this.process(job, token), {
       connection: this.workerConnection,
-      prefix: config.prefix,
+      prefix: keys.control,
       concurrency: CONCURRENCY,
       name: `${hostname()}:${process.pid}`,
       lockDuration: config.lockMs,

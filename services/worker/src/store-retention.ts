@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import type { Redis } from '@spool/queue';
+import type { RedisClient } from '@spool/queue';
 import type { PruneResult, Store } from '@spool/store';
 
 export interface StoreRetentionOptions {
   store: Pick<Store, 'prune'>;
-  redis: Redis;
+  redis: RedisClient;
   /** the key whose holder prunes this round: one worker of the fleet per interval */
   lockKey: string;
   /** SPOOL_STORE_RETENTION_DAYS; 0 keeps everything */

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { UpstreamRequest } from '@spool/contracts';
 import { contextWindow, MAX_RETRY_AFTER_MS, type RateLimitSnapshot } from '@spool/llm';
-import { defineCommands } from '@spool/queue';
+import { defineCommands, type RedisClient } from '@spool/queue';
 import { WorkerError } from './errors.js';
 
 /** Slots are spaced a little wider than the limit, so clock jitter between hosts does not tip calls over it. */
@@ -110,7 +109,7 @@ function abortableTimer(ms: number, signal?: AbortSignal): Promise<void> {
  * usage it reports.
  */
 export class UpstreamGate {
-  private readonly redis: Redis & GateCommands;
+  private readonly redis: RedisClient & GateCommands;
   /** ms between two calls' slots (its RPM), and ms a token (its TPM); 0: no such limit */
   readonly requestGapMs: number;
   readonly msPerToken: number;
@@ -120,9 +119,9 @@ export class UpstreamGate {
   /** the latest pause this process knows of (its own, or another's announcement) */
   private pausedUntil = 0;
 
-  constructor(redis: Redis, readonly key: string, options: UpstreamGateOptions = {}) {
+  constructor(redis: RedisClient, readonly key: string, options: UpstreamGateOptions = {}) {
     defineCommands(redis, GATE_COMMANDS);
-    this.redis = redis as Redis & GateCommands;
+    this.redis = redis as RedisClient & GateCommands;
     this.requestGapMs = options.rpm ? (60_000 / options.rpm) * SPACING_MARGIN : 0;
     this.msPerToken = options.tpm ? (60_000 / options.tpm) * SPACING_MARGIN : 0;
     this.pauseChannel = options.pauseChannel;
@@ -221,11 +220,11 @@ export class UpstreamGate {
  * step: the index of the gate chosen, and how long its slot is from now. Every gate must share
  * `redis`. Rejects only with `UpstreamGateError`.
  */
-export async function acquireEarliest(redis: Redis, gates: readonly UpstreamGate[], tokens: number): Promise<{ index: number; waitMs: number }> {
+export async function acquireEarliest(redis: RedisClient, gates: readonly UpstreamGate[], tokens: number): Promise<{ index: number; waitMs: number }> {
   defineCommands(redis, GATE_COMMANDS);
   const args = gates.flatMap((gate) => [gate.requestGapMs, gate.msPerToken]);
   try {
-    const [index, waitMs] = await (redis as Redis & GateCommands).spoolGateAcquireEarliest(gates.length, ...gates.map((gate) => gate.key), tokens, ...args);
+    const [index, waitMs] = await (redis as RedisClient & GateCommands).spoolGateAcquireEarliest(gates.length, ...gates.map((gate) => gate.key), tokens, ...args);
     return { index: index - 1, waitMs };
   } catch (error) {
     throw new UpstreamGateError(error);

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import { classifyUpstreamError } from '@spool/llm';
-import { defineCommands, type Keys } from '@spool/queue';
+import { defineCommands, type Keys, type RedisClient } from '@spool/queue';
 
 export interface UpstreamHealthOptions {
   /** failed calls in a row (5xx, timeout, connection error) that take an upstream out; default 5 */
@@ -46,11 +45,11 @@ export class UpstreamHealth {
   readonly failuresToOut: number;
   readonly outMs: number;
   private readonly trialLeaseMs: number;
-  private readonly redis: Redis & HealthCommands;
+  private readonly redis: RedisClient & HealthCommands;
 
-  constructor(redis: Redis, private readonly keys: Keys, options: UpstreamHealthOptions = {}) {
+  constructor(redis: RedisClient, private readonly keys: Keys, options: UpstreamHealthOptions = {}) {
     defineCommands(redis, HEALTH_COMMANDS);
-    this.redis = redis as Redis & HealthCommands;
+    this.redis = redis as RedisClient & HealthCommands;
     this.failuresToOut = options.failuresToOut ?? 5;
     this.outMs = options.outMs ?? 30_000;
     this.trialLeaseMs = options.trialLeaseMs ?? 125_000;

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ModelSettings, UpstreamSettings } from '@spool/config';
 import type { UpstreamRequest } from '@spool/contracts';
 import { classifyUpstreamError, UpstreamClient, UpstreamError, type RateLimitSnapshot } from '@spool/llm';
-import { coalesceWrites, readUpstreamStatus, type Keys, type UpstreamStatus } from '@spool/queue';
+import { coalesceWrites, readUpstreamStatus, type Keys, type UpstreamStatus, type RedisClient } from '@spool/queue';
 import { WorkerError } from './errors.js';
 import { chooseRoute, soonestElsewhere, WeightedRotation, type ModelChoice } from './route-upstream.js';
 import { abortableDelay, acquireEarliest, UpstreamGate, UpstreamGateError } from './upstream-gate.js';
@@ -57,7 +56,7 @@ export interface RouteOptions {
 }
 
 export interface UpstreamPoolOptions {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   upstreams: readonly UpstreamSettings[];
   models: ReadonlyMap<string, ModelSettings>;

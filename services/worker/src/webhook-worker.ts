@@ -1,7 +1,7 @@
 import { Worker, type Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { WEBHOOK_QUEUE, createKeys, createRedis, createWebhookQueue, webhookJobId, webhookJobOptions, type Redis, type WebhookJobData } from '@spool/queue';
+import { WEBHOOK_QUEUE, createKeys, createRedis, createWebhookQueue, webhookJobId, webhookJobOptions, type RedisClient, type WebhookJobData } from '@spool/queue';
 import type { JobEndedHandler } from '@spool/jobs';
 import type { Metrics } from '@spool/metrics';
 import { DeliveryLog, TenantSlots, resolveWebhookSecret, type ResolveHost } from '@spool/webhooks';
@@ -11,7 +11,7 @@ export interface WebhookWorkerOptions {
   config: Config;
   logger: Logger;
   /** command connection; default: a new one from REDIS_URL */
-  redis?: Redis;
+  redis?: RedisClient;
   /** an attempt with no answer for this long fails; default 15 s */
   timeoutMs?: number;
   /** deliveries in flight at once in this process; default 32 */
@@ -46,8 +46,8 @@ export interface WebhookEvent {
 export class WebhookWorker {
   readonly worker: Worker<WebhookJobData>;
   readonly queue: Queue<WebhookJobData>;
-  private readonly redis: Redis;
-  private readonly workerConnection: Redis;
+  private readonly redis: RedisClient;
+  private readonly workerConnection: RedisClient;
   private readonly ownsRedis: boolean;
 
   constructor(private readonly options: WebhookWorkerOptions) {
@@ -72,7 +72,7 @@ export class WebhookWorker {
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, processor, {
       connection: this.workerConnection,
-      prefix: config.prefix,
+      prefix: keys.control,
       concurrency: options.concurrency ?? 32,
       settings: { backoffStrategy: (attemptsMade: number) => webhookRetryDelayMs(attemptsMade, config.webhookBackoffMs) },
     });

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { checkEvictionPolicy, createKeys, createRedis, readUpstreamGauges, waitForRedis, type Redis } from '@spool/queue';
+import { checkEvictionPolicy, createKeys, createRedis, readUpstreamGauges, waitForRedis, type RedisClient } from '@spool/queue';
 import { BatchRepository, JobRepository, SessionTurns } from '@spool/jobs';
 import { createMetrics, serveMetrics, type Metrics } from '@spool/metrics';
 import { createStore, type Store } from '@spool/store';
@@ -56,7 +56,7 @@ export class WorkerProcess {
   readonly store: Store;
   /** where this worker serves `/metrics`, once started; none when SPOOL_METRICS_PORT is 0 or its port was taken */
   metricsUrl: string | undefined;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly ownsStore: boolean;
   private running: Running | undefined;
 

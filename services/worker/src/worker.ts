@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
-import { CHAT_QUEUE, FairScheduler, pendingLimitFor, coalesceEveryWrite, createKeys, createRedis, watchConnection, type ChatJobData, type Redis } from '@spool/queue';
+import { CHAT_QUEUE, FairScheduler, pendingLimitFor, coalesceEveryWrite, createKeys, createRedis, watchConnection, type ChatJobData, type RedisClient } from '@spool/queue';
 import { JobOutbox, JobRepository, ResponseCache, type JobEndedHandler } from '@spool/jobs';
 import { EventHub, EventLog } from '@spool/stream';
 import { createMetrics, type Metrics } from '@spool/metrics';
@@ -17,12 +17,13 @@ import { MergedJobs } from './merged-jobs.js';
 import { SchedulerLoop } from './scheduler-loop.js';
 import type { Budget } from './budget.js';
 import { traceChatAttempts } from './tracing-spans.js';
+import { PromptWorker } from './prompt-worker.js';
 
 export interface SpoolWorkerOptions {
   config: Config;
   logger: Logger;
   /** command connection; default: a new one from REDIS_URL */
-  redis?: Redis;
+  redis?: RedisClient;
   coalesceMs?: number;
   /** what runs, at least once, after every job ends (store record, session, webhook, batch) */
   onJobEnded?: JobEndedHandler[];
@@ -39,15 +40,15 @@ export interface SpoolWorkerOptions {
 export class SpoolWorker {
   readonly worker: Worker<ChatJobData>;
   readonly metrics: Metrics;
-  private readonly redis: Redis;
-  private readonly subscriber: Redis;
+  private readonly redis: RedisClient;
+  private readonly subscriber: RedisClient;
   /** the events of jobs that merged jobs follow */
-  private readonly followSubscriber: Redis;
+  private readonly followSubscriber: RedisClient;
   private readonly queue: Queue<ChatJobData>;
-  private readonly queueConnection: Redis;
+  private readonly queueConnection: RedisClient;
   /** BullMQ closes the connections it makes, not the ones it is given: these two are closed here */
-  private readonly workerConnection: Redis;
-  private readonly outboxConnection: Redis;
+  private readonly workerConnection: RedisClient;
+  private readonly outboxConnection: RedisClient;
   private readonly jobs: JobRepository;
   private readonly outbox: JobOutbox;
   private readonly ownsRedis: boolean;
@@ -69,7 +70,7 @@ export class SpoolWorker {
     // A connection of its own: ioredis copies every script loaded on a connection (BullMQ's dozens)
     // into each pipeline, and the job repository and outbox pipeline on `this.redis`.
     this.queueConnection = createRedis(config.redisUrl, 'worker', config.prefix);
-    this.queue = new Queue<ChatJobData>(CHAT_QUEUE, { connection: this.queueConnection, prefix: config.prefix });
+    this.queue = new Queue<ChatJobData>(CHAT_QUEUE, { connection: this.queueConnection, prefix: keys.control });
     this.jobs = new JobRepository(this.redis, keys, { eventsTtlSeconds: config.eventsTtlSeconds });
     this.pool = new UpstreamPool({
       redis: this.redis,
@@ -83,7 +84,7 @@ export class SpoolWorker {
     });
     const name = `${hostname()}:${process.pid}`;
     this.scheduling = new SchedulerLoop({
-      scheduler: new FairScheduler(this.redis, keys, this.queue, { maxAttempts: config.maxAttempts, pendingLimit: pendingLimitFor(config.upstreams) }),
+      scheduler: new FairScheduler(this.redis, keys, this.queue, { maxAttempts: config.maxAttempts, pendingLimit: pendingLimitFor(config.upstreams), settleEnded: (id) => this.jobs.settleEnded(id) }),
       logger,
       workerId: `${name}:${randomUUID()}`,
       slots: config.workerConcurrency,
@@ -116,9 +117,9 @@ export class SpoolWorker {
     });
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     const traced = config.otlpEndpoint ? traceChatAttempts(processor, (jobId) => this.jobs.traceOf(jobId)) : processor;
-    this.worker = new Worker<ChatJobData>(CHAT_QUEUE, traced, {
+    this.worker = new PromptWorker<ChatJobData>(CHAT_QUEUE, traced, {
       connection: this.workerConnection,
-      prefix: config.prefix,
+      prefix: keys.control,
       concurrency: config.workerConcurrency,
       name,
       lockDuration: config.lockMs,

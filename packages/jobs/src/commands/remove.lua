@@ -1,13 +1,18 @@
--- KEYS: 1 job hash, 2 event list, 3 the tenant's index, 4 the tenant's quota, 5 its scheduler
--- line, 6 its running set, 7 the scheduler's released set, 8 its pending set. ARGV: 1 job id.
--- Removes a job that never ran (a batch rolled back) and gives back what it held of the quota.
--- Deletions come first: under maxmemory a script may go on writing once it has written.
---- @include "./includes/terminal.lua"
+-- KEYS: 1 the tenant's quota, 2 the tenant's index, 3 its scheduler line, 4 its running set, 5 the
+-- scheduler's released set, 6 its pending set, 7 the tenant's estimates (the control slot). ARGV:
+-- 1 job id.
+-- Takes back the admission of a job that never ran (a batch rolled back): it leaves the index and
+-- the scheduler and gives back what it held of the quota (once: its quota entry goes). The caller
+-- then deletes the record, in the job's slot. Deletions come first: under maxmemory a script may go
+-- on writing once it has written.
 --- @include "./includes/release-quota.lua"
 --- @include "./includes/leave-scheduler.lua"
-local held = redis.call('HMGET', KEYS[1], 'quota_bytes', 'status')
-redis.call('UNLINK', KEYS[1], KEYS[2])
-redis.call('ZREM', KEYS[3], ARGV[1])
-leaveScheduler(KEYS[5], KEYS[6], KEYS[7], KEYS[8], ARGV[1])
-if held[1] and not terminal(held[2]) then releaseQuota(KEYS[4], held[1]) end
+local bytes = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+leaveScheduler(KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1])
+redis.call('HDEL', KEYS[7], ARGV[1])
+if bytes then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  releaseQuota(KEYS[1], bytes)
+end
 return 1

@@ -4,7 +4,8 @@ import { ApiError, isId, isTerminal, parseOrThrow, type JobObject } from '@spool
 import { renderFields, type JobFields } from '@spool/jobs';
 import type { AppDeps } from '../deps.js';
 import { jsonBody } from '../body.js';
-import { continueJob, submitJob } from '../submit-job.js';
+import { continueJob, submitJob, validateJobRequest } from '../submit-job.js';
+import { admitted } from '../client-rate-limit.js';
 import { idempotent } from '../idempotency.js';
 import { waitWhileHeld } from '../wait-for-job.js';
 import { waitingOn } from '../waiting-on.js';
@@ -56,8 +57,10 @@ export function jobsRouter(deps: AppDeps): Router {
 
   router.post('/v1/jobs', ...jsonBody('1mb'), async (req, res) => {
     const { wait } = parseOrThrow(WaitQuery, req.query);
+    const validated = validateJobRequest(req.body);
+    await admitted(res);
     const key = req.header('idempotency-key');
-    const submitted = await idempotent(deps, res.locals.tenant, key, req.body, (id) => submitJob(deps, res.locals.tenant, req.body, id));
+    const submitted = await idempotent(deps, res.locals.tenant, key, req.body, (id) => submitJob(deps, res.locals.tenant, req.body, id, validated));
     let job = submitted.job;
     if (submitted.replayed) {
       sendJob(res, 200, job);

@@ -5,7 +5,8 @@ import { parseJobRecord } from '@spool/jobs';
 import { eventData } from '@spool/stream';
 import type { AppDeps } from '../deps.js';
 import { jsonBody } from '../body.js';
-import { submitJob } from '../submit-job.js';
+import { submitJob, validateJobRequest } from '../submit-job.js';
+import { admitted } from '../client-rate-limit.js';
 import { cancelJob } from '../cancel-job.js';
 import { chatCompletion, chunk, jobFailure, usageChunk } from '../openai-format.js';
 import type { TenantSlots } from '../tenant-slots.js';
@@ -42,6 +43,8 @@ async function follow(deps: AppDeps, res: Response, job: JobObject, onEvent: (ev
   const waitMs = deps.doorWaitMs ?? 3_600_000;
   await new Promise<void>((resolve, reject) => {
     let finished = false;
+    // The job's `done` has come: a client leaving now (the answer's own end closes it) leaves nothing to cancel.
+    let jobEnded = false;
     let unwatch: (() => void) | undefined;
     const end = (error?: unknown) => {
       if (finished) return;
@@ -55,11 +58,12 @@ async function follow(deps: AppDeps, res: Response, job: JobObject, onEvent: (ev
     res.on('close', () => {
       if (finished) return;
       end();
-      void deps.jobs.get(job.id).then((fields) => fields && cancelJob(deps, job.id, fields)).catch(() => undefined);
+      if (!jobEnded) void deps.jobs.get(job.id).then((fields) => fields && cancelJob(deps, job.id, fields)).catch(() => undefined);
     });
     deps.hub
       .watch(job.id, 0, (event) => {
         if (finished) return;
+        if (event.event === 'done') jobEnded = true;
         Promise.resolve(onEvent(event)).then(() => event.event === 'done' && end(), end);
       })
       .then((stop) => {
@@ -76,10 +80,14 @@ export function openaiRouter(deps: AppDeps, slots: TenantSlots): Router {
 
   router.post('/v1/chat/completions', ...jsonBody('1mb'), async (req, res) => {
     const door = parseOrThrow(DoorFields, req.body);
+    const cacheTtl = req.header(CACHE_TTL_HEADER);
+    // Without the header (the usual call) the body is the job's request: validated while the rate limit is decided.
+    const validated = cacheTtl === undefined ? validateJobRequest(req.body) : undefined;
+    await admitted(res);
     // A stream counts against the tenant's SSE streams, refused before its job is made.
     if (door.stream) res.on('close', slots.take(res.locals.tenant));
-    const body = withCacheHeader(req.body as Record<string, unknown>, req.header(CACHE_TTL_HEADER));
-    const job = await submitJob(deps, res.locals.tenant, body);
+    const body = withCacheHeader(req.body as Record<string, unknown>, cacheTtl);
+    const job = await submitJob(deps, res.locals.tenant, body, undefined, validated);
     res.setHeader('x-spool-job-id', job.id);
 
     if (!door.stream) {

@@ -1,12 +1,11 @@
--- KEYS: 1 the spend hash of the reservation's month, 2 the job's reservation hash, 3 the job
--- hash. ARGV: 1 the reservation's token, 2 what the call really cost (nano-USD, whole), 3 upstream
--- calls billed (0 or 1), 4 prompt tokens, 5 completion tokens, 6 the reservation's month.
+-- KEYS: 1 the spend hash of the reservation's month, 2 the job's reservation hash (the control
+-- slot). ARGV: 1 the reservation's token, 2 what the call really cost (nano-USD, whole), 3
+-- upstream calls billed (0 or 1), 4 prompt tokens, 5 completion tokens.
 -- Settles the reservation to the real cost, once: a token that no longer holds it (settled
--- already, or replaced after a takeover) changes nothing. The job's own totals count the call
--- too. Returns the job's cost fields as field, value pairs ({} when nothing was settled).
-local FIELDS = {'cost_nusd', 'billed_requests', 'billed_prompt_tokens', 'billed_completion_tokens', 'cost_month'}
+-- already, or replaced after a takeover) changes nothing. The job's own totals are counted first,
+-- in its slot (budget-charge-job.lua). Returns 1 settled; 0 not this token's to settle.
 local reservation = redis.call('HMGET', KEYS[2], 'token', 'amount')
-if reservation[1] ~= ARGV[1] then return {} end
+if reservation[1] ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[2])
 -- A hash Redis lost is left for seeding from the store, which counts this job once it ends.
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -18,16 +17,4 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HINCRBY', KEYS[1], 'prompt_tokens', ARGV[4])
   redis.call('HINCRBY', KEYS[1], 'completion_tokens', ARGV[5])
 end
-if redis.call('EXISTS', KEYS[3]) == 0 then return {} end
-redis.call('HINCRBY', KEYS[3], 'cost_nusd', ARGV[2])
-redis.call('HINCRBY', KEYS[3], 'billed_requests', ARGV[3])
-redis.call('HINCRBY', KEYS[3], 'billed_prompt_tokens', ARGV[4])
-redis.call('HINCRBY', KEYS[3], 'billed_completion_tokens', ARGV[5])
-redis.call('HSET', KEYS[3], 'cost_month', ARGV[6])
-local values = redis.call('HMGET', KEYS[3], unpack(FIELDS))
-local out = {}
-for index, field in ipairs(FIELDS) do
-  out[#out + 1] = field
-  out[#out + 1] = values[index]
-end
-return out
+return 1

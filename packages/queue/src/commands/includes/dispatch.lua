@@ -1,7 +1,8 @@
 -- The fair scheduler's release step, shared by ENQUEUE and DISPATCH.
 -- KEYS: 1 tenants with waiting jobs (by pass), 2 the scheduler hash (vtime), 3 released jobs,
 -- 4 released jobs not yet past the upstream gate, 5 live workers (by heartbeat expiry),
--- 6 each worker's slots. Per-tenant keys are `<prefix>:tenant:<name>:waiting|running|schedule`.
+-- 6 each worker's slots. Per-tenant keys are `<control>:tenant:<name>:waiting|running|schedule|estimates`,
+-- `<control>` the control slot's hash tag (`{prefix}`, ARGV 1): every key here is in that slot.
 --
 -- Stride scheduling: each tenant has a pass; the eligible tenant with the lowest pass releases
 -- its best job and its pass grows by 1/weight, so backlogged tenants are served in proportion to
@@ -80,9 +81,10 @@ local function dispatch(prefix, most, pendingLimit)
     local rpmGap, tpmGap = tonumber(s[2]), tonumber(s[3])
     if rpmGap then redis.call('HSET', schedule, 'next_request', math.max(now, tonumber(s[4]) or 0) + rpmGap) end
     if tpmGap then
-      local tokens = tonumber(redis.call('HGET', prefix .. ':job:' .. id, 'est_tokens')) or 0
+      local tokens = tonumber(redis.call('HGET', tenantKey(prefix, tenant, 'estimates'), id)) or 0
       redis.call('HSET', schedule, 'next_token', math.max(now, tonumber(s[5]) or 0) + tokens * tpmGap)
     end
+    redis.call('HDEL', tenantKey(prefix, tenant, 'estimates'), id)
     redis.call('HSET', schedule, 'pass', pass + 1 / weight)
     redis.call('HSET', KEYS[2], 'vtime', math.max(pass, tonumber(redis.call('HGET', KEYS[2], 'vtime')) or 0))
     if redis.call('EXISTS', waiting) == 1 then

@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { REDIS_URL } from '../../../test/support/stack.js';
+import { PromptWorker } from './prompt-worker.js';
+
+/** For each job of a burst released to a waiting worker, the Redis fetches (moveToActive) it made before the job started. */
+async function fetchesBeforeEachStart(make: typeof Worker, queue: Queue, connection: Redis, count: number): Promise<number[]> {
+  const seen: number[] = [];
+  let fetches = 0;
+  let started!: () => void;
+  const all = new Promise<void>((resolve) => (started = resolve));
+  const worker = new make(queue.name, async () => {
+    seen.push(fetches);
+    if (seen.length === count) started();
+  }, { connection, prefix: queue.opts.prefix, concurrency: 10, autorun: false });
+  const backend = (worker as unknown as { backend: { moveToActive: (...args: unknown[]) => Promise<unknown> } }).backend;
+  const fetch = backend.moveToActive.bind(backend);
+  backend.moveToActive = (...args) => {
+    fetches++;
+    return fetch(...args);
+  };
+  void worker.run();
+  await worker.waitUntilReady();
+  // queued while the worker waits for jobs: it wakes to a burst
+  await expect.poll(() => fetches).toBeGreaterThan(0);
+  const before = fetches;
+  await queue.addBulk(Array.from({ length: count }, (_, index) => ({ name: 'job', data: {}, opts: { jobId: `${randomUUID()}-${index}` } })));
+  await all;
+  await worker.close();
+  return seen.map((value) => value - before);
+}
+
+describe('PromptWorker', () => {
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queues: Queue[] = [];
+  const newQueue = () => {
+    const queue = new Queue(`prompt-${randomUUID().slice(0, 8)}`, { connection, prefix: `test-${randomUUID().slice(0, 8)}` });
+    queues.push(queue);
+    return queue;
+  };
+  afterAll(async () => {
+    for (const queue of queues) await queue.obliterate({ force: true }).catch(() => undefined);
+    await Promise.all(queues.map((queue) => queue.close()));
+    await connection.quit();
+  });
+
+  it('starts each job of a burst after its own fetch, where BullMQ fetches the whole burst first', async () => {
+    // BullMQ's own Worker starts the second of 5 jobs only after fetching them all
+    const plain = await fetchesBeforeEachStart(Worker, newQueue(), connection, 5);
+    expect(plain.some((fetches, index) => fetches > index + 1)).toBe(true);
+    // job k starts once k + 1 fetches have been made, at most
+    const prompt = await fetchesBeforeEachStart(PromptWorker, newQueue(), connection, 5);
+    expect(prompt.every((fetches, index) => fetches <= index + 1)).toBe(true);
+  });
+});
