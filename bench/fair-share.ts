@@ -102,7 +102,8 @@ async function schedulerCost(jobs: number): Promise<{ rawUs: number; scheduledUs
     const rawUs = ((await redisMicros(redis)) - before) / jobs;
 
     const pipeline = redis.pipeline();
-    for (let i = 0; i < jobs; i++) pipeline.hset(keys.job(`job_${i}`), { seq: i, tenant: `t${i % 2}`, status: 'queued' });
+    // what ADMIT writes that the scheduler reads: the tenant index's order and the token estimate
+    for (let i = 0; i < jobs; i++) pipeline.zadd(keys.tenantJobs(`t${i % 2}`), i + 1, `job_${i}`).hset(keys.tenantEstimates(`t${i % 2}`), `job_${i}`, 100);
     await pipeline.exec();
     await scheduler.heartbeat('bench', 1, 600_000);
     before = await redisMicros(redis);
