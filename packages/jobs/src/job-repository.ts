@@ -289,14 +289,15 @@ export class JobRepository {
   }
 
   /**
-   * Creates many jobs (a batch): same records, events and quota as `create`, in one write: every
-   * record, then every admission.
+   * Creates many jobs (a batch): same records, events and quota as `create`, job after job in one
+   * write (a batch cut short by a fault has whole jobs before it, which its rollback removes).
    */
   async createMany(jobs: NewJob[]): Promise<void> {
     const fields = jobs.map(newJobFields);
     coalesceWrites(this.redis);
-    const created = jobs.map((job, index) => this.redis.spoolCreate(...this.createArgs(job, fields[index])));
-    const admitted = await Promise.allSettled(jobs.map((job, index) => this.admit(job, fields[index], created[index])));
+    const admitted = await Promise.allSettled(
+      jobs.map((job, index) => this.admit(job, fields[index], this.redis.spoolCreate(...this.createArgs(job, fields[index])))),
+    );
     for (const outcome of admitted) if (outcome.status === 'rejected') throw outcome.reason;
   }
 
