@@ -20,7 +20,6 @@ try {
 }
 const policy = await checkEvictionPolicy(api.deps.redis);
 if (policy) logger.warn(`Redis maxmemory-policy is ${policy}: set it to noeviction or queued jobs can be lost`);
-logger.info({ redis: redactUrl(config.redisUrl) }, `api listening on ${url}`);
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {
@@ -33,3 +32,5 @@ async function stop(signal: string): Promise<void> {
 }
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
+// Ready only once a stop is handled: a SIGTERM sent on this line must not kill the process.
+logger.info({ redis: redactUrl(config.redisUrl) }, `api listening on ${url}`);

@@ -23,15 +23,6 @@ try {
   logger.fatal((error as Error).message);
   exitAfterLogs(logger, 1);
 }
-logger.info(
-  {
-    redis: redactUrl(config.redisUrl),
-    upstreams: config.upstreams.map((upstream) => `${upstream.name} ${redactUrl(upstream.baseUrl ?? 'https://api.openai.com/v1')}`),
-    concurrency: config.workerConcurrency,
-    metrics: worker.metricsUrl,
-  },
-  'worker ready',
-);
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {
@@ -56,3 +47,13 @@ async function stop(signal: string): Promise<void> {
 }
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
+// Ready only once a stop is handled: a SIGTERM sent on this line must not kill the process.
+logger.info(
+  {
+    redis: redactUrl(config.redisUrl),
+    upstreams: config.upstreams.map((upstream) => `${upstream.name} ${redactUrl(upstream.baseUrl ?? 'https://api.openai.com/v1')}`),
+    concurrency: config.workerConcurrency,
+    metrics: worker.metricsUrl,
+  },
+  'worker ready',
+);
