@@ -18,12 +18,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { freePort, installExitHandlers, startChild, waitForHttp, type Child } from './processes.js';
 import { keepAliveAgent, postJson } from './http.js';
-import { countJobs, simulatorStats } from './rate-limit.js';
+import { runNaiveFleet } from './naive-fleet.js';
+import { assertLocal, countJobs, simulatorStats } from './rate-limit.js';
 import { deleteKeysWithPrefix } from './redis-keys.js';
 import { renderTable, type Row } from './report.js';
 import { errorText } from './stream-runner.js';
@@ -210,62 +210,19 @@ async function runSpool(settings: PoolBenchSettings, redisUrl: string, prefix: s
 
 async function runNaive(settings: PoolBenchSettings, redisUrl: string, prefix: string, log: (line: string) => void): Promise<PoolSide> {
   const upstreams = await startUpstreams(settings, 'naive');
-  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const queue = new Queue('chat', { connection, prefix });
-  const workers: Worker[] = [];
   try {
-    let succeeded = 0;
-    let failed = 0;
-    let firstError: string | undefined;
-    let settle: () => void = () => undefined;
-    const allEnded = new Promise<void>((resolve) => (settle = resolve));
-    const check = () => {
-      if (succeeded + failed >= settings.jobs) settle();
-    };
-    for (let index = 0; index < settings.workers; index++) {
-      // What rotating keys looks like without a shared gate: the next key for every request.
-      const clients = upstreams.map((upstream) => new OpenAI({ baseURL: upstream.url, apiKey: 'bench' }));
-      let turn = index;
-      const worker = new Worker<{ content: string }>(
-        'chat',
-        async (job) => {
-          const client = clients[turn++ % clients.length];
-          const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: job.data.content }], stream: true });
-          let finishReason: string | null = null;
-          for await (const chunk of stream) finishReason = chunk.choices[0]?.finish_reason ?? finishReason;
-          if (!finishReason) throw new Error('the stream ended without a finish_reason');
-        },
-        { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }), prefix, concurrency: settings.concurrency },
-      );
-      worker.on('completed', () => {
-        succeeded++;
-        check();
-      });
-      worker.on('failed', (job, error) => {
-        if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
-        failed++;
-        firstError ??= errorText(error);
-        check();
-      });
-      worker.on('error', (error) => (firstError ??= errorText(error)));
-      workers.push(worker);
-    }
-    await Promise.all(workers.map((worker) => worker.waitUntilReady()));
     log(`pools naive: adding ${settings.jobs} jobs (${settings.workers} BullMQ Workers × ${settings.concurrency}, keys rotated per request, SDK maxRetries 2)`);
-    const started = performance.now();
-    const jobs = Array.from({ length: settings.jobs }, (_, index) => ({
-      name: 'chat',
-      data: { content: `${settings.prompt} #${index}` },
-      opts: { attempts: settings.attempts, backoff: { type: 'exponential', delay: settings.backoffMs }, removeOnComplete: true },
-    }));
-    for (let index = 0; index < jobs.length; index += 500) await queue.addBulk(jobs.slice(index, index + 500));
-    await Promise.race([allEnded, sleep(giveUpAfterMs(settings))]);
-    const elapsedMs = performance.now() - started;
-    return await sideFigures('naive', settings, upstreams, { succeeded, failed, elapsedMs, firstError });
+    const outcome = await runNaiveFleet(settings, redisUrl, prefix, {
+      // What rotating keys looks like without a shared gate: the next key for every request.
+      pickClient: (worker) => {
+        const clients = upstreams.map((upstream) => new OpenAI({ baseURL: upstream.url, apiKey: 'bench' }));
+        let turn = worker;
+        return () => clients[turn++ % clients.length];
+      },
+      giveUpAfterMs: giveUpAfterMs(settings),
+    });
+    return await sideFigures('naive', settings, upstreams, outcome);
   } finally {
-    await Promise.all(workers.map((worker) => worker.close(true)));
-    await queue.close();
-    connection.disconnect();
     await Promise.all(upstreams.map((upstream) => upstream.child.stop()));
   }
 }
@@ -281,7 +238,7 @@ export async function runPoolBench(options: PoolBenchOptions = {}): Promise<Pool
   const settings = options.settings ?? poolBenchSettings();
   const redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const log = options.log ?? ((line: string) => console.error(`bench: ${line}`));
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(new URL(redisUrl).hostname)) throw new Error('bench: REDIS_URL must point at this machine (127.0.0.1)');
+  assertLocal(redisUrl, 'REDIS_URL');
   const prefix = `bench-pool-${randomBytes(6).toString('hex')}`;
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   try {

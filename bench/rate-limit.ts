@@ -14,11 +14,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { BENCH_AUTH, freePort, installExitHandlers, spoolEnv, startChild, waitForHttp, type Child } from './processes.js';
 import { keepAliveAgent, postJson } from './http.js';
+import { runNaiveFleet } from './naive-fleet.js';
 import { deleteKeysWithPrefix } from './redis-keys.js';
 import { renderTable, type Row } from './report.js';
 import { errorText } from './stream-runner.js';
@@ -98,7 +98,8 @@ interface SimulatorStats {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function assertLocal(url: string, what: string): void {
+/** Throws unless `url` names this machine: the bench sends traffic to loopback only. */
+export function assertLocal(url: string, what: string): void {
   const host = new URL(url).hostname;
   if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) throw new Error(`bench: ${what} must point at this machine (127.0.0.1), got ${host}`);
 }
@@ -244,74 +245,22 @@ async function runSpool(settings: RateLimitSettings, redisUrl: string, prefix: s
 
 async function runNaive(settings: RateLimitSettings, redisUrl: string, prefix: string, log: (line: string) => void): Promise<SideFigures> {
   const simulator = await startSimulator(settings, 'simulator (naive side)');
-  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const queue = new Queue('chat', { connection, prefix });
-  const workers: Worker[] = [];
   try {
-    let succeeded = 0;
-    let failed = 0;
-    let firstError: string | undefined;
-    let settle: () => void = () => undefined;
-    const allEnded = new Promise<void>((resolve) => (settle = resolve));
-    const check = () => {
-      if (succeeded + failed >= settings.jobs) settle();
-    };
-    for (let index = 0; index < settings.workers; index++) {
-      // What a first version looks like: one SDK client per worker, its default retries, nothing shared.
-      const client = new OpenAI({ baseURL: simulator.url, apiKey: 'bench' });
-      const worker = new Worker<{ content: string }>(
-        'chat',
-        async (job) => {
-          const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: job.data.content }], stream: true });
-          let content = '';
-          let finishReason: string | null = null;
-          for await (const chunk of stream) {
-            content += chunk.choices[0]?.delta?.content ?? '';
-            finishReason = chunk.choices[0]?.finish_reason ?? finishReason;
-          }
-          if (!finishReason) throw new Error('the stream ended without a finish_reason');
-          return content.length;
-        },
-        { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }), prefix, concurrency: settings.concurrency },
-      );
-      worker.on('completed', () => {
-        succeeded++;
-        check();
-      });
-      worker.on('failed', (job, error) => {
-        if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
-        failed++;
-        firstError ??= errorText(error);
-        check();
-      });
-      worker.on('error', (error) => (firstError ??= errorText(error)));
-      workers.push(worker);
-    }
-    await Promise.all(workers.map((worker) => worker.waitUntilReady()));
-
     log(`naive: adding ${settings.jobs} jobs (${settings.workers} BullMQ Workers × ${settings.concurrency}, openai SDK maxRetries 2, no shared limiter)`);
-    const started = performance.now();
-    const jobs = Array.from({ length: settings.jobs }, (_, index) => ({
-      name: 'chat',
-      data: { content: `${settings.prompt} #${index}` },
-      opts: { attempts: settings.attempts, backoff: { type: 'exponential', delay: settings.backoffMs }, removeOnComplete: true },
-    }));
-    for (let index = 0; index < jobs.length; index += 500) await queue.addBulk(jobs.slice(index, index + 500));
-
-    const timer = setInterval(() => {
-      void simulatorStats(simulator.url).then((stats) =>
-        log(`naive:   ${((performance.now() - started) / 1000).toFixed(0)} s, ${succeeded + failed} ended, ${stats.requests} upstream calls, ${stats.rateLimited} answered 429`),
-      );
-    }, 10_000);
-    const deadline = sleep(giveUpAfterMs(settings));
-    await Promise.race([allEnded, deadline]);
-    clearInterval(timer);
-    const elapsedMs = performance.now() - started;
-    return sideFigures('naive', settings, { succeeded, failed, elapsedMs, firstError }, await simulatorStats(simulator.url));
+    const outcome = await runNaiveFleet(settings, redisUrl, prefix, {
+      // What a first version looks like: one SDK client per worker, its default retries, nothing shared.
+      pickClient: () => {
+        const client = new OpenAI({ baseURL: simulator.url, apiKey: 'bench' });
+        return () => client;
+      },
+      giveUpAfterMs: giveUpAfterMs(settings),
+      onProgress: (ended, elapsedMs) =>
+        void simulatorStats(simulator.url).then((stats) =>
+          log(`naive:   ${(elapsedMs / 1000).toFixed(0)} s, ${ended} ended, ${stats.requests} upstream calls, ${stats.rateLimited} answered 429`),
+        ),
+    });
+    return sideFigures('naive', settings, outcome, await simulatorStats(simulator.url));
   } finally {
-    await Promise.all(workers.map((worker) => worker.close(true)));
-    await queue.close();
-    connection.disconnect();
     await simulator.child.stop();
   }
 }
