@@ -13,6 +13,12 @@ export interface Child {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Every process started here and still running: killed when the test process exits, whatever its tests left behind. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** Runs one of Spool's entry points as a real process, as `npm run ...` does. */
 export function runProcess(entry: string, env: Record<string, string>): Child {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
@@ -20,6 +26,8 @@ export function runProcess(entry: string, env: Record<string, string>): Child {
     env: { ...process.env, NODE_ENV: 'test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const output: string[] = [];
   const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   const onData = (chunk: Buffer) => {

@@ -1,9 +1,16 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { context, trace } from '@opentelemetry/api';
+import { context, propagation, trace } from '@opentelemetry/api';
 import { startTracing } from './start-tracing.js';
-import { activeTraceparent, contextOf, spoolTracer, traceLogFields } from './trace-context.js';
+import { contextOf, spoolTracer, traceLogFields } from './trace-context.js';
+
+/** The active context's `traceparent`, as a job's record would carry it. */
+function activeTraceparent(): string | undefined {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier.traceparent;
+}
 
 /** A local OTLP/HTTP receiver: every request's path, headers and body. */
 function otlpReceiver() {

@@ -1,5 +1,6 @@
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import { withTimeout } from '@spool/contracts';
+import { createProvider } from './provider.js';
 
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
 
@@ -25,7 +26,7 @@ export interface Tracing {
 const OFF: Tracing = { enabled: false, shutdown: async () => undefined };
 
 /** The SDK's diagnostics as log lines: only what an operator can act on. */
-function diagLogger(logger: NonNullable<TracingOptions['logger']>): DiagLogger {
+export function diagLogger(logger: NonNullable<TracingOptions['logger']>): DiagLogger {
   const ignore = () => undefined;
   const text = (message: string, args: unknown[]) => ['opentelemetry:', message, ...args.map(String)].join(' ');
   return {
@@ -44,20 +45,8 @@ function diagLogger(logger: NonNullable<TracingOptions['logger']>): DiagLogger {
  */
 export async function startTracing(options: TracingOptions): Promise<Tracing> {
   if (!options.endpoint) return OFF;
-  const env = options.env ?? process.env;
-  // Loaded only now: a process without tracing never pays for the SDK's modules.
-  const [{ NodeTracerProvider, BatchSpanProcessor }, { resourceFromAttributes, detectResources, envDetector }, exporterModule] = await Promise.all([
-    import('@opentelemetry/sdk-trace-node'),
-    import('@opentelemetry/resources'),
-    options.protocol === 'http/json' ? import('@opentelemetry/exporter-trace-otlp-http') : import('@opentelemetry/exporter-trace-otlp-proto'),
-  ]);
   if (options.logger) diag.setLogger(diagLogger(options.logger), DiagLogLevel.WARN);
-  // The endpoint may come from `.env`, which the SDK does not read; a signal-specific one it reads itself.
-  const url = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? undefined : `${options.endpoint.replace(/\/+$/, '')}/v1/traces`;
-  const exporter = new exporterModule.OTLPTraceExporter(url ? { url } : {});
-  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the default name.
-  const resource = resourceFromAttributes({ 'service.name': options.serviceName }).merge(detectResources({ detectors: [envDetector] }));
-  const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] });
+  const provider = await createProvider({ ...options, endpoint: options.endpoint });
   provider.register();
   let stopped: Promise<void> | undefined;
   return {

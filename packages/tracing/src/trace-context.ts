@@ -5,14 +5,6 @@ export function spoolTracer(): Tracer {
   return trace.getTracer('spool');
 }
 
-/** The active span as a W3C `traceparent`; undefined when there is none (tracing off). */
-export function activeTraceparent(): string | undefined {
-  if (!trace.getActiveSpan()) return undefined;
-  const carrier: Record<string, string> = {};
-  propagation.inject(context.active(), carrier);
-  return carrier.traceparent;
-}
-
 /** The context a stored or received `traceparent` names: spans started in it join its trace. */
 export function contextOf(traceparent: string | undefined): Context {
   return traceparent ? propagation.extract(ROOT_CONTEXT, { traceparent }) : ROOT_CONTEXT;

@@ -24,7 +24,7 @@ import { playgroundRouter } from './routes/playground.js';
 import { streamSlots } from './tenant-slots.js';
 import { usageRouter } from './routes/usage.js';
 import { tenantFigures } from './tenant-usage.js';
-import { traceSubmissions } from './trace-context.js';
+import { endSubmissionSpan, traceSubmissions } from './trace-context.js';
 
 /**
  * A job submission: its route reads and validates the body while the rate limit is decided, and
@@ -38,7 +38,6 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestId());
-  if (deps.config.otlpEndpoint) app.use(traceSubmissions());
   const upstreams = deps.config.upstreams.map((upstream) => upstream.name);
   const metrics =
     deps.metrics ??
@@ -52,7 +51,9 @@ export function createApp(deps: AppDeps): Express {
   registerTenantMetrics(metrics.registry, () => tenantFigures(deps));
   registerFleetMetrics(metrics.registry, () => readFleetCounts(deps.redis, deps.keys));
   const logLine = httpLogging(deps.logger);
-  app.use(onRequestEnd(logLine ? [logLine, httpMetrics(metrics)] : [httpMetrics(metrics)]));
+  app.use(onRequestEnd([...(deps.tracer ? [endSubmissionSpan] : []), ...(logLine ? [logLine] : []), httpMetrics(metrics)]));
+  // After onRequestEnd: every span started here is ended there.
+  if (deps.tracer) app.use(traceSubmissions(deps.tracer));
   // /v1 first: it is where the traffic is, and every router a request passes costs it microseconds.
   app.use('/v1', authenticate(deps.config.tenantKeys), clientRateLimit(deps.redis, deps.keys, deps.config, submission));
   const streams = streamSlots(deps.config.sseMaxPerTenant);

@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
 import type { ChatJobData, FairScheduler, Keys, ProviderBatchJobData, RedisClient } from '@spool/queue';
+import type { OffThreadTracer } from '@spool/tracing';
 import type { BatchRepository, JobRepository, ResponseCache } from '@spool/jobs';
 import type { DeliveryLog } from '@spool/webhooks';
 import type { EventHub, EventLog } from '@spool/stream';
@@ -35,6 +36,8 @@ export interface AppDeps {
   heartbeatMs?: number;
   /** how long a `/v1/chat/completions` call waits for its job before answering 504, 1 h */
   doorWaitMs?: number;
+  /** each job submission's span, when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT) */
+  tracer?: OffThreadTracer;
   /** aborted when the process begins to stop: event streams end (their clients resume elsewhere), `?wait` answers at once */
   shutdown?: AbortSignal;
 }

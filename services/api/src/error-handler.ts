@@ -4,6 +4,7 @@ import type { RedisClient } from '@spool/queue';
 import { ApiError } from '@spool/contracts';
 import { TenantQuotaError } from '@spool/jobs';
 import { lateRefusal } from './client-rate-limit.js';
+import { submissionLogFields } from './trace-context.js';
 
 interface HttpError {
   status?: number;
@@ -45,7 +46,7 @@ export function errorHandler(logger: Logger, redis: RedisClient): ErrorRequestHa
     let apiError = error instanceof ApiError ? error : (fromDomainError(error) ?? fromHttpError(error as HttpError));
     if (!apiError) {
       const redisDown = redis.status !== 'ready';
-      logger.error({ err: error, request_id: res.locals.requestId }, redisDown ? 'Redis unavailable' : 'unhandled error');
+      logger.error({ err: error, request_id: res.locals.requestId, ...submissionLogFields(res) }, redisDown ? 'Redis unavailable' : 'unhandled error');
       apiError = redisDown
         ? ApiError.unavailable('Redis is unavailable; try again shortly')
         : new ApiError(500, 'api_error', 'internal_error', `Internal error (request ${res.locals.requestId})`);

@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { RequestEndObserver } from './request-end.js';
+import { submissionLogFields } from './trace-context.js';
 
 /** Scrapes and probes come every few seconds; they would drown the log. */
 const QUIET_PATHS = new Set(['/metrics', '/healthz', '/readyz']);
@@ -26,7 +27,7 @@ function jobIdOf(path: string, res: Response): string | undefined {
  * One line per request, when it is over, with the fields pino-http gave it: `request_id` (the
  * `x-request-id` the response carries), `req` (method, url with secret query parameters blanked,
  * remote address, user agent), `job_id` when the request is about a job, `res.status_code`,
- * `duration_ms`; `request completed`, `request aborted` (the client left first) or, at 5xx,
+ * `duration_ms`, a submission's `trace_id` and `span_id` when tracing is on; `request completed`, `request aborted` (the client left first) or, at 5xx,
  * `request errored` with `err` at level error. Headers are left out altogether, so no key reaches
  * the log. Built only from the request and response objects: nothing is kept per request.
  */
@@ -51,6 +52,7 @@ export function httpLogging(logger: Logger): RequestEndObserver | undefined {
         user_agent: req.headers['user-agent'],
       },
       ...(jobId && { job_id: jobId }),
+      ...submissionLogFields(res),
       res: { status_code: res.statusCode },
       ...(failed && { err: new Error(`failed with status code ${res.statusCode}`) }),
       duration_ms: Math.round(durationMs),

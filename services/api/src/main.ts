@@ -1,16 +1,17 @@
 import { loadConfigOrExit, createLogger, exitAfterLogs, logProcessErrors } from '@spool/config';
 import { redactUrl, checkEvictionPolicy } from '@spool/queue';
-import { startTracing, traceLogFields } from '@spool/tracing';
+import { OffThreadTracer } from '@spool/tracing';
 import { ApiServer } from './server.js';
 
 const config = loadConfigOrExit();
-const logger = createLogger({ name: 'spool-api', level: config.logLevel, pretty: config.logPretty, mixin: config.otlpEndpoint ? traceLogFields : undefined });
+const logger = createLogger({ name: 'spool-api', level: config.logLevel, pretty: config.logPretty });
 logProcessErrors(logger);
 // First, before any connection or request: spans are exported from here on (OTEL_EXPORTER_OTLP_ENDPOINT).
-const tracing = await startTracing({ endpoint: config.otlpEndpoint, protocol: config.otlpProtocol, serviceName: 'spool-api', logger });
+// Each submission's span is made and exported on a thread of its own (OTEL_EXPORTER_OTLP_ENDPOINT).
+const tracer = await OffThreadTracer.start({ endpoint: config.otlpEndpoint, protocol: config.otlpProtocol, serviceName: 'spool-api', logger });
 if (config.tenantKeys.size === 0) logger.warn('SPOOL_API_KEYS is not set: the API is open and every caller is tenant "default"');
 
-const api = new ApiServer({ config, logger });
+const api = new ApiServer({ config, logger, tracer });
 let url: string;
 try {
   url = await api.listen();
@@ -27,7 +28,7 @@ async function stop(signal: string): Promise<void> {
   stopping = true;
   logger.info({ signal }, 'api stopping: finishing requests in progress (up to 30 s)');
   await api.close();
-  await tracing.shutdown();
+  await tracer?.shutdown();
   exitAfterLogs(logger, 0);
 }
 process.on('SIGINT', () => void stop('SIGINT'));

@@ -8,6 +8,7 @@ import { BatchRepository, JobRepository, ResponseCache } from '@spool/jobs';
 import { DeliveryLog } from '@spool/webhooks';
 import { EventHub, EventLog } from '@spool/stream';
 import { createStore, type Store } from '@spool/store';
+import type { OffThreadTracer } from '@spool/tracing';
 import { createApp } from './app.js';
 import { expressShapes } from './express-shapes.js';
 import type { AppDeps } from './deps.js';
@@ -18,6 +19,8 @@ export interface ApiServerOptions {
   heartbeatMs?: number;
   /** how long a `/v1/chat/completions` call waits for its job before answering 504, 1 h */
   doorWaitMs?: number;
+  /** each job submission's span, when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT) */
+  tracer?: OffThreadTracer;
   /** default: the one SPOOL_STORE_URL names, closed with the server */
   store?: Store;
 }
@@ -60,6 +63,7 @@ export class ApiServer {
       store: options.store ?? createStore(config.storeUrl, { onError: (error) => logger.warn({ err: error }, 'store connection lost') }),
       heartbeatMs: options.heartbeatMs,
       doorWaitMs: options.doorWaitMs,
+      tracer: options.tracer,
       shutdown: this.shutdown.signal,
     };
     setMaxListeners(0, this.shutdown.signal); // one listener per `?wait` request held

@@ -1,6 +1,7 @@
 import { ApiError, newId, type BatchObject } from '@spool/contracts';
 import { providerBatchJobId, providerBatchJobOptions } from '@spool/queue';
 import type { NewJob } from '@spool/jobs';
+import type { HandedSpan } from '@spool/tracing';
 import type { AppDeps } from './deps.js';
 import type { ParsedBatch } from './parse-batch.js';
 import { acceptWebhookUrl } from './accept-webhook-url.js';
@@ -65,10 +66,10 @@ async function rollBack(deps: AppDeps, batchId: string, jobs: NewJob[], tries = 
  * If a write fails (Redis down or out of memory) everything written is undone, and the client
  * gets a 503 to retry: a batch is submitted whole or not at all.
  */
-export async function submitBatch(deps: AppDeps, tenant: string, batch: ParsedBatch): Promise<BatchObject> {
+export async function submitBatch(deps: AppDeps, tenant: string, batch: ParsedBatch, span?: HandedSpan): Promise<BatchObject> {
   const webhookUrl = batch.webhook ? await acceptWebhookUrl(deps, batch.webhook.url) : null;
   const batchId = newId('batch');
-  const jobs = batch.items.map(({ customId, request }) => newJob(tenant, request, deps.config.defaultModel, { batchId, customId }));
+  const jobs = batch.items.map(({ customId, request }) => newJob(tenant, request, deps.config.defaultModel, span, { batchId, customId }));
   await deps.jobs.checkQuota(tenant, jobs.map((job) => job.request));
   const routing = await routeBatch(deps, jobs, batch.completionWindow);
   try {

@@ -7,6 +7,7 @@ import { acceptWebhookUrl } from './accept-webhook-url.js';
 import { fromStore } from './store-errors.js';
 import { fromCache } from './cached-job.js';
 import { refuseWhenBudgetSpent } from './budget-check.js';
+import type { HandedSpan } from '@spool/tracing';
 import { carriedTrace, jobTrace } from './trace-context.js';
 
 /** A request up to this many characters of JSON rides along in the queue entry too: a second copy in Redis while the entry lives. */
@@ -51,12 +52,16 @@ async function openSessionTurn(deps: AppDeps, tenant: string, sessionId: string,
   if (!opened) throw ApiError.notFound('session', 'session_id');
 }
 
-/** The job a validated request asks for: its upstream request (model defaulted), priority, metadata, on_interrupt and cache; `fields` adds the rest. */
-export function newJob(tenant: string, request: JobRequest, defaultModel: string, fields: Partial<NewJob> = {}): NewJob {
+/**
+ * The job a validated request asks for: its upstream request (model defaulted), priority,
+ * metadata, on_interrupt and cache, in the trace of `span` (the submission's, when tracing is on);
+ * `fields` adds the rest.
+ */
+export function newJob(tenant: string, request: JobRequest, defaultModel: string, span: HandedSpan | undefined, fields: Partial<NewJob> = {}): NewJob {
   const { upstream, spool } = splitJobRequest(request, defaultModel);
   // A session's prompt depends on its history: its jobs are never cached nor merged.
   const cache = spool.cache && !spool.session_id ? { hash: requestHash(upstream), ttl_s: spool.cache.ttl_s } : null;
-  return { id: newId('job'), tenant, request: upstream, priority: spool.priority, metadata: spool.metadata, onInterrupt: spool.on_interrupt, cache, ...jobTrace(), ...fields };
+  return { id: newId('job'), tenant, request: upstream, priority: spool.priority, metadata: spool.metadata, onInterrupt: spool.on_interrupt, cache, ...jobTrace(span), ...fields };
 }
 
 /**
@@ -74,13 +79,22 @@ export function validateJobRequest(body: unknown): () => JobRequest {
   }
 }
 
+export interface Submission {
+  /** the job's id when chosen beforehand (an idempotent submission's) */
+  id?: string;
+  /** the body's validation, made beforehand (`validateJobRequest`) */
+  validated?: () => JobRequest;
+  /** the submission's span when tracing is on: the job joins its trace */
+  span?: HandedSpan;
+}
+
 /** Validates a job request (unless `validated` did), records it and enqueues it; the job object as created. */
-export async function submitJob(deps: AppDeps, tenant: string, body: unknown, id = newId('job'), validated = validateJobRequest(body)): Promise<JobObject> {
+export async function submitJob(deps: AppDeps, tenant: string, body: unknown, { id = newId('job'), validated = validateJobRequest(body), span }: Submission = {}): Promise<JobObject> {
   await refuseWhenBudgetSpent(deps, tenant);
   const request = validated();
   const webhookUrl = request.webhook ? await acceptWebhookUrl(deps, request.webhook.url) : null;
   if (request.session_id) await openSessionTurn(deps, tenant, request.session_id, id);
-  const job = newJob(tenant, request, deps.config.defaultModel, { id, sessionId: request.session_id, webhookUrl });
+  const job = newJob(tenant, request, deps.config.defaultModel, span, { id, sessionId: request.session_id, webhookUrl });
   return (await fromCache(deps, job)) ?? enqueue(deps, job);
 }
 
@@ -91,8 +105,8 @@ function continuableText(original: JobObject): string | null {
   return null;
 }
 
-/** A new job whose prompt is the original conversation plus the text so far, and whose result is only what comes next. */
-export async function continueJob(deps: AppDeps, tenant: string, id: string, fields: JobFields): Promise<JobObject> {
+/** A new job whose prompt is the original conversation plus the text so far, and whose result is only what comes next; `span` as for `newJob`. */
+export async function continueJob(deps: AppDeps, tenant: string, id: string, fields: JobFields, span?: HandedSpan): Promise<JobObject> {
   const record = parseJobRecord(fields);
   const original = renderJob(id, record);
   const text = continuableText(original);
@@ -108,6 +122,6 @@ export async function continueJob(deps: AppDeps, tenant: string, id: string, fie
     metadata: original.metadata,
     onInterrupt: record.on_interrupt,
     continues: id,
-    ...jobTrace(),
+    ...jobTrace(span),
   });
 }

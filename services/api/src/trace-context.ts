@@ -1,8 +1,10 @@
-import type { RequestHandler } from 'express';
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Request, RequestHandler, Response } from 'express';
+import { SpanKind } from '@opentelemetry/api';
 import type { NewJob } from '@spool/jobs';
 import type { ChatJobData } from '@spool/queue';
-import { activeTraceparent, contextOf, spoolTracer } from '@spool/tracing';
+import type { HandedSpan, OffThreadTracer } from '@spool/tracing';
+
+export type JobTrace = Pick<NewJob, 'traceparent' | 'queuedAtMs'>;
 
 /** The requests that submit jobs, by path: each is a span, and the jobs it makes join its trace. */
 const SUBMISSIONS: [RegExp, string][] = [
@@ -23,37 +25,48 @@ function createdId(header: unknown): string | undefined {
 
 /**
  * One server span per job submission (installed only when tracing is on), the child of the
- * caller's `traceparent` when it sent a valid one. It is active while the request is handled,
- * so the jobs recorded meanwhile carry it (`jobTrace`).
+ * caller's `traceparent` when it sent a valid one. It rides on the response (`submissionSpan`),
+ * not in an async context: the jobs the request makes carry it (`jobTrace`), and its log line
+ * names it.
  */
-export function traceSubmissions(): RequestHandler {
-  const tracer = spoolTracer();
+export function traceSubmissions(tracer: OffThreadTracer): RequestHandler {
   return (req, res, next) => {
     const route = req.method === 'POST' ? routeOf(req.path) : undefined;
     if (!route) return next();
     const caller = req.headers.traceparent;
-    const span = tracer.startSpan(
-      `POST ${route}`,
-      { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'POST', 'http.route': route, 'url.path': req.path } },
-      contextOf(typeof caller === 'string' ? caller : undefined),
-    );
-    res.once('close', () => {
-      const status = res.statusCode;
-      span.setAttribute('http.response.status_code', status);
-      const id = createdId(res.getHeader('x-spool-job-id')) ?? createdId(res.getHeader('location'));
-      if (id) span.setAttribute(id.startsWith('job_') ? 'spool.job.id' : 'spool.batch.id', id);
-      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: `HTTP ${status}` });
-      if (!res.writableFinished) span.setAttribute('spool.response.aborted', true);
-      span.end();
-    });
-    context.with(trace.setSpan(context.active(), span), next);
+    const attributes = { 'http.request.method': 'POST', 'http.route': route, 'url.path': req.path };
+    res.locals.span = tracer.startSpan(`POST ${route}`, SpanKind.SERVER, attributes, typeof caller === 'string' ? caller : undefined);
+    next();
   };
 }
 
-/** What a job made now records of its trace: the active span's `traceparent` and the time; nothing when tracing is off. */
-export function jobTrace(): Pick<NewJob, 'traceparent' | 'queuedAtMs'> {
-  const traceparent = activeTraceparent();
-  return traceparent ? { traceparent, queuedAtMs: Date.now() } : {};
+/** Ends a submission's span when its response is over (a `RequestEndObserver`), with its outcome. */
+export function endSubmissionSpan(_req: Request, res: Response): void {
+  const span = submissionSpan(res);
+  if (!span) return;
+  const status = res.statusCode;
+  span.setAttribute('http.response.status_code', status);
+  const id = createdId(res.getHeader('x-spool-job-id')) ?? createdId(res.getHeader('location'));
+  if (id) span.setAttribute(id.startsWith('job_') ? 'spool.job.id' : 'spool.batch.id', id);
+  if (status >= 500) span.fail(`HTTP ${status}`);
+  if (!res.writableFinished) span.setAttribute('spool.response.aborted', true);
+  span.end();
+}
+
+/** The span of the submission `res` answers; undefined when tracing is off or the request submits nothing. */
+export function submissionSpan(res: Response): HandedSpan | undefined {
+  return res.locals.span as HandedSpan | undefined;
+}
+
+/** `trace_id` and `span_id` of the submission `res` answers, for its log lines; empty without one. */
+export function submissionLogFields(res: Response): { trace_id?: string; span_id?: string } {
+  const span = submissionSpan(res);
+  return span ? { trace_id: span.traceId, span_id: span.spanId } : {};
+}
+
+/** What a job made now records of its trace: its submission span's `traceparent` and the time; nothing without a span. */
+export function jobTrace(span: HandedSpan | undefined): JobTrace {
+  return span ? { traceparent: span.traceparent, queuedAtMs: Date.now() } : {};
 }
 
 /** The trace fields a queue entry carries beside its request, so the worker reads them without a round trip. */

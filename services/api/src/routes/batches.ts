@@ -8,6 +8,7 @@ import { submitBatch } from '../submit-batch.js';
 import { cancelBatch } from '../cancel-batch.js';
 import { completionWindowQuery } from '../batch-mode.js';
 import { refuseWhenBudgetSpent } from '../budget-check.js';
+import { submissionSpan } from '../trace-context.js';
 
 const RESULTS_PAGE = 1000;
 
@@ -31,7 +32,7 @@ export function batchesRouter(deps: AppDeps): Router {
     await refuseWhenBudgetSpent(deps, res.locals.tenant);
     const queried = completionWindowQuery(req.query.completion_window);
     const parsed = await readBatch(req);
-    const batch = await submitBatch(deps, res.locals.tenant, { ...parsed, completionWindow: parsed.completionWindow ?? queried });
+    const batch = await submitBatch(deps, res.locals.tenant, { ...parsed, completionWindow: parsed.completionWindow ?? queried }, submissionSpan(res));
     res.status(202).location(`/v1/batches/${batch.id}`).json(batch);
   });
 

@@ -5,6 +5,7 @@ import { renderFields, type JobFields } from '@spool/jobs';
 import type { AppDeps } from '../deps.js';
 import { jsonBody } from '../body.js';
 import { continueJob, submitJob, validateJobRequest } from '../submit-job.js';
+import { submissionSpan } from '../trace-context.js';
 import { admitted } from '../client-rate-limit.js';
 import { idempotent } from '../idempotency.js';
 import { waitWhileHeld } from '../wait-for-job.js';
@@ -60,7 +61,7 @@ export function jobsRouter(deps: AppDeps): Router {
     const validated = validateJobRequest(req.body);
     await admitted(res);
     const key = req.header('idempotency-key');
-    const submitted = await idempotent(deps, res.locals.tenant, key, req.body, (id) => submitJob(deps, res.locals.tenant, req.body, id, validated));
+    const submitted = await idempotent(deps, res.locals.tenant, key, req.body, (id) => submitJob(deps, res.locals.tenant, req.body, { id, validated, span: submissionSpan(res) }));
     let job = submitted.job;
     if (submitted.replayed) {
       sendJob(res, 200, job);
@@ -108,7 +109,7 @@ export function jobsRouter(deps: AppDeps): Router {
 
   router.post('/v1/jobs/:id/continue', async (req, res) => {
     const fields = await findJob(deps, req.params.id, res.locals.tenant);
-    sendJob(res, 202, await continueJob(deps, res.locals.tenant, req.params.id, fields));
+    sendJob(res, 202, await continueJob(deps, res.locals.tenant, req.params.id, fields, submissionSpan(res)));
   });
 
   return router;

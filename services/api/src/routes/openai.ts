@@ -6,6 +6,7 @@ import { eventData } from '@spool/stream';
 import type { AppDeps } from '../deps.js';
 import { jsonBody } from '../body.js';
 import { submitJob, validateJobRequest } from '../submit-job.js';
+import { submissionSpan } from '../trace-context.js';
 import { admitted } from '../client-rate-limit.js';
 import { cancelJob } from '../cancel-job.js';
 import { chatCompletion, chunk, jobFailure, usageChunk } from '../openai-format.js';
@@ -87,7 +88,7 @@ export function openaiRouter(deps: AppDeps, slots: TenantSlots): Router {
     // A stream counts against the tenant's SSE streams, refused before its job is made.
     if (door.stream) res.on('close', slots.take(res.locals.tenant));
     const body = withCacheHeader(req.body as Record<string, unknown>, cacheTtl);
-    const job = await submitJob(deps, res.locals.tenant, body, undefined, validated);
+    const job = await submitJob(deps, res.locals.tenant, body, { validated, span: submissionSpan(res) });
     res.setHeader('x-spool-job-id', job.id);
 
     if (!door.stream) {

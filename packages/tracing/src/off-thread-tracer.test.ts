@@ -1,0 +1,104 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SpanKind } from '@opentelemetry/api';
+import { OffThreadTracer } from './off-thread-tracer.js';
+
+interface ExportedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
+  attributes: { key: string; value: Record<string, unknown> }[];
+  status?: { code?: number; message?: string };
+}
+
+/** A local OTLP/HTTP (JSON) receiver keeping every span it is sent, with the service that sent it. */
+function otlpReceiver() {
+  const spans: (ExportedSpan & { service: string })[] = [];
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString());
+      for (const resourceSpans of body.resourceSpans) {
+        const service = resourceSpans.resource.attributes.find((attribute: { key: string }) => attribute.key === 'service.name').value.stringValue;
+        for (const scope of resourceSpans.scopeSpans) for (const span of scope.spans) spans.push({ ...span, service });
+      }
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  return {
+    spans,
+    async listen(): Promise<string> {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    },
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+const attribute = (span: ExportedSpan, key: string) => span.attributes.find((each) => each.key === key)?.value;
+const CALLER = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
+describe('OffThreadTracer', () => {
+  const receiver = otlpReceiver();
+  let endpoint: string;
+  beforeAll(async () => {
+    endpoint = await receiver.listen();
+  });
+  afterAll(() => receiver.close());
+
+  it('is off without an endpoint', async () => {
+    expect(await OffThreadTracer.start({ serviceName: 'test' })).toBeUndefined();
+  });
+
+  it("exports its spans from its thread with the ids, parent, times, attributes and status the request thread gave them; shutdown sends what it still holds", async () => {
+    const tracer = (await OffThreadTracer.start({ endpoint, protocol: 'http/json', serviceName: 'spool-test', env: {} }))!;
+    const before = Date.now();
+    const child = tracer.startSpan('POST /v1/jobs', SpanKind.SERVER, { 'http.route': '/v1/jobs' }, CALLER);
+    child.setAttribute('http.response.status_code', 202);
+    child.end();
+    const root = tracer.startSpan('POST /v1/batches', SpanKind.SERVER, {});
+    root.fail('HTTP 503');
+    root.end();
+    root.end(); // a second end sends nothing more
+    await tracer.shutdown();
+    const after = Date.now();
+
+    expect(child.traceparent).toBe(`00-0af7651916cd43dd8448eb211c80319c-${child.spanId}-01`);
+    expect(root.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    expect(root.traceId).not.toBe(child.traceId);
+    expect(receiver.spans).toHaveLength(2);
+    const [exportedChild, exportedRoot] = [child, root].map((span) => receiver.spans.find((each) => each.spanId === span.spanId)!);
+    expect(exportedChild).toMatchObject({ service: 'spool-test', name: 'POST /v1/jobs', kind: 2, traceId: child.traceId, parentSpanId: 'b7ad6b7169203331' });
+    expect(attribute(exportedChild, 'http.route')).toEqual({ stringValue: '/v1/jobs' });
+    expect(attribute(exportedChild, 'http.response.status_code')).toEqual({ intValue: 202 });
+    const startMs = Number(BigInt(exportedChild.startTimeUnixNano) / 1_000_000n);
+    const endMs = Number(BigInt(exportedChild.endTimeUnixNano) / 1_000_000n);
+    expect(startMs).toBeGreaterThanOrEqual(before - 1);
+    expect(endMs).toBeGreaterThanOrEqual(startMs);
+    expect(endMs).toBeLessThanOrEqual(after + 1);
+    expect(exportedRoot).toMatchObject({ traceId: root.traceId, status: { code: 2, message: 'HTTP 503' } });
+    expect(exportedRoot.parentSpanId || undefined).toBeUndefined();
+  });
+
+  it("samples as OTEL_TRACES_SAMPLER says and follows a caller's unsampled flag: such spans carry flags 00 and are not exported", async () => {
+    const before = receiver.spans.length;
+    const parentBased = (await OffThreadTracer.start({ endpoint, protocol: 'http/json', serviceName: 'spool-test', env: {} }))!;
+    const unsampled = parentBased.startSpan('POST /v1/jobs', SpanKind.SERVER, {}, CALLER.replace(/-01$/, '-00'));
+    unsampled.end();
+    await parentBased.shutdown();
+    expect(unsampled.traceparent).toBe(`00-0af7651916cd43dd8448eb211c80319c-${unsampled.spanId}-00`);
+
+    const off = (await OffThreadTracer.start({ endpoint, protocol: 'http/json', serviceName: 'spool-test', env: { OTEL_TRACES_SAMPLER: 'always_off' } }))!;
+    const dropped = off.startSpan('POST /v1/jobs', SpanKind.SERVER, {});
+    dropped.end();
+    await off.shutdown();
+    expect(dropped.traceparent).toMatch(/-00$/);
+    expect(receiver.spans.length).toBe(before);
+  });
+});

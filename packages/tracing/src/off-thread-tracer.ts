@@ -1,0 +1,216 @@
+import { randomFillSync } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { ROOT_CONTEXT, TraceFlags, defaultTextMapGetter, trace, type Attributes, type AttributeValue, type SpanKind } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { Sampler } from '@opentelemetry/sdk-trace-node';
+import { withTimeout } from '@spool/contracts';
+import type { OtlpProtocol, TracingOptions } from './start-tracing.js';
+
+/** What the tracing thread needs of a span to make the SDK's span. */
+export interface SpanRecord {
+  name: string;
+  kind: SpanKind;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  traceFlags: number;
+  startMs: number;
+  endMs: number;
+  attributes: Attributes;
+  error?: string;
+}
+
+/** `spans`: a JSON array of `SpanRecord`s (one string copies cheaper between threads than as many objects). */
+export type ThreadMessage = { spans: string } | { stop: true };
+export interface ThreadOptions {
+  endpoint: string;
+  protocol?: OtlpProtocol;
+  serviceName: string;
+}
+
+/** Records sent to the thread together: one message per this many spans, or per `FLUSH_MS`. */
+const BATCH = 256;
+const FLUSH_MS = 100;
+
+/** Epoch milliseconds with the monotonic clock's precision. */
+const nowMs = () => performance.timeOrigin + performance.now();
+
+/** All zeros: the W3C's invalid trace and span ids. */
+const INVALID = { 8: '0'.repeat(16), 16: '0'.repeat(32) };
+
+/** Random ids from a pool refilled a few KB at a time (one random call per 256 spans, not two per span). */
+class IdPool {
+  private readonly pool = Buffer.alloc(4096);
+  private offset = this.pool.length;
+
+  next(bytes: 8 | 16): string {
+    for (;;) {
+      if (this.offset + bytes > this.pool.length) {
+        randomFillSync(this.pool);
+        this.offset = 0;
+      }
+      const id = this.pool.toString('hex', this.offset, (this.offset += bytes));
+      if (id !== INVALID[bytes]) return id;
+    }
+  }
+}
+
+/**
+ * A span of an `OffThreadTracer`: its ids, start and attributes are kept here, and the SDK's
+ * span is made on the tracing thread once it ends. An unsampled span still has ids and a
+ * `traceparent` (flags 00), so that what it leads to is not sampled either.
+ */
+export class HandedSpan {
+  readonly startMs = nowMs();
+  private error?: string;
+  private ended = false;
+
+  constructor(
+    private readonly owner: OffThreadTracer,
+    readonly name: string,
+    readonly kind: SpanKind,
+    private readonly attributes: Attributes,
+    readonly traceId: string,
+    readonly spanId: string,
+    readonly parentSpanId: string | undefined,
+    readonly sampled: boolean,
+  ) {}
+
+  /** The W3C `traceparent` of this span, for what it leads to. */
+  get traceparent(): string {
+    return `00-${this.traceId}-${this.spanId}-${this.sampled ? '01' : '00'}`;
+  }
+
+  setAttribute(key: string, value: AttributeValue): void {
+    this.attributes[key] = value;
+  }
+
+  /** Marks the span failed (status ERROR with `message`). */
+  fail(message: string): void {
+    this.error = message;
+  }
+
+  end(): void {
+    if (this.ended || !this.sampled) return;
+    this.ended = true;
+    const { name, kind, traceId, spanId, parentSpanId, startMs, attributes, error } = this;
+    this.owner.hand({ name, kind, traceId, spanId, parentSpanId, traceFlags: TraceFlags.SAMPLED, startMs, endMs: nowMs(), attributes, error });
+  }
+}
+
+/** The sampler OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG name, as the SDK reads them (default: parentbased_always_on). */
+async function samplerFromEnv(env: NodeJS.ProcessEnv): Promise<Sampler> {
+  const { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler } = await import('@opentelemetry/sdk-trace-node');
+  const arg = Number(env.OTEL_TRACES_SAMPLER_ARG);
+  const ratio = () => new TraceIdRatioBasedSampler(env.OTEL_TRACES_SAMPLER_ARG?.trim() && arg >= 0 && arg <= 1 ? arg : 1);
+  switch (env.OTEL_TRACES_SAMPLER?.trim().toLowerCase()) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return ratio();
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: ratio() });
+    default:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
+
+/**
+ * A tracer whose spans become the SDK's spans on a thread of their own, where they are batched
+ * and exported over OTLP as `startTracing`'s are. The request thread only picks ids, samples,
+ * and notes times and attributes: making, batching and encoding spans there cost a busy API a
+ * fifth of its requests. No async context either: a span is handed on by whoever holds it.
+ */
+export class OffThreadTracer {
+  private readonly ids = new IdPool();
+  private readonly propagator = new W3CTraceContextPropagator();
+  private buffer: SpanRecord[] = [];
+  private timer?: NodeJS.Timeout;
+  private broken = false;
+  private stopped?: Promise<void>;
+
+  private constructor(
+    private readonly thread: Worker,
+    private readonly sampler: Sampler,
+    /** the SDK's SamplingDecision.RECORD_AND_SAMPLED: only such spans are exported, as by its batch processor */
+    private readonly recordAndSampled: number,
+    private readonly logger?: TracingOptions['logger'],
+  ) {
+    thread.on('message', (message: { warn?: string }) => {
+      if (message.warn) logger?.warn(message.warn);
+    });
+    thread.on('error', (error) => {
+      this.broken = true;
+      logger?.error(`opentelemetry: the tracing thread failed, spans are no longer exported: ${error.message}`);
+    });
+    thread.unref();
+  }
+
+  /** Starts the tracing thread when an OTLP endpoint is set; undefined (tracing off) without one. */
+  static async start(options: TracingOptions): Promise<OffThreadTracer | undefined> {
+    if (!options.endpoint) return undefined;
+    const data: ThreadOptions = { endpoint: options.endpoint, protocol: options.protocol, serviceName: options.serviceName };
+    // The thread's code is TypeScript: it registers tsx's loader before it loads it.
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const entry = new URL('./span-thread.ts', import.meta.url).href;
+    const thread = new Worker(`import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`, {
+      eval: true,
+      workerData: data,
+      env: options.env ?? process.env,
+    });
+    await new Promise<void>((resolve, reject) => {
+      thread.once('error', reject);
+      thread.once('message', () => {
+        thread.off('error', reject);
+        resolve();
+      });
+    });
+    const { SamplingDecision } = await import('@opentelemetry/sdk-trace-node');
+    return new OffThreadTracer(thread, await samplerFromEnv(options.env ?? process.env), SamplingDecision.RECORD_AND_SAMPLED, options.logger);
+  }
+
+  /** A span, the child of the caller's `traceparent` when it is a valid one, sampled as the sampler decides. */
+  startSpan(name: string, kind: SpanKind, attributes: Attributes, callerTraceparent?: string): HandedSpan {
+    const parentContext = callerTraceparent ? this.propagator.extract(ROOT_CONTEXT, { traceparent: callerTraceparent }, defaultTextMapGetter) : ROOT_CONTEXT;
+    const parent = trace.getSpanContext(parentContext);
+    const traceId = parent?.traceId ?? this.ids.next(16);
+    const sampled = this.sampler.shouldSample(parentContext, traceId, name, kind, attributes, []).decision === this.recordAndSampled;
+    return new HandedSpan(this, name, kind, attributes, traceId, this.ids.next(8), parent?.spanId, sampled);
+  }
+
+  /** Takes an ended span for the thread; sent with others at most `FLUSH_MS` later. */
+  hand(span: SpanRecord): void {
+    if (this.broken || this.stopped) return;
+    this.buffer.push(span);
+    if (this.buffer.length >= BATCH) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.buffer.length === 0 || this.broken) return;
+    this.thread.postMessage({ spans: JSON.stringify(this.buffer) } satisfies ThreadMessage);
+    this.buffer = [];
+  }
+
+  /** Sends the spans still held (for up to `timeoutMs`: a collector that is down holds no exit up) and stops the thread; safe to call twice. */
+  shutdown(timeoutMs = 5000): Promise<void> {
+    return (this.stopped ??= this.stop(timeoutMs));
+  }
+
+  private async stop(timeoutMs: number): Promise<void> {
+    this.flush();
+    if (!this.broken) {
+      this.thread.ref();
+      const stopped = new Promise<void>((resolve) => this.thread.on('message', (message: { stopped?: boolean }) => message.stopped && resolve()));
+      this.thread.postMessage({ stop: true } satisfies ThreadMessage);
+      await withTimeout(stopped, timeoutMs).catch((error: unknown) => this.logger?.warn(`opentelemetry: spans not all sent at exit: ${String(error)}`));
+    }
+    await this.thread.terminate();
+  }
+}
