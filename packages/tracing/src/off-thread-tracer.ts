@@ -31,6 +31,8 @@ export interface ThreadOptions {
 /** Records sent to the thread together: one message per this many spans, or per `FLUSH_MS`. */
 const BATCH = 256;
 const FLUSH_MS = 100;
+/** Spans sent and not yet made by the thread past which new ones are dropped, as the SDK's batch processor drops past its queue: a thread that falls behind holds no more than this. */
+const MAX_PENDING = 8192;
 
 /** Epoch milliseconds with the monotonic clock's precision. */
 const nowMs = () => performance.timeOrigin + performance.now();
@@ -130,6 +132,9 @@ export class OffThreadTracer {
   private readonly propagator = new W3CTraceContextPropagator();
   private buffer: SpanRecord[] = [];
   private timer?: NodeJS.Timeout;
+  /** spans posted to the thread that it has not made yet */
+  private pending = 0;
+  private dropping = false;
   private broken = false;
   private stopped?: Promise<void>;
 
@@ -140,8 +145,9 @@ export class OffThreadTracer {
     private readonly recordAndSampled: number,
     private readonly logger?: TracingOptions['logger'],
   ) {
-    thread.on('message', (message: { warn?: string }) => {
+    thread.on('message', (message: { warn?: string; made?: number }) => {
       if (message.warn) logger?.warn(message.warn);
+      if (message.made) this.pending -= message.made;
     });
     thread.on('error', (error) => {
       this.broken = true;
@@ -185,6 +191,12 @@ export class OffThreadTracer {
   /** Takes an ended span for the thread; sent with others at most `FLUSH_MS` later. */
   hand(span: SpanRecord): void {
     if (this.broken || this.stopped) return;
+    if (this.pending + this.buffer.length >= MAX_PENDING) {
+      if (!this.dropping) this.logger?.warn(`opentelemetry: the tracing thread is ${MAX_PENDING} spans behind; spans are dropped until it catches up`);
+      this.dropping = true;
+      return;
+    }
+    this.dropping = false;
     this.buffer.push(span);
     if (this.buffer.length >= BATCH) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
@@ -195,6 +207,7 @@ export class OffThreadTracer {
     this.timer = undefined;
     if (this.buffer.length === 0 || this.broken) return;
     this.thread.postMessage({ spans: JSON.stringify(this.buffer) } satisfies ThreadMessage);
+    this.pending += this.buffer.length;
     this.buffer = [];
   }
 

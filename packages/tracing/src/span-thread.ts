@@ -38,7 +38,10 @@ function record(span: SpanRecord): void {
 }
 
 port.on('message', (message: ThreadMessage) => {
-  if ('spans' in message) for (const span of JSON.parse(message.spans) as SpanRecord[]) record(span);
-  else void provider.shutdown().finally(() => port.postMessage({ stopped: true }));
+  if ('spans' in message) {
+    const spans = JSON.parse(message.spans) as SpanRecord[];
+    for (const span of spans) record(span);
+    port.postMessage({ made: spans.length });
+  } else void provider.shutdown().finally(() => port.postMessage({ stopped: true }));
 });
 port.postMessage({ ready: true });
