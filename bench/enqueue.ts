@@ -9,6 +9,8 @@ export interface EnqueueSettings {
   clients: number;
   durationMs: number;
   warmupMs: number;
+  /** the measured time is cut in this many bursts a target, taken in alternating order (an even number) */
+  slices: number;
 }
 
 export interface EnqueueResult {
@@ -63,22 +65,22 @@ async function burst(url: string, body: string, clients: number, durationMs: num
 }
 
 /**
- * Figure (c): 202s per second from each target. Both are warmed, then measured in two halves in
+ * Figure (c): 202s per second from each target. Both are warmed, then measured in `slices` bursts each in
  * alternating order, so neither gets the quieter half of the run.
  */
 export async function compareEnqueue(
   targets: { name: string; url: string }[],
   body: string,
   settings: EnqueueSettings,
-  onHalf?: (name: string, requestsPerSecond: number) => void,
+  onSlice?: (name: string, requestsPerSecond: number) => void,
 ): Promise<Map<string, EnqueueResult>> {
   for (const target of targets) await burst(target.url, body, settings.clients, settings.warmupMs);
   const bursts = new Map<string, Burst[]>(targets.map((target) => [target.name, []]));
-  for (const order of [targets, [...targets].reverse()]) {
-    for (const target of order) {
-      const result = await burst(target.url, body, settings.clients, settings.durationMs / 2);
+  for (let slice = 0; slice < settings.slices; slice++) {
+    for (const target of slice % 2 ? [...targets].reverse() : targets) {
+      const result = await burst(target.url, body, settings.clients, settings.durationMs / settings.slices);
       bursts.get(target.name)!.push(result);
-      onHalf?.(target.name, result.accepted / (result.elapsedMs / 1000));
+      onSlice?.(target.name, result.accepted / (result.elapsedMs / 1000));
     }
   }
   const solo = new Map<string, number[]>(targets.map((target) => [target.name, []]));
@@ -86,16 +88,16 @@ export async function compareEnqueue(
     for (const target of round % 2 ? [...targets].reverse() : targets) solo.get(target.name)!.push(...(await burst(target.url, body, 1, settings.durationMs / 12)).latencies);
   }
   const results = new Map<string, EnqueueResult>();
-  for (const [name, halves] of bursts) {
+  for (const [name, slices] of bursts) {
     const failures: Record<string, number> = {};
-    for (const half of halves) for (const [kind, count] of Object.entries(half.failures)) failures[kind] = (failures[kind] ?? 0) + count;
-    const accepted = halves.reduce((sum, half) => sum + half.accepted, 0);
-    const elapsedMs = halves.reduce((sum, half) => sum + half.elapsedMs, 0);
+    for (const slice of slices) for (const [kind, count] of Object.entries(slice.failures)) failures[kind] = (failures[kind] ?? 0) + count;
+    const accepted = slices.reduce((sum, slice) => sum + slice.accepted, 0);
+    const elapsedMs = slices.reduce((sum, slice) => sum + slice.elapsedMs, 0);
     results.set(name, {
       requestsPerSecond: accepted / (elapsedMs / 1000),
       accepted,
       failures,
-      latency: summarize(halves.flatMap((half) => half.latencies)),
+      latency: summarize(slices.flatMap((slice) => slice.latencies)),
       soloLatency: summarize(solo.get(name)!),
     });
   }

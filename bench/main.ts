@@ -318,7 +318,7 @@ async function main(): Promise<void> {
       `simulator: ttft ${settings.simulator.ttftMs} ms, ${settings.simulator.tokensPerSecond} tokens/s per stream; API, ${workerCount} worker process(es) (WORKER_CONCURRENCY=${Math.ceil(maxStreams / workerCount)} each), simulator and baseline server are separate processes; Spool at its defaults (info logs, API keys with the per-key rate limit, SQLite store), only addresses and keys set (SPOOL_CLIENT_RPM raised above the bench's own request rate)`,
       `(a) ${settings.firstToken.jobs} jobs per side of \`${settings.firstToken.prompt}\`, ${settings.firstToken.concurrency} at a time, sides alternating in ${settings.firstToken.rounds} rounds`,
       `(b) \`${settings.saturation.prompt}\`, steps ${settings.saturation.steps.join('/')} then ${settings.saturation.refinements} bisections around each side's crossing, ${settings.saturation.windowMs / 1000} s window after a ${settings.saturation.rampMs / 1000} s ramp; tokens counted as they reach the client`,
-      `(c) ${settings.enqueue.clients} keep-alive clients, ${settings.enqueue.durationMs / 1000} s per side in two alternating halves, no worker running`,
+      `(c) ${settings.enqueue.clients} keep-alive clients, ${settings.enqueue.durationMs / 1000} s per side in ${settings.enqueue.slices} alternating slices, no worker running`,
       `(e) the same openai SDK client through /v1/chat/completions and straight at the simulator, in alternating halves`,
       `(f) ${settings.quick ? 1000 : 5000} SSE watchers of one job on a fresh API process, memory after a full GC over a baseline taken after 200 watchers came and went; the worker starts once all are connected`,
     ],

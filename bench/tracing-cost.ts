@@ -3,7 +3,7 @@
  * worker) on their own prefixes, the same but for OTEL_EXPORTER_OTLP_ENDPOINT, which points the
  * traced one at a local OTLP/HTTP sink that accepts and discards (the exporter's default
  * protocol, protobuf, with its default batching). Measured as (c) is: keep-alive clients,
- * warmed, two alternating halves, then one client at a time.
+ * warmed, alternating slices, then one client at a time.
  * Alone: `npx tsx bench/tracing-cost.ts` (BENCH_QUICK=1: shorter bursts).
  */
 import { randomBytes } from 'node:crypto';
