@@ -170,6 +170,9 @@ export class OffThreadTracer {
   /** Starts the tracing thread when an OTLP endpoint is set; undefined (tracing off) without one. */
   static async start(options: TracingOptions): Promise<OffThreadTracer | undefined> {
     if (!options.endpoint) return undefined;
+    // Loaded only now, as the SDK is: a process without tracing never pays for them.
+    const [{ SamplingDecision }, { W3CTraceContextPropagator }] = await Promise.all([import('@opentelemetry/sdk-trace-node'), import('@opentelemetry/core')]);
+    const sampler = await samplerFromEnv(options.env ?? process.env, options.logger);
     const data: ThreadOptions = { endpoint: options.endpoint, protocol: options.protocol, serviceName: options.serviceName };
     // The thread's code is TypeScript: it registers tsx's loader before it loads it.
     const tsx = import.meta.resolve('tsx/esm/api');
@@ -190,9 +193,6 @@ export class OffThreadTracer {
       };
       thread.on('message', onMessage).once('error', reject).once('exit', exited);
     });
-    // Loaded only now, as the SDK is: a process without tracing never pays for them.
-    const [{ SamplingDecision }, { W3CTraceContextPropagator }] = await Promise.all([import('@opentelemetry/sdk-trace-node'), import('@opentelemetry/core')]);
-    const sampler = await samplerFromEnv(options.env ?? process.env, options.logger);
     return new OffThreadTracer(thread, new W3CTraceContextPropagator(), sampler, SamplingDecision.RECORD_AND_SAMPLED, options.logger);
   }
 
