@@ -134,6 +134,28 @@ describe('OffThreadTracer', () => {
     });
   });
 
+  it('drops spans past 8,192 the thread has not made: one warning for an overload however long, and the count once it caught up', async () => {
+    // Only what the tracer says of its thread: the SDK's batch processor has its own queue and warnings.
+    const said: string[] = [];
+    const logger = { warn: (text: string) => text.includes('tracing thread') && said.push(text), error: () => undefined };
+    const tracer = (await OffThreadTracer.start({ endpoint, protocol: 'http/json', serviceName: 'spool-test', env: {}, logger }))!;
+    // The thread's answers, awaited as the request thread would meet them between requests.
+    const thread = (tracer as unknown as { thread: import('node:worker_threads').Worker }).thread;
+    const madeOnce = () => new Promise((resolve) => thread.once('message', resolve));
+    const spans = (count: number) => {
+      for (let i = 0; i < count; i++) tracer.startSpan('POST /v1/jobs', SpanKind.SERVER, {}).end();
+    };
+    for (let round = 0; round < 5; round++) {
+      spans(8192 + 100);
+      await madeOnce();
+    }
+    expect(said).toEqual([expect.stringContaining('spans are dropped')]);
+    while ((tracer as unknown as { pending: number }).pending > 0) await madeOnce();
+    spans(1);
+    expect(said[1]).toMatch(/caught up; \d+ spans were dropped/);
+    await tracer.shutdown(1);
+  });
+
   it("loads none of OpenTelemetry's implementation when only imported (tracing off)", () => {
     const script = "await import('./packages/tracing/src/index.ts'); const { createRequire } = await import('node:module'); console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));";
     const loaded = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })) as string[];

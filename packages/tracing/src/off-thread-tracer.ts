@@ -144,7 +144,8 @@ export class OffThreadTracer {
   private timer?: NodeJS.Timeout;
   /** spans posted to the thread that it has not made yet */
   private pending = 0;
-  private dropping = false;
+  /** spans dropped since the thread fell behind; dropping goes on until it is half caught up, so that an overload is one warning, not one per batch the thread makes */
+  private dropped = 0;
   private broken = false;
   private stopped?: Promise<void>;
 
@@ -208,12 +209,13 @@ export class OffThreadTracer {
   /** Takes an ended span for the thread; sent with others at most `FLUSH_MS` later. */
   hand(span: SpanRecord): void {
     if (this.broken || this.stopped) return;
-    if (this.pending + this.buffer.length >= MAX_PENDING) {
-      if (!this.dropping) this.logger?.warn(`opentelemetry: the tracing thread is ${MAX_PENDING} spans behind; spans are dropped until it catches up`);
-      this.dropping = true;
+    const held = this.pending + this.buffer.length;
+    if (held >= (this.dropped > 0 ? MAX_PENDING / 2 : MAX_PENDING)) {
+      if (this.dropped++ === 0) this.logger?.warn(`opentelemetry: the tracing thread is ${MAX_PENDING} spans behind; spans are dropped until it catches up`);
       return;
     }
-    this.dropping = false;
+    if (this.dropped > 0) this.logger?.warn(`opentelemetry: the tracing thread caught up; ${this.dropped} spans were dropped`);
+    this.dropped = 0;
     this.buffer.push(span);
     if (this.buffer.length >= BATCH) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
