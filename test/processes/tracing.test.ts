@@ -227,6 +227,22 @@ describe('OpenTelemetry tracing across the real API and worker processes', () =>
     }, 60_000);
   });
 
+  it("exports on SIGTERM the submission spans the API still held (the SDK's batch delay, 5 s, not yet up), and makes an invalid traceparent's submission a root", async () => {
+    receiver.on('/stop/v1/traces');
+    const prefix = `test-${randomUUID().slice(0, 12)}`;
+    prefixes.push(prefix);
+    const { child, url } = await startApiProcess({ REDIS_URL, SPOOL_PREFIX: prefix, OTEL_EXPORTER_OTLP_ENDPOINT: `${receiver.url}/stop`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
+    children.push(child);
+    const zeroTrace = `00-${'0'.repeat(32)}-${randomBytes(8).toString('hex')}-01`;
+    const submitted = await postJson(`${url}/v1/jobs`, { messages: [{ role: 'user', content: 'held' }] }, { traceparent: zeroTrace });
+    expect(submitted.status).toBe(202);
+
+    expect(await child.stop('SIGTERM')).toBe(0);
+    const [submission] = spansIn(receiver.at('/stop/v1/traces')).filter((span) => span.attributes['spool.job.id'] === submitted.body.id);
+    expect(submission).toMatchObject({ service: 'spool-api', name: 'POST /v1/jobs', parentSpanId: undefined });
+    expect(submission.traceId).toMatch(/^(?!0{32})[0-9a-f]{32}$/);
+  }, 60_000);
+
   it('sends nothing and writes no trace context or trace_id when OTEL_EXPORTER_OTLP_ENDPOINT is unset', async () => {
     // The SDK would honour the signal-specific variable; Spool starts no SDK without the endpoint.
     const { api, apiChild, worker, prefix } = await startPair({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/off/v1/traces`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '100' });

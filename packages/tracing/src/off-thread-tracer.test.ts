@@ -1,6 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SpanKind } from '@opentelemetry/api';
 import { OffThreadTracer } from './off-thread-tracer.js';
 
@@ -100,5 +101,64 @@ describe('OffThreadTracer', () => {
     await off.shutdown();
     expect(dropped.traceparent).toMatch(/-00$/);
     expect(receiver.spans.length).toBe(before);
+  });
+
+  describe('as the SDK', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('times a span from the wall clock, its duration from the monotonic clock: a wall clock set after start moves its spans too', async () => {
+      const tracer = (await OffThreadTracer.start({ endpoint, protocol: 'http/json', serviceName: 'spool-test', env: {} }))!;
+      const wallClock = Date.now() + 3_600_000;
+      vi.useFakeTimers({ toFake: ['Date'], now: wallClock });
+      const span = tracer.startSpan('POST /v1/jobs', SpanKind.SERVER, {});
+      span.end();
+      vi.useRealTimers();
+      await tracer.shutdown();
+      const exported = receiver.spans.find((each) => each.spanId === span.spanId)!;
+      expect(Number(BigInt(exported.startTimeUnixNano) / 1_000_000n)).toBe(wallClock);
+      expect(Number(BigInt(exported.endTimeUnixNano) / 1_000_000n) - wallClock).toBeLessThan(1000);
+    });
+
+    it('says what is wrong with the SDK variables it ignores, those the thread reads included', async () => {
+      const said: string[] = [];
+      const logger = { warn: (text: string) => said.push(text), error: (text: string) => said.push(text) };
+      const env = { OTEL_TRACES_SAMPLER: 'bogus', OTEL_BSP_MAX_QUEUE_SIZE: 'many' };
+      const tracer = (await OffThreadTracer.start({ endpoint, protocol: 'http/json', serviceName: 'spool-test', env, logger }))!;
+      await tracer.shutdown();
+      expect(said).toEqual(expect.arrayContaining([expect.stringContaining('OTEL_TRACES_SAMPLER'), expect.stringContaining('OTEL_BSP_MAX_QUEUE_SIZE')]));
+      const ratio = (await OffThreadTracer.start({ endpoint, protocol: 'http/json', serviceName: 'spool-test', env: { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '2' }, logger }))!;
+      await ratio.shutdown();
+      expect(said).toEqual(expect.arrayContaining([expect.stringContaining('OTEL_TRACES_SAMPLER_ARG=2')]));
+    });
+  });
+
+  it('drops spans past 8,192 the thread has not made: one warning for an overload however long, and the count once it caught up', async () => {
+    // Only what the tracer says of its thread: the SDK's batch processor has its own queue and warnings.
+    const said: string[] = [];
+    const logger = { warn: (text: string) => text.includes('tracing thread') && said.push(text), error: () => undefined };
+    const tracer = (await OffThreadTracer.start({ endpoint, protocol: 'http/json', serviceName: 'spool-test', env: {}, logger }))!;
+    // The thread's answers, awaited as the request thread would meet them between requests.
+    const thread = (tracer as unknown as { thread: import('node:worker_threads').Worker }).thread;
+    const madeOnce = () => new Promise((resolve) => thread.once('message', resolve));
+    const spans = (count: number) => {
+      for (let i = 0; i < count; i++) tracer.startSpan('POST /v1/jobs', SpanKind.SERVER, {}).end();
+    };
+    for (let round = 0; round < 5; round++) {
+      spans(8192 + 100);
+      await madeOnce();
+    }
+    expect(said).toEqual([expect.stringContaining('spans are dropped')]);
+    while ((tracer as unknown as { pending: number }).pending > 0) await madeOnce();
+    spans(1);
+    expect(said[1]).toMatch(/caught up; \d+ spans were dropped/);
+    await tracer.shutdown(1);
+  });
+
+  it("loads none of OpenTelemetry's implementation when only imported (tracing off)", () => {
+    const script = "await import('./packages/tracing/src/index.ts'); const { createRequire } = await import('node:module'); console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));";
+    const loaded = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })) as string[];
+    expect(loaded.filter((path) => path.includes('@opentelemetry/') && !path.includes('@opentelemetry/api/'))).toEqual([]);
   });
 });

@@ -1,7 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { ROOT_CONTEXT, TraceFlags, defaultTextMapGetter, trace, type Attributes, type AttributeValue, type SpanKind } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { ROOT_CONTEXT, TraceFlags, defaultTextMapGetter, trace, type Attributes, type AttributeValue, type SpanKind, type TextMapPropagator } from '@opentelemetry/api';
 import type { Sampler } from '@opentelemetry/sdk-trace-node';
 import { withTimeout } from '@spool/contracts';
 import type { OtlpProtocol, TracingOptions } from './start-tracing.js';
@@ -34,9 +33,6 @@ const FLUSH_MS = 100;
 /** Spans sent and not yet made by the thread past which new ones are dropped, as the SDK's batch processor drops past its queue: a thread that falls behind holds no more than this. */
 const MAX_PENDING = 8192;
 
-/** Epoch milliseconds with the monotonic clock's precision. */
-const nowMs = () => performance.timeOrigin + performance.now();
-
 /** All zeros: the W3C's invalid trace and span ids. */
 const INVALID = { 8: '0'.repeat(16), 16: '0'.repeat(32) };
 
@@ -63,7 +59,13 @@ class IdPool {
  * `traceparent` (flags 00), so that what it leads to is not sampled either.
  */
 export class HandedSpan {
-  readonly startMs = nowMs();
+  /**
+   * The start from the wall clock and the duration from the monotonic one, as the SDK's spans
+   * have them: `performance.timeOrigin + performance.now()` drifts from the wall clock over a
+   * long-lived process, and the other processes' spans of the trace are on the wall clock.
+   */
+  readonly startMs = Date.now();
+  private readonly startedAt = performance.now();
   private error?: string;
   private ended = false;
 
@@ -96,16 +98,24 @@ export class HandedSpan {
     if (this.ended || !this.sampled) return;
     this.ended = true;
     const { name, kind, traceId, spanId, parentSpanId, startMs, attributes, error } = this;
-    this.owner.hand({ name, kind, traceId, spanId, parentSpanId, traceFlags: TraceFlags.SAMPLED, startMs, endMs: nowMs(), attributes, error });
+    this.owner.hand({ name, kind, traceId, spanId, parentSpanId, traceFlags: TraceFlags.SAMPLED, startMs, endMs: startMs + (performance.now() - this.startedAt), attributes, error });
   }
 }
 
-/** The sampler OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG name, as the SDK reads them (default: parentbased_always_on). */
-async function samplerFromEnv(env: NodeJS.ProcessEnv): Promise<Sampler> {
+/**
+ * The sampler OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG name, as the SDK reads them
+ * (default: parentbased_always_on), with the SDK's complaint about a value it ignores.
+ */
+async function samplerFromEnv(env: NodeJS.ProcessEnv, logger?: TracingOptions['logger']): Promise<Sampler> {
   const { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler } = await import('@opentelemetry/sdk-trace-node');
-  const arg = Number(env.OTEL_TRACES_SAMPLER_ARG);
-  const ratio = () => new TraceIdRatioBasedSampler(env.OTEL_TRACES_SAMPLER_ARG?.trim() && arg >= 0 && arg <= 1 ? arg : 1);
-  switch (env.OTEL_TRACES_SAMPLER?.trim().toLowerCase()) {
+  const ratio = () => {
+    const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim() ? Number(env.OTEL_TRACES_SAMPLER_ARG) : NaN;
+    if (arg >= 0 && arg <= 1) return new TraceIdRatioBasedSampler(arg);
+    logger?.error(`opentelemetry: OTEL_TRACES_SAMPLER_ARG=${env.OTEL_TRACES_SAMPLER_ARG ?? ''} is not a ratio in [0..1]; defaulting to 1`);
+    return new TraceIdRatioBasedSampler(1);
+  };
+  const name = env.OTEL_TRACES_SAMPLER?.trim().toLowerCase();
+  switch (name) {
     case 'always_on':
       return new AlwaysOnSampler();
     case 'always_off':
@@ -117,6 +127,7 @@ async function samplerFromEnv(env: NodeJS.ProcessEnv): Promise<Sampler> {
     case 'parentbased_traceidratio':
       return new ParentBasedSampler({ root: ratio() });
     default:
+      if (name && name !== 'parentbased_always_on') logger?.error(`opentelemetry: OTEL_TRACES_SAMPLER value "${env.OTEL_TRACES_SAMPLER}" invalid, defaulting to "parentbased_always_on"`);
       return new ParentBasedSampler({ root: new AlwaysOnSampler() });
   }
 }
@@ -129,17 +140,18 @@ async function samplerFromEnv(env: NodeJS.ProcessEnv): Promise<Sampler> {
  */
 export class OffThreadTracer {
   private readonly ids = new IdPool();
-  private readonly propagator = new W3CTraceContextPropagator();
   private buffer: SpanRecord[] = [];
   private timer?: NodeJS.Timeout;
   /** spans posted to the thread that it has not made yet */
   private pending = 0;
-  private dropping = false;
+  /** spans dropped since the thread fell behind; dropping goes on until it is half caught up, so that an overload is one warning, not one per batch the thread makes */
+  private dropped = 0;
   private broken = false;
   private stopped?: Promise<void>;
 
   private constructor(
     private readonly thread: Worker,
+    private readonly propagator: TextMapPropagator,
     private readonly sampler: Sampler,
     /** the SDK's SamplingDecision.RECORD_AND_SAMPLED: only such spans are exported, as by its batch processor */
     private readonly recordAndSampled: number,
@@ -159,6 +171,9 @@ export class OffThreadTracer {
   /** Starts the tracing thread when an OTLP endpoint is set; undefined (tracing off) without one. */
   static async start(options: TracingOptions): Promise<OffThreadTracer | undefined> {
     if (!options.endpoint) return undefined;
+    // Loaded only now, as the SDK is: a process without tracing never pays for them.
+    const [{ SamplingDecision }, { W3CTraceContextPropagator }] = await Promise.all([import('@opentelemetry/sdk-trace-node'), import('@opentelemetry/core')]);
+    const sampler = await samplerFromEnv(options.env ?? process.env, options.logger);
     const data: ThreadOptions = { endpoint: options.endpoint, protocol: options.protocol, serviceName: options.serviceName };
     // The thread's code is TypeScript: it registers tsx's loader before it loads it.
     const tsx = import.meta.resolve('tsx/esm/api');
@@ -169,14 +184,17 @@ export class OffThreadTracer {
       env: options.env ?? process.env,
     });
     await new Promise<void>((resolve, reject) => {
-      thread.once('error', reject);
-      thread.once('message', () => {
-        thread.off('error', reject);
+      const exited = (code: number) => reject(new Error(`the tracing thread exited (${code}) before it was ready`));
+      // What the SDK says of its variables as the thread starts comes before `ready`.
+      const onMessage = (message: { warn?: string; ready?: boolean }) => {
+        if (message.warn) options.logger?.warn(message.warn);
+        if (!message.ready) return;
+        thread.off('message', onMessage).off('error', reject).off('exit', exited);
         resolve();
-      });
+      };
+      thread.on('message', onMessage).once('error', reject).once('exit', exited);
     });
-    const { SamplingDecision } = await import('@opentelemetry/sdk-trace-node');
-    return new OffThreadTracer(thread, await samplerFromEnv(options.env ?? process.env), SamplingDecision.RECORD_AND_SAMPLED, options.logger);
+    return new OffThreadTracer(thread, new W3CTraceContextPropagator(), sampler, SamplingDecision.RECORD_AND_SAMPLED, options.logger);
   }
 
   /** A span, the child of the caller's `traceparent` when it is a valid one, sampled as the sampler decides. */
@@ -191,12 +209,13 @@ export class OffThreadTracer {
   /** Takes an ended span for the thread; sent with others at most `FLUSH_MS` later. */
   hand(span: SpanRecord): void {
     if (this.broken || this.stopped) return;
-    if (this.pending + this.buffer.length >= MAX_PENDING) {
-      if (!this.dropping) this.logger?.warn(`opentelemetry: the tracing thread is ${MAX_PENDING} spans behind; spans are dropped until it catches up`);
-      this.dropping = true;
+    const held = this.pending + this.buffer.length;
+    if (held >= (this.dropped > 0 ? MAX_PENDING / 2 : MAX_PENDING)) {
+      if (this.dropped++ === 0) this.logger?.warn(`opentelemetry: the tracing thread is ${MAX_PENDING} spans behind; spans are dropped until it catches up`);
       return;
     }
-    this.dropping = false;
+    if (this.dropped > 0) this.logger?.warn(`opentelemetry: the tracing thread caught up; ${this.dropped} spans were dropped`);
+    this.dropped = 0;
     this.buffer.push(span);
     if (this.buffer.length >= BATCH) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();

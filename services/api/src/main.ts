@@ -6,7 +6,6 @@ import { ApiServer } from './server.js';
 const config = loadConfigOrExit();
 const logger = createLogger({ name: 'spool-api', level: config.logLevel, pretty: config.logPretty });
 logProcessErrors(logger);
-// First, before any connection or request: spans are exported from here on (OTEL_EXPORTER_OTLP_ENDPOINT).
 // Each submission's span is made and exported on a thread of its own (OTEL_EXPORTER_OTLP_ENDPOINT).
 const tracer = await OffThreadTracer.start({ endpoint: config.otlpEndpoint, protocol: config.otlpProtocol, serviceName: 'spool-api', logger });
 if (config.tenantKeys.size === 0) logger.warn('SPOOL_API_KEYS is not set: the API is open and every caller is tenant "default"');
