@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { diag, DiagLogLevel, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { IdGenerator } from '@opentelemetry/sdk-trace-node';
 import { createProvider } from './provider.js';
-import { diagLogger } from './start-tracing.js';
+import { diagLogger } from './diag-logger.js';
 import type { SpanRecord, ThreadMessage, ThreadOptions } from './off-thread-tracer.js';
 
 /** The ids the owner chose: the SDK asks for a span's ids as it makes it. */

@@ -1,5 +1,6 @@
-import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
+import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { withTimeout } from '@spool/contracts';
+import { diagLogger, type DiagSink } from './diag-logger.js';
 import { createProvider } from './provider.js';
 
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
@@ -12,7 +13,7 @@ export interface TracingOptions {
   /** the resource's `service.name` unless OTEL_SERVICE_NAME says otherwise */
   serviceName: string;
   /** where the SDK's own warnings go (a collector that cannot be reached, say) */
-  logger?: { warn(message: string): void; error(message: string): void };
+  logger?: DiagSink;
   /** OTEL_EXPORTER_OTLP_TRACES_ENDPOINT and the SDK's other variables are read from here */
   env?: NodeJS.ProcessEnv;
 }
@@ -24,19 +25,6 @@ export interface Tracing {
 }
 
 const OFF: Tracing = { enabled: false, shutdown: async () => undefined };
-
-/** The SDK's diagnostics as log lines: only what an operator can act on. */
-export function diagLogger(logger: NonNullable<TracingOptions['logger']>): DiagLogger {
-  const ignore = () => undefined;
-  const text = (message: string, args: unknown[]) => ['opentelemetry:', message, ...args.map(String)].join(' ');
-  return {
-    error: (message, ...args) => logger.error(text(message, args)),
-    warn: (message, ...args) => logger.warn(text(message, args)),
-    info: ignore,
-    debug: ignore,
-    verbose: ignore,
-  };
-}
 
 /**
  * Starts the OpenTelemetry SDK when an OTLP endpoint is set: spans are batched and exported over
