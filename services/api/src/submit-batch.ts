@@ -7,6 +7,7 @@ import type { ParsedBatch } from './parse-batch.js';
 import { acceptWebhookUrl } from './accept-webhook-url.js';
 import { routeBatch } from './batch-mode.js';
 import { newJob } from './submit-job.js';
+import { spanLogFields } from './trace-context.js';
 
 /** Jobs recorded or put in line per round trip: one pipeline of creates, one scheduler step. */
 const CHUNK = 1000;
@@ -44,17 +45,18 @@ const ROLLBACK_TRIES = 64;
  * Only deletions, which Redis allows even when it is out of memory. When Redis refuses (it is
  * down), it is tried again in the background, so no half batch holds its tenant's quota for good.
  */
-async function rollBack(deps: AppDeps, batchId: string, jobs: NewJob[], tries = 1): Promise<void> {
+async function rollBack(deps: AppDeps, batchId: string, jobs: NewJob[], span: HandedSpan | undefined, tries = 1): Promise<void> {
+  const logged = { batch_id: batchId, tries, ...spanLogFields(span) };
   try {
     await inChunks(jobs, (chunk) => deps.jobs.removeMany(chunk));
     await deps.batches.remove(batchId);
     await inChunks(jobs, (chunk) => Promise.all(chunk.map((job) => deps.queue.remove(job.id))));
     await deps.providerBatches.remove(providerBatchJobId(batchId));
-    if (tries > 1) deps.logger.info({ batch_id: batchId, tries }, 'a failed batch submission was rolled back');
+    if (tries > 1) deps.logger.info(logged, 'a failed batch submission was rolled back');
   } catch (error) {
     const again = tries < ROLLBACK_TRIES;
-    deps.logger.error({ err: error, batch_id: batchId, tries }, again ? 'a failed batch submission could not be rolled back yet; trying again' : 'a failed batch submission could not be rolled back');
-    if (again) setTimeout(() => void rollBack(deps, batchId, jobs, tries + 1), Math.min(1000 * 2 ** (tries - 1), 60_000)).unref();
+    deps.logger.error({ err: error, ...logged }, again ? 'a failed batch submission could not be rolled back yet; trying again' : 'a failed batch submission could not be rolled back');
+    if (again) setTimeout(() => void rollBack(deps, batchId, jobs, span, tries + 1), Math.min(1000 * 2 ** (tries - 1), 60_000)).unref();
   }
 }
 
@@ -93,7 +95,7 @@ export async function submitBatch(deps: AppDeps, tenant: string, batch: ParsedBa
     else await inChunks(jobs, (chunk) => deps.scheduler.enqueue(tenant, chunk.map((job) => ({ id: job.id, priority: job.priority }))));
     return created;
   } catch (error) {
-    await rollBack(deps, batchId, jobs);
+    await rollBack(deps, batchId, jobs, span);
     throw isOutOfMemory(error) ? ApiError.unavailable('Redis is out of memory; try again shortly') : error;
   }
 }

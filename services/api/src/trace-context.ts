@@ -58,10 +58,14 @@ export function submissionSpan(res: Response): HandedSpan | undefined {
   return res.locals.span as HandedSpan | undefined;
 }
 
-/** `trace_id` and `span_id` of the submission `res` answers, for its log lines; empty without one. */
-export function submissionLogFields(res: Response): { trace_id?: string; span_id?: string } {
-  const span = submissionSpan(res);
+/** `trace_id` and `span_id` of a submission's span, for its log lines; empty without one. */
+export function spanLogFields(span: HandedSpan | undefined): { trace_id?: string; span_id?: string } {
   return span ? { trace_id: span.traceId, span_id: span.spanId } : {};
+}
+
+/** `spanLogFields` of the submission `res` answers. */
+export function submissionLogFields(res: Response): { trace_id?: string; span_id?: string } {
+  return spanLogFields(submissionSpan(res));
 }
 
 /** What a job made now records of its trace: its submission span's `traceparent` and the time; nothing without a span. */
