@@ -5,59 +5,8 @@ import { createKeys } from '@spool/queue';
 import { deletePrefix, REDIS_URL } from '../support/stack.js';
 import { getJson, postJson } from '../support/http.js';
 import { startApiProcess, startSimulatorProcess, startWorkerProcess, type Child } from '../support/processes.js';
-import { Receiver, type Received } from '../support/receiver.js';
-
-/** A span as the OTLP/HTTP JSON exporter sent it, flattened. */
-interface ExportedSpan {
-  service: string;
-  traceId: string;
-  spanId: string;
-  parentSpanId: string | undefined;
-  name: string;
-  kind: number;
-  startMs: number;
-  endMs: number;
-  statusCode: number;
-  attributes: Record<string, unknown>;
-}
-
-type OtlpValue = { stringValue?: string; intValue?: string | number; doubleValue?: number; boolValue?: boolean; arrayValue?: { values?: OtlpValue[] } };
-type OtlpAttribute = { key: string; value: OtlpValue };
-
-function valueOf(value: OtlpValue): unknown {
-  if (value.arrayValue) return (value.arrayValue.values ?? []).map(valueOf);
-  if (value.intValue !== undefined) return Number(value.intValue);
-  return value.stringValue ?? value.doubleValue ?? value.boolValue;
-}
-
-const attributesOf = (list: OtlpAttribute[] = []) => Object.fromEntries(list.map(({ key, value }) => [key, valueOf(value)]));
-
-/** Every span in the export requests received so far. */
-function spansIn(requests: Received[]): ExportedSpan[] {
-  const spans: ExportedSpan[] = [];
-  for (const request of requests) {
-    for (const resourceSpans of JSON.parse(request.body).resourceSpans ?? []) {
-      const service = attributesOf(resourceSpans.resource?.attributes)['service.name'] as string;
-      for (const scope of resourceSpans.scopeSpans ?? []) {
-        for (const span of scope.spans ?? []) {
-          spans.push({
-            service,
-            traceId: span.traceId,
-            spanId: span.spanId,
-            parentSpanId: span.parentSpanId || undefined,
-            name: span.name,
-            kind: span.kind,
-            startMs: Number(BigInt(span.startTimeUnixNano) / 1_000_000n),
-            endMs: Number(BigInt(span.endTimeUnixNano) / 1_000_000n),
-            statusCode: span.status?.code ?? 0,
-            attributes: attributesOf(span.attributes),
-          });
-        }
-      }
-    }
-  }
-  return spans;
-}
+import { Receiver } from '../support/receiver.js';
+import { spansIn, type ExportedSpan } from '../support/otlp.js';
 
 const SPAN_KIND = { internal: 1, server: 2, client: 3, consumer: 5 };
 const STATUS_ERROR = 2;

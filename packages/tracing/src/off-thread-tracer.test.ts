@@ -1,52 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SpanKind } from '@opentelemetry/api';
+import { spansIn } from '../../../test/support/otlp.js';
+import { Receiver } from '../../../test/support/receiver.js';
 import { OffThreadTracer } from './off-thread-tracer.js';
 
-interface ExportedSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  startTimeUnixNano: string;
-  endTimeUnixNano: string;
-  attributes: { key: string; value: Record<string, unknown> }[];
-  status?: { code?: number; message?: string };
-}
-
-/** A local OTLP/HTTP (JSON) receiver keeping every span it is sent, with the service that sent it. */
-function otlpReceiver() {
-  const spans: (ExportedSpan & { service: string })[] = [];
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString());
-      for (const resourceSpans of body.resourceSpans) {
-        const service = resourceSpans.resource.attributes.find((attribute: { key: string }) => attribute.key === 'service.name').value.stringValue;
-        for (const scope of resourceSpans.scopeSpans) for (const span of scope.spans) spans.push({ ...span, service });
-      }
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  return {
-    spans,
-    async listen(): Promise<string> {
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    },
-    close: () => new Promise((resolve) => server.close(resolve)),
-  };
-}
-
-const attribute = (span: ExportedSpan, key: string) => span.attributes.find((each) => each.key === key)?.value;
+/** Every span the receiver has been sent. */
+const exported = () => spansIn(receiver.at('/v1/traces'));
 const CALLER = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
+const receiver = new Receiver();
+
 describe('OffThreadTracer', () => {
-  const receiver = otlpReceiver();
   let endpoint: string;
   beforeAll(async () => {
     endpoint = await receiver.listen();
@@ -73,22 +38,18 @@ describe('OffThreadTracer', () => {
     expect(child.traceparent).toBe(`00-0af7651916cd43dd8448eb211c80319c-${child.spanId}-01`);
     expect(root.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     expect(root.traceId).not.toBe(child.traceId);
-    expect(receiver.spans).toHaveLength(2);
-    const [exportedChild, exportedRoot] = [child, root].map((span) => receiver.spans.find((each) => each.spanId === span.spanId)!);
+    expect(exported()).toHaveLength(2);
+    const [exportedChild, exportedRoot] = [child, root].map((span) => exported().find((each) => each.spanId === span.spanId)!);
     expect(exportedChild).toMatchObject({ service: 'spool-test', name: 'POST /v1/jobs', kind: 2, traceId: child.traceId, parentSpanId: 'b7ad6b7169203331' });
-    expect(attribute(exportedChild, 'http.route')).toEqual({ stringValue: '/v1/jobs' });
-    expect(attribute(exportedChild, 'http.response.status_code')).toEqual({ intValue: 202 });
-    const startMs = Number(BigInt(exportedChild.startTimeUnixNano) / 1_000_000n);
-    const endMs = Number(BigInt(exportedChild.endTimeUnixNano) / 1_000_000n);
-    expect(startMs).toBeGreaterThanOrEqual(before - 1);
-    expect(endMs).toBeGreaterThanOrEqual(startMs);
-    expect(endMs).toBeLessThanOrEqual(after + 1);
-    expect(exportedRoot).toMatchObject({ traceId: root.traceId, status: { code: 2, message: 'HTTP 503' } });
-    expect(exportedRoot.parentSpanId || undefined).toBeUndefined();
+    expect(exportedChild.attributes).toEqual({ 'http.route': '/v1/jobs', 'http.response.status_code': 202 });
+    expect(exportedChild.startMs).toBeGreaterThanOrEqual(before - 1);
+    expect(exportedChild.endMs).toBeGreaterThanOrEqual(exportedChild.startMs);
+    expect(exportedChild.endMs).toBeLessThanOrEqual(after + 1);
+    expect(exportedRoot).toMatchObject({ traceId: root.traceId, parentSpanId: undefined, statusCode: 2, statusMessage: 'HTTP 503' });
   });
 
   it("samples as OTEL_TRACES_SAMPLER says and follows a caller's unsampled flag: such spans carry flags 00 and are not exported", async () => {
-    const before = receiver.spans.length;
+    const before = exported().length;
     const parentBased = (await OffThreadTracer.start({ endpoint, protocol: 'http/json', serviceName: 'spool-test', env: {} }))!;
     const unsampled = parentBased.startSpan('POST /v1/jobs', SpanKind.SERVER, {}, CALLER.replace(/-01$/, '-00'));
     unsampled.end();
@@ -100,7 +61,7 @@ describe('OffThreadTracer', () => {
     dropped.end();
     await off.shutdown();
     expect(dropped.traceparent).toMatch(/-00$/);
-    expect(receiver.spans.length).toBe(before);
+    expect(exported()).toHaveLength(before);
   });
 
   describe('as the SDK', () => {
@@ -116,9 +77,9 @@ describe('OffThreadTracer', () => {
       span.end();
       vi.useRealTimers();
       await tracer.shutdown();
-      const exported = receiver.spans.find((each) => each.spanId === span.spanId)!;
-      expect(Number(BigInt(exported.startTimeUnixNano) / 1_000_000n)).toBe(wallClock);
-      expect(Number(BigInt(exported.endTimeUnixNano) / 1_000_000n) - wallClock).toBeLessThan(1000);
+      const made = exported().find((each) => each.spanId === span.spanId)!;
+      expect(made.startMs).toBe(wallClock);
+      expect(made.endMs - wallClock).toBeLessThan(1000);
     });
 
     it('says what is wrong with the SDK variables it ignores, those the thread reads included', async () => {
