@@ -2,6 +2,8 @@
  * The tracing thread of an `OffThreadTracer`: it makes the SDK's spans from the records its
  * owner sends (ids, times, attributes), and the SDK batches and exports them as usual.
  */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { diag, DiagLogLevel, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { IdGenerator } from '@opentelemetry/sdk-trace-node';
@@ -17,6 +19,20 @@ class HandedIds implements IdGenerator {
   generateSpanId = () => this.spanId;
 }
 
+/**
+ * Lowers this thread's priority (Linux: a thread's own nice value, set through its thread id):
+ * when the cores are busy, serving requests comes first and spans wait; elsewhere nothing changes.
+ */
+function yieldToRequests(): void {
+  try {
+    const threadId = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    setPriority(threadId, 10);
+  } catch {
+    // not Linux, or not allowed: the thread runs at the process's priority
+  }
+}
+
+yieldToRequests();
 const port = parentPort!;
 const options = workerData as ThreadOptions;
 diag.setLogger(diagLogger({ warn: (text) => port.postMessage({ warn: text }), error: (text) => port.postMessage({ warn: text }) }), DiagLogLevel.WARN);
