@@ -36,7 +36,8 @@ export class RateAllowance {
     /** the key's limit per minute */
     readonly rpm: number,
     private readonly charge: ChargeRequests,
-    private readonly clock: () => number = Date.now,
+    /** ms, monotonic: a prepaid request's deadline must not move with the wall clock */
+    private readonly clock: () => number = () => performance.now(),
   ) {}
 
   /** requests prepaid at once: a sixteenth of a minute's worth (none under 16 a minute: every request asks Redis) */
