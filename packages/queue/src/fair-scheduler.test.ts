@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createKeys } from './keys.js';
-import { createChatQueue } from './queues.js';
+import { chatJobOptions, createChatQueue } from './queues.js';
 import { FairScheduler } from './fair-scheduler.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -136,10 +136,37 @@ describe('FairScheduler', () => {
     expect(readyIn).toBeLessThan(1100);
   });
 
+  it('puts released jobs on the queue in the release step, in order, each as BullMQ’s own add stores it', async () => {
+    await scheduler.heartbeat('w', 10, 60_000);
+    await queue.add('chat', { jobId: 'reference' }, chatJobOptions('reference', { attempts: 3 }));
+    await redis.zadd(keys.tenantJobs('a'), 1, 'job_carried', 2, 'job_plain').then(() => redis.hset(keys.tenantEstimates('a'), 'job_carried', '1', 'job_plain', '1'));
+    const carried = { jobId: 'job_carried', tenant: 'a', request: { model: 'm', messages: [{ role: 'user' as const, content: 'hi' }] } };
+    const released = await scheduler.enqueue('a', [
+      { id: 'job_carried', priority: 5, data: carried },
+      { id: 'job_plain', priority: 5 },
+    ]);
+    expect(released.ids).toEqual(['job_carried', 'job_plain']);
+
+    const reference = await redis.hgetall(`${queue.qualifiedName}:reference`);
+    for (const id of released.ids) {
+      const entry = await redis.hgetall(`${queue.qualifiedName}:${id}`);
+      expect(Object.keys(entry).sort()).toEqual(Object.keys(reference).sort());
+      expect(JSON.parse(entry.opts)).toEqual({ ...JSON.parse(reference.opts), jobId: id });
+      expect([entry.name, entry.delay, entry.priority]).toEqual([reference.name, reference.delay, reference.priority]);
+      expect(Math.abs(Number(entry.timestamp) - Number(reference.timestamp))).toBeLessThan(5_000);
+    }
+    const [first, second] = await Promise.all(released.ids.map((id) => queue.getJob(id)));
+    expect(first?.data).toEqual(carried);
+    expect(second?.data).toEqual({ jobId: 'job_plain' });
+    // FIFO behind the reference: BullMQ pushes on the left and a worker takes from the right
+    expect(await redis.lrange(`${queue.qualifiedName}:wait`, 0, -1)).toEqual(['job_plain', 'job_carried', 'reference']);
+    expect(await redis.zrange(`${queue.qualifiedName}:marker`, '0', '-1')).toEqual(['0']);
+  });
+
   it('puts back a released job that never reached the queue, and forgets one that ended', async () => {
     await scheduler.heartbeat('w', 10, 60_000);
     const [lost, ended] = await submit('a', 2);
-    await queue.obliterate({ force: true }); // the releaser died before its add
+    await queue.obliterate({ force: true }); // the entries lost (a failover that lost writes)
     await redis.hset(keys.job(ended), 'status', 'succeeded');
     expect(await scheduler.reconcile(0)).toBe(1);
     expect(await queue.getJob(lost)).toBeDefined();

@@ -1,7 +1,7 @@
-import type { Queue } from 'bullmq';
+import { Job, type Queue } from 'bullmq';
 import type { RedisClient } from './redis.js';
 import type { Keys } from './keys.js';
-import { chatJobOptions, type ChatJobData } from './queues.js';
+import { CHAT_JOB_NAME, chatJobOptions, type ChatJobData } from './queues.js';
 import { defineCommands } from './script-loader.js';
 
 const script = (name: string) => new URL(`./commands/${name}.lua`, import.meta.url);
@@ -87,6 +87,8 @@ export interface Released {
 export class FairScheduler {
   private readonly redis: RedisClient & SchedulerCommands;
   private readonly pendingLimit: number;
+  /** the chat queue's key prefix and its entries' options as BullMQ stores them: the release scripts put jobs on it */
+  private readonly queueArgs: [string, string];
 
   constructor(
     redis: RedisClient,
@@ -97,6 +99,7 @@ export class FairScheduler {
     defineCommands(redis, SCHEDULER_COMMANDS);
     this.redis = redis as RedisClient & SchedulerCommands;
     this.pendingLimit = options.pendingLimit ?? 16;
+    this.queueArgs = [`${queue.qualifiedName}:`, storedEntryOptions(queue, options.maxAttempts)];
   }
 
   private fixedKeys(): string[] {
@@ -122,12 +125,14 @@ export class FairScheduler {
     await pipeline.exec();
   }
 
-  /** Puts recorded jobs of one tenant in its line and releases what the fleet has room for. */
+  /**
+   * Puts recorded jobs of one tenant in its line and releases what the fleet has room for, onto
+   * the queue in the same script: a job's release and its queue entry are one step.
+   */
   async enqueue(tenant: string, jobs: ScheduledJob[]): Promise<Released> {
-    const pairs = jobs.flatMap((job) => [job.priority, job.id]);
-    const reply = await this.redis.spoolSchedulerEnqueue(...this.fixedKeys(), this.keys.control, RELEASE_STEP, this.pendingLimit, tenant, ...pairs);
-    const carried = new Map(jobs.filter((job) => job.data).map((job) => [job.id, job.data!]));
-    return this.released(reply, carried);
+    const triples = jobs.flatMap((job) => [job.priority, job.id, job.data ? JSON.stringify(job.data) : '']);
+    const reply = await this.redis.spoolSchedulerEnqueue(...this.fixedKeys(), this.keys.control, RELEASE_STEP, this.pendingLimit, ...this.queueArgs, tenant, ...triples);
+    return this.released(reply);
   }
 
   /**
@@ -135,7 +140,7 @@ export class FairScheduler {
    * `passedGate`: a released job that just got past the upstream gate, no longer counted as pending.
    */
   async dispatch(passedGate = ''): Promise<Released> {
-    const reply = await this.redis.spoolSchedulerDispatch(...this.fixedKeys(), this.keys.control, RELEASE_STEP, this.pendingLimit, passedGate);
+    const reply = await this.redis.spoolSchedulerDispatch(...this.fixedKeys(), this.keys.control, RELEASE_STEP, this.pendingLimit, ...this.queueArgs, passedGate);
     return this.released(reply);
   }
 
@@ -204,25 +209,26 @@ export class FairScheduler {
     return lost.length;
   }
 
-  /** A release step's reply (wait hint, then id, tenant pairs), its jobs put on the queue. */
-  private async released(reply: (string | number)[], carried?: Map<string, ChatJobData>): Promise<Released> {
+  /** A release step's reply (wait hint, then id, tenant pairs); its jobs are on the queue already. */
+  private released(reply: (string | number)[]): Released {
     const [hint, ...pairs] = reply;
     const ids: string[] = [];
     for (let i = 0; i < pairs.length; i += 2) ids.push(String(pairs[i]));
-    await this.putOnQueue(ids, carried);
     return { ids, more: ids.length >= RELEASE_STEP, retryInMs: Number(hint) >= 0 ? Number(hint) : undefined };
   }
 
-  /**
-   * Puts released jobs on the BullMQ queue (FIFO: the order of release is the order to run). One
-   * job, the usual release, goes by `add`: one script, where `addBulk` first builds a pipeline,
-   * which copies every script loaded on the connection (a few hundred µs on a job's way to its worker).
-   */
-  private async putOnQueue(ids: string[], carried = new Map<string, ChatJobData>()): Promise<void> {
-    const entry = (id: string) => ({ name: 'chat', data: carried.get(id) ?? { jobId: id }, opts: chatJobOptions(id, { attempts: this.options.maxAttempts }) });
-    if (ids.length === 1) {
-      const { name, data, opts } = entry(ids[0]);
-      await this.queue.add(name, data, opts);
-    } else if (ids.length > 1) await this.queue.addBulk(ids.map(entry));
+  /** Puts back on the queue released jobs whose entry is missing (FIFO: the order of release is the order to run). */
+  private async putOnQueue(ids: string[]): Promise<void> {
+    if (ids.length) await this.queue.addBulk(ids.map((id) => ({ name: CHAT_JOB_NAME, data: { jobId: id }, opts: chatJobOptions(id, { attempts: this.options.maxAttempts }) })));
   }
+}
+
+/**
+ * The options BullMQ stores with a chat entry, less its id (the release script adds it), as its
+ * own `add` stores them: BullMQ's Job fills in its defaults. None of ours has a short stored name
+ * (BullMQ's `optsEncodeMap`: deduplication, keepLogs, parent options).
+ */
+function storedEntryOptions(queue: Queue<ChatJobData>, maxAttempts: number): string {
+  const { jobId: _id, ...stored } = new Job(queue, CHAT_JOB_NAME, {}, chatJobOptions('', { attempts: maxAttempts })).opts;
+  return JSON.stringify(stored);
 }

@@ -4,6 +4,8 @@ import type { RedisClient } from './redis.js';
 import type { UpstreamRequest } from '@spool/contracts';
 
 export const CHAT_QUEUE = 'chat';
+/** Every chat entry's BullMQ name (queue-released.lua names them so too). */
+export const CHAT_JOB_NAME = 'chat';
 
 /** What a chat job carries through BullMQ; the request itself lives in the job hash. */
 export interface ChatJobData {

@@ -27,6 +27,12 @@ describe('script loader', () => {
     expect(now).toBeLessThanOrEqual(Date.now() + 1);
   });
 
+  it("pastes BullMQ's own fragments from the installed bullmq, with the siblings they name without `.lua`", () => {
+    const script = resolveIncludes('--- @include "bullmq/dist/esm/commands/includes/addJobInTargetList.lua"', new URL(import.meta.url));
+    expect(script).toContain('local function addJobInTargetList(');
+    expect(script).toContain('local function addBaseMarkerIfNeeded(');
+  });
+
   it('an unknown include fails loudly, naming the file', () => {
     expect(() => resolveIncludes('--- @include "./commands/missing.lua"', new URL(import.meta.url))).toThrow(/missing\.lua/);
   });

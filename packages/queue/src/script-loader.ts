@@ -13,16 +13,18 @@ export interface ScriptCommand {
 
 /**
  * `--- @include "path"` (BullMQ's syntax) pastes a fragment in its place, once per script. A path
- * starting with `@` names a package's exported file (`@spool/queue/commands/now-ms.lua`); any
- * other is relative to the file that includes it.
+ * starting with `.`, or a bare name (BullMQ's fragments name their siblings so, without `.lua`), is
+ * relative to the file that includes it; any other names a package's file
+ * (`@spool/queue/commands/now-ms.lua`, `bullmq/dist/esm/commands/includes/storeJob.lua`).
  */
 const INCLUDE = /^--- @include "([^"]+)"[ \t]*$/gm;
 
 const loaded = new Map<string, string>();
 
 function resolveInclude(path: string, from: URL): URL {
-  if (!path.startsWith('@')) return new URL(path, from);
-  return pathToFileURL(createRequire(fileURLToPath(from)).resolve(path));
+  const file = /\.\w+$/.test(path) ? path : `${path}.lua`;
+  if (file.startsWith('.') || !file.includes('/')) return new URL(file, from);
+  return pathToFileURL(createRequire(fileURLToPath(from)).resolve(file));
 }
 
 /** `source` with its includes (and theirs) pasted in; `from` is where relative paths start. */

@@ -5,10 +5,14 @@ import { Redis } from 'ioredis';
 import { REDIS_URL } from '../../../test/support/stack.js';
 import { PromptWorker } from './prompt-worker.js';
 
-/** For each job of a burst released to a waiting worker, the Redis fetches (moveToActive) it made before the job started. */
+/**
+ * For each job of a burst released to a waiting worker, the round trips of Redis fetches
+ * (moveToActive) it made before the job started: fetches sent while none is in flight open one.
+ */
 async function fetchesBeforeEachStart(make: typeof Worker, queue: Queue, connection: Redis, count: number): Promise<number[]> {
   const seen: number[] = [];
   let fetches = 0;
+  let inFlight = 0;
   let started!: () => void;
   const all = new Promise<void>((resolve) => (started = resolve));
   const worker = new make(queue.name, async () => {
@@ -18,8 +22,8 @@ async function fetchesBeforeEachStart(make: typeof Worker, queue: Queue, connect
   const backend = (worker as unknown as { backend: { moveToActive: (...args: unknown[]) => Promise<unknown> } }).backend;
   const fetch = backend.moveToActive.bind(backend);
   backend.moveToActive = (...args) => {
-    fetches++;
-    return fetch(...args);
+    if (inFlight++ === 0) fetches++;
+    return fetch(...args).finally(() => inFlight--);
   };
   void worker.run();
   await worker.waitUntilReady();
@@ -53,5 +57,38 @@ describe('PromptWorker', () => {
     // job k starts once k + 1 fetches have been made, at most
     const prompt = await fetchesBeforeEachStart(PromptWorker, newQueue(), connection, 5);
     expect(prompt.every((fetches, index) => fetches <= index + 1)).toBe(true);
+  });
+
+  it('fetches a burst up to four jobs a round trip once two fetches in a row found one', async () => {
+    const starts = await fetchesBeforeEachStart(PromptWorker, newQueue(), connection, 10);
+    // one, one, then four at a time: the tenth starts after four round trips, not ten
+    expect(starts[9]).toBeLessThanOrEqual(5);
+    expect(starts.every((fetches, index) => fetches <= index + 1)).toBe(true);
+  });
+
+  it('puts jobs fetched ahead and never started back at the head of the queue when it closes', async () => {
+    const queue = newQueue();
+    const ids = Array.from({ length: 10 }, (_, index) => `job-${index}`);
+    const started: string[] = [];
+    let closing: Promise<void> | undefined;
+    const worker = new PromptWorker(queue.name, async (job) => {
+      started.push(job.id!);
+      // the third job closes the worker: jobs it fetched beside that one never start here
+      if (started.length === 3) closing = worker.close();
+    }, { connection, prefix: queue.opts.prefix, concurrency: 10, autorun: false });
+    void worker.run();
+    await worker.waitUntilReady();
+    await queue.addBulk(ids.map((id) => ({ name: 'job', data: {}, opts: { jobId: id } })));
+    await expect.poll(() => started.length).toBeGreaterThanOrEqual(3);
+    await closing;
+    expect(await queue.getActiveCount()).toBe(0);
+
+    // the rest runs once each, in the order it was added (a fetch in flight at the close may have taken a later one)
+    const after: string[] = [];
+    const next = new Worker(queue.name, async (job) => void after.push(job.id!), { connection, prefix: queue.opts.prefix, concurrency: 1 });
+    await expect.poll(() => started.length + after.length).toBe(10);
+    await next.close();
+    expect(after).toEqual(ids.filter((id) => !started.includes(id)));
+    expect(new Set([...started, ...after]).size).toBe(10);
   });
 });
