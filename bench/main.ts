@@ -144,7 +144,7 @@ async function main(): Promise<void> {
 
   // Issue 17: what OpenTelemetry tracing costs POST /v1/jobs, measured as (c) is.
   if (runs('tracing')) {
-    const figures = await benchTracingCost({ redisUrl, prefix: `${prefix}-tracing`, settings: settings.enqueue, upstreamUrl: simulatorUrl, log });
+    const figures = await benchTracingCost({ redisUrl, prefix: `${prefix}-tracing`, settings: settings.enqueue, upstreamUrl: simulatorUrl, log, comparisons: settings.quick ? 1 : 3 });
     rows.push(...tracingCostRows(figures));
     details.push(tracingCostDetails(figures));
   }
