@@ -17,14 +17,14 @@ export type RateVerdict = Omit<RateReply, 'prepaid'>;
  * One API key's requests prepaid in Redis by this process. A key with plenty of room (at least
  * four times the prepayment left after it) prepays a sixteenth of its minute's worth, and this
  * process admits that many requests without waiting for Redis. Each was charged before it was
- * admitted, so the fleet never admits more than the limit; and a prepaid request is spent only
- * within its own refill time of the charge (`expiresAt`), before the bucket could have drained
- * past it, so no request is admitted that the plain check would have refused when it came.
+ * admitted, so the fleet never admits more than the limit; and a batch keeps only the requests the
+ * bucket has not drained yet (one a refill interval from the charge, the last at `expiresAt`), so
+ * no request is admitted that the plain check would have refused when it came.
  * Prepaid requests left unspent are charged and lost, at most 6% of the key's minute for at most
  * 3.75 s, while other processes see that much less room: only a key at its very limit notices.
  */
 export class RateAllowance {
-  /** prepaid requests not spent yet, oldest first, each batch usable until its `expiresAt` */
+  /** prepaid requests not spent yet, oldest first, each batch's last one usable until its `expiresAt` */
   private readonly prepaid: { count: number; expiresAt: number }[] = [];
   /** the room Redis last reported, less what this process has prepaid and not spent */
   private remaining = 0;
@@ -69,9 +69,14 @@ export class RateAllowance {
     return this.prepaid.reduce((sum, batch) => sum + batch.count, 0);
   }
 
-  /** Spends the oldest prepaid request still usable at `now`; false when there is none. */
+  /**
+   * Spends the oldest prepaid request still usable at `now`; false when there is none. The bucket
+   * drains a batch one request per refill interval from its charge, so a batch keeps only as many
+   * as it still holds there: spent later, the rest would come on top of the room Redis gives back.
+   */
   private spendOne(now: number): boolean {
-    while (this.prepaid.length && (this.prepaid[0].count === 0 || this.prepaid[0].expiresAt <= now)) this.prepaid.shift();
+    for (const batch of this.prepaid) batch.count = Math.min(batch.count, Math.ceil(((batch.expiresAt - now) * this.rpm) / 60_000));
+    while (this.prepaid.length && this.prepaid[0].count <= 0) this.prepaid.shift();
     if (!this.prepaid.length) return false;
     this.prepaid[0].count--;
     return true;
