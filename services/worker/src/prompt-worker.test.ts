@@ -85,6 +85,9 @@ describe('PromptWorker', () => {
 
     // the rest runs once each, in the order it was added (a fetch in flight at the close may have taken a later one)
     const after: string[] = [];
+    // each handed back as never started
+    const waiting = await queue.getWaiting();
+    expect(waiting.map((job) => job.attemptsStarted)).toEqual(waiting.map(() => 0));
     const next = new Worker(queue.name, async (job) => void after.push(job.id!), { connection, prefix: queue.opts.prefix, concurrency: 1 });
     await expect.poll(() => started.length + after.length).toBe(10);
     await next.close();

@@ -30,7 +30,11 @@ export class PromptWorker<Data> extends Worker<Data> {
   private justFetched = false;
   /** fetches from Redis in a row that found a job */
   private streak = 0;
-  /** jobs fetched beside the one asked for, handed out before Redis is asked again */
+  /**
+   * Jobs fetched beside the one asked for, handed out before Redis is asked again. Their locks are
+   * not extended until they start, so the main loop must keep running while any is held: only
+   * `close` hands them back, and Spool never pauses a worker nor sets BullMQ's rate limiter.
+   */
   private readonly fetchedAhead: Job<Data>[] = [];
   private stopping = false;
 
@@ -71,8 +75,23 @@ export class PromptWorker<Data> extends Worker<Data> {
     return job;
   }
 
-  /** Jobs fetched ahead and never started go back to the head of the queue, their locks released, the first last (it is then next). */
+  /**
+   * Jobs fetched ahead and never started go back to the head of the queue, their locks released,
+   * the first last (it is then next). Their start count, raised by the fetch, is taken back: a
+   * job counts as started only once run (its head start and its queue wait span depend on it).
+   */
   private async handBack(jobs: Job<Data>[]): Promise<void> {
-    await Promise.all(jobs.reverse().map((job) => job.moveToWait(job.token).catch((error: unknown) => this.emit('error', error as Error))));
+    const client = await this.backend.client;
+    await Promise.all(
+      jobs.reverse().map(async (job) => {
+        try {
+          // Set while the job is still ours (active, locked): no other worker can have started it.
+          await client.hset(this.toKey(job.id!), { ats: job.attemptsStarted - 1 });
+          await job.moveToWait(job.token);
+        } catch (error) {
+          this.emit('error', error as Error);
+        }
+      }),
+    );
   }
 }
