@@ -1,27 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { defineCommands } from '@spool/queue';
-import { RATE_COMMANDS } from './client-rate-limit.js';
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+import { afterAll, describe, expect, it } from 'vitest';
+import { rateScriptRedis } from '../../../test/support/rate-script.js';
 
 type Reply = [allowed: number, remaining: number, retryMs: number, resetMs: number];
 
 describe('client-rate.lua (GCRA)', () => {
-  const prefix = `test-${randomUUID().slice(0, 12)}`;
-  let redis: Redis & { spoolClientRate(key: string, interval: number, tolerance: number): Promise<Reply> };
-
-  beforeAll(() => {
-    const connection = new Redis(REDIS_URL);
-    defineCommands(connection, RATE_COMMANDS);
-    redis = connection as typeof redis;
-  });
-  afterAll(async () => {
-    const found = await redis.keys(`${prefix}:*`);
-    if (found.length) await redis.unlink(...found);
-    await redis.quit();
-  });
+  const { prefix, redis, close } = rateScriptRedis<{ spoolClientRate(key: string, interval: number, tolerance: number): Promise<Reply> }>();
+  afterAll(close);
 
   it('allows a burst of tolerance/interval + 1, counting down what remains, then refuses with the wait for the next', async () => {
     const key = `${prefix}:burst`;
