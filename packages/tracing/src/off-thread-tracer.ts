@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { ROOT_CONTEXT, TraceFlags, defaultTextMapGetter, trace, type Attributes, type AttributeValue, type SpanKind, type TextMapPropagator } from '@opentelemetry/api';
+import { ROOT_CONTEXT, defaultTextMapGetter, trace, type Attributes, type AttributeValue, type SpanKind, type TextMapPropagator } from '@opentelemetry/api';
 import type { Sampler } from '@opentelemetry/sdk-trace-node';
 import { withTimeout } from '@spool/contracts';
 import type { OtlpProtocol, TracingOptions } from './start-tracing.js';
@@ -12,7 +12,6 @@ export interface SpanRecord {
   traceId: string;
   spanId: string;
   parentSpanId?: string;
-  traceFlags: number;
   startMs: number;
   endMs: number;
   attributes: Attributes;
@@ -99,7 +98,7 @@ export class HandedSpan {
     if (this.ended || !this.sampled) return;
     this.ended = true;
     const { name, kind, traceId, spanId, parentSpanId, startMs, attributes, error } = this;
-    this.owner.hand({ name, kind, traceId, spanId, parentSpanId, traceFlags: TraceFlags.SAMPLED, startMs, endMs: startMs + (performance.now() - this.startedAt), attributes, error });
+    this.owner.hand({ name, kind, traceId, spanId, parentSpanId, startMs, endMs: startMs + (performance.now() - this.startedAt), attributes, error });
   }
 }
 

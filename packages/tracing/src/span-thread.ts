@@ -6,7 +6,7 @@
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { diag, DiagLogLevel, SpanStatusCode } from '@opentelemetry/api';
+import { diag, DiagLogLevel, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
 import { hrTimeDuration, millisToHrTime } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-node';
 import { createExport } from './provider.js';
@@ -36,13 +36,14 @@ const scope = { name: 'spool' };
 
 /** A record as the SDK's finished span (what a tracer's span is once ended). */
 function finished(span: SpanRecord): ReadableSpan {
-  const context = { traceId: span.traceId, spanId: span.spanId, traceFlags: span.traceFlags };
+  // Only sampled spans are handed over.
+  const context = { traceId: span.traceId, spanId: span.spanId, traceFlags: TraceFlags.SAMPLED };
   const [startTime, endTime] = [millisToHrTime(span.startMs), millisToHrTime(span.endMs)];
   return {
     name: span.name,
     kind: span.kind,
     spanContext: () => context,
-    parentSpanContext: span.parentSpanId ? { traceId: span.traceId, spanId: span.parentSpanId, traceFlags: span.traceFlags, isRemote: true } : undefined,
+    parentSpanContext: span.parentSpanId ? { traceId: span.traceId, spanId: span.parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true } : undefined,
     startTime,
     endTime,
     duration: hrTimeDuration(startTime, endTime),
