@@ -22,11 +22,11 @@ describe('ProviderBatchPoller', () => {
   afterAll(async () => stack?.close());
 
   /** A poller on the stack's connections whose upstream is at `baseURL` (the simulator's by default). */
-  function poller(baseURL = stack.simulatorUrl) {
+  function poller(baseURL = stack.simulatorUrl, options: { deadlineMs?: number } = {}) {
     const { redis, keys, jobs, batches, scheduler } = stack.api.deps;
     const states = new ProviderBatchStates(redis, keys);
     const client = new ProviderBatchClient({ baseURL, apiKey: 'sk-test' });
-    return { states, poller: new ProviderBatchPoller({ config: stack.config, logger: silentLogger, redis, keys, jobs, batches, states, scheduler, clientFor: () => client }) };
+    return { states, poller: new ProviderBatchPoller({ config: stack.config, logger: silentLogger, redis, keys, jobs, batches, states, scheduler, clientFor: () => client, ...options }) };
   }
 
   async function submit(count = 3): Promise<string> {
@@ -104,6 +104,18 @@ describe('ProviderBatchPoller', () => {
     expect((await stack.api.deps.batches.get(batchId))?.mode).toBe('provider');
     expect((await states.get(batchId)).phase).toBe('done');
     expect(await subject.step(batchId)).toEqual({ next: 'done' });
+  });
+
+  it('gives up on an upstream batch that is still running past its deadline: cancels it and runs the requests live', async () => {
+    const batchId = await submit(3);
+    // A deadline already passed at the first poll: the upstream batch (600 s here) would otherwise be polled for good.
+    const { poller: subject, states } = poller(undefined, { deadlineMs: 0 });
+    expect(await subject.step(batchId)).toEqual({ next: 'wait', delayMs: POLL_MS });
+    expect(await subject.step(batchId)).toEqual({ next: 'done' });
+    const [upstreamBatch] = await upstreamBatchesOf(batchId);
+    expect(['cancelling', 'cancelled']).toContain(upstreamBatch.status);
+    expect(await queued(batchId)).toBe(3);
+    expect((await states.get(batchId)).phase).toBe('done');
   });
 
   it('ends after the Spool batch is cancelled, cancelling the upstream batch', async () => {

@@ -25,6 +25,12 @@ export interface ProviderBatchPollerDeps {
   clientFor(upstream: UpstreamSettings): ProviderBatchClient;
   /** this process's metrics: the tokens of the jobs it ends */
   metrics?: Metrics;
+  /**
+   * How long an upstream batch is polled, at most, before it is given up on (cancelled upstream,
+   * its requests run live), ms; default 25 h: OpenAI's 24 h window and an hour's grace, so that an
+   * upstream whose batch never ends cannot hold the requests for good.
+   */
+  deadlineMs?: number;
 }
 
 /** What the poller's queue entry does next: nothing more, or run again after `delayMs`. */
@@ -43,6 +49,8 @@ const UNSUPPORTED_TTL_SECONDS = 3600;
 const PAGE = 1000;
 /** Output lines whose jobs are ended at once. */
 const LINES_IN_FLIGHT = 32;
+/** Past this, an upstream batch that has not ended is given up on. */
+const DEADLINE_MS = 25 * 3600_000;
 /** The metadata key that ties an upstream batch to its Spool batch. */
 export const SPOOL_BATCH_KEY = 'spool_batch_id';
 
@@ -83,7 +91,7 @@ export class ProviderBatchPoller {
       }
       if (state.phase === 'create') {
         const created = await this.create(batchId, state, client);
-        await states.update(batchId, state, { phase: 'poll', upstreamBatchId: created.id, creating: false, polls: 0, failures: 0 });
+        await states.update(batchId, state, { phase: 'poll', upstreamBatchId: created.id, creating: false, polls: 0, failures: 0, pollingSince: Date.now() });
         logger.info({ upstream_batch_id: created.id }, 'provider batch: upstream batch created');
         return wait(this.pollDelay(0));
       }
@@ -111,7 +119,9 @@ export class ProviderBatchPoller {
   private async poll(batchId: string, state: ProviderBatchState, client: ProviderBatchClient, logger: Logger): Promise<Step> {
     const upstreamBatch = await client.retrieveBatch(state.upstreamBatchId!);
     if (!PROVIDER_BATCH_ENDED.has(upstreamBatch.status)) {
-      await this.deps.states.update(batchId, state, { polls: state.polls + 1, failures: 0 });
+      const pollingSince = state.pollingSince ?? Date.now();
+      if (Date.now() - pollingSince >= (this.deps.deadlineMs ?? DEADLINE_MS)) return this.pastDeadline(batchId, state, client, upstreamBatch, logger);
+      await this.deps.states.update(batchId, state, { polls: state.polls + 1, failures: 0, pollingSince });
       return wait(this.pollDelay(state.polls + 1));
     }
     logger.info({ upstream_batch_id: upstreamBatch.id, status: upstreamBatch.status, request_counts: upstreamBatch.request_counts }, 'provider batch: upstream batch ended');
@@ -124,6 +134,14 @@ export class ProviderBatchPoller {
     await this.runLive(batchId, state);
     await this.deleteFiles(client, [state.fileId, upstreamBatch.output_file_id, upstreamBatch.error_file_id]);
     return DONE;
+  }
+
+  /** The upstream batch has run past the deadline: it is cancelled (it would be paid for twice) and every request still waiting runs live. */
+  private async pastDeadline(batchId: string, state: ProviderBatchState, client: ProviderBatchClient, upstreamBatch: ProviderBatch, logger: Logger): Promise<Step> {
+    logger.warn({ upstream_batch_id: upstreamBatch.id, status: upstreamBatch.status, polling_since: state.pollingSince }, 'provider batch: the upstream batch has not ended by its deadline; cancelled, its requests run live');
+    await client.cancelBatch(upstreamBatch.id).catch((error: unknown) => logger.warn({ err: error }, 'provider batch: could not cancel the upstream batch'));
+    await this.deleteFiles(client, [state.fileId]);
+    return this.runLive(batchId, state);
   }
 
   /** Ends each job of an output or error file with its line; a retryable failure is left for the live run. */

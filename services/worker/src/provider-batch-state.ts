@@ -15,12 +15,14 @@ export interface ProviderBatchState {
   polls: number;
   /** upstream failures in a row */
   failures: number;
+  /** when the upstream batch was created (ms, this side's clock): its deadline counts from then */
+  pollingSince?: number;
 }
 
 /** Kept a little longer than the batch itself (7 days). */
 const STATE_TTL_SECONDS = 8 * 24 * 3600;
 
-const FIELDS = { fileId: 'file_id', upstreamBatchId: 'upstream_batch_id' } as const;
+const FIELDS = { fileId: 'file_id', upstreamBatchId: 'upstream_batch_id', pollingSince: 'polling_since' } as const;
 
 /**
  * The poller's state of each provider batch, in one Redis hash: what a worker that takes the
@@ -41,6 +43,7 @@ export class ProviderBatchStates {
       creating: fields.creating === '1',
       polls: Number(fields.polls ?? 0),
       failures: Number(fields.failures ?? 0),
+      ...(fields.polling_since && { pollingSince: Number(fields.polling_since) }),
     };
   }
 
