@@ -1,5 +1,5 @@
 import OpenAI, { toFile } from 'openai';
-import { classifyUpstreamError, type UpstreamError } from './upstream-error.js';
+import { classifyUpstreamError, UpstreamError } from './upstream-error.js';
 
 export interface ProviderBatchClientOptions {
   /** the upstream's base URL; default OpenAI's */
@@ -7,8 +7,12 @@ export interface ProviderBatchClientOptions {
   apiKey?: string;
   /** extra headers on every call (an upstream's `headers`) */
   headers?: Record<string, string>;
-  /** one call, upload and download included (SPOOL_UPSTREAM_TIMEOUT_MS, 120 s) */
+  /** one call until its answer's headers (SPOOL_UPSTREAM_TIMEOUT_MS, 120 s) */
   timeoutMs?: number;
+  /** a file download that sends nothing for this long fails, retryable (SPOOL_STALL_TIMEOUT_MS, 30 s) */
+  stallTimeoutMs?: number;
+  /** a line of an output or error file longer than this (characters) is skipped, never held whole; default 4 Mi */
+  maxLineChars?: number;
 }
 
 /** An upstream batch as OpenAI describes it. */
@@ -35,8 +39,12 @@ export function lacksBatchApi(error: UpstreamError): boolean {
  */
 export class ProviderBatchClient {
   private readonly sdk: OpenAI;
+  private readonly stallTimeoutMs: number;
+  private readonly maxLineChars: number;
 
   constructor(options: ProviderBatchClientOptions = {}) {
+    this.stallTimeoutMs = options.stallTimeoutMs ?? 30_000;
+    this.maxLineChars = options.maxLineChars ?? 4 * 1024 * 1024;
     this.sdk = new OpenAI({
       baseURL: options.baseURL,
       apiKey: options.apiKey ?? 'spool-no-key',
@@ -76,24 +84,98 @@ export class ProviderBatchClient {
     await call(() => this.sdk.files.delete(id));
   }
 
-  /** The non-blank lines of a file (an output or error file), read as they download. */
-  async *fileLines(id: string): AsyncGenerator<string> {
-    const response = await call(() => this.sdk.files.content(id));
-    if (!response.body) return;
-    const decoder = new TextDecoder();
-    let pending = '';
+  /**
+   * The non-blank lines of a file (an output or error file), read as they download. The SDK's
+   * timeout ends when the headers come: a body that stalls fails after `stallTimeoutMs` without a
+   * byte. A line over `maxLineChars` is dropped as it comes (`onSkipped` hears of it), so neither
+   * a huge line nor a file without newlines is ever held in memory.
+   */
+  async *fileLines(id: string, onSkipped: (chars: number) => void = () => undefined): AsyncGenerator<string> {
+    const controller = new AbortController();
+    // Only time spent waiting on upstream counts: not the caller's work on the lines handed to it.
+    let waitingSince: number | null = Date.now();
+    let stalled = false;
+    const watchStall = () => {
+      const quietMs = waitingSince === null ? 0 : Date.now() - waitingSince;
+      if (quietMs < this.stallTimeoutMs) return void (timer = setTimeout(watchStall, this.stallTimeoutMs - quietMs));
+      stalled = true;
+      controller.abort();
+    };
+    let timer = setTimeout(watchStall, this.stallTimeoutMs);
+    const lines = new LineSplitter(this.maxLineChars, onSkipped);
     try {
+      const response = await call(() => this.sdk.files.content(id, { signal: controller.signal }));
+      if (!response.body) return;
+      const decoder = new TextDecoder();
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        pending += decoder.decode(chunk, { stream: true });
-        const lines = pending.split('\n');
-        pending = lines.pop() ?? '';
-        for (const line of lines) if (line.trim()) yield line;
+        waitingSince = null;
+        yield* lines.push(decoder.decode(chunk, { stream: true }));
+        waitingSince = Date.now();
       }
+      waitingSince = null;
+      yield* lines.push(decoder.decode());
+      yield* lines.end();
     } catch (error) {
-      throw classifyUpstreamError(error);
+      if (stalled) throw new UpstreamError('upstream_timeout', `No bytes of the file from upstream for ${this.stallTimeoutMs} ms`, true, { cause: error });
+      throw error instanceof UpstreamError ? error : classifyUpstreamError(error);
+    } finally {
+      clearTimeout(timer);
+      controller.abort();
     }
-    pending += decoder.decode();
-    if (pending.trim()) yield pending;
+  }
+}
+
+/** Cuts text that comes in pieces into its non-blank lines; a line longer than `maxChars` is dropped as it comes. */
+class LineSplitter {
+  private pending: string[] = [];
+  private pendingChars = 0;
+  /** characters of a line being dropped (0: none) */
+  private skipping = 0;
+
+  constructor(
+    private readonly maxChars: number,
+    private readonly onSkipped: (chars: number) => void,
+  ) {}
+
+  *push(text: string): Generator<string> {
+    let start = 0;
+    for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
+      const line = this.take(text.slice(start, newline));
+      if (line !== null && line.trim()) yield line;
+      start = newline + 1;
+    }
+    this.hold(text.slice(start));
+  }
+
+  *end(): Generator<string> {
+    const line = this.take('');
+    if (line !== null && line.trim()) yield line;
+  }
+
+  /** The line that ends with `tail`; null when it was too long. */
+  private take(tail: string): string | null {
+    this.hold(tail);
+    const skipped = this.skipping;
+    const line = skipped ? null : this.pending.join('');
+    this.pending = [];
+    this.pendingChars = 0;
+    this.skipping = 0;
+    if (skipped) this.onSkipped(skipped);
+    return line;
+  }
+
+  private hold(text: string): void {
+    if (!text) return;
+    if (this.skipping) {
+      this.skipping += text.length;
+      return;
+    }
+    this.pending.push(text);
+    this.pendingChars += text.length;
+    if (this.pendingChars <= this.maxChars) return;
+    this.skipping = this.pendingChars;
+    this.pending = [];
+    this.pendingChars = 0;
   }
 }
 

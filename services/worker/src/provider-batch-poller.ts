@@ -169,7 +169,9 @@ export class ProviderBatchPoller {
       }
     };
     let failure: unknown;
-    for await (const text of client.fileLines(fileId)) {
+    // A line too long to hold is dropped: its request runs live.
+    const skipped = (chars: number) => logger.warn({ file_id: fileId, chars }, 'provider batch: an output line too long to read; skipped, its request runs live');
+    for await (const text of client.fileLines(fileId, skipped)) {
       const work = handle(text).catch((error: unknown) => {
         failure ??= error;
       });

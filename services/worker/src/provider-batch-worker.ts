@@ -95,7 +95,7 @@ export class ProviderBatchWorker {
   private clientFor(upstream: UpstreamSettings, config: Config): ProviderBatchClient {
     let client = this.clients.get(upstream.name);
     if (!client) {
-      client = new ProviderBatchClient({ baseURL: upstream.baseUrl, apiKey: upstream.apiKey, headers: upstream.headers, timeoutMs: config.upstreamTimeoutMs });
+      client = new ProviderBatchClient({ baseURL: upstream.baseUrl, apiKey: upstream.apiKey, headers: upstream.headers, timeoutMs: config.upstreamTimeoutMs, stallTimeoutMs: config.stallTimeoutMs });
       this.clients.set(upstream.name, client);
     }
     return client;
