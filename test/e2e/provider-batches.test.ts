@@ -189,6 +189,41 @@ describe('batches through the provider Batch API', () => {
     expect(done.cost_usd).toBeCloseTo(full, 6);
   });
 
+  it('answers from the cache the requests with `cache` whose reply is cached, sends only the rest upstream, and caches what comes back', async () => {
+    const tag = randomUUID();
+    const cache = { ttl_s: 600 };
+    const first = (await postJson(`${stack.url}/v1/jobs?wait=30`, { messages: messages(`cached ${tag}`), cache })).body;
+    expect(first).toMatchObject({ status: 'succeeded', cached: false });
+    const callsBefore = simulator.chatCalls;
+    const requests = [
+      { custom_id: 'hit-1', body: { messages: messages(`cached ${tag}`), cache } },
+      { custom_id: 'hit-2', body: { messages: messages(`cached ${tag}`), cache } },
+      { custom_id: 'uncached', body: { messages: messages(`cached ${tag}`) } },
+      { custom_id: 'new', body: { messages: messages(`new ${tag}`), cache } },
+    ];
+    const created = (await postJson(`${stack.url}/v1/batches`, { requests, completion_window: '24h' })).body;
+    expect(created.mode).toBe('provider');
+    const done = await waitForEnd(stack, created.id);
+    expect(done).toMatchObject({ status: 'completed', request_counts: { total: 4, completed: 4, failed: 0 } });
+    const lines = await results(stack, created.id);
+    for (const name of ['hit-1', 'hit-2']) {
+      expect(lines.get(name).result).toEqual(first.result);
+      expect((await getJson(`${stack.url}/v1/jobs/${lines.get(name).job_id}`)).body).toMatchObject({ cached: true, cost_usd: 0 });
+    }
+    const upstream = new OpenAI({ baseURL: stack.simulatorUrl, apiKey: 'sk-test', maxRetries: 0 });
+    const [upstreamBatch] = (await upstream.batches.list({ limit: 100 })).data.filter((batch) => batch.metadata?.spool_batch_id === created.id);
+    expect(upstreamBatch.request_counts?.total).toBe(2);
+    expect(simulator.chatCalls).toBe(callsBefore);
+    const paid = ['uncached', 'new'].reduce((sum, name) => {
+      const { usage } = lines.get(name).result;
+      return sum + (usage.prompt_tokens * PRICES.input + usage.completion_tokens * PRICES.output) / 2e6;
+    }, 0);
+    expect(done.cost_usd).toBeCloseTo(paid, 9);
+    // The provider's reply to a request with `cache` is cached like a live one.
+    const again = (await postJson(`${stack.url}/v1/jobs`, { messages: messages(`new ${tag}`), cache })).body;
+    expect(again).toMatchObject({ status: 'succeeded', cached: true, result: lines.get('new').result });
+  });
+
   it('describes mode, cost_usd and completion_window in /openapi.json', async () => {
     const { schemas } = (await getJson(`${stack.url}/openapi.json`)).body.components;
     expect(schemas.Batch.properties.mode).toMatchObject({ enum: ['live', 'provider'] });

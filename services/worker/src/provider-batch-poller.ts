@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { costUsd, type Config, type UpstreamSettings } from '@spool/config';
 import { isTerminal } from '@spool/contracts';
-import type { BatchFields, BatchRepository, JobRepository } from '@spool/jobs';
+import type { BatchFields, BatchRepository, JobCache, JobRepository, ResponseCache } from '@spool/jobs';
 import type { Metrics } from '@spool/metrics';
 import { batchInputLine, lacksBatchApi, PROVIDER_BATCH_ENDED, readBatchOutputLine, UpstreamError, type ProviderBatch, type ProviderBatchClient } from '@spool/llm';
 import type { FairScheduler, Keys, RedisClient } from '@spool/queue';
@@ -25,6 +25,8 @@ export interface ProviderBatchPollerDeps {
   clientFor(upstream: UpstreamSettings): ProviderBatchClient;
   /** this process's metrics: the tokens of the jobs it ends */
   metrics?: Metrics;
+  /** the response cache: a request with `cache` whose reply it holds is answered from it, not sent upstream */
+  cache?: ResponseCache;
   /**
    * How long an upstream batch is polled, at most, before it is given up on (cancelled upstream,
    * its requests run live), ms; default 25 h: OpenAI's 24 h window and an hour's grace, so that an
@@ -255,16 +257,24 @@ export class ProviderBatchPoller {
     return DONE;
   }
 
-  /** The batch's requests that have not ended, as a batch input file. */
+  /**
+   * The batch's requests that have not ended, as a batch input file. A request with `cache` whose
+   * reply the tenant's cache holds ends here with it (`cached: true`, no cost), as a live job would
+   * at its start, and is not sent upstream.
+   */
   private async inputFile(batchId: string, upstream: UpstreamSettings): Promise<{ text: string; count: number }> {
-    const { jobs, batches } = this.deps;
+    const { jobs, batches, cache } = this.deps;
     const lines: string[] = [];
     for (let start = 0; ; start += PAGE) {
       const ids = await batches.jobIds(batchId, start, PAGE);
-      const replies = await jobs.readMany(ids, ['status', 'request']);
+      const replies = await jobs.readMany(ids, ['status', 'request', 'cache', 'tenant']);
+      const hits = await Promise.all(
+        replies.map(async ([status, , option, tenant]) => (cache && option && tenant && status && !isTerminal(status) ? cache.lookup(tenant, JSON.parse(option) as JobCache) : null)),
+      );
+      await Promise.all(hits.map((result, index) => result && endFromProvider(jobs, ids[index], { status: 'succeeded', result, cached: true })));
       ids.forEach((id, index) => {
         const [status, request] = replies[index];
-        if (!status || !request || isTerminal(status)) return;
+        if (hits[index] || !status || !request || isTerminal(status)) return;
         const parsed = JSON.parse(request);
         lines.push(batchInputLine(id, parsed, upstream.modelMap[parsed.model] ?? parsed.model));
       });

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config, UpstreamSettings } from '@spool/config';
-import type { BatchRepository, JobRepository } from '@spool/jobs';
+import { ResponseCache, type BatchRepository, type JobRepository } from '@spool/jobs';
 import { ProviderBatchClient } from '@spool/llm';
 import type { Metrics } from '@spool/metrics';
 import { CHAT_QUEUE, PROVIDER_BATCH_QUEUE, FairScheduler, pendingLimitFor, createKeys, createRedis, type ChatJobData, type ProviderBatchJobData, type RedisClient } from '@spool/queue';
@@ -55,6 +55,7 @@ export class ProviderBatchWorker {
       scheduler: new FairScheduler(redis, keys, this.chatQueue, { maxAttempts: config.maxAttempts, pendingLimit: pendingLimitFor(config.upstreams) }),
       clientFor: (upstream) => this.clientFor(upstream, config),
       metrics: options.metrics,
+      cache: new ResponseCache(redis, keys, { maxEntryBytes: config.cacheMaxEntryBytes, tenantMaxBytes: config.cacheTenantMaxBytes }),
     });
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.worker = new Worker<ProviderBatchJobData>(PROVIDER_BATCH_QUEUE, (job, token) => this.process(job, token), {
