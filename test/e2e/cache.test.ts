@@ -98,6 +98,24 @@ describe('the response cache', () => {
     expect(calls(stack)).toBe(before + 4);
   });
 
+  it('never caches a request that failed: a repeat calls upstream again', async () => {
+    const body = { messages: user('[[sim status=400]] refused, not cached'), ...cache(60) };
+    const first = await submit(stack, body, alice, '?wait=30');
+    expect(first).toMatchObject({ status: 'failed', cached: false });
+    const before = calls(stack);
+    const again = await submit(stack, body, alice, '?wait=30');
+    expect(again).toMatchObject({ status: 'failed', cached: false, error: first.error });
+    expect(calls(stack)).toBe(before + 1);
+  });
+
+  it('misses for the same request from another `user` of the tenant', async () => {
+    await submit(stack, { messages: user('per end user'), user: 'end-user-1', ...cache(60) }, alice, '?wait=30');
+    const before = calls(stack);
+    expect(await submit(stack, { messages: user('per end user'), user: 'end-user-2', ...cache(60) }, alice, '?wait=30')).toMatchObject({ cached: false });
+    expect(await submit(stack, { messages: user('per end user'), user: 'end-user-1', ...cache(60) }, alice, '?wait=30')).toMatchObject({ cached: true });
+    expect(calls(stack)).toBe(before + 1);
+  });
+
   it('calls upstream again once ttl_s has passed', async () => {
     await submit(stack, { messages: user('short lived'), ...cache(1) }, alice, '?wait=30');
     const before = calls(stack);
@@ -115,7 +133,12 @@ describe('the response cache', () => {
       [{ ttl_s: 604_801 }, 'cache.ttl_s'],
       [{ ttl_s: 1.5 }, 'cache.ttl_s'],
       [{}, 'cache.ttl_s'],
+      [{ ttl_s: 1e308 }, 'cache.ttl_s'],
+      [{ ttl_s: -1 }, 'cache.ttl_s'],
+      [{ ttl_s: '5' }, 'cache.ttl_s'],
+      [{ ttl_s: null }, 'cache.ttl_s'],
       [5, 'cache'],
+      ['5', 'cache'],
       [{ ttl_s: 5, other: 1 }, 'cache'],
     ];
     for (const [value, param] of cases) {
@@ -263,5 +286,22 @@ describe('the cache through the OpenAI door', () => {
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as InstanceType<typeof OpenAI.APIError>).param).toBe('x-spool-cache-ttl');
+
+    const body = await client()
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], cache: { ttl_s: '5' } } as OpenAI.ChatCompletionCreateParamsNonStreaming)
+      .catch((caught: unknown) => caught);
+    expect(body).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((body as InstanceType<typeof OpenAI.APIError>).param).toBe('cache.ttl_s');
+  });
+
+  it('applies x-spool-cache-ttl when the body’s `cache` is null (unset, as OpenAI reads null)', async () => {
+    const messages = [{ role: 'user' as const, content: 'door cache, null body field' }];
+    const request = { model: 'gpt-4o-mini', messages, cache: null } as OpenAI.ChatCompletionCreateParamsNonStreaming;
+    const headers = { 'x-spool-cache-ttl': '60' };
+    await client().chat.completions.create(request, { headers });
+    const before = calls(stack);
+    const { response } = await client().chat.completions.create(request, { headers }).withResponse();
+    expect((await getJson(`${stack.url}/v1/jobs/${response.headers.get('x-spool-job-id')}`)).body.cached).toBe(true);
+    expect(calls(stack)).toBe(before);
   });
 });

@@ -5,8 +5,8 @@ export const CACHE_TTL_HEADER = 'x-spool-cache-ttl';
 
 /**
  * A `/v1/chat/completions` body with `x-spool-cache-ttl: N` applied: the same as the body field
- * `cache: {"ttl_s": N}`, which wins when both are given. A header that is not a whole number of
- * seconds from 1 to a week is a 400 naming it.
+ * `cache: {"ttl_s": N}`, which wins when both are given (a null one is not given). A header that
+ * is not a whole number of seconds from 1 to a week is a 400 naming it.
  */
 export function withCacheHeader(body: Record<string, unknown>, header: string | undefined): Record<string, unknown> {
   if (header === undefined) return body;
@@ -14,5 +14,6 @@ export function withCacheHeader(body: Record<string, unknown>, header: string | 
   if (!(ttl >= 1 && ttl <= CACHE_MAX_TTL_S)) {
     throw ApiError.invalid(`Invalid '${CACHE_TTL_HEADER}': must be a whole number of seconds from 1 to ${CACHE_MAX_TTL_S}`, CACHE_TTL_HEADER);
   }
-  return body.cache === undefined ? { ...body, cache: { ttl_s: ttl } } : body;
+  // A null `cache` is unset, as OpenAI reads a null field: the header applies.
+  return body.cache == null ? { ...body, cache: { ttl_s: ttl } } : body;
 }
