@@ -154,14 +154,21 @@ describe('the response cache', () => {
 describe('merging identical requests', () => {
   const stack = useStack({ env: { SPOOL_API_KEYS: API_KEYS } });
 
-  it('makes one upstream call for 10 identical requests at once, and every stream gets the whole text', async () => {
+  it('makes one upstream call for 10 identical requests at once, and every stream gets the whole text, live', async () => {
     const body = { messages: user(`${SLOW} ten at once`), ...cache(60) };
     const before = calls(stack);
     const jobs = await Promise.all(Array.from({ length: 10 }, () => submit(stack, body)));
+    // Every stream has text while all ten still run: the one call's text reaches each as it streams, not at its end.
+    await Promise.all(jobs.map((job) => firstDelta(stack, job.id)));
+    const running = await Promise.all(jobs.map(async (job) => (await getJson(`${stack.url}/v1/jobs/${job.id}`, alice)).body.status));
+    expect(running).toEqual(jobs.map(() => 'running'));
     const ended = await Promise.all(jobs.map((job) => completeStream(stack, job.id)));
     const content = ended[0].job.result.content;
     expect(content.length).toBeGreaterThan(0);
-    for (const { job } of ended) expect(job).toMatchObject({ status: 'succeeded', result: { content } });
+    for (const { job, stream } of ended) {
+      expect(job).toMatchObject({ status: 'succeeded', result: { content } });
+      expect(stream.filter((event) => event.event === 'delta').length).toBeGreaterThan(1);
+    }
     expect(calls(stack)).toBe(before + 1);
   });
 
