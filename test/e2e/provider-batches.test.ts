@@ -152,6 +152,20 @@ describe('batches through the provider Batch API', () => {
     }
   });
 
+  it('refuses a 2,000-line batch half of whose lines are invalid, naming the first, and sends nothing upstream', async () => {
+    const batchesBefore = simulator.batches.size;
+    const newestJob = async () => (await getJson(`${stack.url}/v1/jobs?limit=1`)).body.data[0]?.id;
+    const newestBefore = await newestJob();
+    const jsonl = Array.from({ length: 2000 }, (_, index) =>
+      JSON.stringify({ custom_id: `h${index}`, method: 'POST', url: '/v1/chat/completions', body: { messages: messages(`half ${index}`), ...(index % 2 === 1 && { temperature: 5 }) } }),
+    ).join('\n');
+    const response = await fetch(`${stack.url}/v1/batches?completion_window=24h`, { method: 'POST', headers: { 'content-type': 'application/jsonl' }, body: jsonl });
+    expect(response.status).toBe(400);
+    expect((await response.json()).error).toMatchObject({ type: 'invalid_request_error', param: expect.stringMatching(/^line 2\b/) });
+    expect(await newestJob()).toBe(newestBefore);
+    expect(simulator.batches.size).toBe(batchesBefore);
+  });
+
   it('runs live the lines the upstream batch failed in a retryable way (5xx, 429), and fails those it refused (400)', async () => {
     const tag = randomUUID();
     const texts = {
