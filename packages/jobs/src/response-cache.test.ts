@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import type { JobResult, UpstreamRequest } from '@spool/contracts';
 import { createKeys } from '@spool/queue';
 import { decodeEntry, eventData } from '@spool/stream';
-import { cachedDeltas, canonicalJson, requestHash, ResponseCache } from './response-cache.js';
+import { cacheEntryBytes, cachedDeltas, canonicalJson, requestHash, ResponseCache } from './response-cache.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -130,10 +130,25 @@ describe('ResponseCache', () => {
     expect(await cache.join(record, 'job_b', entry)).toEqual({ kind: 'lead' });
   });
 
+  it('counts against the tenant’s bytes what Redis spends on an entry (its key, expiry and size too), not only the reply', async () => {
+    const tenant = { ...record, tenant: 'measured' };
+    const roomy = new ResponseCache(redis, keys);
+    const count = 300;
+    const hashes = Array.from({ length: count }, (_, index) => hashOf(`measured ${index}`));
+    for (const hash of hashes) expect(await roomy.ended(tenant, 'job_a', { hash, ttl_s: 60 }, result('ok'))).toBe(true);
+    const usage = async (key: string) => Number(await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
+    let spent = (await usage(keys.cacheExpiry('measured'))) + (await usage(keys.cacheSizes('measured')));
+    for (const hash of hashes) spent += await usage(keys.cacheEntry('measured', hash));
+    const counted = Number(await redis.hget(keys.cacheSizes('measured'), 'total'));
+    expect(counted / spent).toBeGreaterThan(0.8);
+    expect(counted / spent).toBeLessThan(1.5);
+  });
+
   it('caches no more than the tenant’s bytes; expired entries give theirs back', async () => {
     const tenant = { ...record, tenant: 'budget' };
-    const big = result('y'.repeat(1800));
-    const size = JSON.stringify(big).length;
+    const big = result('y'.repeat(1500));
+    const size = cacheEntryBytes(keys.cacheEntry('budget', hashOf('b1')), hashOf('b1'), JSON.stringify(big));
+    expect(size).toBeGreaterThan(5000 / 3);
     const stored = [];
     for (const name of ['b1', 'b2', 'b3']) stored.push(await cache.ended(tenant, 'job_a', { hash: hashOf(name), ttl_s: 60 }, big));
     expect(stored).toEqual([true, true, false]); // 5,000 bytes hold two

@@ -1,7 +1,8 @@
 -- KEYS: 1 the cache entry, 2 the merge leader, 3 the tenant's entries by expiry (ms), 4 the
 -- tenant's entry sizes (field per request hash, and `total`). ARGV: 1 job id, 2 request hash,
 -- 3 result JSON ('' = nothing to cache), 4 ttl s, 5 most bytes of cached results per tenant,
--- 6 '1' to leave an entry already there as it is.
+-- 6 '1' to leave an entry already there as it is, 7 the bytes the entry counts (its result and
+-- what Redis spends to keep it: cacheEntryBytes).
 -- A cache-opted job's call ended: its leadership goes (if it still holds it), and a result is
 -- cached in the same step, so an identical job finds one or the other. The entry lives as long as
 -- the longest ttl asked of it; `at` dates the result, and each reader applies its own ttl to it.
@@ -19,7 +20,7 @@ if #gone > 0 then
   redis.call('ZREM', KEYS[3], unpack(gone))
   redis.call('HDEL', KEYS[4], unpack(gone))
 end
-local size = #ARGV[3]
+local size = tonumber(ARGV[7])
 local replaced = tonumber(redis.call('HGET', KEYS[4], ARGV[2])) or 0
 if total - replaced + size > tonumber(ARGV[5]) then
   redis.call('HSET', KEYS[4], 'total', total)
