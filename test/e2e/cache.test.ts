@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import OpenAI from 'openai';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { useStack, type Stack } from '../support/stack.js';
 import { getJson, joinDeltas, postJson, readEvents, type SseEvent } from '../support/http.js';
 import { Receiver } from '../support/receiver.js';
@@ -16,18 +19,18 @@ const SLOW = '[[sim tokens=60 tps=20]]';
 /** Upstream calls the simulator has answered (or begun answering) so far. */
 const calls = (stack: Stack) => stack.simulator.stats.requests;
 
-async function submit(stack: Stack, body: Record<string, unknown>, headers = alice, wait = '') {
+async function submit(stack: Stack, body: Record<string, unknown>, headers: Record<string, string> = alice, wait = '') {
   const response = await postJson(`${stack.url}/v1/jobs${wait}`, body, headers);
   expect(response.status, JSON.stringify(response.body)).toBeLessThan(300);
   return response.body;
 }
 
-async function events(stack: Stack, id: string, headers = alice): Promise<SseEvent[]> {
+async function events(stack: Stack, id: string, headers: Record<string, string> = alice): Promise<SseEvent[]> {
   return readEvents(`${stack.url}/v1/jobs/${id}/events`, { headers });
 }
 
 /** The job's whole stream: its ids count up from 1, its deltas make its result, it ends with `done`; the final job. */
-async function completeStream(stack: Stack, id: string, headers = alice) {
+async function completeStream(stack: Stack, id: string, headers: Record<string, string> = alice) {
   const stream = await events(stack, id, headers);
   expect(stream.map((event) => event.id)).toEqual(stream.map((_, index) => index + 1));
   const done = stream.at(-1)!;
@@ -261,6 +264,34 @@ describe('merging when the leader is handed back for a retry', () => {
     expect((await stack.api.deps.jobs.get(follower.id))?.merged_with).toBeUndefined();
     const retried = await stack.api.deps.jobs.get(leader.id);
     expect(retried?.merged_with === follower.id || retried?.cached === '1').toBe(true);
+  });
+});
+
+describe('what a cached or joined job costs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spool-cache-prices-'));
+  const configPath = join(dir, 'spool.json');
+  writeFileSync(configPath, JSON.stringify({ models: { 'gpt-4o-mini': { input_usd_per_mtok: 1, output_usd_per_mtok: 2 } } }));
+  const stack = useStack({ env: { SPOOL_CONFIG: configPath } });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const usage = async () => (await getJson(`${stack.url}/v1/usage`)).body;
+
+  it('is nothing: a cached job costs 0 and adds no spend nor tokens to the tenant’s usage; of merged jobs only the one that called pays', async () => {
+    const first = await submit(stack, { messages: user('priced'), ...cache(60) }, {}, '?wait=30');
+    expect(first.cost_usd).toBeGreaterThan(0);
+    await expect.poll(async () => (await usage()).spend_usd).toBeCloseTo(first.cost_usd, 9);
+    const before = await usage();
+    const repeat = await submit(stack, { messages: user('priced'), ...cache(60) }, {}, '?wait=30');
+    expect(repeat).toMatchObject({ cached: true, cost_usd: 0 });
+    expect(await usage()).toMatchObject({ spend_usd: before.spend_usd, tokens: before.tokens });
+
+    const body = { messages: user(`${SLOW} priced merge`), ...cache(60) };
+    const jobs = await Promise.all(Array.from({ length: 3 }, () => submit(stack, body)));
+    const ended = await Promise.all(jobs.map(async (job) => (await completeStream(stack, job.id, {})).job));
+    const paid = ended.filter((job) => job.cost_usd > 0);
+    expect(paid).toHaveLength(1);
+    const { usage: tokens } = paid[0].result;
+    expect(paid[0].cost_usd).toBeCloseTo((tokens.prompt_tokens * 1 + tokens.completion_tokens * 2) / 1e6, 9);
+    await expect.poll(async () => (await usage()).spend_usd).toBeCloseTo(before.spend_usd + paid[0].cost_usd, 9);
   });
 });
 

@@ -26,6 +26,11 @@ describe('requestHash', () => {
     const two = request({ messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }] });
     const swapped = request({ messages: [{ role: 'user', content: 'b' }, { role: 'user', content: 'a' }] });
     expect(requestHash(two)).not.toBe(requestHash(swapped));
+    // Another end user, or the same text in another Unicode form (other bytes upstream, other tokens), is another request.
+    expect(requestHash(request({ user: 'a' }))).not.toBe(requestHash(request({ user: 'b' })));
+    const composed = request({ messages: [{ role: 'user', content: 'caf\u00e9' }] });
+    const decomposed = request({ messages: [{ role: 'user', content: 'cafe\u0301' }] });
+    expect(requestHash(composed)).not.toBe(requestHash(decomposed));
   });
 
   it('writes canonical JSON that parses back to the same value', () => {
