@@ -155,7 +155,25 @@ describe('the response cache', () => {
 });
 
 describe('merging identical requests', () => {
-  const stack = useStack({ env: { SPOOL_API_KEYS: API_KEYS } });
+  const stack = useStack({ env: { SPOOL_API_KEYS: API_KEYS, SPOOL_WEBHOOK_ALLOW_PRIVATE: 'true' } });
+
+  it('keeps each joined job’s own webhook and store record', async () => {
+    const receiver = new Receiver();
+    await receiver.listen();
+    const body = { messages: user(`${SLOW} own webhooks`), ...cache(60) };
+    const before = calls(stack);
+    const hooks = ['/one', '/two', '/three'].map((path) => receiver.on(path));
+    const jobs = await Promise.all(hooks.map((url) => submit(stack, { ...body, webhook: { url } })));
+    const ended = await Promise.all(jobs.map((job) => completeStream(stack, job.id)));
+    expect(calls(stack)).toBe(before + 1);
+    for (const [index, path] of ['/one', '/two', '/three'].entries()) {
+      const [delivery] = await receiver.waitFor(path);
+      expect(JSON.parse(delivery.body)).toMatchObject({ type: 'job.succeeded', data: { id: jobs[index].id, result: ended[0].job.result } });
+      await expect.poll(() => stack.store.getJob(jobs[index].id, 'alice'), { timeout: 10_000 }).toMatchObject({ id: jobs[index].id, result: ended[0].job.result });
+    }
+    expect(receiver.received).toHaveLength(3);
+    await receiver.close();
+  });
 
   it('makes one upstream call for 10 identical requests at once, and every stream gets the whole text, live', async () => {
     const body = { messages: user(`${SLOW} ten at once`), ...cache(60) };
