@@ -16,7 +16,7 @@ import { getJson, joinDeltas, postJson, readEvents } from '../support/http.js';
 import { Receiver } from '../support/receiver.js';
 
 const MODEL = 'gpt-4o-mini';
-/** $/Mtok in the configuration below; a provider line costs half. */
+/** $/Mtok in the configuration below; a provider line costs half (the default batch_discount). */
 const PRICES = { input: 0.15, output: 0.6 };
 const messages = (content: string) => [{ role: 'user', content }];
 const reply = (content: string) => simulateReply({ model: MODEL, messages: messages(content) });
@@ -25,7 +25,12 @@ const reply = (content: string) => simulateReply({ model: MODEL, messages: messa
 function pricesConfig(): { path: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'spool-provider-batch-'));
   const path = join(dir, 'spool.json');
-  writeFileSync(path, JSON.stringify({ models: { [MODEL]: { input_usd_per_mtok: PRICES.input, output_usd_per_mtok: PRICES.output, batch_discount: 0.5 } } }));
+  // MODEL's batch_discount is the default (0.5); gpt-4o's is set.
+  const models = {
+    [MODEL]: { input_usd_per_mtok: PRICES.input, output_usd_per_mtok: PRICES.output },
+    'gpt-4o': { input_usd_per_mtok: PRICES.input, output_usd_per_mtok: PRICES.output, batch_discount: 0.25 },
+  };
+  writeFileSync(path, JSON.stringify({ models }));
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -236,6 +241,17 @@ describe('batches through the provider Batch API', () => {
     // The provider's reply to a request with `cache` is cached like a live one.
     const again = (await postJson(`${stack.url}/v1/jobs`, { messages: messages(`new ${tag}`), cache })).body;
     expect(again).toMatchObject({ status: 'succeeded', cached: true, result: lines.get('new').result });
+  });
+
+  it('prices a provider batch at the model’s own batch_discount when it has one', async () => {
+    const requests = ['x', 'y', 'z'].map((id) => ({ custom_id: id, body: { model: 'gpt-4o', messages: messages(`discounted ${id} ${randomUUID()}`) } }));
+    const created = (await postJson(`${stack.url}/v1/batches`, { requests, completion_window: '24h' })).body;
+    expect(created.mode).toBe('provider');
+    const done = await waitForEnd(stack, created.id);
+    expect(done.request_counts).toEqual({ total: 3, completed: 3, failed: 0 });
+    const full = [...(await results(stack, created.id)).values()].reduce((sum, line) => sum + (line.result.usage.prompt_tokens * PRICES.input + line.result.usage.completion_tokens * PRICES.output) / 1e6, 0);
+    expect(done.cost_usd).toBeGreaterThan(0);
+    expect(done.cost_usd).toBeCloseTo(full * 0.25, 9);
   });
 
   it('describes mode, cost_usd and completion_window in /openapi.json', async () => {
