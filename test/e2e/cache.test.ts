@@ -336,6 +336,16 @@ describe('the cache through the OpenAI door', () => {
     expect(calls(stack)).toBe(before);
   });
 
+  it('describes `cache`, `cached` and x-spool-cache-ttl in /openapi.json', async () => {
+    const spec = (await getJson(`${stack.url}/openapi.json`)).body;
+    const { schemas } = spec.components;
+    expect(schemas.JobRequest.properties.cache).toBeDefined();
+    expect(JSON.stringify(schemas.JobRequest.properties.cache)).toContain('ttl_s');
+    expect(schemas.Job.properties.cached).toMatchObject({ type: 'boolean' });
+    const parameters = spec.paths['/v1/chat/completions'].post.parameters ?? [];
+    expect(parameters).toContainEqual(expect.objectContaining({ name: 'x-spool-cache-ttl', in: 'header' }));
+  });
+
   it('answers a bad x-spool-cache-ttl with a 400 naming the header', async () => {
     const error = await client()
       .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-spool-cache-ttl': 'soon' } })

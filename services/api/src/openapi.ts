@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BatchObject, BatchRequest, JobObject, JobRequest, TenantUsage } from '@spool/contracts';
+import { BatchObject, BatchRequest, CACHE_MAX_TTL_S, JobObject, JobRequest, TenantUsage } from '@spool/contracts';
 
 /** A zod schema as an OpenAPI 3.1 (JSON Schema 2020-12) component. */
 function component(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
@@ -109,6 +109,14 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/chat/completions': {
         post: {
           summary: "OpenAI's chat completions, through the queue",
+          parameters: [
+            {
+              name: 'x-spool-cache-ttl',
+              in: 'header',
+              description: 'the same as the body field `cache: {"ttl_s": N}` (which wins when both are given), for SDKs that cannot add one',
+              schema: { type: 'integer', minimum: 1, maximum: CACHE_MAX_TTL_S },
+            },
+          ],
           requestBody: { required: true, content: json(ref('JobRequest')) },
           responses: { '200': { description: 'chat.completion, or chat.completion.chunk events with stream: true' }, ...errors },
         },
