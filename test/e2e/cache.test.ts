@@ -157,6 +157,18 @@ describe('the response cache', () => {
 describe('merging identical requests', () => {
   const stack = useStack({ env: { SPOOL_API_KEYS: API_KEYS, SPOOL_WEBHOOK_ALLOW_PRIVATE: 'true' } });
 
+  it('never merges across tenants, nor with an identical request without `cache`', async () => {
+    const body = { messages: user(`${SLOW} two tenants`) };
+    const before = calls(stack);
+    const jobs = await Promise.all([submit(stack, { ...body, ...cache(60) }, alice), submit(stack, { ...body, ...cache(60) }, bob), submit(stack, body, alice)]);
+    const ended = await Promise.all(jobs.map((job, index) => completeStream(stack, job.id, index === 1 ? bob : alice)));
+    for (const { job } of ended) expect(job).toMatchObject({ status: 'succeeded', cached: false });
+    expect(calls(stack)).toBe(before + 3);
+    const [alices, bobs] = await Promise.all([stack.api.deps.jobs.get(jobs[0].id), stack.api.deps.jobs.get(jobs[1].id)]);
+    expect(alices?.merged_with).toBeUndefined();
+    expect(bobs?.merged_with).toBeUndefined();
+  });
+
   it('keeps each joined job’s own webhook and store record', async () => {
     const receiver = new Receiver();
     await receiver.listen();
