@@ -308,7 +308,7 @@ describe('what a cached or joined job costs', () => {
   it('is nothing: a cached job costs 0 and adds no spend nor tokens to the tenant’s usage; of merged jobs only the one that called pays', async () => {
     const first = await submit(stack, { messages: user('priced'), ...cache(60) }, {}, '?wait=30');
     expect(first.cost_usd).toBeGreaterThan(0);
-    await expect.poll(async () => (await usage()).spend_usd).toBeCloseTo(first.cost_usd, 9);
+    await expect.poll(async () => (await usage()).spend_usd).toBeCloseTo(first.cost_usd, 7);
     const before = await usage();
     const repeat = await submit(stack, { messages: user('priced'), ...cache(60) }, {}, '?wait=30');
     expect(repeat).toMatchObject({ cached: true, cost_usd: 0 });
@@ -320,8 +320,8 @@ describe('what a cached or joined job costs', () => {
     const paid = ended.filter((job) => job.cost_usd > 0);
     expect(paid).toHaveLength(1);
     const { usage: tokens } = paid[0].result;
-    expect(paid[0].cost_usd).toBeCloseTo((tokens.prompt_tokens * 1 + tokens.completion_tokens * 2) / 1e6, 9);
-    await expect.poll(async () => (await usage()).spend_usd).toBeCloseTo(before.spend_usd + paid[0].cost_usd, 9);
+    expect(paid[0].cost_usd).toBeCloseTo((tokens.prompt_tokens * 1 + tokens.completion_tokens * 2) / 1e6, 7);
+    await expect.poll(async () => (await usage()).spend_usd).toBeCloseTo(before.spend_usd + paid[0].cost_usd, 7);
   });
 });
 
