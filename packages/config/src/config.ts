@@ -127,7 +127,7 @@ const configFromEnv = (env: NodeJS.ProcessEnv) =>
     maxAttempts: value.SPOOL_MAX_ATTEMPTS,
     backoffMs: value.SPOOL_BACKOFF_MS,
     upstreamTimeoutMs: value.SPOOL_UPSTREAM_TIMEOUT_MS,
-    /** no chunk for this long counts as a broken stream (SPOOL_STALL_TIMEOUT_MS, 30 s) */
+    /** no chunk for this long counts as a broken stream, or a failed provider-batch file download (SPOOL_STALL_TIMEOUT_MS, 30 s) */
     stallTimeoutMs: value.SPOOL_STALL_TIMEOUT_MS,
     webhookSecret: value.SPOOL_WEBHOOK_SECRET,
     webhookBackoffMs: value.SPOOL_WEBHOOK_BACKOFF_MS,
