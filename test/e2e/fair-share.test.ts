@@ -117,6 +117,21 @@ describe('a tenant’s max_concurrency', () => {
   }, 60_000);
 });
 
+describe('a tenant’s tpm', () => {
+  it('is charged what a job really used upstream: a job that failed without a reply gives back the estimate it was charged at release', async () => {
+    // 6000 tokens a minute: a job's estimate of 60,000 tokens holds the tenant for 10 minutes unless it is given back.
+    const stack = await stackWithTenants(`  alpha: {keys: ["${KEY.alpha}"], tpm: 6000}\n`);
+    try {
+      const refused = await postJson(`${stack.url}/v1/jobs?wait=20`, { messages: [{ role: 'user', content: '[[sim status=400]] alpha refused' }], max_tokens: 60_000 }, auth('alpha'));
+      expect(refused.body).toMatchObject({ status: 'failed', error: { code: 'invalid_upstream_request' } });
+      const next = await postJson(`${stack.url}/v1/jobs?wait=20`, { messages: [{ role: 'user', content: 'alpha next' }], max_tokens: 5 }, auth('alpha'));
+      expect(next.body).toMatchObject({ status: 'succeeded' });
+    } finally {
+      await stack.close();
+    }
+  }, 60_000);
+});
+
 describe('waiting_on', () => {
   it('says budget while what the tenant has spent and reserved this month leaves nothing, else capacity', async () => {
     const stack = await stackWithTenants(`  alpha: {keys: ["${KEY.alpha}"], budget_usd: 1}\n`, { workers: 0 });

@@ -130,10 +130,15 @@ describe('FairScheduler', () => {
     expect(await scheduler.waitingOn('t', (await redis.zrange(keys.tenantWaiting('t'), '0', '0'))[0])).toBe('tenant_tpm');
 
     // the job used 100 tokens, not 1000: the 900 given back make the tenant ready in about 1 s
-    await scheduler.chargeTokens('t', -900);
+    expect(await scheduler.settleTokens('t', step.ids[0], 100)).toBe(true);
     const readyIn = Number(await redis.hget(keys.tenantSchedule('t'), 'next_token')) - Date.now();
     expect(readyIn).toBeGreaterThan(500);
     expect(readyIn).toBeLessThan(1100);
+    // once per job; and a job never released (still in line) was charged nothing, so it gives nothing back
+    expect(await scheduler.settleTokens('t', step.ids[0], 0)).toBe(false);
+    const [inLine] = await redis.zrange(keys.tenantWaiting('t'), '0', '0');
+    expect(await scheduler.settleTokens('t', inLine, 0)).toBe(false);
+    expect(Number(await redis.hget(keys.tenantSchedule('t'), 'next_token')) - Date.now()).toBeGreaterThan(500);
   });
 
   it('puts released jobs on the queue in the release step, in order, each as BullMQ’s own add stores it', async () => {

@@ -141,9 +141,12 @@ export class SpoolWorker {
     this.outbox = new JobOutbox(this.redis, this.outboxConnection, keys, {
       onError: (error, jobId) => logger.error({ err: error, job_id: jobId }, 'job-ended handler failed; will retry'),
     });
-    // A tenant's TPM was charged an estimate when its job was released: what the job used corrects it.
+    // A tenant's TPM was charged an estimate when its job was released: what the job's calls used
+    // upstream (every attempt billed; nothing for one that failed before a reply) corrects it.
     this.outbox.use(async (job, record) => {
-      if (job.result && config.tenants.get(record.tenant)?.tpm) await this.scheduling.scheduler.chargeTokens(record.tenant, job.result.usage.total_tokens - record.est_tokens);
+      if (!config.tenants.get(record.tenant)?.tpm) return;
+      // a refund may make the tenant ready now, not when the release step last said
+      if (await this.scheduling.scheduler.settleTokens(record.tenant, job.id, record.billed_prompt_tokens + record.billed_completion_tokens)) this.scheduling.kick();
     });
     // A reservation an ended job still holds (its worker died, or it was cancelled mid-call) is settled before its record is read.
     const budget = options.budget;

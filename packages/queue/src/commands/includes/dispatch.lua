@@ -81,8 +81,11 @@ local function dispatch(prefix, most, pendingLimit)
     local rpmGap, tpmGap = tonumber(s[2]), tonumber(s[3])
     if rpmGap then redis.call('HSET', schedule, 'next_request', math.max(now, tonumber(s[4]) or 0) + rpmGap) end
     if tpmGap then
-      local tokens = tonumber(redis.call('HGET', tenantKey(prefix, tenant, 'estimates'), id)) or 0
+      local estimates = tenantKey(prefix, tenant, 'estimates')
+      local tokens = tonumber(redis.call('HGET', estimates, id)) or 0
       redis.call('HSET', schedule, 'next_token', math.max(now, tonumber(s[5]) or 0) + tokens * tpmGap)
+      -- what this job was charged, for the correction when it ends (scheduler-charge-tokens.lua)
+      redis.call('HSET', estimates, 'charged:' .. id, tokens)
     end
     redis.call('HDEL', tenantKey(prefix, tenant, 'estimates'), id)
     redis.call('HSET', schedule, 'pass', pass + 1 / weight)
