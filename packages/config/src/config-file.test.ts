@@ -105,6 +105,31 @@ describe('the configuration file', () => {
     expect(refusal('upstreams:\n  - name: a\n  - name: a\n')).toBe('upstreams[1].name: "a" is named twice');
   });
 
+  it('refuses a file whose tenants would leave the API open or lose one silently', () => {
+    // an empty map of tenants is not "no tenants": it must not open the API to every caller
+    expect(refusal('tenants: {}\n')).toBe('tenants: must name at least one tenant (without tenants the API is open)');
+    // a key named __proto__ would be dropped by the parse, its tenant, model or header with it
+    expect(refusal('tenants:\n  __proto__: {keys: [k]}\n')).toBe('tenants.__proto__: not allowed as a name');
+    expect(refusal('models:\n  __proto__: {input_usd_per_mtok: 1}\n')).toBe('models.__proto__: not allowed as a name');
+    expect(refusal('upstreams:\n  - name: a\n    headers: {__proto__: x}\n')).toBe('upstreams[0].headers.__proto__: not allowed as a name');
+    expect(refusal('tenants:\n  "a b": {keys: [k]}\n')).toBe('tenants.a b: must be 1-64 letters, digits, _ . -');
+    // a Bearer key has no spaces: a key with one could never be used
+    expect(refusal('tenants:\n  a: {keys: ["k k"]}\n')).toBe('tenants.a.keys[0]: must not contain spaces');
+  });
+
+  it('bounds numbers the scheduler and the budget count with', () => {
+    const tenant = (field: string) => `tenants:\n  a:\n    keys: [k]\n    ${field}\n`;
+    for (const weight of ['1e308', '1000001']) expect(refusal(tenant(`weight: ${weight}`))).toBe('tenants.a.weight: must be at most 1000000');
+    expect(refusal(tenant('weight: 1e-300'))).toBe('tenants.a.weight: must be at least 0.000001');
+    expect(refusal(tenant('weight: .nan'))).toBe('tenants.a.weight: must be a number > 0');
+    expect(refusal(tenant('rpm: 1e308'))).toBe('tenants.a.rpm: must be an integer > 0');
+    expect(refusal(tenant('budget_usd: .inf'))).toBe('tenants.a.budget_usd: must be a number >= 0');
+    expect(refusal(tenant('budget_usd: 1e308'))).toBe('tenants.a.budget_usd: must be at most 1000000000');
+    expect(refusal('models:\n  m: {input_usd_per_mtok: 1e308}\n')).toBe('models.m.input_usd_per_mtok: must be at most 100000');
+    expect(refusal('models:\n  m: {context_tokens: 1e15}\n')).toBe('models.m.context_tokens: must be at most 100000000');
+    expect(parseConfigFile(tenant('weight: 0.5\n    budget_usd: 0'), env).tenants?.get('a')).toMatchObject({ weight: 0.5, budgetUsd: 0 });
+  });
+
   it('refuses text that is not YAML in one line', () => {
     expect(refusal('tenants: [\n')).toMatch(/^not valid YAML or JSON: /);
   });
