@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +116,27 @@ describe('a tenant’s max_concurrency', () => {
       await stack.close();
     }
   }, 60_000);
+});
+
+describe('tenants from the file', () => {
+  it('knows a key by its key_sha256, and shows each tenant only its own usage and jobs', async () => {
+    const digest = createHash('sha256').update(KEY.alpha).digest('hex');
+    const stack = await stackWithTenants(`  alpha: {key_sha256: ["${digest.toUpperCase()}"], budget_usd: 3}\n  beta: {keys: ["${KEY.beta}"]}\n`, { workers: 0 });
+    try {
+      const job = await postJson(`${stack.url}/v1/jobs`, { messages: [{ role: 'user', content: 'alpha' }] }, auth('alpha'));
+      expect(job.status).toBe(202);
+      expect((await getJson(`${stack.url}/v1/usage`, auth('alpha'))).body).toMatchObject({ object: 'usage', tenant: 'alpha', budget_usd: 3, queued: 1 });
+      // the digest is not a key
+      expect((await getJson(`${stack.url}/v1/usage`, { authorization: `Bearer ${digest}` })).status).toBe(401);
+      expect((await getJson(`${stack.url}/v1/usage`)).status).toBe(401);
+      // another tenant asking for alpha's figures gets its own; alpha's job is unknown to it
+      expect((await getJson(`${stack.url}/v1/usage?tenant=alpha`, auth('beta'))).body).toMatchObject({ tenant: 'beta', budget_usd: null, queued: 0 });
+      expect((await getJson(`${stack.url}/v1/usage/alpha`, auth('beta'))).status).toBe(404);
+      expect((await getJson(`${stack.url}/v1/jobs/${job.body.id}`, auth('beta'))).status).toBe(404);
+    } finally {
+      await stack.close();
+    }
+  });
 });
 
 describe('a tenant’s tpm', () => {

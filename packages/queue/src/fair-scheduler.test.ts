@@ -121,6 +121,33 @@ describe('FairScheduler', () => {
     expect((await submit('other', 3)).released.ids).toHaveLength(3); // the rate-held tenant holds no one back
   });
 
+  it('holds a tenant’s rpm across every scheduler of the fleet, each on its own connection', async () => {
+    const other = new Redis(REDIS_URL);
+    try {
+      const second = new FairScheduler(other, keys, queue, { maxAttempts: 3, pendingLimit: 1000 });
+      await scheduler.applyPolicies(new Map([['slow', { weight: 1, rpm: 60 }]]));
+      await scheduler.heartbeat('w', 10, 60_000);
+      expect((await submit('slow', 2)).released.ids).toHaveLength(1);
+      // another API process or worker releasing now finds the tenant's minute spent: one a second
+      const released = await second.dispatch();
+      expect(released.ids).toEqual([]);
+      expect(released.retryInMs).toBeGreaterThan(900);
+    } finally {
+      other.disconnect();
+    }
+  });
+
+  it('names upstream_rate_limit while every upstream serving the job’s model is paused or at its rate, else capacity', async () => {
+    const [id] = await submit('a', 1); // no worker: it stays in line
+    const future = Date.now() + 60_000;
+    await redis.hset(keys.upstreamGate('east'), 'paused_until', future);
+    await redis.hset(keys.upstreamGate('west'), 'next_request', future);
+    expect(await scheduler.waitingOn('a', id, ['east', 'west'])).toBe('upstream_rate_limit');
+    expect(await scheduler.waitingOn('a', id, ['east', 'north'])).toBe('capacity'); // north has room
+    await redis.hset(keys.upstreamGate('west'), 'next_request', Date.now() - 1);
+    expect(await scheduler.waitingOn('a', id, ['east', 'west'])).toBe('capacity');
+  });
+
   it('charges a tenant’s tpm with each job’s estimate', async () => {
     await scheduler.applyPolicies(new Map([['t', { weight: 1, tpm: 6000 }]]));
     await scheduler.heartbeat('w', 10, 60_000);
