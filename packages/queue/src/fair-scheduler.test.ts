@@ -110,6 +110,17 @@ describe('FairScheduler', () => {
     expect(await scheduler.waitingOn('free', (await redis.zrange(keys.tenantWaiting('free'), '0', '0'))[0])).toBe('capacity');
   });
 
+  it('passes over any number of tenants held by their own limits: a tenant with room is served however many come before it', async () => {
+    const capped = Array.from({ length: 100 }, (_, i) => `c${String(i).padStart(3, '0')}`);
+    await scheduler.applyPolicies(new Map(capped.map((tenant) => [tenant, { weight: 1, maxConcurrency: 1 }])));
+    await scheduler.heartbeat('w', 1000, 60_000);
+    await submit('z', 1); // z has run a job: its pass is now that of the capped tenants after theirs
+    for (const tenant of capped) expect((await submit(tenant, 2)).released.ids).toHaveLength(1);
+    // 100 tenants at their max_concurrency, with jobs waiting and passes no higher than z's
+    expect((await submit('z', 5)).released.ids).toHaveLength(5);
+    expect(await scheduler.waitingOn('c099', (await redis.zrange(keys.tenantWaiting('c099'), '0', '0'))[0])).toBe('tenant_concurrency');
+  });
+
   it('spaces a tenant’s releases to its rpm, says when it is ready next, and names tenant_rpm', async () => {
     await scheduler.applyPolicies(new Map([['slow', { weight: 1, rpm: 60 }]]));
     await scheduler.heartbeat('w', 10, 60_000);
