@@ -162,6 +162,8 @@ describe('waiting_on', () => {
       expect(job.status).toBe(202);
       const read = async () => (await getJson(`${stack.url}/v1/jobs/${job.body.id}`, auth('alpha'))).body.waiting_on;
       expect(await read()).toBe('capacity'); // no worker runs
+      // a submission's long poll that ends with the job still queued says what holds it too
+      expect((await postJson(`${stack.url}/v1/jobs?wait=1`, { messages: [{ role: 'user', content: 'waiting too' }], max_tokens: 5 }, auth('alpha'))).body).toMatchObject({ status: 'queued', waiting_on: 'capacity' });
       // Other attempts in flight hold the whole budget in reservations (as budget-reserve.lua records them).
       const month = new Date().toISOString().slice(0, 7);
       await stack.api.deps.redis.hset(stack.api.deps.keys.tenantSpend('alpha', month), 'reserved', 1_000_000_000);
