@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { Simulator } from '@spool/simulator';
 import { startStack, type Stack, type StackOptions } from '../support/stack.js';
 import { getJson, postJson } from '../support/http.js';
@@ -148,6 +148,24 @@ describe('a tenant’s tpm', () => {
       expect(refused.body).toMatchObject({ status: 'failed', error: { code: 'invalid_upstream_request' } });
       const next = await postJson(`${stack.url}/v1/jobs?wait=20`, { messages: [{ role: 'user', content: 'alpha next' }], max_tokens: 5 }, auth('alpha'));
       expect(next.body).toMatchObject({ status: 'succeeded' });
+    } finally {
+      await stack.close();
+    }
+  }, 60_000);
+});
+
+describe('a tenant’s rpm', () => {
+  it('counts every upstream call of its jobs, retries too: the calls a retry makes delay the tenant’s next release', async () => {
+    // 12 a minute: one call every 5 s. A job that takes three calls (two 500s, then a reply) owes 15 s.
+    const stack = await stackWithTenants(`  alpha: {keys: ["${KEY.alpha}"], rpm: 12}\n`);
+    try {
+      const before = Date.now();
+      const job = await postJson(`${stack.url}/v1/jobs?wait=20`, { messages: [{ role: 'user', content: '[[sim status=500 times=2]] alpha retried' }], max_tokens: 5 }, auth('alpha'));
+      expect(job.body).toMatchObject({ status: 'succeeded', attempts: 3 });
+      const { redis, keys } = stack.api.deps;
+      await vi.waitFor(async () => expect(Number(await redis.hget(keys.tenantSchedule('alpha'), 'next_request'))).toBeGreaterThanOrEqual(before + 15_000 - 1000), { timeout: 5000, interval: 20 });
+      const next = await postJson(`${stack.url}/v1/jobs`, { messages: [{ role: 'user', content: 'alpha next' }], max_tokens: 5 }, auth('alpha'));
+      expect((await getJson(`${stack.url}/v1/jobs/${next.body.id}`, auth('alpha'))).body.waiting_on).toBe('tenant_rpm');
     } finally {
       await stack.close();
     }

@@ -179,6 +179,24 @@ describe('FairScheduler', () => {
     expect(Number(await redis.hget(keys.tenantSchedule('t'), 'next_token')) - Date.now()).toBeGreaterThan(500);
   });
 
+  it('charges a released job’s calls after its first to its tenant’s rpm and tpm, and settles them all at its end', async () => {
+    await scheduler.applyPolicies(new Map([['t', { weight: 1, rpm: 60, tpm: 60_000 }]]));
+    await scheduler.heartbeat('w', 10, 60_000);
+    const { released } = await submit('t', 1, 5, 1000); // released: 1 s of rpm, 1 s of tpm
+    const [id] = released.ids;
+    const schedule = async () => (await redis.hmget(keys.tenantSchedule('t'), 'next_request', 'next_token')).map((at) => Number(at) - Date.now());
+    expect(await scheduler.chargeCall('t', id, 1000)).toBe(false); // the call its release paid for
+    const [request, token] = await schedule();
+    expect(await scheduler.chargeCall('t', id, 3000)).toBe(true); // a retry: 1 s more of rpm, 3 s more of tpm
+    const [requestAfter, tokenAfter] = await schedule();
+    expect(requestAfter - request).toBeGreaterThan(900);
+    expect(tokenAfter - token).toBeGreaterThan(2900);
+    // the two calls used 500 tokens in all, not the 4,000 charged: 3.5 s given back, and the notes go
+    expect(await scheduler.settleTokens('t', id, 500)).toBe(true);
+    expect((await schedule())[1]).toBeLessThan(tokenAfter - 3400);
+    expect(await redis.hkeys(keys.tenantEstimates('t'))).toEqual([]);
+  });
+
   it('puts released jobs on the queue in the release step, in order, each as BullMQ’s own add stores it', async () => {
     await scheduler.heartbeat('w', 10, 60_000);
     await queue.add('chat', { jobId: 'reference' }, chatJobOptions('reference', { attempts: 3 }));

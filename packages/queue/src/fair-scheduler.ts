@@ -12,6 +12,7 @@ const SCHEDULER_COMMANDS = {
   spoolSchedulerHeartbeat: { numberOfKeys: 2, script: script('scheduler-heartbeat') },
   spoolSchedulerWaitingOn: { numberOfKeys: 3, script: script('scheduler-waiting-on') },
   spoolSchedulerChargeTokens: { numberOfKeys: 2, script: script('scheduler-charge-tokens') },
+  spoolSchedulerChargeCall: { numberOfKeys: 2, script: script('scheduler-charge-call') },
 };
 
 interface SchedulerCommands {
@@ -20,6 +21,7 @@ interface SchedulerCommands {
   spoolSchedulerHeartbeat(...args: (string | number)[]): Promise<number>;
   spoolSchedulerWaitingOn(...args: string[]): Promise<WaitingOn>;
   spoolSchedulerChargeTokens(schedule: string, estimates: string, jobId: string, tokens: number): Promise<number>;
+  spoolSchedulerChargeCall(schedule: string, estimates: string, jobId: string, tokens: number): Promise<number>;
 }
 
 /** What holds a queued job (API.md §12 `waiting_on`); `budget` is decided by the budget, not here. */
@@ -145,9 +147,18 @@ export class FairScheduler {
   }
 
   /**
-   * Corrects what an ended job of `tenant` was charged on the tenant's TPM at release (an
-   * estimate) to `usedTokens`, what its calls really used upstream; once per job, and nothing for
-   * a job never released. Resolves true when it corrected a charge.
+   * Charges a released job's upstream call, about to go, to its tenant's rpm and tpm (`tokens`:
+   * its estimate), unless it is the job's first (its release paid for that): retries count as
+   * calls too. Resolves true when it charged.
+   */
+  async chargeCall(tenant: string, jobId: string, tokens: number): Promise<boolean> {
+    return (await this.redis.spoolSchedulerChargeCall(this.keys.tenantSchedule(tenant), this.keys.tenantEstimates(tenant), jobId, Math.max(0, Math.round(tokens)))) === 1;
+  }
+
+  /**
+   * Corrects what an ended job of `tenant` was charged on the tenant's TPM (estimates, at release
+   * and for each later call) to `usedTokens`, what its calls really used upstream; once per job,
+   * and nothing for a job never released. Resolves true when it corrected a charge.
    */
   async settleTokens(tenant: string, jobId: string, usedTokens: number): Promise<boolean> {
     return (await this.redis.spoolSchedulerChargeTokens(this.keys.tenantSchedule(tenant), this.keys.tenantEstimates(tenant), jobId, usedTokens)) === 1;

@@ -114,6 +114,11 @@ export class SpoolWorker {
       // Only an upstream RPM/TPM bounds the released jobs waiting at its gate (pendingLimitFor): then each one past it lets another go.
       onGatePassed: config.upstreams.some((upstream) => upstream.rpm || upstream.tpm) ? (jobId) => this.scheduling.kick(jobId) : undefined,
       budget: options.budget,
+      // A retry's call counts against its tenant's rpm/tpm as the first did at release (not waited for: a round trip off the call's path).
+      onUpstreamCall: (tenant, jobId, tokens) => {
+        const limits = config.tenants.get(tenant);
+        if (limits?.rpm || limits?.tpm) void this.scheduling.scheduler.chargeCall(tenant, jobId, tokens).catch((error: unknown) => logger.warn({ err: error, job_id: jobId }, 'a retried call was not charged to its tenant’s rpm/tpm'));
+      },
     });
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     const traced = config.otlpEndpoint ? traceChatAttempts(processor, (jobId) => this.jobs.traceOf(jobId)) : processor;
@@ -144,7 +149,8 @@ export class SpoolWorker {
     // A tenant's TPM was charged an estimate when its job was released: what the job's calls used
     // upstream (every attempt billed; nothing for one that failed before a reply) corrects it.
     this.outbox.use(async (job, record) => {
-      if (!config.tenants.get(record.tenant)?.tpm) return;
+      const limits = config.tenants.get(record.tenant);
+      if (!limits?.tpm && !limits?.rpm) return;
       // a refund may make the tenant ready now, not when the release step last said
       if (await this.scheduling.scheduler.settleTokens(record.tenant, job.id, record.billed_prompt_tokens + record.billed_completion_tokens)) this.scheduling.kick();
     });
