@@ -139,6 +139,28 @@ describe('tenants from the file', () => {
   });
 });
 
+describe('a tenant’s client_rpm', () => {
+  it('is its keys’ API requests per minute, in place of SPOOL_CLIENT_RPM; a tenant without one keeps the default', async () => {
+    const stack = await stackWithTenants(`  alpha: {keys: ["${KEY.alpha}"], client_rpm: 2}\n  beta: {keys: ["${KEY.beta}"]}\n`, { workers: 0, env: { SPOOL_CLIENT_RPM: '5' } });
+    try {
+      const statuses = async (tenant: keyof typeof KEY, count: number) => {
+        const answers = [];
+        for (let i = 0; i < count; i++) answers.push(await getJson(`${stack.url}/v1/usage`, auth(tenant)));
+        return answers;
+      };
+      const alpha = await statuses('alpha', 3);
+      expect(alpha.map((answer) => answer.status)).toEqual([200, 200, 429]);
+      expect(alpha[0].headers.get('x-ratelimit-limit-requests')).toBe('2');
+      expect(Number(alpha[2].headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      const beta = await statuses('beta', 6);
+      expect(beta.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200, 429]);
+      expect(beta[0].headers.get('x-ratelimit-limit-requests')).toBe('5');
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
 describe('a tenant’s tpm', () => {
   it('is charged what a job really used upstream: a job that failed without a reply gives back the estimate it was charged at release', async () => {
     // 6000 tokens a minute: a job's estimate of 60,000 tokens holds the tenant for 10 minutes unless it is given back.
