@@ -7,13 +7,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDACT_PATHS } from '@spool/config';
 import { createSimulator, type Simulator } from '@spool/simulator';
 import { startStack, type Stack } from '../support/stack.js';
 import { getJson, postJson } from '../support/http.js';
+import { logDestination } from '../support/log-lines.js';
 
 const SECRETS = {
   tenant: 'file-tenant-key-secret-7c6d5e4f',
@@ -39,14 +39,8 @@ describe('keys from SPOOL_CONFIG never reach a log', () => {
         `  - {name: own, base_url: "${url}", api_key: "${SECRETS.upstream}", headers: {api-key: "${SECRETS.header}"}}`,
       ].join('\n'),
     );
-    const destination = new Writable({
-      write(chunk, _encoding, callback) {
-        lines.push(String(chunk));
-        callback();
-      },
-    });
     stack = await startStack({
-      logger: pino({ level: 'trace', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination),
+      logger: pino({ level: 'trace', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, logDestination(lines)),
       env: { LOG_LEVEL: 'trace', SPOOL_CONFIG: path, ACME_KEY: SECRETS.tenant, SPOOL_MAX_ATTEMPTS: '2' },
     });
   });
