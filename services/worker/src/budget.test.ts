@@ -235,4 +235,25 @@ describe('Budget on real Redis', () => {
     await expect(spend.call(request, () => undefined, async () => ((ran = true), { content: '', finishReason: 'stop', usage }))).rejects.toBeInstanceOf(BudgetExceededError);
     expect(ran).toBe(false);
   });
+
+  it('reserves the prompt material the text count leaves out: tool definitions and tool calls, counted with the tokenizer', async () => {
+    const tenant = newTenant();
+    // A budget that pays for the worst case of the messages' text, and a little more.
+    const budget = budgetFor({ [tenant]: usd(worstCase + 10_000) });
+    const { id } = await runningJob(tenant);
+    const spend = new JobSpend(budget, id, tenant);
+    const tool = { type: 'function', function: { name: 'lookup', description: 'lorem ipsum dolor sit amet '.repeat(100), parameters: { type: 'object', properties: {} } } };
+    const withTools = { ...request, tools: [tool] };
+    let ran = false;
+    const usage = { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 };
+    await expect(spend.call(withTools, () => undefined, async () => ((ran = true), { content: '', finishReason: 'stop', usage }))).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(ran).toBe(false);
+    // an assistant message's tool calls are prompt too
+    const called = { ...request, messages: [...request.messages, { role: 'assistant' as const, content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: JSON.stringify({ query: 'consectetur adipiscing elit '.repeat(100) }) } }] }] };
+    await expect(spend.call(called, () => undefined, async () => ((ran = true), { content: '', finishReason: 'stop', usage }))).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(ran).toBe(false);
+    // without them the same budget pays
+    await spend.call(request, () => undefined, async () => ((ran = true), { content: '', finishReason: 'stop', usage }));
+    expect(ran).toBe(true);
+  });
 });
