@@ -99,6 +99,15 @@ describe('the configuration file', () => {
     expect(refusal('tenant: {}\n')).toBe('tenant: unknown key');
   });
 
+  it('reads a number from ${NAME} where the file has it unquoted, as if written there; quoted it stays text', () => {
+    const environment = { RPM: '300', BUDGET: '12.5', KEY: '123456' };
+    const file = parseConfigFile('tenants:\n  alpha:\n    keys: ["${KEY}"]\n    rpm: ${RPM}\n    budget_usd: ${BUDGET}\n', environment);
+    expect(file.tenants?.get('alpha')).toMatchObject({ keyHashes: [sha256Hex('123456')], rpm: 300, budgetUsd: 12.5 });
+    expect(refusal('tenants:\n  alpha:\n    keys: [k]\n    rpm: "${RPM}"\n', environment)).toBe('tenants.alpha.rpm: must be an integer > 0');
+    expect(refusal('tenants:\n  alpha:\n    keys: [k]\n    rpm: ${KEY}x\n', environment)).toBe('tenants.alpha.rpm: must be an integer > 0');
+    expect(refusal('tenants:\n  alpha:\n    keys: [k]\n    rpm: ${NOPE}\n', environment)).toBe('tenants.alpha.rpm: ${NOPE} is not set in the environment');
+  });
+
   it('refuses an unset ${NAME}, a key shared by two tenants, and an upstream named twice', () => {
     expect(refusal('tenants:\n  alpha:\n    keys: ["${NOPE}"]\n', {})).toBe('tenants.alpha.keys[0]: ${NOPE} is not set in the environment');
     expect(refusal('tenants:\n  a: {keys: [k]}\n  b: {keys: [k]}\n')).toBe('tenants.b.keys: a key of this tenant is also a key of "a"');
@@ -132,6 +141,10 @@ describe('the configuration file', () => {
 
   it('refuses text that is not YAML in one line', () => {
     expect(refusal('tenants: [\n')).toMatch(/^not valid YAML or JSON: /);
+    // nested 5,000 deep, and aliases that would expand to millions of nodes: refused, not a crash
+    expect(refusal(`tenants: ${'['.repeat(5000)}${']'.repeat(5000)}\n`)).toMatch(/^not valid YAML or JSON: /);
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdef'.split('').map((name, i) => `${name}: &${name} [${Array(9).fill(`*${'abcde'[i]}`).join(', ')}]`)].join('\n');
+    expect(refusal(bomb)).toMatch(/^not valid YAML or JSON: .*resource exhaustion/);
   });
 });
 

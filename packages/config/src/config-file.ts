@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 
 /** A tenant as the configuration file (or SPOOL_API_KEYS) describes it. */
@@ -183,6 +183,25 @@ function substitute(value: unknown, env: NodeJS.ProcessEnv, path: PropertyKey[],
   return value;
 }
 
+const WHOLE_VARIABLE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
+const NUMBER = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
+
+/**
+ * An unquoted `${NAME}` standing alone is read as if its value were written there: a number
+ * (`rpm: ${ALPHA_RPM}`) is a number. Quoted (`"${NAME}"`), or within other text, it stays text,
+ * replaced by `substitute`, which also reports an unset one.
+ */
+function numbersFromEnv(document: ReturnType<typeof parseDocument>, env: NodeJS.ProcessEnv): void {
+  visit(document, {
+    Scalar(_key, node) {
+      if (node.type !== 'PLAIN' || typeof node.value !== 'string') return;
+      const name = WHOLE_VARIABLE.exec(node.value)?.[1];
+      const value = name === undefined ? undefined : env[name];
+      if (value !== undefined && NUMBER.test(value.trim())) node.value = Number(value);
+    },
+  });
+}
+
 /** Why a configuration file was refused, in one line a person can act on. */
 export class ConfigFileError extends Error {}
 
@@ -190,7 +209,10 @@ export class ConfigFileError extends Error {}
 export function parseConfigFile(text: string, env: NodeJS.ProcessEnv): ConfigFile {
   let raw: unknown;
   try {
-    raw = parseYaml(text, { maxAliasCount: 100 });
+    const document = parseDocument(text);
+    if (document.errors.length) throw document.errors[0];
+    numbersFromEnv(document, env);
+    raw = document.toJS({ maxAliasCount: 100 });
   } catch (error) {
     throw new ConfigFileError(`not valid YAML or JSON: ${(error as Error).message.split('\n')[0]}`);
   }
