@@ -105,6 +105,7 @@ describe('spend and budgets', () => {
       await postJson(`${stack.url}/v1/jobs`, filling(`${nonce} one more`), auth('delta')),
       await postJson(`${stack.url}/v1/batches`, { requests: [{ custom_id: 'a', body: filling(`${nonce} batched`) }] }, auth('delta')),
       await postJson(`${stack.url}/v1/chat/completions`, filling(`${nonce} door`), auth('delta')),
+      await postJson(`${stack.url}/v1/chat/completions`, { ...filling(`${nonce} streamed door`), stream: true }, auth('delta')),
     ];
     for (const refusal of refusals) {
       expect(refusal.status).toBe(429);

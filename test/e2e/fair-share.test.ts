@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { Simulator } from '@spool/simulator';
 import { startStack, type Stack, type StackOptions } from '../support/stack.js';
 import { getJson, postJson } from '../support/http.js';
@@ -117,6 +118,82 @@ describe('a tenant’s max_concurrency', () => {
   }, 60_000);
 });
 
+describe('tenants from the file', () => {
+  it('knows a key by its key_sha256, and shows each tenant only its own usage and jobs', async () => {
+    const digest = createHash('sha256').update(KEY.alpha).digest('hex');
+    const stack = await stackWithTenants(`  alpha: {key_sha256: ["${digest.toUpperCase()}"], budget_usd: 3}\n  beta: {keys: ["${KEY.beta}"]}\n`, { workers: 0 });
+    try {
+      const job = await postJson(`${stack.url}/v1/jobs`, { messages: [{ role: 'user', content: 'alpha' }] }, auth('alpha'));
+      expect(job.status).toBe(202);
+      expect((await getJson(`${stack.url}/v1/usage`, auth('alpha'))).body).toMatchObject({ object: 'usage', tenant: 'alpha', budget_usd: 3, queued: 1 });
+      // the digest is not a key
+      expect((await getJson(`${stack.url}/v1/usage`, { authorization: `Bearer ${digest}` })).status).toBe(401);
+      expect((await getJson(`${stack.url}/v1/usage`)).status).toBe(401);
+      // another tenant asking for alpha's figures gets its own; alpha's job is unknown to it
+      expect((await getJson(`${stack.url}/v1/usage?tenant=alpha`, auth('beta'))).body).toMatchObject({ tenant: 'beta', budget_usd: null, queued: 0 });
+      expect((await getJson(`${stack.url}/v1/usage/alpha`, auth('beta'))).status).toBe(404);
+      expect((await getJson(`${stack.url}/v1/jobs/${job.body.id}`, auth('beta'))).status).toBe(404);
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
+describe('a tenant’s client_rpm', () => {
+  it('is its keys’ API requests per minute, in place of SPOOL_CLIENT_RPM; a tenant without one keeps the default', async () => {
+    const stack = await stackWithTenants(`  alpha: {keys: ["${KEY.alpha}"], client_rpm: 2}\n  beta: {keys: ["${KEY.beta}"]}\n`, { workers: 0, env: { SPOOL_CLIENT_RPM: '5' } });
+    try {
+      const statuses = async (tenant: keyof typeof KEY, count: number) => {
+        const answers = [];
+        for (let i = 0; i < count; i++) answers.push(await getJson(`${stack.url}/v1/usage`, auth(tenant)));
+        return answers;
+      };
+      const alpha = await statuses('alpha', 3);
+      expect(alpha.map((answer) => answer.status)).toEqual([200, 200, 429]);
+      expect(alpha[0].headers.get('x-ratelimit-limit-requests')).toBe('2');
+      expect(Number(alpha[2].headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      const beta = await statuses('beta', 6);
+      expect(beta.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200, 429]);
+      expect(beta[0].headers.get('x-ratelimit-limit-requests')).toBe('5');
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
+describe('a tenant’s tpm', () => {
+  it('is charged what a job really used upstream: a job that failed without a reply gives back the estimate it was charged at release', async () => {
+    // 6000 tokens a minute: a job's estimate of 60,000 tokens holds the tenant for 10 minutes unless it is given back.
+    const stack = await stackWithTenants(`  alpha: {keys: ["${KEY.alpha}"], tpm: 6000}\n`);
+    try {
+      const refused = await postJson(`${stack.url}/v1/jobs?wait=20`, { messages: [{ role: 'user', content: '[[sim status=400]] alpha refused' }], max_tokens: 60_000 }, auth('alpha'));
+      expect(refused.body).toMatchObject({ status: 'failed', error: { code: 'invalid_upstream_request' } });
+      const next = await postJson(`${stack.url}/v1/jobs?wait=20`, { messages: [{ role: 'user', content: 'alpha next' }], max_tokens: 5 }, auth('alpha'));
+      expect(next.body).toMatchObject({ status: 'succeeded' });
+    } finally {
+      await stack.close();
+    }
+  }, 60_000);
+});
+
+describe('a tenant’s rpm', () => {
+  it('counts every upstream call of its jobs, retries too: the calls a retry makes delay the tenant’s next release', async () => {
+    // 12 a minute: one call every 5 s. A job that takes three calls (two 500s, then a reply) owes 15 s.
+    const stack = await stackWithTenants(`  alpha: {keys: ["${KEY.alpha}"], rpm: 12}\n`);
+    try {
+      const before = Date.now();
+      const job = await postJson(`${stack.url}/v1/jobs?wait=20`, { messages: [{ role: 'user', content: '[[sim status=500 times=2]] alpha retried' }], max_tokens: 5 }, auth('alpha'));
+      expect(job.body).toMatchObject({ status: 'succeeded', attempts: 3 });
+      const { redis, keys } = stack.api.deps;
+      await vi.waitFor(async () => expect(Number(await redis.hget(keys.tenantSchedule('alpha'), 'next_request'))).toBeGreaterThanOrEqual(before + 15_000 - 1000), { timeout: 5000, interval: 20 });
+      const next = await postJson(`${stack.url}/v1/jobs`, { messages: [{ role: 'user', content: 'alpha next' }], max_tokens: 5 }, auth('alpha'));
+      expect((await getJson(`${stack.url}/v1/jobs/${next.body.id}`, auth('alpha'))).body.waiting_on).toBe('tenant_rpm');
+    } finally {
+      await stack.close();
+    }
+  }, 60_000);
+});
+
 describe('waiting_on', () => {
   it('says budget while what the tenant has spent and reserved this month leaves nothing, else capacity', async () => {
     const stack = await stackWithTenants(`  alpha: {keys: ["${KEY.alpha}"], budget_usd: 1}\n`, { workers: 0 });
@@ -125,6 +202,8 @@ describe('waiting_on', () => {
       expect(job.status).toBe(202);
       const read = async () => (await getJson(`${stack.url}/v1/jobs/${job.body.id}`, auth('alpha'))).body.waiting_on;
       expect(await read()).toBe('capacity'); // no worker runs
+      // a submission's long poll that ends with the job still queued says what holds it too
+      expect((await postJson(`${stack.url}/v1/jobs?wait=1`, { messages: [{ role: 'user', content: 'waiting too' }], max_tokens: 5 }, auth('alpha'))).body).toMatchObject({ status: 'queued', waiting_on: 'capacity' });
       // Other attempts in flight hold the whole budget in reservations (as budget-reserve.lua records them).
       const month = new Date().toISOString().slice(0, 7);
       await stack.api.deps.redis.hset(stack.api.deps.keys.tenantSpend('alpha', month), 'reserved', 1_000_000_000);

@@ -1,10 +1,10 @@
-import { Writable } from 'node:stream';
 import OpenAI from 'openai';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDACT_PATHS } from '@spool/config';
 import { startStack, type Stack } from '../support/stack.js';
 import { getJson, postJson } from '../support/http.js';
+import { logDestination } from '../support/log-lines.js';
 
 const SECRETS = {
   upstream: 'sk-upstream-secret-5f1b2c3d4e',
@@ -19,14 +19,8 @@ describe('secrets never reach a log', () => {
   const lines: string[] = [];
   let stack: Stack;
   beforeAll(async () => {
-    const destination = new Writable({
-      write(chunk, _encoding, callback) {
-        lines.push(String(chunk));
-        callback();
-      },
-    });
     stack = await startStack({
-      logger: pino({ level: 'trace', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination),
+      logger: pino({ level: 'trace', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, logDestination(lines)),
       simulator: { apiKey: SECRETS.upstream },
       env: {
         LOG_LEVEL: 'trace',

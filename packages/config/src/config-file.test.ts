@@ -99,14 +99,52 @@ describe('the configuration file', () => {
     expect(refusal('tenant: {}\n')).toBe('tenant: unknown key');
   });
 
+  it('reads a number from ${NAME} where the file has it unquoted, as if written there; quoted it stays text', () => {
+    const environment = { RPM: '300', BUDGET: '12.5', KEY: '123456' };
+    const file = parseConfigFile('tenants:\n  alpha:\n    keys: ["${KEY}"]\n    rpm: ${RPM}\n    budget_usd: ${BUDGET}\n', environment);
+    expect(file.tenants?.get('alpha')).toMatchObject({ keyHashes: [sha256Hex('123456')], rpm: 300, budgetUsd: 12.5 });
+    expect(refusal('tenants:\n  alpha:\n    keys: [k]\n    rpm: "${RPM}"\n', environment)).toBe('tenants.alpha.rpm: must be an integer > 0');
+    expect(refusal('tenants:\n  alpha:\n    keys: [k]\n    rpm: ${KEY}x\n', environment)).toBe('tenants.alpha.rpm: must be an integer > 0');
+    expect(refusal('tenants:\n  alpha:\n    keys: [k]\n    rpm: ${NOPE}\n', environment)).toBe('tenants.alpha.rpm: ${NOPE} is not set in the environment');
+  });
+
   it('refuses an unset ${NAME}, a key shared by two tenants, and an upstream named twice', () => {
     expect(refusal('tenants:\n  alpha:\n    keys: ["${NOPE}"]\n', {})).toBe('tenants.alpha.keys[0]: ${NOPE} is not set in the environment');
     expect(refusal('tenants:\n  a: {keys: [k]}\n  b: {keys: [k]}\n')).toBe('tenants.b.keys: a key of this tenant is also a key of "a"');
     expect(refusal('upstreams:\n  - name: a\n  - name: a\n')).toBe('upstreams[1].name: "a" is named twice');
   });
 
+  it('refuses a file whose tenants would leave the API open or lose one silently', () => {
+    // an empty map of tenants is not "no tenants": it must not open the API to every caller
+    expect(refusal('tenants: {}\n')).toBe('tenants: must name at least one tenant (without tenants the API is open)');
+    // a key named __proto__ would be dropped by the parse, its tenant, model or header with it
+    expect(refusal('tenants:\n  __proto__: {keys: [k]}\n')).toBe('tenants.__proto__: not allowed as a name');
+    expect(refusal('models:\n  __proto__: {input_usd_per_mtok: 1}\n')).toBe('models.__proto__: not allowed as a name');
+    expect(refusal('upstreams:\n  - name: a\n    headers: {__proto__: x}\n')).toBe('upstreams[0].headers.__proto__: not allowed as a name');
+    expect(refusal('tenants:\n  "a b": {keys: [k]}\n')).toBe('tenants.a b: must be 1-64 letters, digits, _ . -');
+    // a Bearer key has no spaces: a key with one could never be used
+    expect(refusal('tenants:\n  a: {keys: ["k k"]}\n')).toBe('tenants.a.keys[0]: must not contain spaces');
+  });
+
+  it('bounds numbers the scheduler and the budget count with', () => {
+    const tenant = (field: string) => `tenants:\n  a:\n    keys: [k]\n    ${field}\n`;
+    for (const weight of ['1e308', '1000001']) expect(refusal(tenant(`weight: ${weight}`))).toBe('tenants.a.weight: must be at most 1000000');
+    expect(refusal(tenant('weight: 1e-300'))).toBe('tenants.a.weight: must be at least 0.000001');
+    expect(refusal(tenant('weight: .nan'))).toBe('tenants.a.weight: must be a number > 0');
+    expect(refusal(tenant('rpm: 1e308'))).toBe('tenants.a.rpm: must be an integer > 0');
+    expect(refusal(tenant('budget_usd: .inf'))).toBe('tenants.a.budget_usd: must be a number >= 0');
+    expect(refusal(tenant('budget_usd: 1e308'))).toBe('tenants.a.budget_usd: must be at most 1000000000');
+    expect(refusal('models:\n  m: {input_usd_per_mtok: 1e308}\n')).toBe('models.m.input_usd_per_mtok: must be at most 100000');
+    expect(refusal('models:\n  m: {context_tokens: 1e15}\n')).toBe('models.m.context_tokens: must be at most 100000000');
+    expect(parseConfigFile(tenant('weight: 0.5\n    budget_usd: 0'), env).tenants?.get('a')).toMatchObject({ weight: 0.5, budgetUsd: 0 });
+  });
+
   it('refuses text that is not YAML in one line', () => {
     expect(refusal('tenants: [\n')).toMatch(/^not valid YAML or JSON: /);
+    // nested 5,000 deep, and aliases that would expand to millions of nodes: refused, not a crash
+    expect(refusal(`tenants: ${'['.repeat(5000)}${']'.repeat(5000)}\n`)).toMatch(/^not valid YAML or JSON: /);
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdef'.split('').map((name, i) => `${name}: &${name} [${Array(9).fill(`*${'abcde'[i]}`).join(', ')}]`)].join('\n');
+    expect(refusal(bomb)).toMatch(/^not valid YAML or JSON: .*resource exhaustion/);
   });
 });
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 
 /** A tenant as the configuration file (or SPOOL_API_KEYS) describes it. */
@@ -61,21 +61,28 @@ export function sha256Hex(value: string): string {
 const positiveNumber = z.number({ error: 'must be a number > 0' }).gt(0, 'must be a number > 0').finite('must be a number > 0');
 const positiveInt = z.number({ error: 'must be an integer > 0' }).int('must be an integer > 0').gt(0, 'must be an integer > 0');
 const price = z.number({ error: 'must be a number >= 0' }).min(0, 'must be a number >= 0').finite('must be a number >= 0');
+// Bounds that keep the scheduler's and the budget's sums exact: a stride of 1/weight still moves a
+// pass after billions of jobs, and the worst case of a call in nano-USD stays a 64-bit integer in Redis.
+const tenantWeight = positiveNumber.min(0.000001, 'must be at least 0.000001').max(1_000_000, 'must be at most 1000000');
+const pricePerMtok = price.max(100_000, 'must be at most 100000');
+const budget = price.max(1_000_000_000, 'must be at most 1000000000');
 const name = z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, _ . -');
 const nonEmpty = z.string({ error: 'must be a string' }).min(1, 'must not be empty');
+/** an API key as a Bearer header carries it */
+const apiKey = nonEmpty.regex(/^\S+$/, 'must not contain spaces');
 const stringMap = z.record(z.string({ error: 'must be a string' }), z.string({ error: 'must be a string' }), { error: 'must be a map of strings' });
 
 const TenantSchema = z
   .strictObject(
     {
-      keys: z.array(nonEmpty, { error: 'must be a list of keys' }).optional(),
+      keys: z.array(apiKey, { error: 'must be a list of keys' }).optional(),
       key_sha256: z.array(z.string({ error: 'must be a string' }).regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits'), { error: 'must be a list of hex digests' }).optional(),
-      weight: positiveNumber.default(1),
+      weight: tenantWeight.default(1),
       max_concurrency: positiveInt.optional(),
       rpm: positiveInt.optional(),
       tpm: positiveInt.optional(),
       client_rpm: positiveInt.optional(),
-      budget_usd: price.optional(),
+      budget_usd: budget.optional(),
     },
     { error: 'must be a map' },
   )
@@ -98,10 +105,10 @@ const UpstreamSchema = z.strictObject(
 
 const ModelSchema = z.strictObject(
   {
-    input_usd_per_mtok: price.default(0),
-    output_usd_per_mtok: price.default(0),
+    input_usd_per_mtok: pricePerMtok.default(0),
+    output_usd_per_mtok: pricePerMtok.default(0),
     fallbacks: z.array(nonEmpty, { error: 'must be a list of model names' }).default([]),
-    context_tokens: positiveInt.optional(),
+    context_tokens: positiveInt.max(100_000_000, 'must be at most 100000000').optional(),
     batch_discount: z.number({ error: 'must be a number in 0..1' }).min(0, 'must be a number in 0..1').max(1, 'must be a number in 0..1').default(0.5),
   },
   { error: 'must be a map' },
@@ -110,7 +117,11 @@ const ModelSchema = z.strictObject(
 const FileSchema = z
   .strictObject(
     {
-      tenants: z.record(name, TenantSchema, { error: 'must be a map of tenants' }).optional(),
+      tenants: z
+        .record(name, TenantSchema, { error: 'must be a map of tenants' })
+        // an empty map is not "no tenants": it must not open the API to every caller
+        .refine((tenants) => Object.keys(tenants).length > 0, 'must name at least one tenant (without tenants the API is open)')
+        .optional(),
       upstreams: z.array(UpstreamSchema, { error: 'must be a list of upstreams' }).min(1, 'must list at least one upstream').optional(),
       models: z.record(nonEmpty, ModelSchema, { error: 'must be a map of models' }).default({}),
     },
@@ -147,10 +158,15 @@ function describe(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => `${formatPath([...issue.path, key])}: unknown key`).join('; ');
   }
+  // a map's key that is not a valid name: say why, not that the map is bad
+  if (issue.code === 'invalid_key' && issue.issues[0]) return `${formatPath(issue.path)}: ${issue.issues[0].message}`;
   return `${formatPath(issue.path)}: ${issue.message}`;
 }
 
-/** `${NAME}` in any string value becomes that environment variable; an unset one is an error naming it. */
+/**
+ * `${NAME}` in any string value becomes that environment variable; an unset one is an error naming
+ * it, as is a key `__proto__` (a parse would drop it, and what it names with it).
+ */
 function substitute(value: unknown, env: NodeJS.ProcessEnv, path: PropertyKey[], missing: string[]): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, variable: string) => {
@@ -161,9 +177,29 @@ function substitute(value: unknown, env: NodeJS.ProcessEnv, path: PropertyKey[],
   }
   if (Array.isArray(value)) return value.map((item, index) => substitute(item, env, [...path, index], missing));
   if (value && typeof value === 'object') {
+    if (Object.hasOwn(value, '__proto__')) missing.push(`${formatPath([...path, '__proto__'])}: not allowed as a name`);
     return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substitute(item, env, [...path, key], missing)]));
   }
   return value;
+}
+
+const WHOLE_VARIABLE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
+const NUMBER = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
+
+/**
+ * An unquoted `${NAME}` standing alone is read as if its value were written there: a number
+ * (`rpm: ${ALPHA_RPM}`) is a number. Quoted (`"${NAME}"`), or within other text, it stays text,
+ * replaced by `substitute`, which also reports an unset one.
+ */
+function numbersFromEnv(document: ReturnType<typeof parseDocument>, env: NodeJS.ProcessEnv): void {
+  visit(document, {
+    Scalar(_key, node) {
+      if (node.type !== 'PLAIN' || typeof node.value !== 'string') return;
+      const name = WHOLE_VARIABLE.exec(node.value)?.[1];
+      const value = name === undefined ? undefined : env[name];
+      if (value !== undefined && NUMBER.test(value.trim())) node.value = Number(value);
+    },
+  });
 }
 
 /** Why a configuration file was refused, in one line a person can act on. */
@@ -173,7 +209,10 @@ export class ConfigFileError extends Error {}
 export function parseConfigFile(text: string, env: NodeJS.ProcessEnv): ConfigFile {
   let raw: unknown;
   try {
-    raw = parseYaml(text, { maxAliasCount: 100 });
+    const document = parseDocument(text);
+    if (document.errors.length) throw document.errors[0];
+    numbersFromEnv(document, env);
+    raw = document.toJS({ maxAliasCount: 100 });
   } catch (error) {
     throw new ConfigFileError(`not valid YAML or JSON: ${(error as Error).message.split('\n')[0]}`);
   }

@@ -72,7 +72,8 @@ describe('one hash slot per script call', () => {
     await jobs.createMany(batch);
     await scheduler.enqueue('t2', batch.map(({ id }) => ({ id, priority: 5 })));
     await scheduler.waitingOn('t2', batch[0].id);
-    await scheduler.chargeTokens('t2', 10);
+    await scheduler.chargeCall('t2', batch[0].id, 10);
+    await scheduler.settleTokens('t2', batch[0].id, 10);
     await scheduler.dispatch();
     await scheduler.reconcile(0);
     await jobs.removeMany(batch);

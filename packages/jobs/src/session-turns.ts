@@ -6,8 +6,11 @@ import { parseJobRecord, renderJob, type JobRecord } from './job-record.js';
 import { promptBudget, withHistory } from './session-history.js';
 
 export interface SessionTurnsOptions {
-  /** the prompt's context budget (SPOOL_CONTEXT_TOKENS); default: the model's window, 128000 if unknown */
-  contextTokens?: number;
+  /**
+   * The prompt's context budget for a model: its `context_tokens` in SPOOL_CONFIG, else
+   * SPOOL_CONTEXT_TOKENS; undefined: the model's window, 128000 if unknown.
+   */
+  contextTokens?: (model: string) => number | undefined;
 }
 
 /** The turn an ended job adds to its session: its messages as submitted (no history) and the reply; none unless it succeeded. */
@@ -75,7 +78,7 @@ export class SessionTurns {
     if (!sessionId) return request;
     const session = await this.settle(tenant, sessionId);
     if (!session || session.messages.length === 0) return request;
-    return { ...request, messages: await withHistory(session.messages, request.messages, promptBudget(request, this.options.contextTokens)) };
+    return { ...request, messages: await withHistory(session.messages, request.messages, promptBudget(request, this.options.contextTokens?.(request.model))) };
   };
 
   /**

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { countTokens as library } from 'gpt-tokenizer';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { countPromptTokens, countTokens } from './tokens.js';
+import { countPromptTokens, countTokens, uncountedPromptTokens } from './tokens.js';
 
 const prose =
   'Spool is a queue-backed gateway for LLM chat jobs. Clients submit chat requests over REST; an Express API enqueues them ' +
@@ -72,5 +72,21 @@ describe('countPromptTokens', () => {
     expect(elapsed(() => countPromptTokens(messages))).toBeLessThan(1000);
     const exact = 3 + messages.reduce((sum, each) => sum + 3 + library(each.content), 0);
     expect(Math.abs(countPromptTokens(messages) - exact) / exact).toBeLessThan(0.03);
+  });
+});
+
+describe('uncountedPromptTokens', () => {
+  const user = { role: 'user' as const, content: 'hi' };
+  it('is nothing for messages of text alone, and counts tools, tool calls, a response schema and non-text parts as their JSON', () => {
+    expect(uncountedPromptTokens({ messages: [user, { role: 'user', content: [{ type: 'text', text: 'more' }] }], response_format: { type: 'json_object' } })).toBe(0);
+    const tools = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object' } } }];
+    expect(uncountedPromptTokens({ messages: [user], tools })).toBe(countTokens(JSON.stringify(tools)));
+    const schema = { name: 'answer', schema: { type: 'object' } };
+    expect(uncountedPromptTokens({ messages: [user], response_format: { type: 'json_schema', json_schema: schema } })).toBe(countTokens(JSON.stringify(schema)));
+    const call = { tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{"q":"x"}' } }] };
+    const image = { type: 'image_url', image_url: { url: 'https://example.com/a.png' } };
+    expect(uncountedPromptTokens({ messages: [{ role: 'assistant', content: null, ...call }, { role: 'user', content: [{ type: 'text', text: 'see' }, image] }] })).toBe(
+      countTokens(`${JSON.stringify(call)}\n${JSON.stringify(image)}`),
+    );
   });
 });

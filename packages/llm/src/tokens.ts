@@ -77,3 +77,24 @@ export function countPromptTokens(messages: readonly ChatMessage[]): number {
   if (chars > EXACT_CHARS) return framing + estimate(texts.join(''));
   return texts.reduce((sum, text) => sum + countCapped(text), framing);
 }
+
+/**
+ * The prompt tokens that `countPromptTokens` leaves out of a request: tool and function
+ * definitions, a response's JSON schema, and in the messages all but their text (tool calls, a
+ * function call, non-text parts), counted with the tokenizer as their JSON. Upstream renders them
+ * its own way, of about that size; what it charges for an image (by its size, per model) is not
+ * known here.
+ */
+export function uncountedPromptTokens(request: { messages: readonly ChatMessage[]; tools?: unknown; functions?: unknown; response_format?: unknown }): number {
+  const material: unknown[] = [];
+  if (request.tools != null) material.push(request.tools);
+  if (request.functions != null) material.push(request.functions);
+  const format = request.response_format as { json_schema?: unknown } | null | undefined;
+  if (format?.json_schema != null) material.push(format.json_schema);
+  for (const message of request.messages) {
+    const { role: _role, content, ...rest } = message;
+    if (Object.keys(rest).length) material.push(rest);
+    if (Array.isArray(content)) material.push(...content.filter((part) => part.type !== 'text'));
+  }
+  return material.length ? countTokens(material.map((value) => JSON.stringify(value)).join('\n')) : 0;
+}

@@ -110,6 +110,17 @@ describe('FairScheduler', () => {
     expect(await scheduler.waitingOn('free', (await redis.zrange(keys.tenantWaiting('free'), '0', '0'))[0])).toBe('capacity');
   });
 
+  it('passes over any number of tenants held by their own limits: a tenant with room is served however many come before it', async () => {
+    const capped = Array.from({ length: 100 }, (_, i) => `c${String(i).padStart(3, '0')}`);
+    await scheduler.applyPolicies(new Map(capped.map((tenant) => [tenant, { weight: 1, maxConcurrency: 1 }])));
+    await scheduler.heartbeat('w', 1000, 60_000);
+    await submit('z', 1); // z has run a job: its pass is now that of the capped tenants after theirs
+    for (const tenant of capped) expect((await submit(tenant, 2)).released.ids).toHaveLength(1);
+    // 100 tenants at their max_concurrency, with jobs waiting and passes no higher than z's
+    expect((await submit('z', 5)).released.ids).toHaveLength(5);
+    expect(await scheduler.waitingOn('c099', (await redis.zrange(keys.tenantWaiting('c099'), '0', '0'))[0])).toBe('tenant_concurrency');
+  });
+
   it('spaces a tenant’s releases to its rpm, says when it is ready next, and names tenant_rpm', async () => {
     await scheduler.applyPolicies(new Map([['slow', { weight: 1, rpm: 60 }]]));
     await scheduler.heartbeat('w', 10, 60_000);
@@ -121,6 +132,33 @@ describe('FairScheduler', () => {
     expect((await submit('other', 3)).released.ids).toHaveLength(3); // the rate-held tenant holds no one back
   });
 
+  it('holds a tenant’s rpm across every scheduler of the fleet, each on its own connection', async () => {
+    const other = new Redis(REDIS_URL);
+    try {
+      const second = new FairScheduler(other, keys, queue, { maxAttempts: 3, pendingLimit: 1000 });
+      await scheduler.applyPolicies(new Map([['slow', { weight: 1, rpm: 60 }]]));
+      await scheduler.heartbeat('w', 10, 60_000);
+      expect((await submit('slow', 2)).released.ids).toHaveLength(1);
+      // another API process or worker releasing now finds the tenant's minute spent: one a second
+      const released = await second.dispatch();
+      expect(released.ids).toEqual([]);
+      expect(released.retryInMs).toBeGreaterThan(900);
+    } finally {
+      other.disconnect();
+    }
+  });
+
+  it('names upstream_rate_limit while every upstream serving the job’s model is paused or at its rate, else capacity', async () => {
+    const [id] = await submit('a', 1); // no worker: it stays in line
+    const future = Date.now() + 60_000;
+    await redis.hset(keys.upstreamGate('east'), 'paused_until', future);
+    await redis.hset(keys.upstreamGate('west'), 'next_request', future);
+    expect(await scheduler.waitingOn('a', id, ['east', 'west'])).toBe('upstream_rate_limit');
+    expect(await scheduler.waitingOn('a', id, ['east', 'north'])).toBe('capacity'); // north has room
+    await redis.hset(keys.upstreamGate('west'), 'next_request', Date.now() - 1);
+    expect(await scheduler.waitingOn('a', id, ['east', 'west'])).toBe('capacity');
+  });
+
   it('charges a tenant’s tpm with each job’s estimate', async () => {
     await scheduler.applyPolicies(new Map([['t', { weight: 1, tpm: 6000 }]]));
     await scheduler.heartbeat('w', 10, 60_000);
@@ -130,10 +168,33 @@ describe('FairScheduler', () => {
     expect(await scheduler.waitingOn('t', (await redis.zrange(keys.tenantWaiting('t'), '0', '0'))[0])).toBe('tenant_tpm');
 
     // the job used 100 tokens, not 1000: the 900 given back make the tenant ready in about 1 s
-    await scheduler.chargeTokens('t', -900);
+    expect(await scheduler.settleTokens('t', step.ids[0], 100)).toBe(true);
     const readyIn = Number(await redis.hget(keys.tenantSchedule('t'), 'next_token')) - Date.now();
     expect(readyIn).toBeGreaterThan(500);
     expect(readyIn).toBeLessThan(1100);
+    // once per job; and a job never released (still in line) was charged nothing, so it gives nothing back
+    expect(await scheduler.settleTokens('t', step.ids[0], 0)).toBe(false);
+    const [inLine] = await redis.zrange(keys.tenantWaiting('t'), '0', '0');
+    expect(await scheduler.settleTokens('t', inLine, 0)).toBe(false);
+    expect(Number(await redis.hget(keys.tenantSchedule('t'), 'next_token')) - Date.now()).toBeGreaterThan(500);
+  });
+
+  it('charges a released job’s calls after its first to its tenant’s rpm and tpm, and settles them all at its end', async () => {
+    await scheduler.applyPolicies(new Map([['t', { weight: 1, rpm: 60, tpm: 60_000 }]]));
+    await scheduler.heartbeat('w', 10, 60_000);
+    const { released } = await submit('t', 1, 5, 1000); // released: 1 s of rpm, 1 s of tpm
+    const [id] = released.ids;
+    const schedule = async () => (await redis.hmget(keys.tenantSchedule('t'), 'next_request', 'next_token')).map((at) => Number(at) - Date.now());
+    expect(await scheduler.chargeCall('t', id, 1000)).toBe(false); // the call its release paid for
+    const [request, token] = await schedule();
+    expect(await scheduler.chargeCall('t', id, 3000)).toBe(true); // a retry: 1 s more of rpm, 3 s more of tpm
+    const [requestAfter, tokenAfter] = await schedule();
+    expect(requestAfter - request).toBeGreaterThan(900);
+    expect(tokenAfter - token).toBeGreaterThan(2900);
+    // the two calls used 500 tokens in all, not the 4,000 charged: 3.5 s given back, and the notes go
+    expect(await scheduler.settleTokens('t', id, 500)).toBe(true);
+    expect((await schedule())[1]).toBeLessThan(tokenAfter - 3400);
+    expect(await redis.hkeys(keys.tenantEstimates('t'))).toEqual([]);
   });
 
   it('puts released jobs on the queue in the release step, in order, each as BullMQ’s own add stores it', async () => {

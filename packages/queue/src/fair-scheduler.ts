@@ -11,7 +11,8 @@ const SCHEDULER_COMMANDS = {
   spoolSchedulerDispatch: { numberOfKeys: 6, script: script('scheduler-dispatch') },
   spoolSchedulerHeartbeat: { numberOfKeys: 2, script: script('scheduler-heartbeat') },
   spoolSchedulerWaitingOn: { numberOfKeys: 3, script: script('scheduler-waiting-on') },
-  spoolSchedulerChargeTokens: { numberOfKeys: 1, script: script('scheduler-charge-tokens') },
+  spoolSchedulerChargeTokens: { numberOfKeys: 2, script: script('scheduler-charge-tokens') },
+  spoolSchedulerChargeCall: { numberOfKeys: 2, script: script('scheduler-charge-call') },
 };
 
 interface SchedulerCommands {
@@ -19,7 +20,8 @@ interface SchedulerCommands {
   spoolSchedulerDispatch(...args: (string | number)[]): Promise<(string | number)[]>;
   spoolSchedulerHeartbeat(...args: (string | number)[]): Promise<number>;
   spoolSchedulerWaitingOn(...args: string[]): Promise<WaitingOn>;
-  spoolSchedulerChargeTokens(key: string, tokens: number): Promise<number>;
+  spoolSchedulerChargeTokens(schedule: string, estimates: string, jobId: string, tokens: number): Promise<number>;
+  spoolSchedulerChargeCall(schedule: string, estimates: string, jobId: string, tokens: number): Promise<number>;
 }
 
 /** What holds a queued job (API.md §12 `waiting_on`); `budget` is decided by the budget, not here. */
@@ -144,9 +146,22 @@ export class FairScheduler {
     return this.released(reply);
   }
 
-  /** Corrects a tenant's TPM charge by `tokens` (what a job used less its estimate at release). */
-  async chargeTokens(tenant: string, tokens: number): Promise<void> {
-    if (tokens !== 0) await this.redis.spoolSchedulerChargeTokens(this.keys.tenantSchedule(tenant), tokens);
+  /**
+   * Charges a released job's upstream call, about to go, to its tenant's rpm and tpm (`tokens`:
+   * its estimate), unless it is the job's first (its release paid for that): retries count as
+   * calls too. Resolves true when it charged.
+   */
+  async chargeCall(tenant: string, jobId: string, tokens: number): Promise<boolean> {
+    return (await this.redis.spoolSchedulerChargeCall(this.keys.tenantSchedule(tenant), this.keys.tenantEstimates(tenant), jobId, Math.max(0, Math.round(tokens)))) === 1;
+  }
+
+  /**
+   * Corrects what an ended job of `tenant` was charged on the tenant's TPM (estimates, at release
+   * and for each later call) to `usedTokens`, what its calls really used upstream; once per job,
+   * and nothing for a job never released. Resolves true when it corrected a charge.
+   */
+  async settleTokens(tenant: string, jobId: string, usedTokens: number): Promise<boolean> {
+    return (await this.redis.spoolSchedulerChargeTokens(this.keys.tenantSchedule(tenant), this.keys.tenantEstimates(tenant), jobId, usedTokens)) === 1;
   }
 
   /** Jobs waiting in every tenant's line. */

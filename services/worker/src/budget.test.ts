@@ -156,6 +156,28 @@ describe('Budget on real Redis', () => {
     expect(await spendOf(tenant)).toMatchObject({ spentNanoUsd: deadCost + (promptTokens * 1000 + countTokens(' and more') * 2000), reservedNanoUsd: 0 });
   });
 
+  it('counts a worker’s call once, even when its own settlement comes back after its job was taken over and the takeover’s call was settled', async () => {
+    const tenant = newTenant();
+    const budget = budgetFor({ [tenant]: usd(3 * worstCase) });
+    const { id, owner, eventCount } = await runningJob(tenant);
+    const stalled = await budget.reserve(id, tenant, request, promptTokens, eventCount);
+    await jobs.append(id, owner, [encodeEvent('delta', { content: 'Hello' })]);
+    // Its lock lapses (the worker stalled, still alive); another worker takes the job over and settles what it left.
+    await jobs.requeue(id, owner, 1);
+    const takeover = await jobs.start(id, randomUUID());
+    if (takeover.state !== 'started') throw new Error('not started');
+    const next = await budget.reserve(id, tenant, request, promptTokens, takeover.eventCount);
+    await budget.settle(next, { reached: true, tokens: { prompt_tokens: 10, completion_tokens: 5 } });
+    const cost = await redis.hget(keys.job(id), 'cost_nusd');
+    const spend = await spendOf(tenant);
+    expect(spend).toMatchObject({ requests: 2, reservedNanoUsd: 0 });
+    // The stalled worker's call ends at last: it was counted already (from its text), so nothing changes.
+    expect(await budget.settle(stalled, { reached: true, tokens: { prompt_tokens: 1000, completion_tokens: 1000 } })).toEqual({});
+    expect(await redis.hget(keys.job(id), 'cost_nusd')).toBe(cost);
+    expect(await redis.hget(keys.job(id), 'billed_requests')).toBe('2');
+    expect(await spendOf(tenant)).toEqual(spend);
+  });
+
   it('starts a month Redis has no spend for from the store, and refuses what that spend leaves no room for', async () => {
     const tenant = newTenant();
     await store.recordSpend({ tenant, jobId: 'job_before_loss', month: spendMonth(), costNanoUsd: 2 * worstCase, requests: 2, promptTokens: 14, completionTokens: 200 });
@@ -212,5 +234,26 @@ describe('Budget on real Redis', () => {
     let ran = false;
     await expect(spend.call(request, () => undefined, async () => ((ran = true), { content: '', finishReason: 'stop', usage }))).rejects.toBeInstanceOf(BudgetExceededError);
     expect(ran).toBe(false);
+  });
+
+  it('reserves the prompt material the text count leaves out: tool definitions and tool calls, counted with the tokenizer', async () => {
+    const tenant = newTenant();
+    // A budget that pays for the worst case of the messages' text, and a little more.
+    const budget = budgetFor({ [tenant]: usd(worstCase + 10_000) });
+    const { id } = await runningJob(tenant);
+    const spend = new JobSpend(budget, id, tenant);
+    const tool = { type: 'function', function: { name: 'lookup', description: 'lorem ipsum dolor sit amet '.repeat(100), parameters: { type: 'object', properties: {} } } };
+    const withTools = { ...request, tools: [tool] };
+    let ran = false;
+    const usage = { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 };
+    await expect(spend.call(withTools, () => undefined, async () => ((ran = true), { content: '', finishReason: 'stop', usage }))).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(ran).toBe(false);
+    // an assistant message's tool calls are prompt too
+    const called = { ...request, messages: [...request.messages, { role: 'assistant' as const, content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: JSON.stringify({ query: 'consectetur adipiscing elit '.repeat(100) }) } }] }] };
+    await expect(spend.call(called, () => undefined, async () => ((ran = true), { content: '', finishReason: 'stop', usage }))).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(ran).toBe(false);
+    // without them the same budget pays
+    await spend.call(request, () => undefined, async () => ((ran = true), { content: '', finishReason: 'stop', usage }));
+    expect(ran).toBe(true);
   });
 });

@@ -32,6 +32,8 @@ export interface ChatProcessorDeps {
   merging?: MergedJobs;
   /** a job got past its upstream's gate: the fair scheduler may release the next one */
   onGatePassed?: (jobId: string) => void;
+  /** an attempt's upstream call is about to go: its tenant's rpm/tpm count it (`estimatedTokens`: the job's estimate; 0 when not known yet) */
+  onUpstreamCall?: (tenant: string, jobId: string, estimatedTokens: number) => void;
   /** reserves each upstream call's worst case against its tenant's budget and settles it after; none: spend is not counted */
   budget?: Budget;
   logger: Logger;
@@ -176,6 +178,8 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
       spend
         ? spend.call(request, deltas.push, (onDelta, promptTokens) => callUpstream(pool, request, { ...callOptions, onDelta, avoid, promptTokens }))
         : callUpstream(pool, request, { ...callOptions, avoid });
+    // Every call is counted for its tenant's rpm/tpm: the job's first (this one, when it goes) is the one its release paid for.
+    if (carried && bullJob.data.tenant) deps.onUpstreamCall?.(bullJob.data.tenant, bullJob.data.jobId, 0);
     const headStart = carried ? call(carried) : undefined;
     headStart?.catch(() => undefined); // awaited once the attempt is confirmed
     try {
@@ -199,6 +203,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
       });
       try {
         const next = prior ? continuationRequest(request, prior) : request;
+        if (!headStart) deps.onUpstreamCall?.(attempt.record.tenant, bullJob.data.jobId, attempt.record.est_tokens);
         const completion = await (headStart ?? call(next, avoidAfter(attempt.record.attempt_log)));
         const content = prior + completion.content;
         const result: JobResult = { content, finish_reason: completion.finishReason, usage: finalUsage(completion.usage, request, prior, content), model: completion.model };

@@ -1,7 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { UpstreamRequest } from '@spool/contracts';
 import type { JobFields } from '@spool/jobs';
-import { classifyUpstreamError, countPromptTokens, countTokens, type Completion } from '@spool/llm';
+import { classifyUpstreamError, countPromptTokens, countTokens, uncountedPromptTokens, type Completion } from '@spool/llm';
 import type { Budget, Charge, Reservation } from './budget.js';
 import { FRESH_EVENT_COUNT } from './attempt-rules.js';
 import { BudgetUnavailableError } from './errors.js';
@@ -43,7 +43,8 @@ export class JobSpend {
   async call<T extends Completion>(request: UpstreamRequest, onDelta: (text: string) => void, run: (onDelta: (text: string) => void, promptTokens: number) => Promise<T>): Promise<T> {
     if (!this.tenant) throw new BudgetUnavailableError(new Error("the job's tenant is not known before START"));
     const { tenant, from } = this;
-    const promptTokens = countPromptTokens(request.messages);
+    // Tool definitions and calls are prompt too: a worst case without them could overspend the budget.
+    const promptTokens = countPromptTokens(request.messages) + uncountedPromptTokens(request);
     const reserve = () => this.budget.reserve(this.jobId, tenant, request, promptTokens, from);
     // A tenant without a budget is never refused: its call goes without waiting for the
     // reservation (a round trip less before the first token), which is made in the next turn of

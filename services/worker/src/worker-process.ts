@@ -99,7 +99,7 @@ export class WorkerProcess {
     const webhooks = new WebhookWorker({ config, logger, redis, metrics, timeoutMs: this.options.webhookTimeoutMs });
     const batches = new BatchRepository(redis, keys);
     const jobs = new JobRepository(redis, keys, { eventsTtlSeconds: config.eventsTtlSeconds });
-    const sessionTurns = new SessionTurns(store, jobs, { contextTokens: config.contextTokens });
+    const sessionTurns = new SessionTurns(store, jobs, { contextTokens: (model) => config.models.get(model)?.contextTokens ?? config.contextTokens });
     const chat = new SpoolWorker({
       config,
       logger,

@@ -114,6 +114,11 @@ export class SpoolWorker {
       // Only an upstream RPM/TPM bounds the released jobs waiting at its gate (pendingLimitFor): then each one past it lets another go.
       onGatePassed: config.upstreams.some((upstream) => upstream.rpm || upstream.tpm) ? (jobId) => this.scheduling.kick(jobId) : undefined,
       budget: options.budget,
+      // A retry's call counts against its tenant's rpm/tpm as the first did at release (not waited for: a round trip off the call's path).
+      onUpstreamCall: (tenant, jobId, tokens) => {
+        const limits = config.tenants.get(tenant);
+        if (limits?.rpm || limits?.tpm) void this.scheduling.scheduler.chargeCall(tenant, jobId, tokens).catch((error: unknown) => logger.warn({ err: error, job_id: jobId }, 'a retried call was not charged to its tenant’s rpm/tpm'));
+      },
     });
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     const traced = config.otlpEndpoint ? traceChatAttempts(processor, (jobId) => this.jobs.traceOf(jobId)) : processor;
@@ -141,9 +146,13 @@ export class SpoolWorker {
     this.outbox = new JobOutbox(this.redis, this.outboxConnection, keys, {
       onError: (error, jobId) => logger.error({ err: error, job_id: jobId }, 'job-ended handler failed; will retry'),
     });
-    // A tenant's TPM was charged an estimate when its job was released: what the job used corrects it.
+    // A tenant's TPM was charged an estimate when its job was released: what the job's calls used
+    // upstream (every attempt billed; nothing for one that failed before a reply) corrects it.
     this.outbox.use(async (job, record) => {
-      if (job.result && config.tenants.get(record.tenant)?.tpm) await this.scheduling.scheduler.chargeTokens(record.tenant, job.result.usage.total_tokens - record.est_tokens);
+      const limits = config.tenants.get(record.tenant);
+      if (!limits?.tpm && !limits?.rpm) return;
+      // a refund may make the tenant ready now, not when the release step last said
+      if (await this.scheduling.scheduler.settleTokens(record.tenant, job.id, record.billed_prompt_tokens + record.billed_completion_tokens)) this.scheduling.kick();
     });
     // A reservation an ended job still holds (its worker died, or it was cancelled mid-call) is settled before its record is read.
     const budget = options.budget;

@@ -28,12 +28,17 @@ export async function findJob(deps: AppDeps, id: string, tenant: string): Promis
   return fields;
 }
 
+/** A job's object from its fields; a queued job's says what holds it (`waiting_on`). */
+async function shownJob(deps: AppDeps, tenant: string, id: string, fields: JobFields): Promise<JobObject> {
+  if (fields.status === 'queued') return { ...renderFields(id, fields), waiting_on: await waitingOn(deps, tenant, id, fields.model) };
+  return renderFields(id, fields);
+}
+
 /** The tenant's job object; once Redis has let the job go, its final record from the store. */
 async function findJobObject(deps: AppDeps, id: string, tenant: string): Promise<JobObject> {
   if (!isId(id, 'job')) throw ApiError.notFound('job', 'id');
   const fields = await deps.jobs.getShownForTenant(id, tenant);
-  if (fields?.status === 'queued') return { ...renderFields(id, fields), waiting_on: await waitingOn(deps, tenant, id, fields.model) };
-  if (fields) return renderFields(id, fields);
+  if (fields) return shownJob(deps, tenant, id, fields);
   const stored = await fromStore(deps.store.getJob(id, tenant));
   if (!stored) throw ApiError.notFound('job', 'id');
   return stored;
@@ -74,7 +79,7 @@ export function jobsRouter(deps: AppDeps): Router {
         return;
       }
       const current = await deps.jobs.get(job.id);
-      if (current) job = renderFields(job.id, current);
+      if (current) job = await shownJob(deps, res.locals.tenant, job.id, current);
     }
     sendJob(res, 202, job);
   });

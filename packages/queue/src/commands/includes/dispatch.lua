@@ -13,7 +13,7 @@
 
 -- released jobs not past the gate for longer than this are no longer counted (their worker died, or they wait out a backoff)
 local PENDING_TTL_MS = 10000
--- tenants looked at per release: the lowest passes
+-- tenants read at once, lowest passes first
 local CANDIDATES = 64
 
 local function tenantKey(prefix, tenant, name)
@@ -51,25 +51,41 @@ local function dispatch(prefix, most, pendingLimit)
   local out = { -1 }
   local hint = -1
   local count = 0
+  -- Tenants found held by their own limits stay held for the rest of this step (their running
+  -- sets only grow, their ready times only move later): each is looked at once, and passed over.
+  local held = {}
   while free > 0 and count < most and pending < pendingLimit do
-    local candidates = redis.call('ZRANGE', KEYS[1], 0, CANDIDATES - 1, 'WITHSCORES')
     local chosen
-    for i = 1, #candidates, 2 do
-      local tenant = candidates[i]
-      local waiting = tenantKey(prefix, tenant, 'waiting')
-      if redis.call('EXISTS', waiting) == 0 then
-        redis.call('ZREM', KEYS[1], tenant)
-      else
-        local s = redis.call('HMGET', tenantKey(prefix, tenant, 'schedule'), 'max_concurrency', 'next_request', 'next_token')
-        local limit = tonumber(s[1])
-        local ready = math.max(tonumber(s[2]) or 0, tonumber(s[3]) or 0)
-        if ready > now then
-          if hint < 0 or ready - now < hint then hint = math.ceil(ready - now) end
-        elseif not limit or redis.call('ZCARD', tenantKey(prefix, tenant, 'running')) < limit then
-          chosen = { tenant, tonumber(candidates[i + 1]) }
-          break
+    local offset = 0
+    -- However many held tenants come first, the lowest pass with room is found: page on past them.
+    while not chosen do
+      local candidates = redis.call('ZRANGE', KEYS[1], offset, offset + CANDIDATES - 1, 'WITHSCORES')
+      if #candidates == 0 then break end
+      local removed = 0
+      for i = 1, #candidates, 2 do
+        local tenant = candidates[i]
+        if not held[tenant] then
+          local waiting = tenantKey(prefix, tenant, 'waiting')
+          if redis.call('EXISTS', waiting) == 0 then
+            redis.call('ZREM', KEYS[1], tenant)
+            removed = removed + 1
+          else
+            local s = redis.call('HMGET', tenantKey(prefix, tenant, 'schedule'), 'max_concurrency', 'next_request', 'next_token')
+            local limit = tonumber(s[1])
+            local ready = math.max(tonumber(s[2]) or 0, tonumber(s[3]) or 0)
+            if ready > now then
+              if hint < 0 or ready - now < hint then hint = math.ceil(ready - now) end
+              held[tenant] = true
+            elseif not limit or redis.call('ZCARD', tenantKey(prefix, tenant, 'running')) < limit then
+              chosen = { tenant, tonumber(candidates[i + 1]) }
+              break
+            else
+              held[tenant] = true
+            end
+          end
         end
       end
+      offset = offset + #candidates / 2 - removed
     end
     if not chosen then break end
     local tenant, pass = chosen[1], chosen[2]
@@ -81,8 +97,11 @@ local function dispatch(prefix, most, pendingLimit)
     local rpmGap, tpmGap = tonumber(s[2]), tonumber(s[3])
     if rpmGap then redis.call('HSET', schedule, 'next_request', math.max(now, tonumber(s[4]) or 0) + rpmGap) end
     if tpmGap then
-      local tokens = tonumber(redis.call('HGET', tenantKey(prefix, tenant, 'estimates'), id)) or 0
+      local estimates = tenantKey(prefix, tenant, 'estimates')
+      local tokens = tonumber(redis.call('HGET', estimates, id)) or 0
       redis.call('HSET', schedule, 'next_token', math.max(now, tonumber(s[5]) or 0) + tokens * tpmGap)
+      -- what this job was charged, for the correction when it ends (scheduler-charge-tokens.lua)
+      redis.call('HSET', estimates, 'charged:' .. id, tokens)
     end
     redis.call('HDEL', tenantKey(prefix, tenant, 'estimates'), id)
     redis.call('HSET', schedule, 'pass', pass + 1 / weight)
