@@ -16,6 +16,8 @@ export interface PoolStackOptions extends Omit<StackOptions, 'simulator'> {
   upstreams: PoolUpstream[];
   /** SPOOL_CONFIG's `models` */
   models?: Record<string, unknown>;
+  /** SPOOL_CONFIG's `tenants` */
+  tenants?: Record<string, unknown>;
 }
 
 /** A call that reached one of the pool's simulators. */
@@ -53,7 +55,7 @@ export async function startPoolStack(options: PoolStackOptions): Promise<PoolSta
       upstreams.push({ name: upstream.name, base_url: url, api_key: 'sk-test', ...upstream.settings });
     }
     const configPath = join(dir, 'spool.json');
-    writeFileSync(configPath, JSON.stringify({ upstreams, ...(options.models && { models: options.models }) }, null, 2));
+    writeFileSync(configPath, JSON.stringify({ upstreams, ...(options.models && { models: options.models }), ...(options.tenants && { tenants: options.tenants }) }, null, 2));
     const stack = await startStack({ ...options, env: { SPOOL_CONFIG: configPath, ...options.env } });
     return {
       ...stack,

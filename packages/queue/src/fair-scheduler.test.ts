@@ -229,9 +229,37 @@ describe('FairScheduler', () => {
     const [lost, ended] = await submit('a', 2);
     await queue.obliterate({ force: true }); // the entries lost (a failover that lost writes)
     await redis.hset(keys.job(ended), 'status', 'succeeded');
+    await scheduler.defer(ended, Date.now() + 60_000);
     expect(await scheduler.reconcile(0)).toBe(1);
     expect(await queue.getJob(lost)).toBeDefined();
     expect(await redis.zrange(keys.schedulerReleased(), '0', '-1')).toEqual([lost]);
     expect(await redis.zcard(keys.tenantRunning('a'))).toBe(1);
+    expect(await redis.zcard(keys.schedulerDeferred())).toBe(0);
+  });
+
+  it('gives the slot of a released job waiting out a delay to the next job until its wait ends; the job still counts for its tenant’s max_concurrency', async () => {
+    await scheduler.applyPolicies(new Map([['capped', { weight: 1, maxConcurrency: 2 }]]));
+    await scheduler.heartbeat('w', 2, 60_000);
+    const capped = await submit('capped', 4);
+    expect(capped.released.ids).toEqual(capped.slice(0, 2));
+    const free = await submit('free', 4);
+    expect(free.released.ids).toEqual([]); // every slot held
+
+    // One of each waits out a delay: a slot each is free for the next job, but not a slot of capped's max_concurrency.
+    expect(await scheduler.defer(capped[0], Date.now() + 60_000)).toBe(true);
+    expect(await scheduler.defer(capped[1], Date.now() + 60_000)).toBe(true);
+    expect((await scheduler.dispatch()).ids).toEqual(free.slice(0, 2));
+    expect(await scheduler.waitingOn('capped', capped[2])).toBe('tenant_concurrency');
+    expect(await scheduler.defer(free[0], Date.now() + 300)).toBe(true);
+    expect((await scheduler.dispatch()).ids).toEqual([free[2]]);
+    // free[0]'s wait is over: its slot is its own again, and nothing more is released.
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    expect((await scheduler.dispatch()).ids).toEqual([]);
+
+    // A job not released (still in line, or ended: ENDED takes it out of every set) is not marked.
+    expect(await scheduler.defer(free[3], Date.now() + 60_000)).toBe(false);
+    await end('free', free[1]);
+    expect(await scheduler.defer(free[1], Date.now() + 60_000)).toBe(false);
+    expect((await redis.zrange(keys.schedulerDeferred(), '0', '-1')).sort()).toEqual([capped[0], capped[1], free[0]].sort());
   });
 });

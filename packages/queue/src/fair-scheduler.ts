@@ -7,8 +7,9 @@ import { defineCommands } from './script-loader.js';
 const script = (name: string) => new URL(`./commands/${name}.lua`, import.meta.url);
 
 const SCHEDULER_COMMANDS = {
-  spoolSchedulerEnqueue: { numberOfKeys: 6, script: script('scheduler-enqueue') },
-  spoolSchedulerDispatch: { numberOfKeys: 6, script: script('scheduler-dispatch') },
+  spoolSchedulerEnqueue: { numberOfKeys: 7, script: script('scheduler-enqueue') },
+  spoolSchedulerDispatch: { numberOfKeys: 7, script: script('scheduler-dispatch') },
+  spoolSchedulerDefer: { numberOfKeys: 2, script: script('scheduler-defer') },
   spoolSchedulerHeartbeat: { numberOfKeys: 2, script: script('scheduler-heartbeat') },
   spoolSchedulerWaitingOn: { numberOfKeys: 3, script: script('scheduler-waiting-on') },
   spoolSchedulerChargeTokens: { numberOfKeys: 2, script: script('scheduler-charge-tokens') },
@@ -19,6 +20,7 @@ interface SchedulerCommands {
   spoolSchedulerEnqueue(...args: (string | number)[]): Promise<(string | number)[]>;
   spoolSchedulerDispatch(...args: (string | number)[]): Promise<(string | number)[]>;
   spoolSchedulerHeartbeat(...args: (string | number)[]): Promise<number>;
+  spoolSchedulerDefer(released: string, deferred: string, jobId: string, untilMs: number): Promise<number>;
   spoolSchedulerWaitingOn(...args: string[]): Promise<WaitingOn>;
   spoolSchedulerChargeTokens(schedule: string, estimates: string, jobId: string, tokens: number): Promise<number>;
   spoolSchedulerChargeCall(schedule: string, estimates: string, jobId: string, tokens: number): Promise<number>;
@@ -106,7 +108,7 @@ export class FairScheduler {
 
   private fixedKeys(): string[] {
     const { keys } = this;
-    return [keys.schedulerTenants(), keys.scheduler(), keys.schedulerReleased(), keys.schedulerPending(), keys.schedulerWorkers(), keys.workerSlots()];
+    return [keys.schedulerTenants(), keys.scheduler(), keys.schedulerReleased(), keys.schedulerPending(), keys.schedulerWorkers(), keys.workerSlots(), keys.schedulerDeferred()];
   }
 
   /** Writes each tenant's weight and limits where the scheduler reads them; unset limits are removed. */
@@ -144,6 +146,15 @@ export class FairScheduler {
   async dispatch(passedGate = ''): Promise<Released> {
     const reply = await this.redis.spoolSchedulerDispatch(...this.fixedKeys(), this.keys.control, RELEASE_STEP, this.pendingLimit, ...this.queueArgs, passedGate);
     return this.released(reply);
+  }
+
+  /**
+   * A released job was handed back, or backs off, until `untilMs` (the worker's clock, as BullMQ's
+   * delayed set): it holds no worker slot until then, so jobs that can run take it. It still counts
+   * against its tenant's max_concurrency. Resolves true when marked (false: the job is not released).
+   */
+  async defer(jobId: string, untilMs: number): Promise<boolean> {
+    return (await this.redis.spoolSchedulerDefer(this.keys.schedulerReleased(), this.keys.schedulerDeferred(), jobId, Math.round(untilMs))) === 1;
   }
 
   /**
@@ -213,7 +224,7 @@ export class FairScheduler {
         fix.zadd(keys.schedulerReleased(), 'XX', now, id);
       } else {
         if (status) ended.push(id);
-        fix.zrem(keys.schedulerReleased(), id).zrem(keys.schedulerPending(), id);
+        fix.zrem(keys.schedulerReleased(), id).zrem(keys.schedulerPending(), id).zrem(keys.schedulerDeferred(), id);
         if (tenant) fix.zrem(keys.tenantRunning(tenant), id);
       }
     }

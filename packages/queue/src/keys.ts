@@ -88,6 +88,11 @@ export interface Keys {
   schedulerReleased(): string;
   /** sorted set: released jobs not yet past the upstream gate, by release time (ms) */
   schedulerPending(): string;
+  /**
+   * sorted set: released jobs handed back or backing off, by when their wait ends (ms): until then
+   * they hold no worker slot (an entry whose wait is over counts for nothing and goes when the job ends)
+   */
+  schedulerDeferred(): string;
   /** sorted set: live worker processes, by when their heartbeat expires (ms); hash `workerSlots` holds each one's concurrency */
   schedulerWorkers(): string;
   workerSlots(): string;
@@ -154,6 +159,7 @@ export function createKeys(prefix: string): Keys {
     scheduler: () => `${control}:scheduler`,
     schedulerReleased: () => `${control}:scheduler:released`,
     schedulerPending: () => `${control}:scheduler:pending`,
+    schedulerDeferred: () => `${control}:scheduler:deferred`,
     schedulerWorkers: () => `${control}:scheduler:workers`,
     workerSlots: () => `${control}:scheduler:worker-slots`,
     tenantEstimates: (tenant) => `${control}:tenant:${tenant}:estimates`,

@@ -101,13 +101,14 @@ export class Attempt {
 
   /**
    * Gives the job back to run again in `delayMs`, this attempt not counted (a deferral), and
-   * throws BullMQ's DelayedError so it leaves the job where it was put.
+   * throws BullMQ's DelayedError so it leaves the job where it was put; `onDelayed` once it is there.
    */
-  async handBack(delayMs: number): Promise<void> {
+  async handBack(delayMs: number, onDelayed?: () => void): Promise<void> {
     await this.saveCalls();
     if (!(await this.jobs.requeue(this.jobId, this.owner, this.number, true))) return;
     // Delayed, not waiting: BullMQ wakes no blocked worker for a prioritized job moved back to wait.
     await this.bullJob.moveToDelayed(Date.now() + delayMs, this.token);
+    onDelayed?.();
     throw new DelayedError();
   }
 

@@ -32,6 +32,8 @@ export interface ChatProcessorDeps {
   merging?: MergedJobs;
   /** a job got past its upstream's gate: the fair scheduler may release the next one */
   onGatePassed?: (jobId: string) => void;
+  /** a job was handed back to wait `delayMs` (a pause, an outage): the fair scheduler gives its slot to another meanwhile */
+  onDeferred?: (jobId: string, delayMs: number) => void;
   /** an attempt's upstream call is about to go: its tenant's rpm/tpm count it (`estimatedTokens`: the job's estimate; 0 when not known yet) */
   onUpstreamCall?: (tenant: string, jobId: string, estimatedTokens: number) => void;
   /** reserves each upstream call's worst case against its tenant's budget and settles it after; none: spend is not counted */
@@ -156,7 +158,7 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     if (decision.reason === 'rate_limit') jobLogger.warn({ delay_ms: decision.delayMs }, 'upstream rate limit: its upstream paused, job handed back');
     if (decision.reason === 'not_served') jobLogger.info('the upstream does not serve the model: job handed back for another');
     if (decision.reason === 'unavailable') jobLogger.info({ delay_ms: decision.delayMs }, 'no upstream serving the model is available yet: job waits');
-    return attempt.handBack(decision.delayMs);
+    return attempt.handBack(decision.delayMs, () => deps.onDeferred?.(attempt.jobId, decision.delayMs));
   }
 
   return async function processChat(bullJob: Job<ChatJobData>, token?: string, signal?: AbortSignal): Promise<void> {

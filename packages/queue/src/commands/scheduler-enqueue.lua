@@ -1,4 +1,4 @@
--- KEYS: 1..6 as includes/dispatch.lua. ARGV: 1 the control slot's tag, 2 most jobs to release, 3
+-- KEYS: 1..7 as includes/dispatch.lua. ARGV: 1 the control slot's tag, 2 most jobs to release, 3
 -- pending limit, 4 the chat queue's key prefix, 5 its entries' options (queue-released.lua), 6
 -- tenant, 7.. priority/job id/data triples (data '' when the entry carries only the id). Puts the
 -- tenant's jobs in its waiting line (priority first, then submission order, from the tenant's

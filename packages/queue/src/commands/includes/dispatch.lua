@@ -1,7 +1,7 @@
 -- The fair scheduler's release step, shared by ENQUEUE and DISPATCH.
 -- KEYS: 1 tenants with waiting jobs (by pass), 2 the scheduler hash (vtime), 3 released jobs,
 -- 4 released jobs not yet past the upstream gate, 5 live workers (by heartbeat expiry),
--- 6 each worker's slots. Per-tenant keys are `<control>:tenant:<name>:waiting|running|schedule|estimates`,
+-- 6 each worker's slots, 7 released jobs handed back or backing off (by when their wait ends). Per-tenant keys are `<control>:tenant:<name>:waiting|running|schedule|estimates`,
 -- `<control>` the control slot's hash tag (`{prefix}`, ARGV 1): every key here is in that slot.
 --
 -- Stride scheduling: each tenant has a pass; the eligible tenant with the lowest pass releases
@@ -9,6 +9,12 @@
 -- their weights however much each has queued. A tenant that had nothing waiting starts at the
 -- fleet's virtual time (no credit saved up while idle). A tenant held by its own limits
 -- (max_concurrency, rpm, tpm) is skipped: it never holds back another tenant.
+--
+-- A released job waiting out a delay (handed back until its upstream's pause ends, or backing off
+-- before a retry) holds no worker slot until its wait ends: it sits in BullMQ's delayed set, and
+-- jobs that can run (for a model another upstream serves, of any tenant) take the slot. It still
+-- counts against its tenant's max_concurrency (it stays in the running set): the limit bounds what
+-- of the tenant may run at once when those waits end together.
 --- @include "@spool/queue/commands/now-ms.lua"
 
 -- released jobs not past the gate for longer than this are no longer counted (their worker died, or they wait out a backoff)
@@ -46,7 +52,8 @@ end
 local function dispatch(prefix, most, pendingLimit)
   local now = nowMs()
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - PENDING_TTL_MS)
-  local free = fleetSlots(now) - redis.call('ZCARD', KEYS[3])
+  local deferred = redis.call('ZCOUNT', KEYS[7], '(' .. now, '+inf')
+  local free = fleetSlots(now) - (redis.call('ZCARD', KEYS[3]) - deferred)
   local pending = redis.call('ZCARD', KEYS[4])
   local out = { -1 }
   local hint = -1
