@@ -1,8 +1,9 @@
 /**
  * Jobs waiting out a delay hold no worker slot (API.md §12, §13): two upstreams, `a` serving only
- * gpt-4o and `b` only gpt-4o-mini, three worker slots. More gpt-4o jobs than there are slots wait
- * (handed back while `a` is paused by a 429, or backing off after its 500s); jobs for
- * gpt-4o-mini, of the same tenant and of another, still go to `b` at once.
+ * gpt-4o and `b` only gpt-4o-mini, three worker slots. More gpt-4o jobs than there are slots, two
+ * of each tenant, wait (handed back while `a` is paused by a 429, or backing off after its
+ * 500s); jobs for gpt-4o-mini of both tenants still go to `b` at once. (A tenant with as many
+ * jobs waiting as the fleet has slots waits too: the scheduler's own test shows that.)
  */
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
@@ -86,7 +87,7 @@ describe('jobs handed back while their only upstream is paused', () => {
     await submit(stack, 'alpha', 'gpt-4o', `[[sim status=429 retry_after_ms=${WAIT_MS} on=a]] first`);
     // Handed back once `a` is paused: the next ones find it paused.
     await until(async () => (await queue.getDelayedCount()) === 1);
-    for (let i = 0; i < SLOTS + 2; i++) await submit(stack, 'alpha', 'gpt-4o', `paused #${i}`);
+    for (const tenant of ['alpha', 'beta', 'beta'] as const) await submit(stack, tenant, 'gpt-4o', `${tenant} paused`);
     // At least as many jobs as there are worker slots wait out `a`'s pause, handed back.
     await until(async () => (await queue.getDelayedCount()) >= SLOTS);
 
@@ -104,10 +105,12 @@ describe('jobs backing off before a retry', () => {
     const { stack, queue } = pool;
     const since = Date.now();
     // One each slot and one more; fewer than the 5 failures in a row that take `a` out.
-    for (let i = 0; i < SLOTS + 1; i++) await submit(stack, 'alpha', 'gpt-4o', `[[sim status=500 on=a]] failing #${i}`);
-    await until(async () => (await queue.getDelayedCount()) === SLOTS + 1);
+    for (const tenant of ['alpha', 'alpha', 'beta', 'beta'] as const) await submit(stack, tenant, 'gpt-4o', `[[sim status=500 on=a]] ${tenant} failing`);
+    // At least as many jobs as there are worker slots back off.
+    await until(async () => (await queue.getDelayedCount()) >= SLOTS);
 
     await expectOthersRunAtOnce(pool, since);
-    expect(stack.calls.filter((call) => call.upstream === 'a')).toHaveLength(SLOTS + 1);
+    // Each called `a` once, and waits for its retry.
+    expect(stack.calls.filter((call) => call.upstream === 'a')).toHaveLength(4);
   }, 60_000);
 });

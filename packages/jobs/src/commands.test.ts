@@ -36,7 +36,7 @@ describe('jobs Lua commands', () => {
     return { jobs, bytes };
   };
   const queuedEntry = encodeEvent('status', { status: 'queued', attempt: 1 });
-  const schedulerKeys = (name: string) => [keys.tenantWaiting(name), keys.tenantRunning(name), keys.schedulerReleased(), keys.schedulerPending(), keys.schedulerDeferred()];
+  const schedulerKeys = (name: string) => [keys.tenantWaiting(name), keys.tenantRunning(name), keys.schedulerReleased(), keys.schedulerPending(), keys.schedulerDeferred(), keys.tenantDeferred(name)];
 
   /** create.lua: the record (the job's slot). */
   const record = (id: string, ttl = 7200, name = tenant) => redis.spoolCreate(...eventScriptArgs(id), queuedEntry, ttl, 'tenant', name, 'status', 'queued', 'attempts', 0);
@@ -229,6 +229,7 @@ describe('jobs Lua commands', () => {
       await redis.zadd(keys.tenantRunning(tenant), 1, 'job_e1');
       await redis.zadd(keys.schedulerReleased(), 1, 'job_e1');
       await redis.zadd(keys.schedulerDeferred(), Date.now() + 60_000, 'job_e1');
+      await redis.zadd(keys.tenantDeferred(tenant), Date.now() + 60_000, 'job_e1');
       const held = await counters();
       await finish('job_e1', { owner: 'w' });
       expect(await ended('job_e1', { recordTtl: 7200 })).toBe(1);
@@ -240,6 +241,7 @@ describe('jobs Lua commands', () => {
       expect(await redis.zscore(keys.tenantRunning(tenant), 'job_e1')).toBeNull();
       expect(await redis.zscore(keys.schedulerReleased(), 'job_e1')).toBeNull();
       expect(await redis.zscore(keys.schedulerDeferred(), 'job_e1')).toBeNull();
+      expect(await redis.zscore(keys.tenantDeferred(tenant), 'job_e1')).toBeNull();
       expect(await redis.hget(keys.tenantEstimates(tenant), 'job_e1')).toBeNull();
 
       expect(await ended('job_e1')).toBe(0);

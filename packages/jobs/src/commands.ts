@@ -15,10 +15,10 @@ export const JOB_COMMANDS = {
   spoolAppend: { numberOfKeys: 3, script: script('append') },
   spoolRequeue: { numberOfKeys: 3, script: script('requeue') },
   spoolFinish: { numberOfKeys: 3, script: script('finish') },
-  spoolEnded: { numberOfKeys: 12, script: script('ended') },
+  spoolEnded: { numberOfKeys: 13, script: script('ended') },
   spoolSnapshot: { numberOfKeys: 2, script: script('snapshot') },
   spoolTrimIndex: { numberOfKeys: 2, script: script('trim-index') },
-  spoolRemove: { numberOfKeys: 8, script: script('remove') },
+  spoolRemove: { numberOfKeys: 9, script: script('remove') },
   spoolRecordAttempts: { numberOfKeys: 1, script: script('record-attempts') },
 } satisfies Record<string, ScriptCommand>;
 

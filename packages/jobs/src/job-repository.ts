@@ -221,7 +221,7 @@ export class JobRepository {
   /** Where the fair scheduler keeps a tenant's job until it ends: ENDED and REMOVE take it out. */
   private schedulerKeys(tenant: string): string[] {
     const { keys } = this;
-    return [keys.tenantWaiting(tenant), keys.tenantRunning(tenant), keys.schedulerReleased(), keys.schedulerPending(), keys.schedulerDeferred()];
+    return [keys.tenantWaiting(tenant), keys.tenantRunning(tenant), keys.schedulerReleased(), keys.schedulerPending(), keys.schedulerDeferred(), keys.tenantDeferred(tenant)];
   }
 
   /** create.lua's arguments for a job and its new hash. */

@@ -9,7 +9,7 @@ const script = (name: string) => new URL(`./commands/${name}.lua`, import.meta.u
 const SCHEDULER_COMMANDS = {
   spoolSchedulerEnqueue: { numberOfKeys: 7, script: script('scheduler-enqueue') },
   spoolSchedulerDispatch: { numberOfKeys: 7, script: script('scheduler-dispatch') },
-  spoolSchedulerDefer: { numberOfKeys: 2, script: script('scheduler-defer') },
+  spoolSchedulerDefer: { numberOfKeys: 3, script: script('scheduler-defer') },
   spoolSchedulerHeartbeat: { numberOfKeys: 2, script: script('scheduler-heartbeat') },
   spoolSchedulerWaitingOn: { numberOfKeys: 3, script: script('scheduler-waiting-on') },
   spoolSchedulerChargeTokens: { numberOfKeys: 2, script: script('scheduler-charge-tokens') },
@@ -20,7 +20,7 @@ interface SchedulerCommands {
   spoolSchedulerEnqueue(...args: (string | number)[]): Promise<(string | number)[]>;
   spoolSchedulerDispatch(...args: (string | number)[]): Promise<(string | number)[]>;
   spoolSchedulerHeartbeat(...args: (string | number)[]): Promise<number>;
-  spoolSchedulerDefer(released: string, deferred: string, jobId: string, untilMs: number): Promise<number>;
+  spoolSchedulerDefer(released: string, deferred: string, tenantDeferred: string, jobId: string, untilMs: number): Promise<number>;
   spoolSchedulerWaitingOn(...args: string[]): Promise<WaitingOn>;
   spoolSchedulerChargeTokens(schedule: string, estimates: string, jobId: string, tokens: number): Promise<number>;
   spoolSchedulerChargeCall(schedule: string, estimates: string, jobId: string, tokens: number): Promise<number>;
@@ -149,12 +149,14 @@ export class FairScheduler {
   }
 
   /**
-   * A released job was handed back, or backs off, until `untilMs` (the worker's clock, as BullMQ's
-   * delayed set): it holds no worker slot until then, so jobs that can run take it. It still counts
-   * against its tenant's max_concurrency. Resolves true when marked (false: the job is not released).
+   * A released job of `tenant` was handed back, or backs off, until `untilMs` (the worker's clock,
+   * as BullMQ's delayed set): it holds no worker slot until then, so jobs that can run take it. It
+   * still counts against its tenant's max_concurrency, and a tenant with as many such jobs as the
+   * fleet has slots is held. Resolves true when marked (false: the job is not released).
    */
-  async defer(jobId: string, untilMs: number): Promise<boolean> {
-    return (await this.redis.spoolSchedulerDefer(this.keys.schedulerReleased(), this.keys.schedulerDeferred(), jobId, Math.round(untilMs))) === 1;
+  async defer(tenant: string, jobId: string, untilMs: number): Promise<boolean> {
+    const { keys } = this;
+    return (await this.redis.spoolSchedulerDefer(keys.schedulerReleased(), keys.schedulerDeferred(), keys.tenantDeferred(tenant), jobId, Math.round(untilMs))) === 1;
   }
 
   /**
@@ -225,7 +227,7 @@ export class FairScheduler {
       } else {
         if (status) ended.push(id);
         fix.zrem(keys.schedulerReleased(), id).zrem(keys.schedulerPending(), id).zrem(keys.schedulerDeferred(), id);
-        if (tenant) fix.zrem(keys.tenantRunning(tenant), id);
+        if (tenant) fix.zrem(keys.tenantRunning(tenant), id).zrem(keys.tenantDeferred(tenant), id);
       }
     }
     const { settleEnded } = this.options;

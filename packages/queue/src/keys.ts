@@ -78,6 +78,8 @@ export interface Keys {
   tenantWaiting(tenant: string): string;
   /** sorted set: a tenant's jobs released to the workers and not yet ended, by release time (ms) */
   tenantRunning(tenant: string): string;
+  /** sorted set: a tenant's part of `schedulerDeferred` */
+  tenantDeferred(tenant: string): string;
   /** sorted set: tenants with waiting jobs, by their pass (weighted virtual time): the lowest goes next */
   schedulerTenants(): string;
   /** hash: the estimated tokens of each of a tenant's jobs not yet released, charged to its TPM at release */
@@ -155,6 +157,7 @@ export function createKeys(prefix: string): Keys {
     idempotency: (tenant, keyHash) => `${control}:idempotency:${tenant}:${keyHash}`,
     tenantWaiting: (tenant) => `${control}:tenant:${tenant}:waiting`,
     tenantRunning: (tenant) => `${control}:tenant:${tenant}:running`,
+    tenantDeferred: (tenant) => `${control}:tenant:${tenant}:deferred`,
     schedulerTenants: () => `${control}:scheduler:tenants`,
     scheduler: () => `${control}:scheduler`,
     schedulerReleased: () => `${control}:scheduler:released`,

@@ -114,11 +114,14 @@ export class Attempt {
 
   /**
    * Hands the job back for another, counted, attempt and rethrows `error` so BullMQ backs off;
-   * with `failover` (another upstream takes the retry) BullMQ retries it at once.
+   * with `failover` (another upstream takes the retry) BullMQ retries it at once. `onRetry` with
+   * the count of attempts BullMQ's backoff is given, just before.
    */
-  async retry(error: UpstreamError, failover = false): Promise<void> {
+  async retry(error: UpstreamError, failover = false, onRetry?: (attemptsMade: number) => void): Promise<void> {
     await this.saveCalls();
-    if (await this.jobs.requeue(this.jobId, this.owner, this.number)) throw failover ? new FailoverError(error) : error;
+    if (!(await this.jobs.requeue(this.jobId, this.owner, this.number))) return;
+    onRetry?.(this.bullJob.attemptsMade + 1);
+    throw failover ? new FailoverError(error) : error;
   }
 
   /** The hash `finish` renders the job from: START's, with the cost this worker's calls added since. */

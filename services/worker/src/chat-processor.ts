@@ -10,6 +10,7 @@ import { Attempt } from './attempt.js';
 import { AttemptMetrics } from './attempt-metrics.js';
 import { decide, FRESH_EVENT_COUNT, isUnreachable, PrepareRequestError, type AttemptState, type Decision } from './attempt-rules.js';
 import { FlushClock } from './flush-clock.js';
+import { retryDelayMs } from './backoff.js';
 import { HeldDeltas } from './held-deltas.js';
 import { callUpstream, type UpstreamCall } from './upstream-call.js';
 import type { UpstreamPool } from './upstream-pool.js';
@@ -32,8 +33,8 @@ export interface ChatProcessorDeps {
   merging?: MergedJobs;
   /** a job got past its upstream's gate: the fair scheduler may release the next one */
   onGatePassed?: (jobId: string) => void;
-  /** a job was handed back to wait `delayMs` (a pause, an outage): the fair scheduler gives its slot to another meanwhile */
-  onDeferred?: (jobId: string, delayMs: number) => void;
+  /** a job waits `delayMs` in the queue's delayed set (handed back, or backing off): the fair scheduler gives its slot to another meanwhile */
+  onDeferred?: (tenant: string, jobId: string, delayMs: number) => void;
   /** an attempt's upstream call is about to go: its tenant's rpm/tpm count it (`estimatedTokens`: the job's estimate; 0 when not known yet) */
   onUpstreamCall?: (tenant: string, jobId: string, estimatedTokens: number) => void;
   /** reserves each upstream call's worst case against its tenant's budget and settles it after; none: spend is not counted */
@@ -141,7 +142,9 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     if (decision.kind === 'retry') {
       jobLogger.warn({ ...upstreamDetails(decision.cause), failover: decision.failover ?? false }, 'attempt failed; retrying');
       measure.retried(decision.cause.code);
-      return attempt.retry(decision.cause, decision.failover);
+      // BullMQ's backoff (worker.ts) waits at least this long: the jitter adds to it.
+      const backingOff = (attemptsMade: number) => deferred(attempt, retryDelayMs(attemptsMade, deps.backoffMs ?? 1000, decision.cause, () => 0));
+      return attempt.retry(decision.cause, decision.failover, decision.failover ? undefined : backingOff);
     }
     if (decision.kind === 'fail' && decision.reason !== 'upstream') {
       if (decision.reason === 'budget') jobLogger.warn('tenant budget spent: job failed without calling upstream');
@@ -158,7 +161,11 @@ export function createChatProcessor(deps: ChatProcessorDeps) {
     if (decision.reason === 'rate_limit') jobLogger.warn({ delay_ms: decision.delayMs }, 'upstream rate limit: its upstream paused, job handed back');
     if (decision.reason === 'not_served') jobLogger.info('the upstream does not serve the model: job handed back for another');
     if (decision.reason === 'unavailable') jobLogger.info({ delay_ms: decision.delayMs }, 'no upstream serving the model is available yet: job waits');
-    return attempt.handBack(decision.delayMs, () => deps.onDeferred?.(attempt.jobId, decision.delayMs));
+    return attempt.handBack(decision.delayMs, () => deferred(attempt, decision.delayMs));
+  }
+
+  function deferred(attempt: Attempt, delayMs: number): void {
+    deps.onDeferred?.(attempt.record.tenant, attempt.jobId, delayMs);
   }
 
   return async function processChat(bullJob: Job<ChatJobData>, token?: string, signal?: AbortSignal): Promise<void> {

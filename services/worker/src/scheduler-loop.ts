@@ -73,12 +73,13 @@ export class SchedulerLoop {
   }
 
   /**
-   * A released job waits `delayMs` in BullMQ's delayed set (handed back, or backing off): its slot
-   * goes to the next job meanwhile. Not waited for; a mark lost costs only that slot until the job runs.
+   * A released job of `tenant` waits `delayMs` in BullMQ's delayed set (handed back, or backing
+   * off): its slot goes to the next job meanwhile. Not waited for; a mark lost costs only that
+   * slot until the job runs.
    */
-  deferred(jobId: string, delayMs: number): void {
+  deferred(tenant: string, jobId: string, delayMs: number): void {
     if (this.stopped || delayMs <= 0) return;
-    this.options.scheduler.defer(jobId, Date.now() + delayMs).then(
+    this.options.scheduler.defer(tenant, jobId, Date.now() + delayMs).then(
       (marked) => marked && this.kick(),
       (error: unknown) => this.options.logger.warn({ err: error, job_id: jobId }, 'fair scheduler: a job waiting out a delay still holds its slot'),
     );

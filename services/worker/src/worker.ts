@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Queue, Worker, type Job, type MinimalJob } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '@spool/config';
 import { CHAT_QUEUE, FairScheduler, pendingLimitFor, coalesceEveryWrite, createKeys, createRedis, watchConnection, type ChatJobData, type RedisClient } from '@spool/queue';
@@ -114,7 +114,7 @@ export class SpoolWorker {
       // Only an upstream RPM/TPM bounds the released jobs waiting at its gate (pendingLimitFor): then each one past it lets another go.
       onGatePassed: config.upstreams.some((upstream) => upstream.rpm || upstream.tpm) ? (jobId) => this.scheduling.kick(jobId) : undefined,
       budget: options.budget,
-      onDeferred: (jobId, delayMs) => this.scheduling.deferred(jobId, delayMs),
+      onDeferred: (tenant, jobId, delayMs) => this.scheduling.deferred(tenant, jobId, delayMs),
       // A retry's call counts against its tenant's rpm/tpm as the first did at release (not waited for: a round trip off the call's path).
       onUpstreamCall: (tenant, jobId, tokens) => {
         const limits = config.tenants.get(tenant);
@@ -133,12 +133,7 @@ export class SpoolWorker {
       // A takeover after a dead worker is an attempt of ours, counted by the processor.
       maxStalledCount: config.maxAttempts,
       settings: {
-        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error, job?: MinimalJob<ChatJobData>) => {
-          const delayMs = retryDelayMs(attemptsMade, config.backoffMs, error);
-          // Backing off, the job holds no worker slot: another job takes it meanwhile.
-          if (job) this.scheduling.deferred(job.data.jobId, delayMs);
-          return delayMs;
-        },
+        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => retryDelayMs(attemptsMade, config.backoffMs, error),
       },
     });
     this.worker.on('failed', (job, error) => void this.onFailed(job, error));

@@ -1,7 +1,8 @@
 -- The fair scheduler's release step, shared by ENQUEUE and DISPATCH.
 -- KEYS: 1 tenants with waiting jobs (by pass), 2 the scheduler hash (vtime), 3 released jobs,
 -- 4 released jobs not yet past the upstream gate, 5 live workers (by heartbeat expiry),
--- 6 each worker's slots, 7 released jobs handed back or backing off (by when their wait ends). Per-tenant keys are `<control>:tenant:<name>:waiting|running|schedule|estimates`,
+-- 6 each worker's slots, 7 released jobs handed back or backing off (by when their wait ends).
+-- Per-tenant keys are `<control>:tenant:<name>:waiting|running|deferred|schedule|estimates`,
 -- `<control>` the control slot's hash tag (`{prefix}`, ARGV 1): every key here is in that slot.
 --
 -- Stride scheduling: each tenant has a pass; the eligible tenant with the lowest pass releases
@@ -12,9 +13,12 @@
 --
 -- A released job waiting out a delay (handed back until its upstream's pause ends, or backing off
 -- before a retry) holds no worker slot until its wait ends: it sits in BullMQ's delayed set, and
--- jobs that can run (for a model another upstream serves, of any tenant) take the slot. It still
--- counts against its tenant's max_concurrency (it stays in the running set): the limit bounds what
--- of the tenant may run at once when those waits end together.
+-- jobs that can run (for a model another upstream serves, of any tenant) take the slot. Those
+-- jobs come back past the tenants' lines when their waits end, so a tenant with as many of them
+-- as the fleet has slots is held (one round at most comes back ahead of the others, and a pause
+-- of every upstream does not empty its line into the delayed set). Such a job still counts
+-- against its tenant's max_concurrency (it stays in the running set): the limit bounds what of
+-- the tenant runs when those waits end together.
 --- @include "@spool/queue/commands/now-ms.lua"
 
 -- released jobs not past the gate for longer than this are no longer counted (their worker died, or they wait out a backoff)
@@ -52,8 +56,8 @@ end
 local function dispatch(prefix, most, pendingLimit)
   local now = nowMs()
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - PENDING_TTL_MS)
-  local deferred = redis.call('ZCOUNT', KEYS[7], '(' .. now, '+inf')
-  local free = fleetSlots(now) - (redis.call('ZCARD', KEYS[3]) - deferred)
+  local slots = fleetSlots(now)
+  local free = slots - (redis.call('ZCARD', KEYS[3]) - redis.call('ZCOUNT', KEYS[7], '(' .. now, '+inf'))
   local pending = redis.call('ZCARD', KEYS[4])
   local out = { -1 }
   local hint = -1
@@ -83,7 +87,8 @@ local function dispatch(prefix, most, pendingLimit)
             if ready > now then
               if hint < 0 or ready - now < hint then hint = math.ceil(ready - now) end
               held[tenant] = true
-            elseif not limit or redis.call('ZCARD', tenantKey(prefix, tenant, 'running')) < limit then
+            elseif (not limit or redis.call('ZCARD', tenantKey(prefix, tenant, 'running')) < limit)
+              and redis.call('ZCOUNT', tenantKey(prefix, tenant, 'deferred'), '(' .. now, '+inf') < slots then
               chosen = { tenant, tonumber(candidates[i + 1]) }
               break
             else
