@@ -105,6 +105,27 @@ describe('a 429 from one upstream', () => {
   });
 });
 
+describe('a 429 while other jobs wait for that upstream\'s gate slot', () => {
+  // 60 RPM each: a slot a second on each upstream, so jobs queue for slots on both.
+  const stack = usePool({ upstreams: ['a', 'b'].map((name) => ({ name, simulator: fast, settings: { rpm: 60 } })) });
+
+  it('sends them to the other upstream when their slot comes, instead of waiting out the pause on the paused one', async () => {
+    const retryAfterMs = 30_000;
+    const startedAt = Date.now();
+    // Any call that lands on `a` is answered 429: the first one pauses it while the rest sleep toward their slots there.
+    const contents = Array.from({ length: 6 }, (_, index) => `[[sim status=429 retry_after_ms=${retryAfterMs} on=a]] ${marker(`slot #${index}`)}`);
+    const jobs = await Promise.all(contents.map((content) => runJob(stack, content)));
+    for (const [index, job] of jobs.entries()) {
+      expect(job).toMatchObject({ status: 'succeeded', attempts: 1 });
+      expect(job.result.content).toBe(simulateReply({ model: MODEL, messages: messages(contents[index]) }).content);
+    }
+    // Six slots on `b` take about 6 s; waiting out `a`'s pause would take 30.
+    expect(Date.now() - startedAt).toBeLessThan(retryAfterMs / 2);
+    expect(callsTo(stack, 'a')).toHaveLength(1);
+    expect(callsTo(stack, 'b')).toHaveLength(6);
+  }, 40_000);
+});
+
 describe('an upstream answering 500', () => {
   const outMs = 3000;
   const stack = usePool({
