@@ -126,6 +126,38 @@ describe('a 429 while other jobs wait for that upstream\'s gate slot', () => {
   }, 40_000);
 });
 
+describe('upstreams that send nonsense rate-limit headers', () => {
+  const stack = usePool({
+    upstreams: [
+      {
+        name: 'a',
+        simulator: {
+          ...fast,
+          rpm: 1000,
+          headers: { 'x-ratelimit-remaining-requests': '-5', 'x-ratelimit-remaining-tokens': '1e400', 'x-ratelimit-limit-requests': '-1', 'x-ratelimit-reset-requests': 'soon' },
+        },
+      },
+      { name: 'b', simulator: { ...fast, headers: { 'x-ratelimit-remaining-requests': 'abc', 'x-ratelimit-remaining-tokens': '0', 'x-ratelimit-reset-tokens': 'never' } } },
+    ],
+  });
+
+  it('are not believed: jobs flow through both, and neither /admin/upstreams nor /metrics shows a figure that is not a count', async () => {
+    const jobs = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => runJob(stack, marker(`odd headers #${n}`))));
+    for (const job of jobs) expect(job).toMatchObject({ status: 'succeeded', attempts: 1 });
+    expect(new Set(jobs.flatMap(upstreamsOf))).toEqual(new Set(['a', 'b']));
+
+    const upstreams = await adminUpstreams(stack);
+    expect(upstreams.a).toMatchObject({ state: 'ok', ratelimit_remaining_requests: null, ratelimit_remaining_tokens: null });
+    // 0 tokens left is a count (it says the budget is spent), but with no reset it pauses nothing.
+    expect(upstreams.b).toMatchObject({ state: 'ok', ratelimit_remaining_requests: null, ratelimit_remaining_tokens: 0 });
+    const api = await (await fetch(`${stack.url}/metrics`)).text();
+    expect(sample(api, 'spool_upstream_ratelimit_remaining', { upstream: 'a', kind: 'requests' })).toBeUndefined();
+    expect(sample(api, 'spool_upstream_ratelimit_remaining', { upstream: 'a', kind: 'tokens' })).toBeUndefined();
+    expect(sample(api, 'spool_upstream_ratelimit_remaining', { upstream: 'b', kind: 'requests' })).toBeUndefined();
+    expect(sample(api, 'spool_upstream_ratelimit_remaining', { upstream: 'b', kind: 'tokens' })).toBe(0);
+  });
+});
+
 describe('an upstream answering 500', () => {
   const outMs = 3000;
   const stack = usePool({

@@ -35,6 +35,11 @@ export interface SimulatorOptions {
   faultStatus?: number;
   /** Break every stream after this many content chunks, as an upstream that drops connections (env SIMULATOR_BREAK_AFTER). */
   breakAfter?: number;
+  /**
+   * Response headers of every chat completion, set after its own `x-ratelimit-*` (so they replace
+   * them): an upstream, or a proxy before it, that sends odd values. Default: none.
+   */
+  headers?: Record<string, string>;
   /** The models served (and listed): any other is answered 404 `model_not_found`, as OpenAI does. Default: MODELS, and any model is served (env SIMULATOR_MODELS). */
   models?: string[];
   /**
@@ -223,6 +228,7 @@ class SimulatorServer implements Simulator {
 
     const plannedTokens = promptTokens + (body.max_tokens ?? body.max_completion_tokens ?? reply.tokens.length);
     const limited = this.checkRateLimits(response, plannedTokens);
+    for (const [name, value] of Object.entries(this.options.headers ?? {})) response.setHeader(name, value);
     if (limited) {
       this.counters.rateLimited++;
       this.events.emit('rate_limited', { id: requestId });
