@@ -5,6 +5,7 @@
  * own `request` events.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulateReply } from '@spool/simulator';
@@ -158,24 +159,34 @@ describe('upstreams that send nonsense rate-limit headers', () => {
   });
 });
 
+/** Jobs one at a time until `upstream` has had `calls` calls; the jobs. */
+async function runUntilCalls(stack: PoolStack, upstream: string, calls: number, label: string): Promise<any[]> {
+  const jobs: any[] = [];
+  // One job at a time: every other one's first call goes to `upstream`, fails, and is retried on the other at once.
+  for (let index = 0; callsTo(stack, upstream).length < calls && index < 40; index++) jobs.push(await runJob(stack, marker(`${label} #${index}`)));
+  expect(callsTo(stack, upstream)).toHaveLength(calls);
+  return jobs;
+}
+
 describe('an upstream answering 500', () => {
   const outMs = 3000;
   const stack = usePool({
+    workers: 2,
     upstreams: [{ name: 'a', simulator: { ...fast, faultStatus: 500 } }, { name: 'b', simulator: fast }],
-    // The 30 s window out, shortened for the test.
+    // The 30 s window out, shortened for the test (the next block shows the default is 30 s).
     upstreamHealth: { failuresToOut: 5, outMs },
   });
 
-  it('is taken out after 5 failed calls in a row: no call for its window, then one trial call; every job succeeds', async () => {
-    const jobs: any[] = [];
-    // One job at a time: every other one's first call goes to `a`, fails, and is retried on `b` at once.
-    for (let index = 0; callsTo(stack, 'a').length < 5 && index < 40; index++) jobs.push(await runJob(stack, marker(`until out #${index}`)));
-    expect(callsTo(stack, 'a')).toHaveLength(5);
+  it('is taken out after 5 failed calls in a row: no call for its window, then one trial call over both workers; every job succeeds', async () => {
+    const jobs = await runUntilCalls(stack, 'a', 5, 'until out');
     const outAt = callsTo(stack, 'a')[4].at;
     expect((await adminUpstreams(stack)).a).toMatchObject({ state: 'out', failures: 5, out_until: expect.any(Number) });
 
-    // Jobs keep coming through the window and a little past it.
-    while (Date.now() < outAt + outMs + 1500) jobs.push(await runJob(stack, marker(`while out #${jobs.length}`)));
+    // Jobs keep coming through the window, until just before its end.
+    while (Date.now() < outAt + outMs - 300) jobs.push(await runJob(stack, marker(`while out #${jobs.length}`)));
+    // Then, once it has passed, many at once, on two workers: one call only is the trial.
+    await sleep(outAt + outMs + 50 - Date.now());
+    jobs.push(...(await Promise.all(Array.from({ length: 8 }, (_, index) => runJob(stack, marker(`after the window #${index}`))))));
     for (const job of jobs) expect(job.status).toBe('succeeded');
 
     const times = callsTo(stack, 'a').map((call) => call.at);
@@ -195,6 +206,26 @@ describe('an upstream answering 500', () => {
         logEntry({ attempt: 2, upstream: 'b', model: MODEL, outcome: 'succeeded' }),
       ]);
     }
+  });
+});
+
+describe('an upstream answering 500, with the default health settings', () => {
+  const stack = usePool({ upstreams: [{ name: 'a', simulator: { ...fast, faultStatus: 500 } }, { name: 'b', simulator: fast }] });
+
+  it('is out after the 5th failed call in a row, not the 4th, for 30 s (as Redis holds it: no wall clock is waited)', async () => {
+    await runUntilCalls(stack, 'a', 4, 'four');
+    expect((await adminUpstreams(stack)).a).toMatchObject({ state: 'ok', failures: 4, out_until: null });
+    await runUntilCalls(stack, 'a', 5, 'five');
+    const outAt = callsTo(stack, 'a')[4].at;
+    const { a } = await adminUpstreams(stack);
+    expect(a).toMatchObject({ state: 'out', failures: 5 });
+    // out_until is whole seconds, rounded up.
+    expect(a.out_until * 1000 - outAt).toBeGreaterThanOrEqual(29_000);
+    expect(a.out_until * 1000 - outAt).toBeLessThanOrEqual(31_000);
+    // And for now nothing reaches it.
+    const later = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => runJob(stack, marker(`while out #${n}`))));
+    for (const job of later) expect(job).toMatchObject({ status: 'succeeded', attempts: 1, attempt_log: [logEntry({ attempt: 1, upstream: 'b', model: MODEL, outcome: 'succeeded' })] });
+    expect(callsTo(stack, 'a')).toHaveLength(5);
   });
 });
 
