@@ -229,6 +229,38 @@ describe('an upstream answering 500, with the default health settings', () => {
   });
 });
 
+describe('every upstream out at once', () => {
+  const outMs = 1500;
+  const stack = usePool({
+    upstreams: [{ name: 'a', simulator: fast }, { name: 'b', simulator: fast }],
+    upstreamHealth: { failuresToOut: 2, outMs },
+    env: { SPOOL_MAX_ATTEMPTS: '3' },
+  });
+
+  it('ends jobs that fail everywhere with upstream_error after their attempts, and holds a new job (no attempt spent) until a trial call takes it', async () => {
+    // Answered 500 by both: the two jobs take both upstreams out between them.
+    const failing = [];
+    for (const n of [1, 2]) failing.push(await runJob(stack, `[[sim status=500]] ${marker(`fails everywhere #${n}`)}`));
+    for (const job of failing) {
+      expect(job).toMatchObject({ status: 'failed', attempts: 3, error: { code: 'upstream_error' } });
+      expect(job.attempt_log.every((entry: any) => entry.outcome === 'failed')).toBe(true);
+    }
+    const upstreams = await adminUpstreams(stack);
+    expect([upstreams.a.state, upstreams.b.state]).toEqual(['out', 'out']);
+    const backAt = Math.min(upstreams.a.out_until, upstreams.b.out_until) * 1000;
+
+    const content = marker('while all are out');
+    const job = await runJob(stack, content);
+    expect(job).toMatchObject({ status: 'succeeded', attempts: 1 });
+    expect(job.result.content).toBe(simulateReply({ model: MODEL, messages: messages(content) }).content);
+    // Its one call was a trial, once a window had passed (out_until is rounded up to the second).
+    expect(job.attempt_log).toEqual([logEntry({ attempt: 1, upstream: expect.stringMatching(/^[ab]$/), model: MODEL, outcome: 'succeeded' })]);
+    const [trial] = stack.calls.filter((call) => call.messages.some((message) => message.content === content));
+    expect(trial.at).toBeGreaterThan(backAt - 1000);
+    expect((await adminUpstreams(stack))[trial.upstream]).toMatchObject({ state: 'ok', failures: 0 });
+  });
+});
+
 describe('a stream broken on one upstream', () => {
   const stack = usePool({ upstreams: [{ name: 'a', simulator: { ...fast, breakAfter: 6 } }, { name: 'b', simulator: fast }] });
 
@@ -248,6 +280,29 @@ describe('a stream broken on one upstream', () => {
     const [continued] = callsTo(stack, 'b');
     expect(continued.messages[0]).toEqual(messages(content)[0]);
     expect(continued.messages[1]).toEqual({ role: 'assistant', content: expected.tokens.slice(0, 6).join('') });
+  });
+});
+
+describe('an upstream that hangs', () => {
+  const stack = usePool({ upstreams: [{ name: 'a', simulator: fast }, { name: 'b', simulator: fast }], env: { SPOOL_STALL_TIMEOUT_MS: '400' } });
+
+  it('times out, and the job goes on on the other, whether it hung before its first chunk or after some', async () => {
+    for (const stall of [0, 4]) {
+      // Jobs until one goes to `a` first (the rotation alternates); one that goes to `b` first simply succeeds there.
+      let content = '';
+      let job: any;
+      for (let tries = 0; tries < 4 && job?.attempt_log[0].upstream !== 'a'; tries++) {
+        content = `[[sim tokens=20 stall=${stall} on=a]] ${marker(`hangs after ${stall}`)}`;
+        job = await runJob(stack, content);
+      }
+      expect(job).toMatchObject({ status: 'succeeded', attempts: 2, result: { content: simulateReply({ model: MODEL, messages: messages(content) }).content } });
+      expect(job.attempt_log).toEqual([
+        logEntry({ attempt: 1, upstream: 'a', model: MODEL, outcome: 'failed', error_code: 'upstream_timeout' }),
+        logEntry({ attempt: 2, upstream: 'b', model: MODEL, outcome: 'succeeded' }),
+      ]);
+      expect(joinDeltas(await readEvents(`${stack.url}${job.stream_url}`))).toBe(job.result.content);
+    }
+    expect((await adminUpstreams(stack)).a).toMatchObject({ state: 'ok', failures: 2, in_flight: 0 });
   });
 });
 
