@@ -261,6 +261,24 @@ describe('every upstream out at once', () => {
   });
 });
 
+describe('routing by weight', () => {
+  const stack = usePool({ upstreams: [{ name: 'heavy', simulator: fast, settings: { weight: 3 } }, { name: 'light', simulator: fast, settings: { weight: 1 } }] });
+
+  it('gives each upstream with room its share by weight, and /admin/upstreams counts the calls in flight', async () => {
+    const jobs = [];
+    for (let index = 0; index < 12; index++) jobs.push(await runJob(stack, `[[sim tokens=3]] ${marker(`weight #${index}`)}`));
+    expect(jobs.flatMap(upstreamsOf).filter((name: string) => name === 'heavy')).toHaveLength(9);
+    expect(callsTo(stack, 'light')).toHaveLength(3);
+
+    // Two slow replies at once: both counted in flight, wherever they went, and no longer once they ended.
+    const slow = Promise.all([1, 2].map((n) => runJob(stack, `[[sim tokens=30 tps=20]] ${marker(`slow #${n}`)}`)));
+    await expect.poll(async () => Object.values(await adminUpstreams(stack)).reduce((sum, upstream) => sum + upstream.in_flight, 0), { timeout: 5000, interval: 50 }).toBe(2);
+    for (const job of await slow) expect(job.status).toBe('succeeded');
+    const after = await adminUpstreams(stack);
+    expect([after.heavy.in_flight, after.light.in_flight]).toEqual([0, 0]);
+  });
+});
+
 describe('a stream broken on one upstream', () => {
   const stack = usePool({ upstreams: [{ name: 'a', simulator: { ...fast, breakAfter: 6 } }, { name: 'b', simulator: fast }] });
 
