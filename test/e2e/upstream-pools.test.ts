@@ -328,8 +328,12 @@ describe('fallbacks', () => {
   const stack = usePool({
     upstreams: [
       { name: 'a', simulator: { ...fast, models: ['gpt-4o'] }, settings: { models: ['gpt-4o'] } },
-      // Served under another name there (Azure's deployment names): the simulator knows only that one.
-      { name: 'b', simulator: { ...fast, models: ['mini-deployment'] }, settings: { models: [MODEL], model_map: { [MODEL]: 'mini-deployment' } } },
+      // Served under another name there (Azure's deployment names): the simulator knows only that one. Azure's key goes in a header of its own.
+      {
+        name: 'b',
+        simulator: { ...fast, models: ['mini-deployment'] },
+        settings: { models: [MODEL], model_map: { [MODEL]: 'mini-deployment' }, api_key: undefined, headers: { 'api-key': 'azure-key-b' } },
+      },
     ],
     models: { 'gpt-4o': { fallbacks: [MODEL] } },
   });
@@ -350,6 +354,8 @@ describe('fallbacks', () => {
     expect(completion.model).toBe(MODEL);
     expect(callsTo(stack, 'a')).toHaveLength(1);
     expect(callsTo(stack, 'b').map((call) => call.model)).toEqual(['mini-deployment', 'mini-deployment']);
+    for (const call of callsTo(stack, 'b')) expect([call.headers['api-key'], call.headers.authorization]).toEqual(['azure-key-b', undefined]);
+    expect(callsTo(stack, 'a')[0].headers.authorization).toBe('Bearer sk-test');
   });
 
   it('lists the configured models on GET /v1/models', async () => {

@@ -149,5 +149,26 @@ describe('UpstreamClient.stream', () => {
     });
     await client.stream(request, { onDelta: () => undefined });
     expect(seen[0]).toMatchObject({ 'api-key': 'azure-key', 'x-team': 'blue' });
+    // No api_key: no made-up bearer token beside Azure's key (a gateway may try the token and refuse the call).
+    expect(seen[0].authorization).toBeUndefined();
+  });
+
+  it('sends the api_key as a bearer token, unless the headers give their own Authorization', async () => {
+    const seen: Record<string, string | string[] | undefined>[] = [];
+    const server = createServer((incoming, response) => {
+      seen.push(incoming.headers);
+      incoming.resume();
+      incoming.on('end', () => sse(response, chunk('ok', 'stop'), 'data: [DONE]\n\n'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const clients = [new UpstreamClient({ baseURL, apiKey: 'sk-a' }), new UpstreamClient({ baseURL, headers: { authorization: 'Bearer entra-token' } }), new UpstreamClient({ baseURL })];
+    closers.push(async () => {
+      for (const client of clients) client.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    for (const client of clients) await client.stream(request, { onDelta: () => undefined });
+    expect(seen.map((headers) => headers.authorization)).toEqual(['Bearer sk-a', 'Bearer entra-token', undefined]);
   });
 });

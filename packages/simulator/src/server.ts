@@ -66,7 +66,7 @@ export interface Simulator {
   close(): Promise<void>;
   readonly stats: SimulatorStats;
   /**
-   * `request` ({ id, model, messages, stream, directive }) for every parsed completion request,
+   * `request` ({ id, model, messages, stream, directive, headers }) for every parsed completion request,
    * `completed` ({ id, finishReason }), `aborted` ({ id, chunksSent }) when the client left first,
    * `rate_limited` ({ id }). `id` is the response's x-request-id. `batch` ({ id, status }) each
    * time a Batch API batch changes status.
@@ -219,7 +219,7 @@ class SimulatorServer implements Simulator {
       throw error;
     }
     const stream = body.stream === true;
-    this.events.emit('request', { id: requestId, model: body.model, messages: body.messages, stream, directive });
+    this.events.emit('request', { id: requestId, model: body.model, messages: body.messages, stream, directive, headers: request.headers });
 
     if (this.options.models && !this.options.models.includes(body.model)) {
       const message = `The model \`${body.model}\` does not exist or you do not have access to it.`;
