@@ -105,6 +105,13 @@ describe('the configuration file', () => {
     expect(refusal('upstreams:\n  - name: a\n  - name: a\n')).toBe('upstreams[1].name: "a" is named twice');
   });
 
+  it("refuses an upstream's header that no HTTP request can carry, without quoting its value, and an empty model_map name", () => {
+    expect(refusal('upstreams:\n  - name: a\n    headers: {"api key": x}\n')).toBe('upstreams[0].headers.api key: must be an HTTP header name (letters, digits and !#$%&\'*+-.^_`|~)');
+    expect(refusal('upstreams:\n  - name: a\n    headers: {api-key: "secret\\r\\nx-injected: 1"}\n')).toBe('upstreams[0].headers.api-key: must not hold a line break or NUL');
+    expect(refusal('upstreams:\n  - name: a\n    model_map: {gpt-4o: ""}\n')).toBe('upstreams[0].model_map.gpt-4o: must not be empty');
+    expect(parseConfigFile('upstreams:\n  - name: a\n    headers: {api-key: "k", X-Team_1: "blue team"}\n', {}).upstreams?.[0].headers).toEqual({ 'api-key': 'k', 'X-Team_1': 'blue team' });
+  });
+
   it('refuses text that is not YAML in one line', () => {
     expect(refusal('tenants: [\n')).toMatch(/^not valid YAML or JSON: /);
   });
