@@ -78,7 +78,7 @@ describe('a 429 from one upstream', () => {
     const contents = Array.from({ length: 12 }, (_, index) => marker(`during the pause #${index}`));
     const jobs = await Promise.all(contents.map((content) => runJob(stack, content)));
     for (const [index, job] of jobs.entries()) {
-      expect(job).toMatchObject({ status: 'succeeded', attempts: 1 });
+      expect(job, JSON.stringify(job.attempt_log)).toMatchObject({ status: 'succeeded', attempts: 1 });
       expect(upstreamsOf(job)).toEqual(['b']);
       expect(job.result.content).toBe(simulateReply({ model: MODEL, messages: messages(contents[index]) }).content);
     }
@@ -117,7 +117,7 @@ describe('a 429 while other jobs wait for that upstream\'s gate slot', () => {
     const contents = Array.from({ length: 6 }, (_, index) => `[[sim status=429 retry_after_ms=${retryAfterMs} on=a]] ${marker(`slot #${index}`)}`);
     const jobs = await Promise.all(contents.map((content) => runJob(stack, content)));
     for (const [index, job] of jobs.entries()) {
-      expect(job).toMatchObject({ status: 'succeeded', attempts: 1 });
+      expect(job, JSON.stringify(job.attempt_log)).toMatchObject({ status: 'succeeded', attempts: 1 });
       expect(job.result.content).toBe(simulateReply({ model: MODEL, messages: messages(contents[index]) }).content);
     }
     // Six slots on `b` take about 6 s; waiting out `a`'s pause would take 30.
@@ -364,11 +364,41 @@ describe('fallbacks', () => {
   });
 });
 
+describe('fallbacks that name each other (gpt-4o -> mini -> gpt-4o)', () => {
+  const stack = usePool({
+    upstreams: [
+      { name: 'a', simulator: fast, settings: { models: ['gpt-4o'] } },
+      { name: 'b', simulator: fast, settings: { models: [MODEL] } },
+    ],
+    models: { 'gpt-4o': { fallbacks: [MODEL] }, [MODEL]: { fallbacks: ['gpt-4o'] } },
+  });
+
+  it('are a chain of one step each: a paused model falls back once, and a job whose every model is paused waits, never going round', async () => {
+    const content = `[[sim status=429 retry_after_ms=1500 on=b]] ${marker('cycle')}`;
+    const job = await runJob(stack, content);
+    expect(job).toMatchObject({ status: 'succeeded', attempts: 1, result: { model: 'gpt-4o' } });
+    expect(job.attempt_log.map((entry: any) => [entry.upstream, entry.model, entry.outcome])).toEqual([
+      ['b', MODEL, 'rate_limited'],
+      ['a', 'gpt-4o', 'succeeded'],
+    ]);
+
+    // Now `a` pauses too while `b` still is: the job waits for the first of them to come back, with no call in between.
+    const both = `[[sim status=429 retry_after_ms=1500 on=a]] ${marker('both paused')}`;
+    const waited = await runJob(stack, both, { model: 'gpt-4o' });
+    expect(waited).toMatchObject({ status: 'succeeded', attempts: 1, result: { model: MODEL } });
+    expect(waited.attempt_log.map((entry: any) => [entry.upstream, entry.model, entry.outcome])).toEqual([
+      ['a', 'gpt-4o', 'rate_limited'],
+      ['b', MODEL, 'succeeded'],
+    ]);
+    expect(stack.calls).toHaveLength(4);
+  });
+});
+
 describe('an upstream that answers 404 for a model', () => {
   const stack = usePool({
     upstreams: [
       { name: 'a', simulator: { ...fast, models: ['gpt-4o'] } },
-      { name: 'b', simulator: fast },
+      { name: 'b', simulator: { ...fast, models: [MODEL, 'gpt-4o', 'o4-mini'] } },
     ],
   });
 
@@ -385,6 +415,15 @@ describe('an upstream that answers 404 for a model', () => {
     // `a` still serves what it does serve.
     const other = await Promise.all([1, 2].map((n) => runJob(stack, marker(`gpt-4o #${n}`), { model: 'gpt-4o' })));
     expect(other.flatMap(upstreamsOf).sort()).toEqual(['a', 'b']);
+  });
+
+  it('fails a job whose model no upstream serves with the 404, after one call to each, no attempt counted twice', async () => {
+    const job = (await postJson(`${stack.url}/v1/jobs?wait=30`, { model: 'gpt-4.1', messages: messages(marker('served nowhere')) })).body;
+    expect(job).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'invalid_upstream_request' } });
+    expect(job.attempt_log.map((entry: any) => [entry.upstream, entry.outcome]).sort()).toEqual([
+      ['a', 'not_served'],
+      ['b', 'not_served'],
+    ]);
   });
 
   it('lists both upstreams\' own models (they serve "*") on GET /v1/models', async () => {
