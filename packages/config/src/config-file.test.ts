@@ -134,6 +134,12 @@ describe('SPOOL_CONFIG', () => {
     expect(config.models.get('gpt-4o')?.fallbacks).toEqual(['gpt-4o-mini']);
   });
 
+  it('with upstreams in the file, uses none of OPENAI_API_KEY, OPENAI_BASE_URL and SPOOL_UPSTREAM_RPM/TPM', () => {
+    const path = write('pool.yaml', 'upstreams:\n  - name: a\n    base_url: http://127.0.0.1:2/v1\n');
+    const config = loadConfig({ SPOOL_CONFIG: path, OPENAI_API_KEY: 'sk-env', OPENAI_BASE_URL: 'http://127.0.0.1:1/v1', SPOOL_UPSTREAM_RPM: '60', SPOOL_UPSTREAM_TPM: '1000' });
+    expect(config.upstreams).toEqual([{ name: 'a', baseUrl: 'http://127.0.0.1:2/v1', apiKey: undefined, headers: {}, models: ['*'], modelMap: {}, rpm: undefined, tpm: undefined, weight: 1 }]);
+  });
+
   it('refuses SPOOL_API_KEYS beside tenants in the file', () => {
     expect(() => loadConfig({ ...env, SPOOL_API_KEYS: 'a:k', SPOOL_CONFIG: write('both.yaml', EXAMPLE) })).toThrow('SPOOL_API_KEYS: must be unset when SPOOL_CONFIG has tenants');
   });
