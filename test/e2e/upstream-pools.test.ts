@@ -62,9 +62,9 @@ const fast = { tokensPerSecond: 1000 };
 describe('a 429 from one upstream', () => {
   // Both send x-ratelimit-* headers (a limit far above what the test uses).
   const limits = { rpm: 100_000, tpm: 100_000_000 };
-  const stack = usePool({ upstreams: [{ name: 'a', simulator: { ...fast, ...limits } }, { name: 'b', simulator: { ...fast, ...limits } }] });
+  const stack = usePool({ workers: 2, upstreams: [{ name: 'a', simulator: { ...fast, ...limits } }, { name: 'b', simulator: { ...fast, ...limits } }] });
 
-  it('pauses that upstream only: no call reaches it inside its window, while jobs flow through the other without waiting', async () => {
+  it('pauses that upstream only, on every worker: no call reaches it inside its window, while jobs flow through the other without waiting', async () => {
     const retryAfterMs = 20_000;
     // The first call goes to `a` (equal weights: the first listed first); only `a` answers 429.
     const first = await runJob(stack, `[[sim status=429 retry_after_ms=${retryAfterMs} on=a]] ${marker('first')}`);
@@ -99,10 +99,12 @@ describe('a 429 from one upstream', () => {
     expect(sample(api, 'spool_upstream_available', { upstream: 'b' })).toBe(1);
     expect(sample(api, 'spool_upstream_ratelimit_remaining', { upstream: 'b', kind: 'requests' })).toBeGreaterThan(0);
     expect(sample(api, 'spool_upstream_ratelimit_remaining', { upstream: 'b', kind: 'tokens' })).toBeGreaterThan(0);
-    const worker = await stack.processes[0].metrics.registry.metrics();
-    expect(sample(worker, 'spool_upstream_requests_total', { upstream: 'a', status: '429' })).toBe(1);
-    expect(sample(worker, 'spool_upstream_requests_total', { upstream: 'b', status: '200' })).toBe(13);
-    expect(sample(worker, 'spool_upstream_available', { upstream: 'a' })).toBe(0);
+    // Each worker counts its own calls (Prometheus sums them); the gauges, read from Redis, are the same on each.
+    const workers = await Promise.all(stack.processes.map((process) => process.metrics.registry.metrics()));
+    const total = (labels: Record<string, string>) => workers.reduce((sum, text) => sum + (sample(text, 'spool_upstream_requests_total', labels) ?? 0), 0);
+    expect(total({ upstream: 'a', status: '429' })).toBe(1);
+    expect(total({ upstream: 'b', status: '200' })).toBe(13);
+    for (const text of workers) expect(sample(text, 'spool_upstream_available', { upstream: 'a' })).toBe(0);
   });
 });
 
@@ -332,7 +334,8 @@ describe('fallbacks', () => {
       {
         name: 'b',
         simulator: { ...fast, models: ['mini-deployment'] },
-        settings: { models: [MODEL], model_map: { [MODEL]: 'mini-deployment' }, api_key: undefined, headers: { 'api-key': 'azure-key-b' } },
+        // A map that names its own target is applied once, never followed: gpt-4o-mini is sent as mini-deployment.
+        settings: { models: [MODEL], model_map: { [MODEL]: 'mini-deployment', 'mini-deployment': MODEL }, api_key: undefined, headers: { 'api-key': 'azure-key-b' } },
       },
     ],
     models: { 'gpt-4o': { fallbacks: [MODEL] } },
