@@ -129,6 +129,24 @@ describe('a 429 while other jobs wait for that upstream\'s gate slot', () => {
   }, 40_000);
 });
 
+describe("an upstream whose own headers say its budget is spent", () => {
+  // `a` answers, but says no request is left for 20 s (a limit of 3 a minute): no 429 needed.
+  const spent = { 'x-ratelimit-limit-requests': '3', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '20s' };
+  const stack = usePool({ upstreams: [{ name: 'a', simulator: { ...fast, headers: spent } }, { name: 'b', simulator: fast }] });
+
+  it('is paused, that upstream only, for what they say, and the next jobs go to the other', async () => {
+    const first = await runJob(stack, marker('spends a'));
+    expect(upstreamsOf(first)).toEqual(['a']);
+    const { a } = await adminUpstreams(stack);
+    expect(a).toMatchObject({ state: 'paused', ratelimit_remaining_requests: 0 });
+    expect(a.paused_until * 1000 - Date.now()).toBeGreaterThan(15_000);
+    const later = await Promise.all([1, 2, 3, 4].map((n) => runJob(stack, marker(`after a is spent #${n}`))));
+    for (const job of later) expect(job).toMatchObject({ status: 'succeeded', attempts: 1, attempt_log: [logEntry({ attempt: 1, upstream: 'b', model: MODEL, outcome: 'succeeded' })] });
+    expect(callsTo(stack, 'a')).toHaveLength(1);
+    expect(stack.simulators.get('a')!.stats.rateLimited).toBe(0);
+  });
+});
+
 describe('upstreams that send nonsense rate-limit headers', () => {
   const stack = usePool({
     upstreams: [
