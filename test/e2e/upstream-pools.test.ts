@@ -413,6 +413,17 @@ describe('fallbacks that name each other (gpt-4o -> mini -> gpt-4o)', () => {
     ]);
     expect(stack.calls).toHaveLength(4);
   });
+
+  it('falls back when the only upstream of the model is failing: the retry goes to the fallback at once', async () => {
+    await expect.poll(async () => (await adminUpstreams(stack)).a.state, { timeout: 5000, interval: 100 }).toBe('ok');
+    const content = `[[sim status=500 on=a]] ${marker('a failing')}`;
+    const job = await runJob(stack, content, { model: 'gpt-4o' });
+    expect(job).toMatchObject({ status: 'succeeded', attempts: 2, result: { model: MODEL } });
+    expect(job.attempt_log.map((entry: any) => [entry.attempt, entry.upstream, entry.model, entry.outcome])).toEqual([
+      [1, 'a', 'gpt-4o', 'failed'],
+      [2, 'b', MODEL, 'succeeded'],
+    ]);
+  });
 });
 
 describe('an upstream that answers 404 for a model', () => {
