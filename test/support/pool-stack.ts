@@ -8,7 +8,7 @@ import { startStack, type Stack, type StackOptions } from './stack.js';
 export interface PoolUpstream {
   name: string;
   simulator?: SimulatorOptions;
-  /** the rest of its `upstreams[]` entry (models, weight, rpm, model_map, ...); base_url is the simulator's */
+  /** the rest of its `upstreams[]` entry (models, weight, rpm, model_map, ...); base_url is the simulator's, api_key `sk-test` unless given (undefined: none) */
   settings?: Record<string, unknown>;
 }
 
@@ -27,6 +27,8 @@ export interface PoolCall {
   /** ms since the epoch, when this process saw it */
   at: number;
   messages: ChatMessage[];
+  /** the request's headers, names in lower case */
+  headers: Record<string, string | string[] | undefined>;
 }
 
 export interface PoolStack extends Stack {
@@ -51,7 +53,9 @@ export async function startPoolStack(options: PoolStackOptions): Promise<PoolSta
       const simulator = createSimulator({ name: upstream.name, ...upstream.simulator });
       simulators.set(upstream.name, simulator);
       const url = await simulator.listen(0);
-      simulator.events.on('request', (event: { model: string; messages: ChatMessage[] }) => calls.push({ upstream: upstream.name, model: event.model, at: Date.now(), messages: event.messages }));
+      simulator.events.on('request', (event: Omit<PoolCall, 'upstream' | 'at'>) =>
+        calls.push({ upstream: upstream.name, model: event.model, at: Date.now(), messages: event.messages, headers: event.headers }),
+      );
       upstreams.push({ name: upstream.name, base_url: url, api_key: 'sk-test', ...upstream.settings });
     }
     const configPath = join(dir, 'spool.json');

@@ -139,6 +139,13 @@ describe('the configuration file', () => {
     expect(parseConfigFile(tenant('weight: 0.5\n    budget_usd: 0'), env).tenants?.get('a')).toMatchObject({ weight: 0.5, budgetUsd: 0 });
   });
 
+  it("refuses an upstream's header that no HTTP request can carry, without quoting its value, and an empty model_map name", () => {
+    expect(refusal('upstreams:\n  - name: a\n    headers: {"api key": x}\n')).toBe('upstreams[0].headers.api key: must be an HTTP header name (letters, digits and !#$%&\'*+-.^_`|~)');
+    expect(refusal('upstreams:\n  - name: a\n    headers: {api-key: "secret\\r\\nx-injected: 1"}\n')).toBe('upstreams[0].headers.api-key: must not hold a line break or NUL');
+    expect(refusal('upstreams:\n  - name: a\n    model_map: {gpt-4o: ""}\n')).toBe('upstreams[0].model_map.gpt-4o: must not be empty');
+    expect(parseConfigFile('upstreams:\n  - name: a\n    headers: {api-key: "k", X-Team_1: "blue team"}\n', {}).upstreams?.[0].headers).toEqual({ 'api-key': 'k', 'X-Team_1': 'blue team' });
+  });
+
   it('refuses text that is not YAML in one line', () => {
     expect(refusal('tenants: [\n')).toMatch(/^not valid YAML or JSON: /);
     // nested 5,000 deep, and aliases that would expand to millions of nodes: refused, not a crash
@@ -163,6 +170,12 @@ describe('SPOOL_CONFIG', () => {
     expect(config.tenantKeys.get('ab'.repeat(32))).toBe('beta');
     expect(config.upstreams.map((upstream) => upstream.name)).toEqual(['openai-a', 'local']);
     expect(config.models.get('gpt-4o')?.fallbacks).toEqual(['gpt-4o-mini']);
+  });
+
+  it('with upstreams in the file, uses none of OPENAI_API_KEY, OPENAI_BASE_URL and SPOOL_UPSTREAM_RPM/TPM', () => {
+    const path = write('pool.yaml', 'upstreams:\n  - name: a\n    base_url: http://127.0.0.1:2/v1\n');
+    const config = loadConfig({ SPOOL_CONFIG: path, OPENAI_API_KEY: 'sk-env', OPENAI_BASE_URL: 'http://127.0.0.1:1/v1', SPOOL_UPSTREAM_RPM: '60', SPOOL_UPSTREAM_TPM: '1000' });
+    expect(config.upstreams).toEqual([{ name: 'a', baseUrl: 'http://127.0.0.1:2/v1', apiKey: undefined, headers: {}, models: ['*'], modelMap: {}, rpm: undefined, tpm: undefined, weight: 1 }]);
   });
 
   it('refuses SPOOL_API_KEYS beside tenants in the file', () => {

@@ -71,6 +71,18 @@ const nonEmpty = z.string({ error: 'must be a string' }).min(1, 'must not be emp
 /** an API key as a Bearer header carries it */
 const apiKey = nonEmpty.regex(/^\S+$/, 'must not contain spaces');
 const stringMap = z.record(z.string({ error: 'must be a string' }), z.string({ error: 'must be a string' }), { error: 'must be a map of strings' });
+/** RFC 9110's token: what a header name may be. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/**
+ * Extra request headers: names and values an HTTP request can carry, checked at start (else every
+ * call would fail, and count against the upstream's health). A bad value is never quoted: it may be a key.
+ */
+const headerMap = stringMap.superRefine((headers, context) => {
+  for (const [header, value] of Object.entries(headers)) {
+    if (!HEADER_NAME.test(header)) context.addIssue({ code: 'custom', path: [header], message: "must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)" });
+    else if (/[\r\n\0]/.test(value)) context.addIssue({ code: 'custom', path: [header], message: 'must not hold a line break or NUL' });
+  }
+});
 
 const TenantSchema = z
   .strictObject(
@@ -93,9 +105,9 @@ const UpstreamSchema = z.strictObject(
     name,
     base_url: z.url({ error: 'must be an http(s) URL', protocol: /^https?$/ }).optional(),
     api_key: nonEmpty.optional(),
-    headers: stringMap.default({}),
+    headers: headerMap.default({}),
     models: z.array(nonEmpty, { error: 'must be a list of model names' }).min(1, 'must name at least one model ("*": any)').default(['*']),
-    model_map: stringMap.default({}),
+    model_map: z.record(z.string({ error: 'must be a string' }), nonEmpty, { error: 'must be a map of strings' }).default({}),
     rpm: positiveInt.optional(),
     tpm: positiveInt.optional(),
     weight: positiveNumber.default(1),

@@ -1,5 +1,6 @@
 import OpenAI, { toFile } from 'openai';
 import { classifyUpstreamError, UpstreamError } from './upstream-error.js';
+import { sdkAuth } from './sdk-auth.js';
 
 export interface ProviderBatchClientOptions {
   /** the upstream's base URL; default OpenAI's */
@@ -47,8 +48,7 @@ export class ProviderBatchClient {
     this.maxLineChars = options.maxLineChars ?? 4 * 1024 * 1024;
     this.sdk = new OpenAI({
       baseURL: options.baseURL,
-      apiKey: options.apiKey ?? 'spool-no-key',
-      defaultHeaders: options.headers,
+      ...sdkAuth(options.apiKey, options.headers),
       maxRetries: 0,
       timeout: options.timeoutMs ?? 120_000,
     });

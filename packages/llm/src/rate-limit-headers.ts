@@ -22,7 +22,8 @@ export function parseRetryAfterMs(headers: HeaderSource, now = Date.now()): numb
   if (!value) return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds) && seconds >= 0) return boundedMs(seconds * 1000);
-  const date = Date.parse(value);
+  // Only an HTTP date (`Wed, 21 Oct 2026 07:28:00 GMT`): V8 reads "-5" as a date in 2001, which would be no wait at all.
+  const date = /[A-Za-z]{3}/.test(value) ? Date.parse(value) : Number.NaN;
   return Number.isNaN(date) ? undefined : boundedMs(Math.max(0, date - now));
 }
 
@@ -48,17 +49,22 @@ export interface RateLimitSnapshot {
   resetTokensMs?: number;
 }
 
-/** The `x-ratelimit-*` headers an OpenAI-compatible upstream sends with every answer. */
+/**
+ * The `x-ratelimit-*` headers an OpenAI-compatible upstream sends with every answer. A value that
+ * is not a count (`-5`, `1e400`, `abc`; a limit of 0) is taken as not sent: an upstream's, or a
+ * proxy's, nonsense must neither pause it nor show operators a figure that means nothing.
+ */
 export function parseRateLimitHeaders(headers: HeaderSource): RateLimitSnapshot {
-  const number = (name: string) => {
-    const value = header(headers, name);
-    return value === undefined || value === '' || Number.isNaN(Number(value)) ? undefined : Number(value);
+  const count = (name: string, least: number) => {
+    const value = header(headers, name)?.trim();
+    const parsed = Number(value);
+    return !value || !Number.isFinite(parsed) || parsed < least ? undefined : Math.floor(parsed);
   };
   return {
-    limitRequests: number('x-ratelimit-limit-requests'),
-    limitTokens: number('x-ratelimit-limit-tokens'),
-    remainingRequests: number('x-ratelimit-remaining-requests'),
-    remainingTokens: number('x-ratelimit-remaining-tokens'),
+    limitRequests: count('x-ratelimit-limit-requests', 1),
+    limitTokens: count('x-ratelimit-limit-tokens', 1),
+    remainingRequests: count('x-ratelimit-remaining-requests', 0),
+    remainingTokens: count('x-ratelimit-remaining-tokens', 0),
     resetRequestsMs: parseDurationMs(header(headers, 'x-ratelimit-reset-requests')),
     resetTokensMs: parseDurationMs(header(headers, 'x-ratelimit-reset-tokens')),
   };

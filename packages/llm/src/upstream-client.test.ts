@@ -1,7 +1,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { UpstreamClient } from './upstream-client.js';
+import { UpstreamClient, type UpstreamClientOptions } from './upstream-client.js';
 import { UPSTREAM_AUTH_MESSAGE, UpstreamError } from './upstream-error.js';
 
 type Handler = (response: ServerResponse) => void;
@@ -133,7 +133,8 @@ describe('UpstreamClient.stream', () => {
     await expect(aborted).rejects.toMatchObject({ code: 'interrupted' });
   });
 
-  it("sends an upstream's extra headers (Azure's api-key) on every call", async () => {
+  /** An upstream that answers every call "ok" and records each call's headers; clients of it are closed after the test. */
+  async function recordingUpstream(...options: Omit<UpstreamClientOptions, 'baseURL'>[]) {
     const seen: Record<string, string | string[] | undefined>[] = [];
     const server = createServer((incoming, response) => {
       seen.push(incoming.headers);
@@ -141,13 +142,27 @@ describe('UpstreamClient.stream', () => {
       incoming.on('end', () => sse(response, chunk('ok', 'stop'), 'data: [DONE]\n\n'));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const client = new UpstreamClient({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, headers: { 'api-key': 'azure-key', 'x-team': 'blue' } });
+    const baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const clients = options.map((option) => new UpstreamClient({ baseURL, ...option }));
     closers.push(async () => {
-      client.close();
+      for (const client of clients) client.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     });
-    await client.stream(request, { onDelta: () => undefined });
+    return { seen, clients };
+  }
+
+  it("sends an upstream's extra headers (Azure's api-key) on every call", async () => {
+    const { seen, clients } = await recordingUpstream({ headers: { 'api-key': 'azure-key', 'x-team': 'blue' } });
+    await clients[0].stream(request, { onDelta: () => undefined });
     expect(seen[0]).toMatchObject({ 'api-key': 'azure-key', 'x-team': 'blue' });
+    // No api_key: no made-up bearer token beside Azure's key (a gateway may try the token and refuse the call).
+    expect(seen[0].authorization).toBeUndefined();
+  });
+
+  it('sends the api_key as a bearer token, unless the headers give their own Authorization', async () => {
+    const { seen, clients } = await recordingUpstream({ apiKey: 'sk-a' }, { headers: { authorization: 'Bearer entra-token' } }, {});
+    for (const client of clients) await client.stream(request, { onDelta: () => undefined });
+    expect(seen.map((headers) => headers.authorization)).toEqual(['Bearer sk-a', 'Bearer entra-token', undefined]);
   });
 });

@@ -5,6 +5,7 @@ import { UpstreamError, classifyUpstreamError } from './upstream-error.js';
 import { parseRateLimitHeaders, type RateLimitSnapshot } from './rate-limit-headers.js';
 import { createNodeFetch, type NodeFetch } from './node-fetch.js';
 import { readChatStream } from './chat-stream.js';
+import { sdkAuth } from './sdk-auth.js';
 
 export interface UpstreamClientOptions {
   /** OPENAI_BASE_URL */
@@ -52,11 +53,10 @@ export class UpstreamClient {
     this.stallTimeoutMs = options.stallTimeoutMs ?? 30_000;
     this.sdk = new OpenAI({
       baseURL: options.baseURL,
-      apiKey: options.apiKey ?? 'spool-no-key',
+      ...sdkAuth(options.apiKey, options.headers),
       maxRetries: 0,
       timeout: this.timeoutMs,
       fetch: this.http.fetch,
-      defaultHeaders: options.headers,
     });
   }
 

@@ -35,7 +35,11 @@ const numberOr = (value: unknown, fallback: number): number => {
   const parsed = Number(value);
   return value === null || value === undefined || value === '' || !Number.isFinite(parsed) ? fallback : parsed;
 };
-const numberOrNull = (value: unknown): number | null => (value === null || value === undefined || value === '' ? null : numberOr(value, Number.NaN));
+// What is not a finite number (written by an older version, or by hand) is shown as none: never NaN.
+const numberOrNull = (value: unknown): number | null => {
+  const parsed = numberOr(value, Number.NaN);
+  return Number.isNaN(parsed) ? null : parsed;
+};
 
 /**
  * Reads the named upstreams' gates, health, calls in flight and last rate-limit headers in one

@@ -35,6 +35,11 @@ export interface SimulatorOptions {
   faultStatus?: number;
   /** Break every stream after this many content chunks, as an upstream that drops connections (env SIMULATOR_BREAK_AFTER). */
   breakAfter?: number;
+  /**
+   * Response headers of every chat completion, set after its own `x-ratelimit-*` (so they replace
+   * them): an upstream, or a proxy before it, that sends odd values. Default: none.
+   */
+  headers?: Record<string, string>;
   /** The models served (and listed): any other is answered 404 `model_not_found`, as OpenAI does. Default: MODELS, and any model is served (env SIMULATOR_MODELS). */
   models?: string[];
   /**
@@ -61,7 +66,7 @@ export interface Simulator {
   close(): Promise<void>;
   readonly stats: SimulatorStats;
   /**
-   * `request` ({ id, model, messages, stream, directive }) for every parsed completion request,
+   * `request` ({ id, model, messages, stream, directive, headers }) for every parsed completion request,
    * `completed` ({ id, finishReason }), `aborted` ({ id, chunksSent }) when the client left first,
    * `rate_limited` ({ id }). `id` is the response's x-request-id. `batch` ({ id, status }) each
    * time a Batch API batch changes status.
@@ -214,7 +219,7 @@ class SimulatorServer implements Simulator {
       throw error;
     }
     const stream = body.stream === true;
-    this.events.emit('request', { id: requestId, model: body.model, messages: body.messages, stream, directive });
+    this.events.emit('request', { id: requestId, model: body.model, messages: body.messages, stream, directive, headers: request.headers });
 
     if (this.options.models && !this.options.models.includes(body.model)) {
       const message = `The model \`${body.model}\` does not exist or you do not have access to it.`;
@@ -223,6 +228,7 @@ class SimulatorServer implements Simulator {
 
     const plannedTokens = promptTokens + (body.max_tokens ?? body.max_completion_tokens ?? reply.tokens.length);
     const limited = this.checkRateLimits(response, plannedTokens);
+    for (const [name, value] of Object.entries(this.options.headers ?? {})) response.setHeader(name, value);
     if (limited) {
       this.counters.rateLimited++;
       this.events.emit('rate_limited', { id: requestId });

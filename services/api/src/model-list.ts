@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
 import type { Config } from '@spool/config';
+import { sdkAuth } from '@spool/llm';
 
 const MODELS_TTL_MS = 60_000;
 
@@ -29,7 +30,7 @@ export class ModelList {
     this.listers = config.upstreams
       .filter((upstream) => upstream.models.includes('*'))
       .map((upstream) => ({
-        client: new OpenAI({ baseURL: upstream.baseUrl, apiKey: upstream.apiKey ?? 'spool-no-key', defaultHeaders: upstream.headers, maxRetries: 0, timeout: 5000 }),
+        client: new OpenAI({ baseURL: upstream.baseUrl, ...sdkAuth(upstream.apiKey, upstream.headers), maxRetries: 0, timeout: 5000 }),
       }));
     const named = [...config.upstreams.flatMap((upstream) => upstream.models.filter((model) => model !== '*')), ...config.models.keys()];
     this.configured = [...new Set(named)].map((id) => entry(id));

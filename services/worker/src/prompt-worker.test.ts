@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Queue, Worker } from 'bullmq';
+import { DelayedError, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { REDIS_URL } from '../../../test/support/stack.js';
 import { PromptWorker } from './prompt-worker.js';
@@ -48,6 +48,43 @@ describe('PromptWorker', () => {
     for (const queue of queues) await queue.obliterate({ force: true }).catch(() => undefined);
     await Promise.all(queues.map((queue) => queue.close()));
     await connection.quit();
+  });
+
+  it("keeps extending the lock of a job handed back to run at once and picked up again before the attempt that handed it back has returned", async () => {
+    // BullMQ tracks locks by job id: the first attempt's end untracked the second's lock, which
+    // then expired, and the job was run a third time as stalled (a second upstream call mid-stream).
+    const queue = newQueue();
+    const runs: number[] = [];
+    let secondStarted!: () => void;
+    const second = new Promise<void>((resolve) => (secondStarted = resolve));
+    const worker = new PromptWorker(
+      queue.name,
+      async (job, token) => {
+        runs.push(Date.now());
+        if (runs.length === 1) {
+          await job.moveToDelayed(Date.now(), token);
+          // The job is back in the queue at once: the second attempt may start before this one returns (BullMQ's own Worker lets it).
+          await Promise.race([second, new Promise((resolve) => setTimeout(resolve, 300))]);
+          throw new DelayedError();
+        }
+        secondStarted();
+        // Three lock durations: only an extended lock survives them.
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+      },
+      { connection, prefix: queue.opts.prefix, concurrency: 5, lockDuration: 500, stalledInterval: 200, autorun: false },
+    );
+    const ended = new Promise<string>((resolve) => {
+      worker.on('completed', () => resolve('completed'));
+      worker.on('failed', (_job, error) => resolve(`failed: ${error.message}`));
+    });
+    // (The first run's own lock, gone with the hand-back, fails to renew while it lingers here: an 'error' event, as in BullMQ's Worker.)
+    worker.on('error', () => undefined);
+    void worker.run();
+    await queue.add('job', {}, { jobId: randomUUID() });
+    expect(await ended).toBe('completed');
+    await worker.close();
+    // Run twice, not a third time as stalled, and completed under the second run's own (extended) lock.
+    expect(runs).toHaveLength(2);
   });
 
   it('starts each job of a burst after its own fetch, where BullMQ fetches the whole burst first', async () => {

@@ -38,6 +38,9 @@ export class PromptWorker<Data> extends Worker<Data> {
   private readonly fetchedAhead: Job<Data>[] = [];
   private stopping = false;
 
+  /** each job's run in progress, by job id (see `processJob`) */
+  private readonly runs = new Map<string, Promise<unknown>>();
+
   private get internals(): WorkerInternals {
     return this as unknown as WorkerInternals;
   }
@@ -49,6 +52,26 @@ export class PromptWorker<Data> extends Worker<Data> {
     const job = this.fetchedAhead.shift() ?? (await this.fetch(token, name));
     this.justFetched = job !== undefined;
     return job as Job<Data>;
+  }
+
+  /**
+   * BullMQ tracks the locks it extends by job id, and a run untracks its job's id when it returns.
+   * A job handed back to run at once (`moveToDelayed(now)`, a 429 that fails over) may be fetched
+   * again before the run that handed it back has returned: that return then untracked the new
+   * run's lock, which expired mid-run, and the job ran again as stalled. A job's next run starts
+   * once its last one has returned (a moment: the hand-back was its last step).
+   */
+  override async processJob(job: Job<Data>, token: string, fetchNextCallback?: () => boolean): Promise<void | Job<Data>> {
+    const id = job.id!;
+    const earlier = this.runs.get(id);
+    if (earlier) await earlier.catch(() => undefined);
+    const run = super.processJob(job, token, fetchNextCallback);
+    this.runs.set(id, run);
+    try {
+      return await run;
+    } finally {
+      if (this.runs.get(id) === run) this.runs.delete(id);
+    }
   }
 
   override async close(force = false): Promise<void> {

@@ -1,8 +1,11 @@
 import type { AttemptOutcome, UpstreamRequest } from '@spool/contracts';
 import { classifyUpstreamError, countPromptTokens, countTokens, type Completion } from '@spool/llm';
 import type { AttemptMetrics } from './attempt-metrics.js';
-import { estimateTokens } from './upstream-gate.js';
-import { DEFAULT_RATE_LIMIT_PAUSE_MS, type UpstreamPool } from './upstream-pool.js';
+import { estimateTokens, UpstreamPausedError } from './upstream-gate.js';
+import { DEFAULT_RATE_LIMIT_PAUSE_MS, type RoutedCall, type UpstreamPool } from './upstream-pool.js';
+
+/** Times a call routed to an upstream that got paused before its slot is routed again, before it waits the pause out. */
+const MAX_REROUTES = 3;
 import { traceUpstreamCall } from './tracing-spans.js';
 
 /** One upstream call of an attempt, for the job's `attempt_log`. */
@@ -48,6 +51,25 @@ export function callOutcome(error: unknown): AttemptOutcome {
 }
 
 /**
+ * Routes the call and waits for its upstream's gate slot. A 429 that pauses that upstream while
+ * the call waits sends it back to routing, which goes to another upstream serving the model:
+ * no job waits out a pause another upstream could spare it (API.md §13).
+ */
+async function routeThroughGate(pool: UpstreamPool, model: string, tokens: number, options: UpstreamCallOptions): Promise<RoutedCall> {
+  const { signal } = options;
+  for (let reroutes = 0; ; reroutes++) {
+    const routed = await pool.route(model, { avoid: options.avoid, signal, tokens });
+    try {
+      await routed.member.gate.acquire(tokens, signal, routed.reservedWaitMs, !routed.alone && reroutes < MAX_REROUTES);
+      return routed;
+    } catch (error) {
+      if (!(error instanceof UpstreamPausedError)) throw error;
+      await pool.callAbandoned(routed);
+    }
+  }
+}
+
+/**
  * One upstream call: routed to an upstream of the pool that serves the model (or a fallback),
  * through that upstream's gate, then the stream, its deltas to `onDelta`. The gate is charged
  * an estimate, corrected to the usage upstream reports, or to what a failed call used; what the
@@ -57,10 +79,9 @@ export async function callUpstream(pool: UpstreamPool, request: UpstreamRequest,
   const { measure, signal } = options;
   const promptTokens = options.promptTokens ?? countPromptTokens(request.messages);
   const estimated = estimateTokens(request, promptTokens);
-  const routed = await pool.route(request.model, { avoid: options.avoid, signal, tokens: estimated });
+  const routed = await routeThroughGate(pool, request.model, estimated, options);
   const { gate } = routed.member;
   const upstream = routed.member.settings.name;
-  await gate.acquire(estimated, signal, routed.reservedWaitMs);
   options.onGatePassed?.();
   const call: UpstreamCall = { upstream, model: routed.model, startedAt: Date.now() };
   options.calls.push(call);

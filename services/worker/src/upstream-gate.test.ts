@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { UpstreamRequest } from '@spool/contracts';
 import { countPromptTokens } from '@spool/llm';
-import { acquireEarliest, estimateTokens, parsePauseAnnouncement, UpstreamGate, UpstreamGateError } from './upstream-gate.js';
+import { acquireEarliest, estimateTokens, parsePauseAnnouncement, UpstreamGate, UpstreamGateError, UpstreamPausedError } from './upstream-gate.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -216,6 +216,23 @@ describe('UpstreamGate on real Redis', () => {
     expect(await elsewhere.acquire(1, dontWait())).toBe(0);
     elsewhere.notePause(1200);
     expect(await elsewhere.acquire(1, dontWait())).toBeGreaterThan(900);
+  });
+
+  it('leaveWhenPaused: a paused gate reserves nothing and says how long the pause is; one paused while the call slept is left too', async () => {
+    const key = gateKey();
+    const gate = newGate({ rpm: 600 }, key);
+    await gate.pause(5000);
+    const left = await gate.acquire(1, undefined, undefined, true).catch((error: unknown) => error);
+    expect(left).toBeInstanceOf(UpstreamPausedError);
+    expect((left as UpstreamPausedError).pausedForMs).toBeGreaterThan(4000);
+    expect(await redis.hget(key, 'next_request')).toBeNull();
+
+    // A slot 100 ms off, and a pause that lands while the call sleeps toward it.
+    const other = newGate({ rpm: 600 }, gateKey());
+    expect(await other.acquire(1)).toBe(0);
+    const waiting = other.acquire(1, undefined, undefined, true).catch((error: unknown) => error);
+    await other.pause(5000);
+    expect(await waiting).toBeInstanceOf(UpstreamPausedError);
   });
 
   it('holds a pause of at most an hour, however long upstream asks for', async () => {

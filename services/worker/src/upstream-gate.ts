@@ -23,6 +23,16 @@ export function estimateTokens(request: UpstreamRequest, promptTokens: number): 
   return Math.min(promptTokens + reply, contextWindow(request.model));
 }
 
+/**
+ * The upstream was paused (a 429) while a call waited for its gate: a caller that has other
+ * upstreams to go to leaves rather than wait out the pause (API.md §13: the job goes elsewhere at once).
+ */
+export class UpstreamPausedError extends WorkerError {
+  constructor(readonly pausedForMs: number) {
+    super('upstream_paused', `the upstream is paused for ${pausedForMs} ms`);
+  }
+}
+
 /** The gate's own store (Redis) failed: the call never went upstream, and the job should wait, not fail. */
 export class UpstreamGateError extends WorkerError {
   constructor(cause: unknown) {
@@ -45,7 +55,7 @@ const GATE_COMMANDS = {
 
 interface GateCommands {
   spoolGatePausedFor(key: string): Promise<number>;
-  spoolGateAcquire(key: string, requestGap: number, tokens: number, tokenGap: number): Promise<number>;
+  spoolGateAcquire(key: string, requestGap: number, tokens: number, tokenGap: number, leaveWhenPaused: string): Promise<number>;
   spoolGateDepart(key: string, most: number, windowMs: number, member: string): Promise<number>;
   spoolGateAcquireEarliest(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<[number, number]>;
   spoolGatePause(key: string, ms: number): Promise<number>;
@@ -138,31 +148,43 @@ export class UpstreamGate {
   /**
    * Waits for this call's slot; `tokens` is the estimate the TPM budget is charged. Resolves with
    * the ms the gate told this call to wait (a `signal` that ends the wait early leaves its slot
-   * reserved); rejects only with `UpstreamGateError`. `reservedWaitMs`: a slot was reserved for
-   * this call already (`acquireEarliest`), this long from now.
+   * reserved); rejects with `UpstreamGateError`, or with `UpstreamPausedError` when
+   * `leaveWhenPaused` and the upstream is (or gets) paused before the slot comes.
+   * `reservedWaitMs`: a slot was reserved for this call already (`acquireEarliest`), this long from now.
    */
-  async acquire(tokens: number, signal?: AbortSignal, reservedWaitMs?: number): Promise<number> {
+  async acquire(tokens: number, signal?: AbortSignal, reservedWaitMs?: number, leaveWhenPaused = false): Promise<number> {
     // With no RPM/TPM there is nothing to space: only a 429 pause holds calls, and every pause is
     // announced to every worker (routing reads it from Redis too, where there is a choice).
     if (reservedWaitMs === undefined && !this.limited && Date.now() >= this.pausedUntil) return 0;
     let held = 0;
     let reserved = reservedWaitMs;
+    let paused = 0;
     try {
       for (;;) {
-        const wait = reserved ?? (await this.redis.spoolGateAcquire(this.key, this.requestGapMs, tokens, this.msPerToken));
+        const wait = reserved ?? (await this.redis.spoolGateAcquire(this.key, this.requestGapMs, tokens, this.msPerToken, leaveWhenPaused ? '1' : '0'));
         reserved = undefined;
+        if (wait < 0) {
+          paused = -wait;
+          break;
+        }
         if (wait > 0) {
           held += wait;
           await abortableDelay(wait, signal);
           if (signal?.aborted) return held;
-          // A 429 may have paused the gate while this call slept: then it takes a new slot after the pause.
-          if ((await this.redis.spoolGatePausedFor(this.key)) > 0) continue;
+          // A 429 may have paused the gate while this call slept: then it takes a new slot after the pause (or leaves).
+          const pausedFor = await this.redis.spoolGatePausedFor(this.key);
+          if (pausedFor > 0 && leaveWhenPaused) {
+            paused = pausedFor;
+            break;
+          }
+          if (pausedFor > 0) continue;
         }
         return held + (await this.depart(signal));
       }
     } catch (error) {
       throw new UpstreamGateError(error);
     }
+    throw new UpstreamPausedError(paused);
   }
 
   /** Waits until the last 5 s hold room for one more departure, and records this one; the ms it waited. */

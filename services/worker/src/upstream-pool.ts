@@ -45,6 +45,8 @@ export interface RoutedCall {
   clean: boolean;
   /** a slot of its gate was reserved while routing, this long from then (ms) */
   reservedWaitMs?: number;
+  /** the only upstream there is for the model (no fallbacks): nowhere else to go when it is paused */
+  alone?: boolean;
 }
 
 export interface RouteOptions {
@@ -141,7 +143,7 @@ export class UpstreamPool {
     const { avoid = new Set<string>(), signal } = options;
     const only = this.members.length === 1 && !this.options.models.get(model)?.fallbacks.length ? this.members[0] : undefined;
     // One upstream and no fallbacks: nothing to choose, and its gate holds its pauses.
-    if (only && serves(only.settings, model)) return { member: only, model, trial: false, clean: true };
+    if (only && serves(only.settings, model)) return { member: only, model, trial: false, clean: true, alone: true };
     const skip = new Set<string>();
     for (let round = 0; round < MAX_ROUTE_ROUNDS && !signal?.aborted; round++) {
       const chain = await this.readChain(model);
@@ -259,6 +261,12 @@ export class UpstreamPool {
       );
     }
     await Promise.all(writes.map((write) => write.catch((failure: unknown) => this.options.logger.warn({ err: failure, upstream: name }, 'upstream state not recorded'))));
+  }
+
+  /** The call was routed but never made (its upstream got paused first): a trial it held may go to another call. */
+  async callAbandoned(call: RoutedCall): Promise<void> {
+    if (!call.trial || !this.health) return;
+    await this.health.record(call.member.settings.name, 'neutral', true).catch((failure: unknown) => this.options.logger.warn({ err: failure, upstream: call.member.settings.name }, 'upstream state not recorded'));
   }
 
   /** Another worker paused `upstream` for `ms` (its announcement). */
