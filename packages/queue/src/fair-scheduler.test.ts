@@ -262,6 +262,8 @@ describe('FairScheduler', () => {
     expect(await scheduler.defer('free', free[1], Date.now() + 60_000)).toBe(false);
     expect((await redis.zrange(keys.schedulerDeferred(), '0', '-1')).sort()).toEqual([capped[0], capped[1], free[0]].sort());
     expect(await redis.zrange(keys.tenantDeferred('capped'), '0', '-1')).toEqual([capped[0], capped[1]]);
+    // Not waiting at the upstream gate either.
+    expect((await redis.zrange(keys.schedulerPending(), '0', '-1')).sort()).toEqual([free[2]]);
   });
 
   it('holds a tenant with as many jobs waiting out delays as the fleet has slots (they come back past the lines), never another', async () => {

@@ -9,7 +9,7 @@ const script = (name: string) => new URL(`./commands/${name}.lua`, import.meta.u
 const SCHEDULER_COMMANDS = {
   spoolSchedulerEnqueue: { numberOfKeys: 7, script: script('scheduler-enqueue') },
   spoolSchedulerDispatch: { numberOfKeys: 7, script: script('scheduler-dispatch') },
-  spoolSchedulerDefer: { numberOfKeys: 3, script: script('scheduler-defer') },
+  spoolSchedulerDefer: { numberOfKeys: 4, script: script('scheduler-defer') },
   spoolSchedulerHeartbeat: { numberOfKeys: 2, script: script('scheduler-heartbeat') },
   spoolSchedulerWaitingOn: { numberOfKeys: 3, script: script('scheduler-waiting-on') },
   spoolSchedulerChargeTokens: { numberOfKeys: 2, script: script('scheduler-charge-tokens') },
@@ -20,7 +20,7 @@ interface SchedulerCommands {
   spoolSchedulerEnqueue(...args: (string | number)[]): Promise<(string | number)[]>;
   spoolSchedulerDispatch(...args: (string | number)[]): Promise<(string | number)[]>;
   spoolSchedulerHeartbeat(...args: (string | number)[]): Promise<number>;
-  spoolSchedulerDefer(released: string, deferred: string, tenantDeferred: string, jobId: string, untilMs: number): Promise<number>;
+  spoolSchedulerDefer(released: string, pending: string, deferred: string, tenantDeferred: string, jobId: string, untilMs: number): Promise<number>;
   spoolSchedulerWaitingOn(...args: string[]): Promise<WaitingOn>;
   spoolSchedulerChargeTokens(schedule: string, estimates: string, jobId: string, tokens: number): Promise<number>;
   spoolSchedulerChargeCall(schedule: string, estimates: string, jobId: string, tokens: number): Promise<number>;
@@ -152,11 +152,12 @@ export class FairScheduler {
    * A released job of `tenant` was handed back, or backs off, until `untilMs` (the worker's clock,
    * as BullMQ's delayed set): it holds no worker slot until then, so jobs that can run take it. It
    * still counts against its tenant's max_concurrency, and a tenant with as many such jobs as the
-   * fleet has slots is held. Resolves true when marked (false: the job is not released).
+   * fleet has slots is held. It no longer counts as pending at the upstream gate either. Resolves
+   * true when marked (false: the job is not released).
    */
   async defer(tenant: string, jobId: string, untilMs: number): Promise<boolean> {
     const { keys } = this;
-    return (await this.redis.spoolSchedulerDefer(keys.schedulerReleased(), keys.schedulerDeferred(), keys.tenantDeferred(tenant), jobId, Math.round(untilMs))) === 1;
+    return (await this.redis.spoolSchedulerDefer(keys.schedulerReleased(), keys.schedulerPending(), keys.schedulerDeferred(), keys.tenantDeferred(tenant), jobId, Math.round(untilMs))) === 1;
   }
 
   /**
