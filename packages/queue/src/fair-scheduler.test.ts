@@ -229,7 +229,7 @@ describe('FairScheduler', () => {
     const [lost, ended] = await submit('a', 2);
     await queue.obliterate({ force: true }); // the entries lost (a failover that lost writes)
     await redis.hset(keys.job(ended), 'status', 'succeeded');
-    await scheduler.defer('a', ended, Date.now() + 60_000);
+    await scheduler.defer('a', ended, 60_000);
     expect(await scheduler.reconcile(0)).toBe(1);
     expect(await queue.getJob(lost)).toBeDefined();
     expect(await redis.zrange(keys.schedulerReleased(), '0', '-1')).toEqual([lost]);
@@ -246,20 +246,20 @@ describe('FairScheduler', () => {
     expect(free.released.ids).toEqual([]); // every slot held
 
     // One of each waits out a delay: a slot each is free for the next job, but not a slot of capped's max_concurrency.
-    expect(await scheduler.defer('capped', capped[0], Date.now() + 60_000)).toBe(true);
-    expect(await scheduler.defer('capped', capped[1], Date.now() + 60_000)).toBe(true);
+    expect(await scheduler.defer('capped', capped[0], 60_000)).toBe(true);
+    expect(await scheduler.defer('capped', capped[1], 60_000)).toBe(true);
     expect((await scheduler.dispatch()).ids).toEqual(free.slice(0, 2));
     expect(await scheduler.waitingOn('capped', capped[2])).toBe('tenant_concurrency');
-    expect(await scheduler.defer('free', free[0], Date.now() + 300)).toBe(true);
+    expect(await scheduler.defer('free', free[0], 300)).toBe(true);
     expect((await scheduler.dispatch()).ids).toEqual([free[2]]);
     // free[0]'s wait is over: its slot is its own again, and nothing more is released.
     await new Promise((resolve) => setTimeout(resolve, 350));
     expect((await scheduler.dispatch()).ids).toEqual([]);
 
     // A job not released (still in line, or ended: ENDED takes it out of every set) is not marked.
-    expect(await scheduler.defer('free', free[3], Date.now() + 60_000)).toBe(false);
+    expect(await scheduler.defer('free', free[3], 60_000)).toBe(false);
     await end('free', free[1]);
-    expect(await scheduler.defer('free', free[1], Date.now() + 60_000)).toBe(false);
+    expect(await scheduler.defer('free', free[1], 60_000)).toBe(false);
     expect((await redis.zrange(keys.schedulerDeferred(), '0', '-1')).sort()).toEqual([capped[0], capped[1], free[0]].sort());
     expect(await redis.zrange(keys.tenantDeferred('capped'), '0', '-1')).toEqual([capped[0], capped[1]]);
     // Not waiting at the upstream gate either.
@@ -270,13 +270,13 @@ describe('FairScheduler', () => {
     await scheduler.heartbeat('w', 2, 60_000);
     const a = await submit('a', 4);
     expect(a.released.ids).toEqual(a.slice(0, 2));
-    await scheduler.defer('a', a[0], Date.now() + 60_000);
+    await scheduler.defer('a', a[0], 60_000);
     expect((await scheduler.dispatch()).ids).toEqual([a[2]]);
-    await scheduler.defer('a', a[1], Date.now() + 60_000);
+    await scheduler.defer('a', a[1], 60_000);
     // A slot is free, but `a` has two jobs waiting out delays: the next job is b's.
     const b = await submit('b', 2);
     expect(b.released.ids).toEqual([b[0]]);
-    await scheduler.defer('b', b[0], Date.now() + 60_000);
+    await scheduler.defer('b', b[0], 60_000);
     expect((await scheduler.dispatch()).ids).toEqual([b[1]]);
     expect(await redis.zrange(keys.tenantWaiting('a'), '0', '-1')).toEqual([a[3]]);
   });

@@ -20,7 +20,7 @@ interface SchedulerCommands {
   spoolSchedulerEnqueue(...args: (string | number)[]): Promise<(string | number)[]>;
   spoolSchedulerDispatch(...args: (string | number)[]): Promise<(string | number)[]>;
   spoolSchedulerHeartbeat(...args: (string | number)[]): Promise<number>;
-  spoolSchedulerDefer(released: string, pending: string, deferred: string, tenantDeferred: string, jobId: string, untilMs: number): Promise<number>;
+  spoolSchedulerDefer(released: string, pending: string, deferred: string, tenantDeferred: string, jobId: string, delayMs: number): Promise<number>;
   spoolSchedulerWaitingOn(...args: string[]): Promise<WaitingOn>;
   spoolSchedulerChargeTokens(schedule: string, estimates: string, jobId: string, tokens: number): Promise<number>;
   spoolSchedulerChargeCall(schedule: string, estimates: string, jobId: string, tokens: number): Promise<number>;
@@ -149,15 +149,16 @@ export class FairScheduler {
   }
 
   /**
-   * A released job of `tenant` was handed back, or backs off, until `untilMs` (the worker's clock,
-   * as BullMQ's delayed set): it holds no worker slot until then, so jobs that can run take it. It
+   * A released job of `tenant` was handed back, or backs off, for `delayMs`, counted from now on
+   * Redis's clock (the one the release step reads, whatever this host's says): it holds no worker
+   * slot until then, so jobs that can run take it. It
    * still counts against its tenant's max_concurrency, and a tenant with as many such jobs as the
    * fleet has slots is held. It no longer counts as pending at the upstream gate either. Resolves
    * true when marked (false: the job is not released).
    */
-  async defer(tenant: string, jobId: string, untilMs: number): Promise<boolean> {
+  async defer(tenant: string, jobId: string, delayMs: number): Promise<boolean> {
     const { keys } = this;
-    return (await this.redis.spoolSchedulerDefer(keys.schedulerReleased(), keys.schedulerPending(), keys.schedulerDeferred(), keys.tenantDeferred(tenant), jobId, Math.round(untilMs))) === 1;
+    return (await this.redis.spoolSchedulerDefer(keys.schedulerReleased(), keys.schedulerPending(), keys.schedulerDeferred(), keys.tenantDeferred(tenant), jobId, Math.max(0, Math.round(delayMs)))) === 1;
   }
 
   /**

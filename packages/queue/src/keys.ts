@@ -91,7 +91,7 @@ export interface Keys {
   /** sorted set: released jobs not yet past the upstream gate, by release time (ms) */
   schedulerPending(): string;
   /**
-   * sorted set: released jobs handed back or backing off, by when their wait ends (ms): until then
+   * sorted set: released jobs handed back or backing off, by when their wait ends (ms, Redis's clock): until then
    * they hold no worker slot (an entry whose wait is over counts for nothing and goes when the job ends)
    */
   schedulerDeferred(): string;

@@ -79,7 +79,7 @@ export class SchedulerLoop {
    */
   deferred(tenant: string, jobId: string, delayMs: number): void {
     if (this.stopped || delayMs <= 0) return;
-    this.options.scheduler.defer(tenant, jobId, Date.now() + delayMs).then(
+    this.options.scheduler.defer(tenant, jobId, delayMs).then(
       (marked) => marked && this.kick(),
       (error: unknown) => this.options.logger.warn({ err: error, job_id: jobId }, 'fair scheduler: a job waiting out a delay still holds its slot'),
     );
