@@ -16,7 +16,7 @@ import { postJson } from '../support/http.js';
 const KEY = { alpha: 'alpha-key-0000000000000000', beta: 'beta-key-00000000000000000' };
 const auth = (tenant: keyof typeof KEY) => ({ authorization: `Bearer ${KEY[tenant]}` });
 const SLOTS = 3;
-/** how long gpt-4o jobs wait, at least: `a`'s pause, or their backoff */
+/** how long gpt-4o jobs wait: `a`'s pause, or their backoff's ceiling (they back off half of it at least) */
 const WAIT_MS = 60_000;
 
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
@@ -98,7 +98,7 @@ describe('jobs handed back while their only upstream is paused', () => {
 });
 
 describe('jobs backing off before a retry', () => {
-  // The first retry waits half the base to all of it: 60 to 120 s.
+  // The first retry waits half its ceiling to all of it, the ceiling capped at 60 s (backoff.ts): 30 to 60 s.
   const pool = usePool({ SPOOL_BACKOFF_MS: String(2 * WAIT_MS) });
 
   it('hold no worker slot: jobs of either tenant for a model the other upstream serves all run there at once', async () => {

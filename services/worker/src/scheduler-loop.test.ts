@@ -37,7 +37,6 @@ describe('SchedulerLoop', () => {
     const loop = new SchedulerLoop({ scheduler, logger: silentLogger, workerId: 'w', slots: 2, policies: new Map() });
 
     // This worker's clock is 10 minutes ahead of Redis's.
-    const start = await redisNow();
     const ahead = vi.spyOn(Date, 'now').mockImplementation(() => new Date().getTime() + 600_000);
     try {
       loop.deferred('a', a0, 300);
@@ -47,8 +46,11 @@ describe('SchedulerLoop', () => {
     // a0's slot goes to the next job (b's) meanwhile.
     await expect.poll(() => redis.zscore(keys.schedulerReleased(), 'job_b_0')).not.toBeNull();
 
-    // The 300 ms are over: a0's slot is its own again, so b's job ending frees one slot, taken by nothing (a0 may come back).
-    while ((await redisNow()) < start + 400) await new Promise((resolve) => setTimeout(resolve, 50));
+    // The wait ends 300 ms after the mark on Redis's clock (not 10 minutes later).
+    const ends = Number(await redis.zscore(keys.schedulerDeferred(), a0));
+    expect(ends).toBeLessThanOrEqual((await redisNow()) + 300);
+    // Once it is over, a0's slot is its own again: b's job ending frees one slot, taken by nothing (a0 may come back).
+    while ((await redisNow()) <= ends) await new Promise((resolve) => setTimeout(resolve, 50));
     await redis.multi().zrem(keys.tenantRunning('b'), 'job_b_0').zrem(keys.schedulerReleased(), 'job_b_0').exec();
     await submit('c', 1);
     expect(await redis.zscore(keys.schedulerReleased(), 'job_c_0')).toBeNull();
