@@ -15,8 +15,9 @@
 -- before a retry) holds no worker slot until its wait ends: it sits in BullMQ's delayed set, and
 -- jobs that can run (for a model another upstream serves, of any tenant) take the slot. Those
 -- jobs come back past the tenants' lines when their waits end, so a tenant with as many of them
--- as the fleet has slots is held (one round at most comes back ahead of the others, and a pause
--- of every upstream does not empty its line into the delayed set). Such a job still counts
+-- as the fleet has slots is held (fewer than two rounds come back ahead of the others: it is
+-- eligible with slots - 1 of them, and the jobs it runs then may wait too; and a pause of every
+-- upstream does not empty its line into the delayed set). Such a job still counts
 -- against its tenant's max_concurrency (it stays in the running set): the limit bounds what of
 -- the tenant runs when those waits end together.
 --- @include "@spool/queue/commands/now-ms.lua"
