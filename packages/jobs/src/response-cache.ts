@@ -97,6 +97,11 @@ export class ResponseCache {
   readonly tenantMaxBytes: number;
   private readonly leaderLeaseSeconds: number;
 
+  /** The cache with the limits of the process's configuration (SPOOL_CACHE_MAX_ENTRY_BYTES, SPOOL_CACHE_TENANT_MAX_BYTES). */
+  static fromConfig(redis: RedisClient, keys: Keys, config: { cacheMaxEntryBytes: number; cacheTenantMaxBytes: number }): ResponseCache {
+    return new ResponseCache(redis, keys, { maxEntryBytes: config.cacheMaxEntryBytes, tenantMaxBytes: config.cacheTenantMaxBytes });
+  }
+
   constructor(
     redis: RedisClient,
     private readonly keys: Keys,

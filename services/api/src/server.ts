@@ -56,7 +56,7 @@ export class ApiServer {
         maxQueuedBytes: config.tenantMaxQueuedBytes,
       }),
       batches: new BatchRepository(redis, keys),
-      responseCache: new ResponseCache(redis, keys, { maxEntryBytes: config.cacheMaxEntryBytes, tenantMaxBytes: config.cacheTenantMaxBytes }),
+      responseCache: ResponseCache.fromConfig(redis, keys, config),
       deliveries: new DeliveryLog(redis, keys),
       log: new EventLog(redis, keys),
       hub: new EventHub(redis, this.subscriber, keys),

@@ -55,7 +55,7 @@ export class ProviderBatchWorker {
       scheduler: new FairScheduler(redis, keys, this.chatQueue, { maxAttempts: config.maxAttempts, pendingLimit: pendingLimitFor(config.upstreams) }),
       clientFor: (upstream) => this.clientFor(upstream, config),
       metrics: options.metrics,
-      cache: new ResponseCache(redis, keys, { maxEntryBytes: config.cacheMaxEntryBytes, tenantMaxBytes: config.cacheTenantMaxBytes }),
+      cache: ResponseCache.fromConfig(redis, keys, config),
     });
     this.workerConnection = createRedis(config.redisUrl, 'worker', config.prefix);
     this.worker = new Worker<ProviderBatchJobData>(PROVIDER_BATCH_QUEUE, (job, token) => this.process(job, token), {

@@ -3,10 +3,10 @@ import { classifyUpstreamError, countPromptTokens, countTokens, type Completion 
 import type { AttemptMetrics } from './attempt-metrics.js';
 import { estimateTokens, UpstreamPausedError } from './upstream-gate.js';
 import { DEFAULT_RATE_LIMIT_PAUSE_MS, type RoutedCall, type UpstreamPool } from './upstream-pool.js';
+import { traceUpstreamCall } from './tracing-spans.js';
 
 /** Times a call routed to an upstream that got paused before its slot is routed again, before it waits the pause out. */
 const MAX_REROUTES = 3;
-import { traceUpstreamCall } from './tracing-spans.js';
 
 /** One upstream call of an attempt, for the job's `attempt_log`. */
 export interface UpstreamCall {

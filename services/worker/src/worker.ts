@@ -91,7 +91,7 @@ export class SpoolWorker {
       policies: config.tenants,
     });
     const log = new EventLog(this.redis, keys);
-    const responseCache = new ResponseCache(this.redis, keys, { maxEntryBytes: config.cacheMaxEntryBytes, tenantMaxBytes: config.cacheTenantMaxBytes });
+    const responseCache = ResponseCache.fromConfig(this.redis, keys, config);
     this.followSubscriber = createRedis(config.redisUrl, 'subscriber', config.prefix);
     const merging = new MergedJobs({
       jobs: this.jobs,

@@ -1,9 +1,10 @@
 -- KEYS: 1 a tenant's schedule, 2 its estimates. ARGV: 1 an ended job's id, 2 the tokens its calls
 -- really used upstream. Corrects what the tenant's TPM was charged when the job was released and
--- for each later call (estimates, noted as `charged:<id>`; scheduler-charge-call.lua) by what it used: a job that failed, was
--- cancelled or merged gives back what it did not use. Once per job: the notes go (its count of calls too). A job never
--- released (cancelled in line, or a cache hit at submission) was charged nothing and changes
--- nothing. A refund never makes the tenant ready earlier than now (no credit piles up).
+-- for each later call (estimates, noted as `charged:<id>`; scheduler-charge-call.lua) by what it
+-- used: a job that failed, was cancelled or merged gives back what it did not use. Once per job:
+-- the notes go (its count of calls too). A job never released (cancelled in line, or a cache hit
+-- at submission) was charged nothing and changes nothing. A refund never makes the tenant ready
+-- earlier than now (no credit piles up).
 -- Returns 1 corrected, 0 nothing to correct.
 --- @include "./now-ms.lua"
 local field = 'charged:' .. ARGV[1]

@@ -1,8 +1,9 @@
 -- KEYS: 1 the gate hash. ARGV: 1 ms between requests (0 = no RPM), 2 tokens of this call,
 -- 3 ms per token (0 = no TPM), 4 '1' when a caller that has other upstreams to go to would rather
 -- leave than wait out a pause. Reserves the next free slot and returns how long to wait for it,
--- in whole ms; with ARGV[4], a paused gate reserves nothing and returns minus the pause left. Slots are spaced evenly, so any 5 s holds at most RPM/12 + 1 requests (and TPM/12
--- tokens plus one call's worth): the whole fleet, however many workers and jobs are waiting.
+-- in whole ms; with ARGV[4], a paused gate reserves nothing and returns minus the pause left.
+-- Slots are spaced evenly, so any 5 s holds at most RPM/12 + 1 requests (and TPM/12 tokens plus
+-- one call's worth): the whole fleet, however many workers and jobs are waiting.
 -- Slot times keep their fraction of a ms (a gap is rarely whole); what Redis or the caller needs
 -- whole is rounded up.
 --- @include "@spool/queue/commands/now-ms.lua"
